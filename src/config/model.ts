@@ -1,0 +1,114 @@
+// The typed model of images.yaml. Produced by config/load.ts after YAML parsing and schema
+// validation; consumed by every other module. Field names are camelCase here; the YAML keys
+// are snake_case (keep_last → keepLast).
+
+import type { SourceLocation } from '../errors.js';
+
+export type BuilderName = 'docker' | 'buildah' | 'podman' | 'buildx';
+
+export interface RegistryConfig {
+  /** `host[:port]` exactly as written, e.g. `127.0.0.1:5000`. */
+  url: string;
+  /** The group in `registry/group/name:tag`; empty string when absent. */
+  namespace: string;
+  /** Plain HTTP. Only when asked for. */
+  insecure: boolean;
+  /** PEM file with extra CAs to trust for this registry (relative to the config root). */
+  caFile?: string;
+}
+
+export interface BuilderConfig {
+  name: BuilderName;
+  /** docker only: use BuildKit (`DOCKER_BUILDKIT=1`). */
+  buildkit: boolean;
+  /** buildx only: the `--builder NAME` to use (remote, Kubernetes, …). */
+  buildxBuilder?: string;
+  /** `--network` for RUN steps: none | host | default. */
+  network: string;
+}
+
+export interface ImageInputs {
+  /** Globs relative to the config root; each must match at least one file. */
+  files: string[];
+  /** Environment variable names whose values are fingerprint inputs. */
+  env: string[];
+}
+
+export interface ImageConfig {
+  name: string;
+  /** Another image of this file. Exclusive with `from`. */
+  parent?: string;
+  /** External base: `scratch` or an image reference (resolved to a digest at plan time). */
+  from?: string;
+  /** Template path relative to the templates directory. Resolved default applied by the loader. */
+  template?: string;
+  /** Plain Dockerfile path relative to the config root. Exclusive with `template`. */
+  dockerfile?: string;
+  /** Per-image template override (relative to templates dir): extends the image's template, replaces blocks. */
+  override?: string;
+  /** Build context directory relative to the config root; undefined means an empty context. */
+  context?: string;
+  inputs: ImageInputs;
+  args: Record<string, string>;
+  /** e.g. `linux/amd64`; empty means the builder's default platform. */
+  platforms: string[];
+  /** Tag templates; overrides the top-level `tags` when present. */
+  tags?: string[];
+  /** Labels added to the image besides arbor's own. */
+  labels: Record<string, string>;
+  /** Command run inside the built image whose output is the content fingerprint (plan & apply issue). */
+  contentFingerprint?: { command: string };
+  /** Where the image's key is in the file. */
+  loc: SourceLocation;
+}
+
+export type RetentionOrder = 'created' | 'semver' | 'tag-pattern';
+
+export interface RetentionRule {
+  /** Position in the `retention` list; deletions cite it as `rule`. */
+  index: number;
+  /** Globs over the tree's repository names (`keystone`, `*-base`) and extra names/prefixes. */
+  repositories: string[];
+  keepLast?: number;
+  order: RetentionOrder;
+  /** For order `tag-pattern`: a regex with one capture group whose value orders versions. */
+  tagPattern?: string;
+  /** Anchored RE2-compatible regexes. */
+  keepTags: string[];
+  /** Duration string as written: `30d`, `12h`. */
+  keepNewerThan?: string;
+  deleteUntagged: boolean;
+  /** Allow a rule to delete every tag of a repository. */
+  allowEmpty: boolean;
+  loc: SourceLocation;
+}
+
+export interface Config {
+  /** Absolute path of images.yaml. */
+  file: string;
+  /** Directory holding images.yaml; every relative path is resolved against it. */
+  root: string;
+  /** Absolute templates directory (`templates/` under root unless `templates_dir` says otherwise). */
+  templatesDir: string;
+  /** sha256 of the canonical JSON of the parsed document: comments and key order do not change it. */
+  configDigest: string;
+  version: 1;
+  registry: RegistryConfig;
+  builder: BuilderConfig;
+  variables: Record<string, unknown>;
+  /** Environment variable names visible to tag templates as `env.NAME`. */
+  env: string[];
+  /** Default tag templates for every image. */
+  tags: string[];
+  /** Applied to every image in order, Kolla style: each extends the previous template. */
+  templateOverrides: string[];
+  fingerprint: { tagPrefix: string };
+  /** In file order. */
+  images: ImageConfig[];
+  retention: RetentionRule[];
+  /**
+   * Source position of a node by its path in the document (`['images', 'keystone', 'parent']`).
+   * Falls back to the nearest existing ancestor, so every diagnostic can carry a location.
+   */
+  locate(path: ReadonlyArray<string | number>): SourceLocation;
+}

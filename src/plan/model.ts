@@ -1,0 +1,62 @@
+// The plan is a value (Terraform's habit): computed by plan/, saved as JSON, shown by views,
+// carried out by execute/. Field names of the JSON are a contract (product.md): add, never rename.
+
+export const PLAN_FORMAT_VERSION = 1;
+
+export type Action = 'build' | 'tag' | 'none';
+
+export interface PlannedImage {
+  name: string;
+  /** `host/namespace/name` without tag. */
+  repository: string;
+  fingerprint: string;
+  fingerprintTag: string;
+  action: Action;
+  /** Human reasons, e.g. `input lists/keystone.pip.txt changed`, `parent keystone-base is rebuilt`. */
+  reasons: string[];
+  parent: string | null;
+  /** Every tag the image should carry (tag templates rendered), without the fingerprint tag. */
+  tags: string[];
+  /** The subset of `tags` (plus the fingerprint tag for builds) this plan will write. */
+  tagsToAdd: string[];
+  /** Digest of the existing image for `tag`/`none`; null for `build`. */
+  digest: string | null;
+}
+
+export interface PlannedDeletion {
+  repository: string;
+  /** The tag to delete alone (tag-only deletion), or null when the whole digest goes. */
+  tag: string | null;
+  /** Every tag that currently points at the digest. */
+  tags: string[];
+  digest: string;
+  /** Index of the retention rule in images.yaml. */
+  rule: number;
+  /** Compressed bytes no remaining manifest of the repository references. */
+  bytesFreed: number;
+  reason: string;
+}
+
+export interface PlanSummary {
+  build: number;
+  tag: number;
+  none: number;
+  delete: number;
+}
+
+export interface Plan {
+  formatVersion: typeof PLAN_FORMAT_VERSION;
+  /** Digest of the config (images.yaml, templates and inputs reach it through fingerprints). */
+  configDigest: string;
+  createdAt: string;
+  /** images.yaml path relative to the working directory at plan time. */
+  configFile: string;
+  images: PlannedImage[];
+  deletions: PlannedDeletion[];
+  summary: PlanSummary;
+  /**
+   * What the registry said at plan time for every `repository:tag` the plan reads or writes
+   * (digest, or null when absent). `apply plan.json` re-reads them and refuses a stale plan.
+   */
+  observed: Record<string, string | null>;
+}
