@@ -29,13 +29,13 @@ export interface Reference {
   digest?: string;
 }
 
-export class ReferenceError extends Error {
+export class InvalidReferenceError extends Error {
   constructor(
     readonly reference: string,
     reason: string,
   ) {
     super(`invalid reference "${reference}": ${reason}`);
-    this.name = 'ReferenceError';
+    this.name = 'InvalidReferenceError';
   }
 }
 
@@ -88,10 +88,10 @@ function looksLikeRegistry(component: string): boolean {
 
 /**
  * Parses `[registry/]repository[:tag][@digest]`. A reference without a registry is on Docker
- * Hub, as `docker pull` reads it. Throws ReferenceError naming the reference and the reason.
+ * Hub, as `docker pull` reads it. Throws InvalidReferenceError naming the reference and the reason.
  */
 export function parseReference(input: string): Reference {
-  if (input.trim() === '') throw new ReferenceError(input, 'reference is empty');
+  if (input.trim() === '') throw new InvalidReferenceError(input, 'reference is empty');
   let rest = input;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -99,7 +99,7 @@ export function parseReference(input: string): Reference {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     const problem = digestProblem(digest);
-    if (problem) throw new ReferenceError(input, problem);
+    if (problem) throw new InvalidReferenceError(input, problem);
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
@@ -108,7 +108,7 @@ export function parseReference(input: string): Reference {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
     const problem = tagProblem(tag);
-    if (problem) throw new ReferenceError(input, problem);
+    if (problem) throw new InvalidReferenceError(input, problem);
   }
   let registry = DOCKER_HUB;
   let repository = rest;
@@ -117,12 +117,12 @@ export function parseReference(input: string): Reference {
     registry = rest.slice(0, firstSlash);
     repository = rest.slice(firstSlash + 1);
     const problem = registryProblem(registry);
-    if (problem) throw new ReferenceError(input, problem);
+    if (problem) throw new InvalidReferenceError(input, problem);
   }
   if (registry === DOCKER_HUB && repository !== '' && !repository.includes('/'))
     repository = `library/${repository}`;
   const problem = repositoryProblem(repository);
-  if (problem) throw new ReferenceError(input, problem);
+  if (problem) throw new InvalidReferenceError(input, problem);
   return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 
@@ -138,6 +138,6 @@ export function formatReference(ref: Reference): string {
 export function parseRepository(input: string): { registry: string; repository: string } {
   const ref = parseReference(input);
   if (ref.tag !== undefined || ref.digest)
-    throw new ReferenceError(input, 'expected a repository without tag or digest');
+    throw new InvalidReferenceError(input, 'expected a repository without tag or digest');
   return { registry: ref.registry, repository: ref.repository };
 }
