@@ -2,7 +2,7 @@
 // validation; consumed by every other module. Field names are camelCase here; the YAML keys
 // are snake_case (keep_last → keepLast).
 
-import type { SourceLocation } from '../errors.js';
+import type { Diagnostic, SourceLocation } from '../errors.js';
 
 export type BuilderName = 'docker' | 'buildah' | 'podman' | 'buildx';
 
@@ -106,6 +106,8 @@ export interface Config {
   /** In file order. */
   images: ImageConfig[];
   retention: RetentionRule[];
+  /** Warnings found while loading (e.g. a retention rule that keeps nothing); absent when none. */
+  warnings?: Diagnostic[];
   /**
    * Source position of a node by its path in the document (`['images', 'keystone', 'parent']`).
    * Falls back to the nearest existing ancestor, so every diagnostic can carry a location.

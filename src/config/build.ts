@@ -1,0 +1,101 @@
+// Raw (schema-valid) data → the typed Config with every default filled in. Pure: the
+// filesystem is consulted later, by checks-files.ts.
+import path from 'node:path';
+import type { SourceLocation } from '../errors.js';
+import type { Config, ImageConfig, RetentionRule } from './model.js';
+import type { RawConfig, RawImage, RawRetentionRule, RawScalar } from './raw.js';
+import type { DataPath } from './source.js';
+
+export const DEFAULT_TEMPLATES_DIR = 'templates';
+export const DEFAULT_TAG_PREFIX = 'fp-';
+
+export interface BuildContext {
+  /** Absolute path of images.yaml. */
+  file: string;
+  configDigest: string;
+  locate(path: DataPath): SourceLocation;
+  locateKey(path: DataPath): SourceLocation;
+  keysAt(path: DataPath): string[];
+}
+
+export function buildConfig(raw: RawConfig, context: BuildContext): Config {
+  const root = path.dirname(context.file);
+  return {
+    file: context.file,
+    root,
+    templatesDir: path.resolve(root, raw.templates_dir ?? DEFAULT_TEMPLATES_DIR),
+    configDigest: context.configDigest,
+    version: 1,
+    registry: {
+      url: raw.registry.url,
+      namespace: raw.registry.namespace ?? '',
+      insecure: raw.registry.insecure ?? false,
+      ...(raw.registry.ca_file !== undefined ? { caFile: raw.registry.ca_file } : {}),
+    },
+    builder: {
+      name: raw.builder?.name ?? 'docker',
+      buildkit: raw.builder?.buildkit ?? true,
+      ...(raw.builder?.buildx_builder !== undefined ? { buildxBuilder: raw.builder.buildx_builder } : {}),
+      network: raw.builder?.network ?? 'none',
+    },
+    variables: raw.variables ?? {},
+    env: raw.env ?? [],
+    tags: raw.tags ?? [],
+    templateOverrides: raw.template_overrides ?? [],
+    fingerprint: { tagPrefix: raw.fingerprint?.tag_prefix ?? DEFAULT_TAG_PREFIX },
+    images: imageNamesInFileOrder(raw, context).map((name) =>
+      buildImage(name, raw.images[name]!, context.locateKey(['images', name])),
+    ),
+    retention: (raw.retention ?? []).map((rule, index) =>
+      buildRule(rule, index, context.locate(['retention', index])),
+    ),
+    locate: context.locate,
+  };
+}
+
+function imageNamesInFileOrder(raw: RawConfig, context: BuildContext): string[] {
+  const names = context.keysAt(['images']).filter((name) => Object.hasOwn(raw.images, name));
+  // Through an alias the mapping may not be found in the source; the data still has every image.
+  return names.length === Object.keys(raw.images).length ? names : Object.keys(raw.images);
+}
+
+function buildImage(name: string, raw: RawImage, loc: SourceLocation): ImageConfig {
+  return {
+    name,
+    ...(raw.parent !== undefined ? { parent: raw.parent } : {}),
+    ...(raw.from !== undefined ? { from: raw.from } : {}),
+    ...(raw.template !== undefined ? { template: raw.template } : {}),
+    ...(raw.dockerfile !== undefined ? { dockerfile: raw.dockerfile } : {}),
+    ...(raw.override !== undefined ? { override: raw.override } : {}),
+    ...(raw.context !== undefined ? { context: raw.context } : {}),
+    inputs: { files: raw.inputs?.files ?? [], env: raw.inputs?.env ?? [] },
+    args: stringValues(raw.args),
+    platforms: raw.platforms ?? [],
+    ...(raw.tags !== undefined ? { tags: raw.tags } : {}),
+    labels: stringValues(raw.labels),
+    ...(raw.content_fingerprint ? { contentFingerprint: { command: raw.content_fingerprint.command } } : {}),
+    loc,
+  };
+}
+
+function buildRule(raw: RawRetentionRule, index: number, loc: SourceLocation): RetentionRule {
+  return {
+    index,
+    repositories: raw.repositories,
+    ...(raw.keep_last !== undefined ? { keepLast: raw.keep_last } : {}),
+    order: raw.order ?? 'created',
+    ...(raw.tag_pattern !== undefined ? { tagPattern: raw.tag_pattern } : {}),
+    keepTags: raw.keep_tags ?? [],
+    ...(raw.keep_newer_than !== undefined ? { keepNewerThan: raw.keep_newer_than } : {}),
+    deleteUntagged: raw.delete_untagged ?? false,
+    allowEmpty: raw.allow_empty ?? false,
+    loc,
+  };
+}
+
+/** Build args and labels are strings on the command line; `PATCH: 5` means "5". */
+function stringValues(values: Record<string, RawScalar> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values ?? {})) result[key] = String(value);
+  return result;
+}

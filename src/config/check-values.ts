@@ -1,0 +1,172 @@
+// Checks the schema cannot express: the registry grammar (shared with the registry client),
+// external base references, literal tags, retention regexes (RE2, as the retention engine
+// compiles them) and durations. Pure: no filesystem, no network.
+import { RE2JS } from 're2js';
+import { type Diagnostic, error, warning } from '../errors.js';
+import {
+  InvalidReferenceError,
+  parseReference,
+  registryProblem,
+  repositoryProblem,
+  tagProblem,
+} from '../registry/reference.js';
+import { durationProblem } from './duration.js';
+import type { Config, ImageConfig, RetentionRule } from './model.js';
+import { repositoryOf } from './repository.js';
+
+/** distribution/reference's limit on a whole name, registry included. */
+const NAME_TOTAL_LENGTH_MAX = 255;
+
+export function checkValues(config: Config): Diagnostic[] {
+  return [...checkRegistry(config), ...checkTags(config), ...checkImages(config), ...checkRetention(config)];
+}
+
+function checkRegistry(config: Config): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const urlProblem = registryProblem(config.registry.url);
+  if (urlProblem) {
+    problems.push(
+      error(`invalid registry "${config.registry.url}": ${urlProblem}`, {
+        loc: config.locate(['registry', 'url']),
+      }),
+    );
+  }
+  const { namespace } = config.registry;
+  const namespaceProblem = namespace === '' ? null : repositoryProblem(namespace);
+  if (namespaceProblem) {
+    problems.push(
+      error(`invalid namespace "${namespace}": ${namespaceProblem}`, {
+        loc: config.locate(['registry', 'namespace']),
+      }),
+    );
+  }
+  return problems;
+}
+
+function checkTags(config: Config): Diagnostic[] {
+  return literalTagProblems(config.tags, (index) => config.locate(['tags', index]));
+}
+
+function checkImages(config: Config): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  for (const image of config.images) {
+    const repository = repositoryOf(config, image.name);
+    if (repository.length > NAME_TOTAL_LENGTH_MAX) {
+      problems.push(
+        error(
+          `repository ${repository} is ${repository.length} characters long (at most ${NAME_TOTAL_LENGTH_MAX})`,
+          {
+            loc: image.loc,
+            image: image.name,
+          },
+        ),
+      );
+    }
+    if (image.from !== undefined && image.from !== 'scratch') problems.push(...checkFrom(config, image));
+    if (image.tags) {
+      problems.push(
+        ...literalTagProblems(
+          image.tags,
+          (index) => config.locate(['images', image.name, 'tags', index]),
+          image.name,
+        ),
+      );
+    }
+  }
+  return problems;
+}
+
+function checkFrom(config: Config, image: ImageConfig): Diagnostic[] {
+  try {
+    parseReference(image.from!);
+    return [];
+  } catch (e) {
+    if (!(e instanceof InvalidReferenceError)) throw e;
+    return [
+      error(`from: ${e.message}`, { loc: config.locate(['images', image.name, 'from']), image: image.name }),
+    ];
+  }
+}
+
+/** A tag without template syntax is already final; check it now rather than at plan time. */
+function literalTagProblems(
+  tags: string[],
+  locate: (index: number) => Diagnostic['loc'],
+  image?: string,
+): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  tags.forEach((tag, index) => {
+    if (tag.includes('{')) return;
+    const problem = tagProblem(tag);
+    if (problem)
+      problems.push(
+        error(`invalid tag "${tag}": ${problem}`, { loc: locate(index), ...(image ? { image } : {}) }),
+      );
+  });
+  return problems;
+}
+
+function checkRetention(config: Config): Diagnostic[] {
+  return config.retention.flatMap((rule) => checkRule(config, rule));
+}
+
+function checkRule(config: Config, rule: RetentionRule): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const at = (...path: Array<string | number>) => config.locate(['retention', rule.index, ...path]);
+  rule.keepTags.forEach((pattern, index) => {
+    const problem = regexProblem(pattern);
+    if (problem)
+      problems.push(
+        error(`invalid regex "${pattern}" in keep_tags: ${problem}`, { loc: at('keep_tags', index) }),
+      );
+  });
+  if (rule.tagPattern !== undefined) {
+    const problem = regexProblem(rule.tagPattern);
+    if (problem) {
+      problems.push(
+        error(`invalid regex "${rule.tagPattern}" in tag_pattern: ${problem}`, { loc: at('tag_pattern') }),
+      );
+    } else if (RE2JS.compile(rule.tagPattern).groupCount() < 1) {
+      problems.push(
+        error(`tag_pattern "${rule.tagPattern}" needs a capture group: its value orders the versions`, {
+          loc: at('tag_pattern'),
+        }),
+      );
+    }
+    if (rule.order !== 'tag-pattern') {
+      problems.push(
+        warning('tag_pattern is used only with order: tag-pattern; it is ignored here', {
+          loc: at('tag_pattern'),
+        }),
+      );
+    }
+  }
+  if (rule.keepNewerThan !== undefined) {
+    const problem = durationProblem(rule.keepNewerThan);
+    if (problem)
+      problems.push(
+        error(`keep_newer_than "${rule.keepNewerThan}": ${problem}`, { loc: at('keep_newer_than') }),
+      );
+  }
+  const keepsSomething =
+    rule.keepLast !== undefined || rule.keepTags.length > 0 || rule.keepNewerThan !== undefined;
+  if (!keepsSomething && !rule.allowEmpty) {
+    problems.push(
+      warning(
+        'this rule keeps nothing: add keep_last, keep_tags or keep_newer_than (or allow_empty: true if every tag may go)',
+        { loc: at() },
+      ),
+    );
+  }
+  return problems;
+}
+
+/** Regexes are compiled with RE2 (linear time, no backtracking), as the retention engine does. */
+export function regexProblem(pattern: string): string | null {
+  try {
+    RE2JS.compile(pattern);
+    return null;
+  } catch (e) {
+    return (e as Error).message.replace(/^error parsing regexp: /, '');
+  }
+}

@@ -1,0 +1,49 @@
+// The shape of images.yaml as parsed, once the schema has accepted it (snake_case keys, as
+// written). Only build.ts turns it into the camelCase model that the rest of arbor uses.
+
+export type RawScalar = string | number | boolean;
+
+export interface RawImage {
+  parent?: string;
+  from?: string;
+  template?: string;
+  dockerfile?: string;
+  override?: string;
+  context?: string;
+  inputs?: { files?: string[]; env?: string[] };
+  args?: Record<string, RawScalar>;
+  platforms?: string[];
+  tags?: string[];
+  labels?: Record<string, RawScalar>;
+  content_fingerprint?: { command: string };
+}
+
+export interface RawRetentionRule {
+  repositories: string[];
+  keep_last?: number;
+  order?: 'created' | 'semver' | 'tag-pattern';
+  tag_pattern?: string;
+  keep_tags?: string[];
+  keep_newer_than?: string;
+  delete_untagged?: boolean;
+  allow_empty?: boolean;
+}
+
+export interface RawConfig {
+  version: 1;
+  registry: { url: string; namespace?: string; insecure?: boolean; ca_file?: string };
+  builder?: {
+    name?: 'docker' | 'buildah' | 'podman' | 'buildx';
+    buildkit?: boolean;
+    buildx_builder?: string;
+    network?: string;
+  };
+  variables?: Record<string, unknown>;
+  env?: string[];
+  tags?: string[];
+  template_overrides?: string[];
+  templates_dir?: string;
+  fingerprint?: { tag_prefix?: string };
+  images: Record<string, RawImage>;
+  retention?: RawRetentionRule[];
+}

@@ -1,0 +1,226 @@
+// Validates the parsed document against schemas/images.schema.json (the same file editors use
+// through the yaml-language-server comment) and turns ajv's errors into messages a person can
+// act on, each at the position of the offending node.
+import { readFileSync } from 'node:fs';
+import type { ErrorObject } from 'ajv';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { type Diagnostic, error } from '../errors.js';
+import type { DataPath, SourceDocument } from './source.js';
+import { didYouMean } from './suggest.js';
+
+// The schema sits at the package root; src/config and dist/config are both two levels down.
+const SCHEMA_URL = new URL('../../schemas/images.schema.json', import.meta.url);
+
+export const imagesSchema: Record<string, unknown> = JSON.parse(readFileSync(SCHEMA_URL, 'utf8'));
+
+// Compiled once per process: a warm CLI run pays for it once.
+const ajv = new Ajv2020.default({
+  allErrors: true,
+  strict: true,
+  // `oneOf: [{required: [parent]}, {required: [from]}]` is how JSON Schema says "exactly one of";
+  // strictRequired would reject it because the branches do not repeat `properties`.
+  strictRequired: false,
+  // Build args and labels accept `string | number | boolean` (`PATCH: 5`).
+  allowUnionTypes: true,
+  // Gives each error its parentSchema, which holds our message annotations.
+  verbose: true,
+});
+// Annotations for humans, also understood by VS Code / yaml-language-server.
+ajv.addKeyword('errorMessage');
+ajv.addKeyword('patternErrorMessage');
+const validate = ajv.compile(imagesSchema);
+
+/** Every schema violation of `data`, all at once, with locations from `source`. */
+export function schemaDiagnostics(data: unknown, source: SourceDocument): Diagnostic[] {
+  if (validate(data)) return [];
+  return humanize(validate.errors ?? [], data, source);
+}
+
+const COMPOSITE = new Set(['oneOf', 'anyOf', 'not']);
+const STRING_KEYWORDS = new Set(['pattern', 'minLength', 'maxLength', 'format']);
+
+function humanize(errors: ErrorObject[], data: unknown, source: SourceDocument): Diagnostic[] {
+  // Branch errors of oneOf/not explain nothing to a user; the composite error (with its
+  // errorMessage annotation) does.
+  const composites = errors.filter((e) => COMPOSITE.has(e.keyword)).map((e) => `${e.schemaPath}/`);
+  const result: Diagnostic[] = [];
+  // propertyNames reports the name's own errors first (at the object's path, without the name),
+  // then one propertyNames error carrying the name. Hold the former until the latter arrives.
+  let pendingNameErrors: ErrorObject[] = [];
+  for (const e of errors) {
+    if (composites.some((prefix) => e.schemaPath.startsWith(prefix))) continue;
+    // `if` fails whenever its `then` does; the `then` error says what is missing.
+    if (e.keyword === 'if') continue;
+    if (STRING_KEYWORDS.has(e.keyword) && typeof valueAt(data, pointerToPath(e.instancePath)) !== 'string') {
+      pendingNameErrors.push(e);
+      continue;
+    }
+    if (e.keyword === 'propertyNames') {
+      const causes = pendingNameErrors.filter((p) => p.instancePath === e.instancePath);
+      pendingNameErrors = pendingNameErrors.filter((p) => p.instancePath !== e.instancePath);
+      result.push(propertyNameDiagnostic(e, causes, source));
+      continue;
+    }
+    result.push(keywordDiagnostic(e, data, source));
+  }
+  return dedupe(result);
+}
+
+function propertyNameDiagnostic(e: ErrorObject, causes: ErrorObject[], source: SourceDocument): Diagnostic {
+  const name = String((e.params as { propertyName: string }).propertyName);
+  const path = [...pointerToPath(e.instancePath), name];
+  const reasons = causes.map((c) => annotation(c) ?? plainStringProblem(c));
+  const what = path[0] === 'images' && path.length === 2 ? 'image name' : 'name';
+  const reason = reasons.length > 0 ? reasons.join('; ') : 'not allowed here';
+  return error(`invalid ${what} "${name}": ${reason}`, { loc: source.locateKey(path) });
+}
+
+function keywordDiagnostic(e: ErrorObject, data: unknown, source: SourceDocument): Diagnostic {
+  const path = pointerToPath(e.instancePath);
+  const loc = source.locate(path);
+  const value = valueAt(data, path);
+  // Inside an image, say "image keystone: inputs.files[0] …" rather than the full path.
+  const image = path[0] === 'images' && path.length >= 2 ? String(path[1]) : undefined;
+  const at = image === undefined ? { loc } : { loc, image };
+  const inner = image === undefined ? path : path.slice(2);
+  const subject = inner.length > 0 ? describePath(inner) : image === undefined ? 'the file' : 'the image';
+  const custom = e.keyword === 'pattern' ? undefined : annotation(e);
+  if (custom !== undefined) return error(custom, at);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const known = Object.keys((e.parentSchema?.properties as object | undefined) ?? {});
+      const where = inner.length > 0 ? ` in ${subject}` : '';
+      return error(`unknown key "${key}"${where}${didYouMean(key, known)}`, {
+        ...at,
+        loc: source.locateKey([...path, key]),
+      });
+    }
+    case 'required': {
+      const key = String(params.missingProperty);
+      return error(`${inner.length > 0 ? `${subject}: ` : ''}missing required key "${key}"`, at);
+    }
+    case 'type':
+      return error(`${subject} must be ${typeNames(params.type)}, not ${describeValue(value)}`, at);
+    case 'const':
+      return error(
+        `${subject} must be ${JSON.stringify(params.allowedValue)}, not ${JSON.stringify(value)}`,
+        at,
+      );
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]).map(String);
+      const hint = typeof value === 'string' ? didYouMean(value, allowed) : '';
+      return error(
+        `${subject} must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}${hint}`,
+        at,
+      );
+    }
+    case 'pattern':
+    case 'minLength':
+    case 'maxLength':
+    case 'format':
+      return error(`${subject} ${JSON.stringify(value)}: ${plainStringProblem(e)}`, at);
+    case 'minimum':
+      return error(`${subject} must be at least ${params.limit}, not ${JSON.stringify(value)}`, at);
+    case 'minItems':
+    case 'minProperties':
+      return error(
+        params.limit === 1
+          ? `${subject} must not be empty`
+          : `${subject} needs at least ${params.limit} entries`,
+        at,
+      );
+    case 'uniqueItems': {
+      const { i, j } = params as { i: number; j: number };
+      return error(`${subject} lists ${JSON.stringify(valueAt(data, [...path, i]))} twice`, {
+        ...at,
+        loc: source.locate([...path, Math.max(i, j)]),
+      });
+    }
+    default:
+      return error(`${subject} ${e.message ?? 'is invalid'}`, at);
+  }
+}
+
+/** errorMessage / patternErrorMessage written next to the failing keyword in the schema. */
+function annotation(e: ErrorObject): string | undefined {
+  const schema = e.parentSchema as Record<string, unknown> | undefined;
+  if (!schema) return undefined;
+  if (e.keyword === 'pattern' && typeof schema.patternErrorMessage === 'string')
+    return schema.patternErrorMessage;
+  return typeof schema.errorMessage === 'string' ? schema.errorMessage : undefined;
+}
+
+function plainStringProblem(e: ErrorObject): string {
+  const params = e.params as { limit?: number; pattern?: string };
+  switch (e.keyword) {
+    case 'pattern':
+      return annotation(e) ?? `must match ${params.pattern}`;
+    case 'minLength':
+      return params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters long`;
+    case 'maxLength':
+      return `must be at most ${params.limit} characters long`;
+    default:
+      return e.message ?? 'is invalid';
+  }
+}
+
+/** `images.keystone.parent`, `retention[0].keep_last`. */
+function describePath(path: DataPath): string {
+  let text = '';
+  for (const segment of path) {
+    text += typeof segment === 'number' ? `[${segment}]` : text === '' ? segment : `.${segment}`;
+  }
+  return text;
+}
+
+function typeNames(type: unknown): string {
+  const names: Record<string, string> = {
+    string: 'a string',
+    number: 'a number',
+    integer: 'a whole number',
+    boolean: 'true or false',
+    object: 'a mapping (key: value)',
+    array: 'a list',
+    null: 'empty',
+  };
+  const list = Array.isArray(type) ? type : [type];
+  return list.map((t) => names[String(t)] ?? String(t)).join(' or ');
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'empty';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'number') return `the number ${value}`;
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function pointerToPath(pointer: string): Array<string | number> {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function valueAt(data: unknown, path: DataPath): unknown {
+  let current: unknown = data;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
+}
+
+function dedupe(list: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return list.filter((d) => {
+    const key = `${d.loc?.line}:${d.loc?.col}:${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,186 @@
+// images.yaml as text with positions: parses with `yaml` keeping a line counter, turns YAML
+// syntax problems into Diagnostics, and maps a path in the data (`images.keystone.parent`)
+// back to `file:line:col` so every later check can point at the offending node.
+import path from 'node:path';
+import {
+  type Document,
+  isAlias,
+  isCollection,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  type Pair,
+  parseDocument,
+  visit,
+  type YAMLMap,
+} from 'yaml';
+import { type Diagnostic, error, type SourceLocation, warning } from '../errors.js';
+
+export type DataPath = ReadonlyArray<string | number>;
+
+export interface SourceDocument {
+  /** The file as the user should see it in messages. */
+  displayFile: string;
+  /** Plain data (`toJS`), or undefined when the YAML could not be read at all. */
+  data: unknown;
+  /** YAML syntax errors and warnings, with positions. */
+  diagnostics: Diagnostic[];
+  /**
+   * Position of the node at `path`. A scalar points at its value; a mapping or list that is the
+   * value of a key points at the key, which is where a reader looks. Falls back to the nearest
+   * ancestor that exists.
+   */
+  locate(path: DataPath): SourceLocation;
+  /** Position of the key of the pair at `path` (its last segment), e.g. for "unknown key". */
+  locateKey(path: DataPath): SourceLocation;
+  /** Keys of the mapping at `path` in file order (plain objects put integer-like keys first). */
+  keysAt(path: DataPath): string[];
+}
+
+/** `images.yaml` relative to `cwd` when the file lies below it, the absolute path otherwise. */
+export function displayPath(file: string, cwd: string): string {
+  const relative = path.relative(cwd, file);
+  return relative === '' || relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
+
+export function parseSource(text: string, displayFile: string): SourceDocument {
+  const lineCounter = new LineCounter();
+  // Duplicate keys are found below in linear time; yaml's own uniqueKeys check compares every
+  // pair of keys, which is slow for a file with thousands of images.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: true });
+  const at = (offset: number): SourceLocation => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file: displayFile, line, col };
+  };
+  const diagnostics: Diagnostic[] = [
+    ...doc.errors.map((e) => error(yamlMessage(e.message), { loc: at(e.pos[0]) })),
+    ...doc.warnings.map((w) => warning(yamlMessage(w.message), { loc: at(w.pos[0]) })),
+  ];
+  if (doc.errors.length === 0) diagnostics.push(...duplicateKeys(doc, at));
+  let data: unknown;
+  if (!diagnostics.some((d) => d.severity === 'error')) {
+    try {
+      data = doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      diagnostics.push(error((e as Error).message, { loc: at(0) }));
+    }
+  }
+  const start: SourceLocation = { file: displayFile, line: 1, col: 1 };
+
+  function locate(dataPath: DataPath): SourceLocation {
+    const found = walk(doc, dataPath);
+    if (found.complete) {
+      const { node, keyNode } = found;
+      if (keyNode && (node === undefined || isCollection(node) || isNullScalar(node)))
+        return offsetOf(keyNode);
+      if (node) return offsetOf(node);
+    }
+    if (found.keyNode) return offsetOf(found.keyNode);
+    return found.node ? offsetOf(found.node) : start;
+  }
+
+  function locateKey(dataPath: DataPath): SourceLocation {
+    const found = walk(doc, dataPath);
+    if (found.complete && found.keyNode) return offsetOf(found.keyNode);
+    return locate(dataPath);
+  }
+
+  function keysAt(dataPath: DataPath): string[] {
+    const found = walk(doc, dataPath);
+    if (!found.complete || !found.node || !isMap(found.node)) return [];
+    return found.node.items.flatMap((p) => (isScalar(p.key) ? [String(p.key.value)] : []));
+  }
+
+  function offsetOf(node: Node): SourceLocation {
+    return node.range ? at(node.range[0]) : start;
+  }
+
+  return { displayFile, data, diagnostics, locate, locateKey, keysAt };
+}
+
+/** `yaml` appends "at line L, column C:" and a code excerpt; the location is printed separately. */
+function yamlMessage(message: string): string {
+  return `YAML: ${message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim()}`;
+}
+
+/**
+ * Every key that repeats in its mapping: YAML would silently keep the last one. Under
+ * `images:` that is a duplicate image name.
+ */
+function duplicateKeys(doc: Document, at: (offset: number) => SourceLocation): Diagnostic[] {
+  const found: Diagnostic[] = [];
+  const imagesMap: unknown = isMap(doc.contents) ? doc.contents.get('images', true) : undefined;
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        if (!seen.has(key)) {
+          seen.add(key);
+          continue;
+        }
+        const what = map === imagesMap ? 'duplicate image name' : 'duplicate key';
+        found.push(error(`${what} "${key}"`, { loc: at(pair.key.range?.[0] ?? 0) }));
+      }
+    },
+  });
+  return found;
+}
+
+function isNullScalar(node: Node): boolean {
+  return isScalar(node) && node.value === null;
+}
+
+interface WalkResult {
+  /** True when every segment of the path was found. */
+  complete: boolean;
+  /** The deepest node reached. */
+  node?: Node;
+  /** The key of the pair holding `node`, when it was reached through a mapping. */
+  keyNode?: Node;
+}
+
+const keyIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+/** The pairs of a mapping by key, built once per mapping: locating is then O(depth). */
+function pairsByKey(map: YAMLMap): Map<string, Pair> {
+  let index = keyIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const pair of map.items) {
+      // The first occurrence wins for positions, as the duplicate itself is reported.
+      if (isScalar(pair.key) && !index.has(String(pair.key.value))) index.set(String(pair.key.value), pair);
+    }
+    keyIndex.set(map, index);
+  }
+  return index;
+}
+
+function walk(doc: Document, dataPath: DataPath): WalkResult {
+  let node: Node | undefined = (doc.contents ?? undefined) as Node | undefined;
+  let keyNode: Node | undefined;
+  for (const segment of dataPath) {
+    if (node && isAlias(node)) node = (node.resolve(doc) as Node | undefined) ?? node;
+    if (node && isMap(node)) {
+      const pair = pairsByKey(node).get(String(segment));
+      if (!pair) return { complete: false, node, keyNode };
+      keyNode = pair.key as Node;
+      node = (pair.value ?? undefined) as Node | undefined;
+      if (node && isAlias(node)) node = (node.resolve(doc) as Node | undefined) ?? node;
+      continue;
+    }
+    if (node && isSeq(node)) {
+      const index = typeof segment === 'number' ? segment : Number.parseInt(segment, 10);
+      const item = Number.isInteger(index) ? (node.items[index] as Node | undefined) : undefined;
+      if (!item) return { complete: false, node, keyNode };
+      node = item;
+      keyNode = undefined;
+      continue;
+    }
+    return { complete: false, node, keyNode };
+  }
+  return { complete: true, node, keyNode };
+}
