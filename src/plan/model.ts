@@ -21,6 +21,24 @@ export interface PlannedImage {
   tagsToAdd: string[];
   /** Digest of the existing image for `tag`/`none`; null for `build`. */
   digest: string | null;
+  /**
+   * How the image is built, so a saved plan can be exported to other build systems
+   * (`arbor export`: buildx bake, CI pipelines) without re-reading the config. Optional: plans
+   * saved before it existed lack it.
+   */
+  build?: PlannedBuild;
+}
+
+export interface PlannedBuild {
+  /** Build context directory relative to the repository root; null for an empty context. */
+  context: string | null;
+  /** Path of the rendered Dockerfile, relative to the repository root. */
+  dockerfile: string;
+  args: Record<string, string>;
+  labels: Record<string, string>;
+  platforms: string[];
+  /** The exact reference the Dockerfile builds FROM (the parent's fingerprint tag or a pinned base); null for scratch. */
+  parentRef: string | null;
 }
 
 export interface PlannedDeletion {

@@ -1,0 +1,78 @@
+// arbor export --format github-actions|gitlab-ci|bake: the plan as a pipeline for systems teams
+// already run (CI parallel jobs, remote BuildKit builders).
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { type Command, Option } from 'commander';
+import { ArborError } from '../../errors.js';
+import { exportPlan } from '../../export/index.js';
+import { DEFAULT_MAX_JOBS, EXPORT_FORMATS, type ExportFormat } from '../../export/model.js';
+import type { Plan } from '../../plan/model.js';
+import { loadPlan } from '../../plan/saved.js';
+import { action } from '../action.js';
+import { out } from '../io.js';
+
+interface ExportFlags {
+  format: ExportFormat;
+  plan?: string;
+  out?: string;
+  maxJobs: string;
+  nodeVersion: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description('write the plan as a GitHub Actions workflow, a GitLab child pipeline or a docker-bake.json')
+    .addOption(
+      new Option('--format <format>', 'pipeline format').choices([...EXPORT_FORMATS]).makeOptionMandatory(),
+    )
+    .option('--plan <plan.json>', 'a plan saved by `arbor plan --out`')
+    .option('--out <file>', 'write to this file instead of standard output')
+    .option(
+      '--max-jobs <n>',
+      'CI formats: fold subtrees into their parent job above this many jobs',
+      String(DEFAULT_MAX_JOBS),
+    )
+    .option('--node-version <version>', 'CI formats: Node.js version of the jobs', '20')
+    .action(
+      action<ExportFlags>(async (_args, flags) => {
+        const maxJobs = Number(flags.maxJobs);
+        if (!/^\d+$/.test(flags.maxJobs) || maxJobs < 1) {
+          throw new ArborError(`--max-jobs: expected a positive number, got "${flags.maxJobs}"`);
+        }
+        const plan = await planFor(flags);
+        const text = exportPlan(plan, flags.format, {
+          arborVersion: await arborVersion(),
+          configPath: plan.configFile,
+          maxJobs,
+          nodeVersion: flags.nodeVersion,
+        });
+        if (flags.out) {
+          // Written whole or not at all: a CI reading the file never sees half a pipeline.
+          const temp = `${flags.out}.tmp-${process.pid}`;
+          await writeFile(temp, text);
+          await rename(temp, flags.out);
+        } else {
+          out(text);
+        }
+        return 0;
+      }),
+    );
+}
+
+/**
+ * Where the plan comes from. For now a saved plan is required; computing a fresh plan when
+ * `--plan` is absent replaces the throw below.
+ */
+async function planFor(flags: { plan?: string }): Promise<Plan> {
+  if (!flags.plan)
+    throw new ArborError('--plan FILE is required (save one with `arbor plan --out plan.json`)');
+  return loadPlan(flags.plan);
+}
+
+/** The version CI jobs install: this arbor's own, from its package.json. */
+async function arborVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
