@@ -11,6 +11,9 @@ command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v podman >/dev/null 2>&1 || need+=(podman)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# Auth and TLS tests: bcrypt htpasswd files for the registry, and a throwaway CA.
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

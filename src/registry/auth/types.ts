@@ -24,9 +24,21 @@ export interface Authenticator {
   /**
    * Called with the `WWW-Authenticate` value of a 401. Fetches (or refreshes) a token for the
    * scope, or remembers that Basic is wanted. Returns the header to retry with, or undefined
-   * when there is nothing more to try (wrong credentials): the caller reports the 401.
+   * when there is nothing more to try (no credentials known): the caller reports the 401.
+   * Throws an ArborError with a clear reason when it knows more than the 401 says (wrong
+   * credentials, token server unreachable or refusing, certificate not trusted).
+   *
+   * `rejected` is the Authorization header the 401 answered: null when the request went out
+   * anonymous, undefined when the caller does not say. With it, a token that expired or was
+   * revoked mid-operation is dropped and replaced, while a request that raced a refresh simply
+   * gets the newer token (no second fetch). Callers retry a request at most once per 401.
    */
-  challenge(registry: string, scope: Scope | null, wwwAuthenticate: string): Promise<string | undefined>;
+  challenge(
+    registry: string,
+    scope: Scope | null,
+    wwwAuthenticate: string,
+    rejected?: string | null,
+  ): Promise<string | undefined>;
 }
 
 /** Credentials for one registry, from docker's config.json, a credential helper, or options. */
