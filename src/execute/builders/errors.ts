@@ -1,0 +1,51 @@
+// A failed builder step is an ArborError located at the image (or the registry reference for a
+// push), carrying the exit code and the tail of its log so apply can show why without the user
+// opening the file.
+import { ArborError } from '../../errors.js';
+
+export type BuildStep = 'build' | 'push' | 'run' | 'remove';
+
+export interface BuildErrorDetails {
+  step: BuildStep;
+  /** Image name for a build; the reference for push, run and remove. */
+  subject: string;
+  /** null when the process did not exit by itself (not found, killed, aborted). */
+  exitCode: number | null;
+  /** What went wrong in one line, e.g. `docker build exited with code 1`. */
+  summary: string;
+  logFile?: string;
+  /** The last lines of the log (redacted). */
+  logTail: string[];
+  /** The step was terminated because the caller aborted it (Ctrl-C). */
+  aborted: boolean;
+}
+
+export class BuildError extends ArborError {
+  readonly step: BuildStep;
+  readonly subject: string;
+  readonly exitCode: number | null;
+  readonly logFile: string | undefined;
+  readonly logTail: string[];
+  readonly aborted: boolean;
+
+  constructor(details: BuildErrorDetails, options?: { cause?: unknown }) {
+    const where = details.logFile ? ` (log: ${details.logFile})` : '';
+    const tail = details.logTail.length > 0 ? `\n${details.logTail.map((l) => `  | ${l}`).join('\n')}` : '';
+    const message = `${details.summary}${where}${tail}`;
+    super(
+      [
+        details.step === 'build'
+          ? { message, severity: 'error', image: details.subject }
+          : { message: `${details.subject}: ${message}`, severity: 'error' },
+      ],
+      options,
+    );
+    this.name = 'BuildError';
+    this.step = details.step;
+    this.subject = details.subject;
+    this.exitCode = details.exitCode;
+    this.logFile = details.logFile;
+    this.logTail = details.logTail;
+    this.aborted = details.aborted;
+  }
+}

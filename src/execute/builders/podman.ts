@@ -1,0 +1,91 @@
+// podman: buildah's engine behind a docker-like CLI, in the same containers/storage.
+import { keyValues, networkFlag, repeated, singlePlatformFlag } from './argv.js';
+import { pushWithDigestFile, removeContainersImages } from './buildah.js';
+import { storageDriver, tlsFlag } from './containers-storage.js';
+import { readImageId } from './docker.js';
+import { runLogged } from './process.js';
+import type { Builder, BuildRequest } from './types.js';
+import { type Workspace, withWorkspace } from './workspace.js';
+
+export function podmanBuildArgv(req: BuildRequest, ws: Workspace, storage: string): string[] {
+  return [
+    '--storage-driver',
+    storage,
+    'build',
+    // Pull only a missing base; never refresh a parent built in this apply.
+    '--pull=missing',
+    '--layers',
+    '--file',
+    ws.dockerfile,
+    '--iidfile',
+    ws.iidFile,
+    ...tlsFlag(req.insecure),
+    ...networkFlag(req.network),
+    ...singlePlatformFlag('podman', req),
+    ...repeated('--tag', req.tags),
+    ...keyValues('--build-arg', req.buildArgs),
+    ...keyValues('--label', req.labels),
+    ws.context,
+  ];
+}
+
+export function podmanRunArgv(ref: string, command: string, storage: string): string[] {
+  return [
+    '--storage-driver',
+    storage,
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--pull=never',
+    // podman's default rlimits (nofile 1048576) exceed the hard limit of hosts and CI containers
+    // without CAP_SYS_RESOURCE, and runc then refuses to start; a fingerprint command needs few.
+    '--ulimit',
+    'nofile=1024:1024',
+    '--ulimit',
+    'nproc=1024:1024',
+    '--entrypoint',
+    'sh',
+    ref,
+    '-c',
+    command,
+  ];
+}
+
+export function createPodmanBuilder(options: { binary?: string } = {}): Builder {
+  const binary = options.binary ?? 'podman';
+  const storage = storageDriver();
+  return {
+    name: 'podman',
+    build: (req) =>
+      withWorkspace(req.dockerfile, req.contextDir, async (ws) => {
+        await runLogged(binary, podmanBuildArgv(req, ws, storage), {
+          step: 'build',
+          subject: req.image,
+          logFile: req.logFile,
+          signal: req.signal,
+        });
+        return { imageId: await readImageId(ws, req) };
+      }),
+    push: (ref, opts) =>
+      pushWithDigestFile(binary, ref, opts, (file) => [
+        '--storage-driver',
+        storage,
+        'push',
+        '--digestfile',
+        file,
+        ...tlsFlag(opts.insecure),
+        ref,
+        `docker://${ref}`,
+      ]),
+    runCommand: (ref, command, opts) =>
+      runLogged(binary, podmanRunArgv(ref, command, storage), {
+        step: 'run',
+        subject: ref,
+        logFile: opts.logFile,
+        signal: opts.signal,
+        captureStdout: true,
+      }),
+    remove: (refs) => removeContainersImages(binary, storage, refs),
+  };
+}

@@ -1,0 +1,77 @@
+// The one interface apply talks to, whatever builds the images: docker (classic or BuildKit),
+// buildah, podman or buildx. Every implementation runs its tool through execa, writes the whole
+// output to the request's log file, and throws BuildError (errors.ts) on failure.
+import type { BuilderName } from '../../config/model.js';
+
+export type { BuilderName };
+
+export interface BuildRequest {
+  /** The image's name in images.yaml: the location of any error. */
+  image: string;
+  /** Absolute build context directory; null builds with an empty context. */
+  contextDir: string | null;
+  /** The rendered Dockerfile text (written to a temp file and passed with `-f`). */
+  dockerfile: string;
+  /** Full references to tag locally, e.g. `127.0.0.1:5000/openstack/keystone:fp-…`. */
+  tags: string[];
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  /** For RUN steps: `none`, `host`, or `default` (the tool's own default, no flag). */
+  network: string;
+  /** Empty: the builder's default platform. Only buildx builds more than one. */
+  platforms: string[];
+  /** Appended to; the directory is created when missing. */
+  logFile: string;
+  /** Aborting terminates the build (SIGTERM, then SIGKILL after a grace period). */
+  signal?: AbortSignal;
+  /**
+   * Added to the brief's interface: the registry a missing parent is pulled from is plain HTTP
+   * (buildah and podman need `--tls-verify=false` for it; docker decides by its daemon config).
+   */
+  insecure?: boolean;
+}
+
+export interface BuildResult {
+  /** `sha256:…` of the image config (what `docker inspect .Id` shows). */
+  imageId: string;
+  /**
+   * Added to the brief's interface: set when the build itself already pushed every tag (buildx
+   * with several platforms, whose manifest list cannot be loaded locally). push() of one of those
+   * tags then returns this digest without uploading again.
+   */
+  pushedDigest?: string;
+}
+
+export interface PushResult {
+  /** The manifest digest the registry holds for the pushed reference. */
+  digest: string;
+  /**
+   * Added to the brief's interface (apply reports bytes uploaded): the layers this push really
+   * uploaded, as the tool names them (docker: 12-hex diff-ID prefixes; not "already exists" nor
+   * "mounted"). Undefined when the tool does not say (buildah, podman, a buildx --push build).
+   */
+  uploadedLayers?: string[];
+}
+
+export interface PushOptions {
+  logFile: string;
+  signal?: AbortSignal;
+  /** The registry is plain HTTP (or has a certificate the tool must not verify). */
+  insecure: boolean;
+}
+
+export interface RunOptions {
+  logFile: string;
+  signal?: AbortSignal;
+}
+
+export interface Builder {
+  readonly name: BuilderName;
+  build(req: BuildRequest): Promise<BuildResult>;
+  /** Pushes one local reference to its registry. */
+  push(ref: string, opts: PushOptions): Promise<PushResult>;
+  /** For content fingerprints: `sh -c command` inside the image, without network; returns stdout. */
+  runCommand(ref: string, command: string, opts: RunOptions): Promise<string>;
+  /** Deletes local images (a missing one is not an error). */
+  remove?(refs: string[]): Promise<void>;
+}

@@ -1,0 +1,60 @@
+// The table apply ends with: what happened to every image that had work, and the totals.
+import type { ImageOutcome } from './apply.js';
+
+export function formatBytes(bytes: number | null): string {
+  if (bytes === null) return '?';
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function summaryTable(outcomes: ImageOutcome[]): string {
+  const rows = outcomes.filter((o) => o.status !== 'unchanged');
+  const lines: string[] = [];
+  if (rows.length > 0) {
+    const header = ['image', 'result', 'time', 'uploaded', 'detail'];
+    const body = rows.map((o) => [
+      o.name,
+      o.status,
+      o.ms ? `${(o.ms / 1000).toFixed(1)}s` : '',
+      o.status === 'built' || o.status === 'tagged' ? formatBytes(o.bytesUploaded) : '',
+      o.detail ?? (o.tagsAdded.length ? `+ ${o.tagsAdded.join(', ')}` : ''),
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd();
+    lines.push(line(header), ...body.map(line), '');
+  }
+  lines.push(totalsLine(outcomes));
+  return `${lines.join('\n')}\n`;
+}
+
+export function totalsLine(outcomes: ImageOutcome[]): string {
+  const count = (s: ImageOutcome['status']) => outcomes.filter((o) => o.status === s).length;
+  const uploaded = outcomes.reduce<number | null>(
+    (sum, o) => (sum === null || o.bytesUploaded === null ? null : sum + o.bytesUploaded),
+    0,
+  );
+  const parts = [
+    `${count('built')} built`,
+    `${count('tagged')} tagged`,
+    `${count('failed')} failed`,
+    `${count('skipped')} skipped`,
+  ];
+  if (count('cancelled')) parts.push(`${count('cancelled')} cancelled`);
+  parts.push(`${count('unchanged')} unchanged`, `${formatBytes(uploaded)} uploaded`);
+  return `Apply: ${parts.join(', ')}.`;
+}
+
+export function succeeded(outcomes: ImageOutcome[]): boolean {
+  return outcomes.every((o) => o.status === 'built' || o.status === 'tagged' || o.status === 'unchanged');
+}

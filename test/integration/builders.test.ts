@@ -1,0 +1,254 @@
+// The builders against the real engine (docker classic and BuildKit, buildah) and a real
+// registry on loopback: images built FROM scratch + busybox, pushed, inspected with skopeo.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BuildError,
+  type Builder,
+  type BuildRequest,
+  createBuilder,
+} from '../../src/execute/builders/index.js';
+import { DOCKER, docker, requireEngine } from '../support/engine.js';
+import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+
+let registry: TestRegistry;
+let workDir: string;
+let contextDir: string;
+const run = randomBytes(4).toString('hex');
+
+beforeAll(async () => {
+  requireEngine();
+  registry = await startRegistry();
+  workDir = await mkdtemp(join(tmpdir(), 'arbor-builders-'));
+  contextDir = join(workDir, 'context');
+  execFileSync('mkdir', ['-p', contextDir]);
+  await copyFile('/bin/busybox', join(contextDir, 'busybox'));
+});
+
+afterAll(async () => {
+  if (registry) await destroyRegistry(registry);
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+const BASE = `FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+ARG GREETING
+ENV GREETING=$GREETING
+RUN echo "$GREETING" > /greeting
+`;
+
+function skopeoDigest(ref: string): string {
+  const out = execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`], {
+    encoding: 'utf8',
+  });
+  return (JSON.parse(out) as { Digest: string }).Digest;
+}
+
+async function waitForLog(file: string, pattern: RegExp): Promise<void> {
+  // Bounded by the test timeout: the build prints the step long before it could end.
+  while (!pattern.test(await readFile(file, 'utf8').catch(() => ''))) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Processes whose command line holds `pattern` (a RUN step's process, seen from the host). */
+function processesWith(pattern: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', pattern], { encoding: 'utf8' }).trim().split('\n');
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+/** Polls until `done()` holds, at most 30 s (a liveness bound, not a speed assertion). */
+async function eventually(done: () => boolean): Promise<boolean> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    if (done()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return done();
+}
+
+function request(
+  over: Partial<BuildRequest> & Pick<BuildRequest, 'image' | 'tags' | 'logFile'>,
+): BuildRequest {
+  return {
+    contextDir: null,
+    dockerfile: 'FROM scratch\n',
+    buildArgs: {},
+    labels: {},
+    network: 'none',
+    platforms: [],
+    ...over,
+  };
+}
+
+describe.each([
+  { mode: 'classic', buildkit: false },
+  { mode: 'buildkit', buildkit: true },
+])('docker builder ($mode)', ({ mode, buildkit }) => {
+  let builder: Builder;
+  const repo = () => `${registry.host}/arbor-it-${run}/${mode}`;
+  const created: string[] = [];
+  const log = (name: string) => join(workDir, 'logs', mode, `${name}.log`);
+
+  beforeAll(() => {
+    builder = createBuilder({ name: 'docker', buildkit, network: 'none' }, { dockerBinary: DOCKER });
+  });
+
+  afterAll(async () => {
+    await builder.remove?.(created);
+  });
+
+  it('builds from scratch + busybox with labels and build args, then a child FROM the parent’s local tag', async () => {
+    const baseTags = [`${repo()}-base:fp-1`, `${repo()}-base:2025.1`];
+    created.push(...baseTags);
+    const base = await builder.build(
+      request({
+        image: 'base',
+        contextDir,
+        dockerfile: BASE,
+        tags: baseTags,
+        buildArgs: { GREETING: `hello-${mode}` },
+        labels: { 'org.arbor.fingerprint': 'sha256:feed', 'org.opencontainers.image.version': '2025.1' },
+        logFile: log('base'),
+      }),
+    );
+    const inspected = JSON.parse(docker(['inspect', baseTags[1]!]))[0] as {
+      Id: string;
+      Config: { Labels: Record<string, string>; Env: string[] };
+    };
+    expect(base.imageId).toBe(inspected.Id);
+    expect(inspected.Config.Labels).toMatchObject({
+      'org.arbor.fingerprint': 'sha256:feed',
+      'org.opencontainers.image.version': '2025.1',
+    });
+    expect(inspected.Config.Env).toContain(`GREETING=hello-${mode}`);
+    expect(await readFile(log('base'), 'utf8')).toMatch(/\$ \/usr\/bin\/docker build|\$ \S*docker build/);
+
+    const childTag = `${repo()}-child:fp-2`;
+    created.push(childTag);
+    const child = await builder.build(
+      request({
+        image: 'child',
+        dockerfile: `FROM ${baseTags[0]}\nRUN echo child-of-base > /child\n`,
+        tags: [childTag],
+        logFile: log('child'),
+      }),
+    );
+    expect(child.imageId).not.toBe(base.imageId);
+    const out = await builder.runCommand(childTag, 'cat /child /greeting; ls /sys/class/net', {
+      logFile: log('child-run'),
+    });
+    // The fingerprint command sees the parent's files and no network but loopback.
+    expect(out.split('\n')).toEqual(['child-of-base', `hello-${mode}`, 'lo']);
+  });
+
+  it('pushes and returns the digest the registry holds', async () => {
+    const ref = `${repo()}-base:2025.1`;
+    const first = await builder.push(ref, { logFile: log('push'), insecure: true });
+    expect(first.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(first.digest).toBe(skopeoDigest(ref));
+    // COPY busybox, RUN --install, RUN echo: three layers went up; a second tag uploads none.
+    expect(first.uploadedLayers).toHaveLength(3);
+    const again = await builder.push(`${repo()}-base:fp-1`, { logFile: log('push'), insecure: true });
+    expect(again).toEqual({ digest: first.digest, uploadedLayers: [] });
+  });
+
+  it('fails a broken RUN with a BuildError carrying the exit code and the log tail', async () => {
+    const tag = `${repo()}-broken:fp-3`;
+    created.push(tag);
+    const error = await builder
+      .build(
+        request({
+          image: 'broken',
+          contextDir,
+          dockerfile: `${BASE}RUN echo about-to-fail-marker && exit 7\n`,
+          tags: [tag],
+          buildArgs: { GREETING: 'x' },
+          logFile: log('broken'),
+        }),
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BuildError);
+    const b = error as BuildError;
+    expect(b.step).toBe('build');
+    expect(b.exitCode).not.toBe(0);
+    expect(b.exitCode).not.toBeNull();
+    expect(b.aborted).toBe(false);
+    expect(b.logTail.length).toBeGreaterThan(0);
+    expect(b.logTail.length).toBeLessThanOrEqual(20);
+    expect(b.logTail.join('\n')).toMatch(/about-to-fail-marker/);
+    expect(b.message).toMatch(/^error: image broken: docker build exited with code \d+ \(log: /);
+  });
+
+  it('terminates a running build on abort', async () => {
+    const controller = new AbortController();
+    const tag = `${repo()}-slow:fp-4`;
+    const marker = `arbor-abort-${run}-${mode}`;
+    // busybox sh execs the last command, so the running process is just `sleep N`: N identifies it.
+    const sleeper = `sleep ${3000 + Math.floor(Math.random() * 6000)}`;
+    const building = builder
+      .build(
+        request({
+          image: 'slow',
+          contextDir,
+          dockerfile: `${BASE}RUN echo ${marker} && ${sleeper}\n`,
+          tags: [tag],
+          buildArgs: { GREETING: 'x' },
+          logFile: log('slow'),
+          signal: controller.signal,
+        }),
+      )
+      .catch((e: unknown) => e);
+    await waitForLog(log('slow'), new RegExp(`^${marker}|#\\d+ [\\d.]+ ${marker}`, 'm'));
+    expect(await eventually(() => processesWith(sleeper).length > 0)).toBe(true);
+    controller.abort();
+    const error = (await building) as BuildError;
+    expect(error).toBeInstanceOf(BuildError);
+    expect(error.aborted).toBe(true);
+    // The daemon cancels the build with the client: the RUN step's process goes, no image appears.
+    expect(await eventually(() => processesWith(sleeper).length === 0)).toBe(true);
+    expect(() => docker(['image', 'inspect', tag])).toThrow();
+  });
+});
+
+describe('buildah builder', () => {
+  const builder = createBuilder({ name: 'buildah', buildkit: false, network: 'none' });
+  const ref = () => `${registry.host}/arbor-it-${run}/buildah-base:2025.1`;
+
+  afterAll(async () => {
+    await builder.remove?.([ref()]);
+  });
+
+  it('builds, runs a command in the image, and pushes with the registry’s digest', async () => {
+    const log = join(workDir, 'logs', 'buildah.log');
+    const result = await builder.build(
+      request({
+        image: 'base',
+        contextDir,
+        dockerfile: BASE,
+        tags: [ref()],
+        buildArgs: { GREETING: 'hello-buildah' },
+        labels: { 'org.arbor.fingerprint': 'sha256:beef' },
+        logFile: log,
+      }),
+    );
+    expect(result.imageId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(await builder.runCommand(ref(), 'cat /greeting', { logFile: log })).toBe('hello-buildah');
+
+    const { digest } = await builder.push(ref(), { logFile: log, insecure: true });
+    expect(digest).toBe(skopeoDigest(ref()));
+    const config = JSON.parse(
+      execFileSync('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${ref()}`], {
+        encoding: 'utf8',
+      }),
+    ) as { config: { Labels: Record<string, string> } };
+    expect(config.config.Labels['org.arbor.fingerprint']).toBe('sha256:beef');
+  });
+});
