@@ -1,0 +1,3 @@
+#!/bin/sh
+# Entry point of the keystone demo image.
+exec arbor-start keystone
