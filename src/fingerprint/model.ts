@@ -10,6 +10,8 @@ export type InputKind =
   | 'base' // the resolved digest of an external `from`
   | 'args' // build args
   | 'platforms'
+  | 'labels' // one image label (name = label key)
+  | 'content-fingerprint' // the `content_fingerprint.command`
   | 'parent'; // the parent's fingerprint
 
 export interface FingerprintInput {
@@ -29,3 +31,21 @@ export interface ImageFingerprint {
   /** Sorted by kind then name: the canonical order. */
   inputs: FingerprintInput[];
 }
+
+/** One entry of a build context as Docker sends it (see context.ts). */
+export interface ContextFile {
+  /** Relative to the context root, POSIX separators. */
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  /** Permission bits (incl. setuid/setgid/sticky): Docker's COPY keeps them. */
+  mode: number;
+  /** Bytes; 0 for directories, the target's length for symlinks. */
+  size: number;
+  /** Symlinks only: the target exactly as stored in the link (never followed). */
+  linkTarget?: string;
+  /** Regular files only, once hashed: `sha256:<hex>` of the content. */
+  hash?: string;
+}
+
+/** The image label holding the fingerprint: the registry alone says what an image was built from. */
+export const FINGERPRINT_LABEL = 'org.arbor.fingerprint';

@@ -1,0 +1,196 @@
+// The file-hash cache: a file whose path, size, mtime, ctime and inode are unchanged since it was
+// hashed is not read again, which makes a warm `arbor fingerprint` cost a stat per file.
+//
+// Trust rules (a wrong hash here would be a wrong fingerprint, so the cache is only a hint):
+// - The file is `<config root>/.arbor/cache/file-hashes.json`: a header line (format, version,
+//   host name, sha256 of the body) and a body line (the entries). A cache that fails to parse,
+//   is truncated (checksum mismatch), has another version, or was written on another host
+//   (inode numbers mean nothing there) is ignored entirely and rebuilt, never partly trusted.
+// - Entries hold nanosecond mtime and ctime (`stat(..., { bigint: true })`): ctime catches a
+//   content change whose mtime was put back (`touch -d`, `cp -p`, `rsync -t`).
+// - "Racily clean" files, as git calls them, are not stored: a file changed within
+//   RACY_MARGIN_NS before this run began could be changed again within the same timestamp tick
+//   after we read it, leaving size and times equal but content different.
+// - Written atomically (temporary file + rename), so a crash never leaves half a cache.
+// - On save, entries for files not looked up in this run are dropped (pass `prune: false` to
+//   keep them, e.g. for a run over a selection of images).
+import type { BigIntStats } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { sha256 } from './canonical.js';
+
+export const FILE_HASH_CACHE_FORMAT = 'arbor-file-hashes';
+/** Bump when the entry layout or the meaning of a hash changes. */
+export const FILE_HASH_CACHE_VERSION = 1;
+/** Coarse filesystem timestamps advance in ticks of at most ~10 ms; keep a wide margin. */
+const RACY_MARGIN_NS = 50_000_000n;
+
+/** Where the cache of the tree whose images.yaml is in `root` lives. */
+export function fileHashCachePath(root: string): string {
+  return path.join(root, '.arbor', 'cache', 'file-hashes.json');
+}
+
+interface Entry {
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  ino: bigint;
+  hash: string;
+}
+
+interface Header {
+  format: string;
+  version: number;
+  host: string;
+  checksum: string;
+}
+
+/** On disk: `[absPath, size, mtimeNs, ctimeNs, ino, hash]`, numbers as decimal strings. */
+type StoredEntry = [string, string, string, string, string, string];
+
+export class FileHashCache {
+  private readonly seen = new Set<string>();
+  /** Files changed after this moment are not stored (see "racily clean" above). */
+  private readonly trustBeforeNs: bigint;
+
+  private constructor(
+    /** The cache file. */
+    readonly file: string,
+    private readonly entries: Map<string, Entry>,
+    /** Why the stored cache was ignored, or null when it was used (or did not exist). */
+    readonly discarded: string | null,
+  ) {
+    this.trustBeforeNs = BigInt(Date.now()) * 1_000_000n - RACY_MARGIN_NS;
+  }
+
+  /** An empty cache that will be saved to `file`. */
+  static empty(file: string): FileHashCache {
+    return new FileHashCache(file, new Map(), null);
+  }
+
+  /** Reads the cache; anything wrong with it yields an empty cache (see `discarded`), never an error. */
+  static async load(file: string): Promise<FileHashCache> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      return new FileHashCache(file, new Map(), missing ? null : `unreadable: ${(e as Error).message}`);
+    }
+    const parsed = parseCache(text);
+    return typeof parsed === 'string'
+      ? new FileHashCache(file, new Map(), parsed)
+      : new FileHashCache(file, parsed, null);
+  }
+
+  /** The cached content hash, when the file is unchanged since it was hashed. */
+  get(absPath: string, stat: BigIntStats): string | undefined {
+    this.seen.add(absPath);
+    const entry = this.entries.get(absPath);
+    if (
+      !entry ||
+      entry.size !== stat.size ||
+      entry.mtimeNs !== stat.mtimeNs ||
+      entry.ctimeNs !== stat.ctimeNs ||
+      entry.ino !== stat.ino
+    )
+      return undefined;
+    return entry.hash;
+  }
+
+  /** Records the hash of a file read after `stat` was taken. */
+  set(absPath: string, stat: BigIntStats, hash: string): void {
+    this.seen.add(absPath);
+    if (stat.mtimeNs >= this.trustBeforeNs || stat.ctimeNs >= this.trustBeforeNs) {
+      this.entries.delete(absPath);
+      return;
+    }
+    this.entries.set(absPath, {
+      size: stat.size,
+      mtimeNs: stat.mtimeNs,
+      ctimeNs: stat.ctimeNs,
+      ino: stat.ino,
+      hash,
+    });
+  }
+
+  /** Number of entries held. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async save(options: { prune?: boolean } = {}): Promise<void> {
+    const prune = options.prune ?? true;
+    const stored: StoredEntry[] = [];
+    for (const [file, e] of this.entries) {
+      if (prune && !this.seen.has(file)) continue;
+      stored.push([file, `${e.size}`, `${e.mtimeNs}`, `${e.ctimeNs}`, `${e.ino}`, e.hash]);
+    }
+    const body = JSON.stringify(stored);
+    const header: Header = {
+      format: FILE_HASH_CACHE_FORMAT,
+      version: FILE_HASH_CACHE_VERSION,
+      host: hostname(),
+      checksum: sha256(body),
+    };
+    await mkdir(path.dirname(this.file), { recursive: true });
+    const temp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      await writeFile(temp, `${JSON.stringify(header)}\n${body}\n`);
+      await rename(temp, this.file);
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw e;
+    }
+  }
+}
+
+/** The entries, or why the text cannot be trusted. */
+function parseCache(text: string): Map<string, Entry> | string {
+  const newline = text.indexOf('\n');
+  if (newline < 0) return 'truncated';
+  let header: Partial<Header>;
+  try {
+    header = JSON.parse(text.slice(0, newline));
+  } catch {
+    return 'corrupt header';
+  }
+  if (header?.format !== FILE_HASH_CACHE_FORMAT) return 'not an arbor file-hash cache';
+  if (header.version !== FILE_HASH_CACHE_VERSION)
+    return `version ${header.version} (expected ${FILE_HASH_CACHE_VERSION})`;
+  if (header.host !== hostname()) return `written on another host (${header.host})`;
+  const body = text.slice(newline + 1).replace(/\n$/, '');
+  if (sha256(body) !== header.checksum) return 'checksum mismatch (truncated or edited)';
+  let stored: unknown;
+  try {
+    stored = JSON.parse(body);
+  } catch {
+    return 'corrupt body';
+  }
+  if (!Array.isArray(stored)) return 'corrupt body';
+  const entries = new Map<string, Entry>();
+  // The checksum already vouches for the content; these checks only guard against a cache
+  // written by a buggy version, and are kept cheap (thousands of entries on every run).
+  try {
+    for (const item of stored as StoredEntry[]) {
+      const [file, size, mtimeNs, ctimeNs, ino, hash] = item;
+      if (item.length !== 6 || typeof file !== 'string' || !isHash(hash)) return 'malformed entry';
+      entries.set(file, {
+        size: BigInt(size),
+        mtimeNs: BigInt(mtimeNs),
+        ctimeNs: BigInt(ctimeNs),
+        ino: BigInt(ino),
+        hash,
+      });
+    }
+  } catch {
+    // BigInt() of something that is not a decimal number.
+    return 'malformed entry';
+  }
+  return entries;
+}
+
+function isHash(value: unknown): value is string {
+  return typeof value === 'string' && value.length === 71 && value.startsWith('sha256:');
+}

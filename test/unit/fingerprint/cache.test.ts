@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileHashCache, fileHashCachePath } from '../../../src/fingerprint/cache.js';
+import { FileHasher, hashFile } from '../../../src/fingerprint/hash.js';
+import { removeTempDirs, sleep, tempDir, writeTree } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+const sha = (data: string | Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+const FAKE = `sha256:${'ab'.repeat(32)}`;
+
+/** A repository with two files old enough to be cached (not "racily clean"). */
+async function repo(): Promise<{ root: string; a: string; b: string; cacheFile: string }> {
+  const root = await tempDir();
+  await writeTree(root, { a: 'alpha', b: 'beta' });
+  await sleep(80);
+  return { root, a: path.join(root, 'a'), b: path.join(root, 'b'), cacheFile: fileHashCachePath(root) };
+}
+
+const bigStat = (file: string) => stat(file, { bigint: true });
+
+describe('hashFile', () => {
+  it('is the sha256 of the bytes, for small files and for files streamed in chunks', async () => {
+    const root = await tempDir();
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+    big.write('a different tail', big.length - 20);
+    await writeFile(path.join(root, 'big'), big);
+    await writeFile(path.join(root, 'small'), 'hello');
+    expect(await hashFile(path.join(root, 'small'), 5)).toBe(sha('hello'));
+    expect(await hashFile(path.join(root, 'big'), big.length)).toBe(sha(big));
+  });
+});
+
+describe('FileHashCache', () => {
+  it('lives under .arbor/cache of the config root', () => {
+    expect(fileHashCachePath('/repo')).toBe('/repo/.arbor/cache/file-hashes.json');
+  });
+
+  it('answers an unchanged file after a save and load, without reading it', async () => {
+    const { a, cacheFile } = await repo();
+    const first = await FileHashCache.load(cacheFile);
+    const cold = new FileHasher(first);
+    expect(await cold.hash(a, await bigStat(a))).toBe(sha('alpha'));
+    expect(cold.stats).toMatchObject({ filesRead: 1, bytesRead: 5, cacheHits: 0 });
+    await first.save();
+
+    const warm = new FileHasher(await FileHashCache.load(cacheFile));
+    expect(await warm.hash(a, await bigStat(a))).toBe(sha('alpha'));
+    expect(warm.stats).toMatchObject({ filesRead: 0, cacheHits: 1 });
+  });
+
+  it('is really trusted for unchanged files: a recorded hash is returned as is', async () => {
+    const { a, cacheFile } = await repo();
+    const cache = await FileHashCache.load(cacheFile);
+    cache.set(a, await bigStat(a), FAKE);
+    await cache.save();
+    expect((await FileHashCache.load(cacheFile)).get(a, await bigStat(a))).toBe(FAKE);
+  });
+
+  it('misses when size, mtime, ctime or inode differ', async () => {
+    const { a, b, cacheFile } = await repo();
+    const cache = await FileHashCache.load(cacheFile);
+    const st = await bigStat(a);
+    cache.set(a, st, FAKE);
+    expect(cache.get(a, st)).toBe(FAKE);
+    expect(cache.get(a, { ...st, size: st.size + 1n } as typeof st)).toBeUndefined();
+    expect(cache.get(a, { ...st, mtimeNs: st.mtimeNs + 1n } as typeof st)).toBeUndefined();
+    expect(cache.get(a, { ...st, ctimeNs: st.ctimeNs + 1n } as typeof st)).toBeUndefined();
+    expect(cache.get(a, { ...st, ino: st.ino + 1n } as typeof st)).toBeUndefined();
+    // Another file with the very same stat values is still another path.
+    expect(cache.get(b, st)).toBeUndefined();
+  });
+
+  it('re-reads a file whose content changed while size and mtime were put back (ctime)', async () => {
+    const { a, cacheFile } = await repo();
+    const before = await bigStat(a);
+    const cache = await FileHashCache.load(cacheFile);
+    const hasher = new FileHasher(cache);
+    await hasher.hash(a, before);
+    await cache.save();
+    await writeFile(a, 'ALPHA');
+    const { utimes } = await import('node:fs/promises');
+    await utimes(a, before.atime, before.mtime);
+    const after = await bigStat(a);
+    expect(after.size).toBe(before.size);
+    const warm = new FileHasher(await FileHashCache.load(cacheFile));
+    expect(await warm.hash(a, after)).toBe(sha('ALPHA'));
+    expect(warm.stats.filesRead).toBe(1);
+  });
+
+  it('does not store files changed just before the run ("racily clean")', async () => {
+    const root = await tempDir();
+    await writeTree(root, { fresh: 'new' });
+    const file = path.join(root, 'fresh');
+    const cache = await FileHashCache.load(fileHashCachePath(root));
+    cache.set(file, await bigStat(file), sha('new'));
+    expect(cache.get(file, await bigStat(file))).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it('drops entries for files not looked up in this run, unless asked to keep them', async () => {
+    const { a, b, cacheFile } = await repo();
+    const cache = await FileHashCache.load(cacheFile);
+    cache.set(a, await bigStat(a), FAKE);
+    cache.set(b, await bigStat(b), FAKE);
+    await cache.save();
+
+    const onlyA = await FileHashCache.load(cacheFile);
+    expect(onlyA.get(a, await bigStat(a))).toBe(FAKE);
+    await onlyA.save({ prune: false });
+    expect((await FileHashCache.load(cacheFile)).size).toBe(2);
+
+    const again = await FileHashCache.load(cacheFile);
+    again.get(a, await bigStat(a));
+    await again.save();
+    const pruned = await FileHashCache.load(cacheFile);
+    expect(pruned.size).toBe(1);
+    expect(pruned.get(b, await bigStat(b))).toBeUndefined();
+  });
+
+  it('writes atomically: no temporary file is left next to the cache', async () => {
+    const { a, cacheFile } = await repo();
+    const cache = await FileHashCache.load(cacheFile);
+    cache.set(a, await bigStat(a), FAKE);
+    await cache.save();
+    expect(await readdir(path.dirname(cacheFile))).toEqual(['file-hashes.json']);
+  });
+});
+
+describe('FileHashCache ignores a cache it cannot trust', () => {
+  async function savedCache() {
+    const r = await repo();
+    const cache = await FileHashCache.load(r.cacheFile);
+    cache.set(r.a, await bigStat(r.a), FAKE);
+    await cache.save();
+    const text = await readFile(r.cacheFile, 'utf8');
+    return { ...r, text };
+  }
+
+  async function expectIgnored(cacheFile: string, a: string, reason: RegExp) {
+    const loaded = await FileHashCache.load(cacheFile);
+    expect(loaded.discarded).toMatch(reason);
+    expect(loaded.size).toBe(0);
+    expect(loaded.get(a, await bigStat(a))).toBeUndefined();
+    // And it is rebuilt: saving works over the bad file.
+    loaded.set(a, await bigStat(a), FAKE);
+    await loaded.save();
+    expect((await FileHashCache.load(cacheFile)).discarded).toBeNull();
+  }
+
+  it('a missing cache is simply empty', async () => {
+    const { cacheFile } = await repo();
+    const loaded = await FileHashCache.load(cacheFile);
+    expect(loaded.discarded).toBeNull();
+    expect(loaded.size).toBe(0);
+  });
+
+  it('truncated', async () => {
+    const { cacheFile, a, text } = await savedCache();
+    await writeFile(cacheFile, text.slice(0, text.length - 30));
+    await expectIgnored(cacheFile, a, /checksum mismatch/);
+  });
+
+  it('edited entry (checksum no longer matches)', async () => {
+    const { cacheFile, a, text } = await savedCache();
+    await writeFile(cacheFile, text.replace('abab', 'cdcd'));
+    await expectIgnored(cacheFile, a, /checksum mismatch/);
+  });
+
+  it('garbage', async () => {
+    const { cacheFile, a } = await savedCache();
+    await writeFile(cacheFile, '\u0000\u0001not json at all\n{');
+    await expectIgnored(cacheFile, a, /corrupt header/);
+  });
+
+  it('another format version', async () => {
+    const { cacheFile, a, text } = await savedCache();
+    await writeFile(cacheFile, text.replace('"version":1', '"version":99'));
+    await expectIgnored(cacheFile, a, /version 99/);
+  });
+
+  it('written on another host', async () => {
+    const { cacheFile, a, text } = await savedCache();
+    await writeFile(cacheFile, text.replace(/"host":"[^"]*"/, '"host":"some-other-machine"'));
+    await expectIgnored(cacheFile, a, /another host \(some-other-machine\)/);
+  });
+
+  it('a consistent file with malformed entries', async () => {
+    const { cacheFile, a, text } = await savedCache();
+    const header = JSON.parse(text.slice(0, text.indexOf('\n')));
+    const body = JSON.stringify([[a, 'x', '1', '1', '1', 'not-a-hash']]);
+    header.checksum = sha(body);
+    await writeFile(cacheFile, `${JSON.stringify(header)}\n${body}\n`);
+    await expectIgnored(cacheFile, a, /malformed entry/);
+  });
+});
