@@ -1,0 +1,161 @@
+// The registry client: one composed transport per registry (pool → user agent → rate limit →
+// debug log → auth → retry), and every operation a short function on top (one file each).
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { Authenticator } from './auth/types.js';
+import { type BlobSource, type BlobStream, getBlob, headBlob, uploadBlob } from './blobs.js';
+import { getImageConfig, type ImageConfig } from './config-blob.js';
+import type { RegistryContext } from './context.js';
+import { type DeleteResult, deleteManifest, deleteTag } from './delete.js';
+import { RegistryError } from './errors.js';
+import { getManifest, headManifest, putManifest, tagManifest } from './manifest.js';
+import type { Manifest, ManifestHead } from './manifest-model.js';
+import { type MountResult, mountBlob } from './mount.js';
+import { DOCKER_HUB, DOCKER_HUB_API, registryProblem } from './reference.js';
+import { type Referrers, referrers } from './referrers.js';
+import { type ListTagsOptions, listTags } from './tags.js';
+import { authLayer } from './transport/auth.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './transport/backoff.js';
+import { debugLayer } from './transport/debug-log.js';
+import { Pools, poolSend, type TransportStats } from './transport/pools.js';
+import { type RateLimit, rateLimitLayer } from './transport/rate-limit.js';
+import { retryLayer } from './transport/retry.js';
+import type { Layer, Send } from './transport/types.js';
+import { userAgentLayer } from './transport/user-agent.js';
+
+export interface RegistryClientOptions {
+  /** `host[:port]` */
+  registry: string;
+  /** Plain HTTP. Only when asked for: TLS is the default. */
+  insecure?: boolean;
+  /** A PEM CA file trusted in addition to the system roots. */
+  caFile?: string;
+  /** Without one, requests go out anonymous and a 401 is final. */
+  authenticator?: Authenticator;
+  /** Connections to the registry (default 8). */
+  maxConnections?: number;
+  /** Per request: time to the response headers, and longest pause in a body (default 30 s). */
+  timeoutMs?: number;
+  /** Extra attempts for idempotent requests and upload sessions (default 4). */
+  retries?: number;
+  /** Called with one line per HTTP exchange (secrets already redacted). */
+  debug?: (line: string) => void;
+  /** Blobs bigger than this are uploaded in chunks of this size (default 16 MiB). */
+  chunkSize?: number;
+  /** Backoff timings (tests shorten them). */
+  backoff?: Partial<BackoffPolicy>;
+}
+
+export interface RegistryClient {
+  readonly registry: string;
+  readonly baseUrl: URL;
+  /** Blob bytes the registry accepted from this client so far. */
+  readonly bytesUploaded: number;
+  /** The last pull budget the registry announced (`ratelimit-remaining`), if any. */
+  readonly rateLimit: RateLimit | undefined;
+  /** Requests sent and connections opened so far. */
+  readonly stats: Readonly<TransportStats>;
+  /** For operations composed outside this file (copyImage). */
+  readonly context: RegistryContext;
+
+  headManifest(repository: string, tagOrDigest: string): Promise<ManifestHead | null>;
+  getManifest(repository: string, tagOrDigest: string): Promise<Manifest>;
+  getImageConfig(repository: string, manifest: Manifest): Promise<ImageConfig>;
+  listTags(repository: string, options?: ListTagsOptions): Promise<string[]>;
+  putManifest(repository: string, tagOrDigest: string, bytes: Buffer, mediaType: string): Promise<string>;
+  tagManifest(repository: string, source: string, newTag: string): Promise<string>;
+  headBlob(repository: string, digest: string): Promise<{ size: number } | null>;
+  getBlob(repository: string, digest: string): Promise<BlobStream>;
+  uploadBlob(
+    repository: string,
+    digest: string,
+    source: BlobSource | Readable,
+    size: number,
+    options?: { session?: string },
+  ): Promise<void>;
+  mountBlob(repository: string, digest: string, fromRepository: string): Promise<MountResult>;
+  deleteManifest(repository: string, digest: string): Promise<DeleteResult>;
+  deleteTag(repository: string, tag: string): Promise<'deleted' | 'unsupported'>;
+  referrers(repository: string, digest: string, options?: { artifactType?: string }): Promise<Referrers>;
+  close(): Promise<void>;
+}
+
+function readCa(registry: string, caFile: string | undefined): string | undefined {
+  if (!caFile) return undefined;
+  try {
+    return readFileSync(caFile, 'utf8');
+  } catch (e) {
+    throw new RegistryError(registry, `cannot read CA file ${caFile} (${(e as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** Outermost first: retry wraps auth wraps logging wraps … the pool. */
+function compose(base: Send, layers: Layer[]): Send {
+  return layers.reduceRight((next, layer) => layer(next), base);
+}
+
+export function createRegistryClient(options: RegistryClientOptions): RegistryClient {
+  const problem = registryProblem(options.registry);
+  if (problem) throw new RegistryError(options.registry, `invalid registry: ${problem}`);
+  const host = options.registry === DOCKER_HUB ? DOCKER_HUB_API : options.registry;
+  const baseUrl = new URL(`${options.insecure ? 'http' : 'https'}://${host}`);
+  const extraCa = readCa(options.registry, options.caFile);
+  const pools = new Pools({
+    maxConnections: options.maxConnections ?? 8,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    ...(extraCa ? { extraCa } : {}),
+  });
+  const backoff: BackoffPolicy = { ...DEFAULT_BACKOFF, ...options.backoff };
+  const retries = options.retries ?? 4;
+  let bytesUploaded = 0;
+  let rateLimit: RateLimit | undefined;
+
+  const send = compose(poolSend(pools, baseUrl), [
+    retryLayer({ retries, policy: backoff, ...(options.debug ? { debug: options.debug } : {}) }),
+    authLayer(options.registry, options.authenticator),
+    debugLayer(baseUrl, options.debug),
+    rateLimitLayer((seen) => {
+      rateLimit = seen;
+    }),
+    userAgentLayer(),
+  ]);
+
+  const ctx: RegistryContext = {
+    registry: options.registry,
+    baseUrl,
+    send,
+    uploaded: (bytes) => {
+      bytesUploaded += bytes;
+    },
+    chunkSize: options.chunkSize ?? 16 * 1024 * 1024,
+    retries,
+    backoff,
+  };
+
+  return {
+    registry: options.registry,
+    baseUrl,
+    get bytesUploaded() {
+      return bytesUploaded;
+    },
+    get rateLimit() {
+      return rateLimit;
+    },
+    stats: pools.stats,
+    context: ctx,
+    headManifest: (repo, ref) => headManifest(ctx, repo, ref),
+    getManifest: (repo, ref) => getManifest(ctx, repo, ref),
+    getImageConfig: (repo, manifest) => getImageConfig(ctx, repo, manifest),
+    listTags: (repo, opts) => listTags(ctx, repo, opts),
+    putManifest: (repo, ref, bytes, mediaType) => putManifest(ctx, repo, ref, bytes, mediaType),
+    tagManifest: (repo, source, newTag) => tagManifest(ctx, repo, source, newTag),
+    headBlob: (repo, digest) => headBlob(ctx, repo, digest),
+    getBlob: (repo, digest) => getBlob(ctx, repo, digest),
+    uploadBlob: (repo, digest, source, size, opts) => uploadBlob(ctx, repo, digest, source, size, opts),
+    mountBlob: (repo, digest, from) => mountBlob(ctx, repo, digest, from),
+    deleteManifest: (repo, digest) => deleteManifest(ctx, repo, digest),
+    deleteTag: (repo, tag) => deleteTag(ctx, repo, tag),
+    referrers: (repo, digest, opts) => referrers(ctx, repo, digest, opts),
+    close: () => pools.close(),
+  };
+}

@@ -1,0 +1,35 @@
+// One error type for everything a registry conversation can end in, with a one-line message
+// that names the reference, e.g. `127.0.0.1:5000/ns/x:tag: manifest unknown (404)`.
+
+export interface RegistryErrorOptions {
+  status?: number;
+  /** The distribution error code (`MANIFEST_UNKNOWN`) or the connection error code (`ECONNREFUSED`). */
+  code?: string;
+  /**
+   * True when starting the whole operation again may succeed (connection lost, 5xx, 429, or an
+   * authorization that expired while a streamed body was in flight).
+   */
+  restartable?: boolean;
+  cause?: unknown;
+}
+
+export class RegistryError extends Error {
+  readonly reference: string;
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  readonly restartable: boolean;
+
+  constructor(reference: string, reason: string, options: RegistryErrorOptions = {}) {
+    const suffix = options.status !== undefined ? ` (${options.status})` : '';
+    super(`${reference}: ${reason}${suffix}`, options.cause !== undefined ? { cause: options.cause } : {});
+    this.name = 'RegistryError';
+    this.reference = reference;
+    this.status = options.status;
+    this.code = options.code;
+    this.restartable = options.restartable ?? false;
+  }
+}
+
+export function isRestartable(e: unknown): boolean {
+  return e instanceof RegistryError && e.restartable;
+}

@@ -1,0 +1,53 @@
+// What refers to a manifest (signatures, SBOMs, attestations): the OCI 1.1 referrers API, and
+// for registries without it the fallback tag `sha256-<hex>` holding an index. Read-only.
+import { describeRef, pullScope, type RegistryContext, repoPath } from './context.js';
+import { referrersTag } from './digest.js';
+import { RegistryError } from './errors.js';
+import { getManifest } from './manifest.js';
+import { type Descriptor, isIndex, parseManifest } from './manifest-model.js';
+import { OCI_INDEX } from './media-types.js';
+import { readBody, unexpected } from './response.js';
+import { header } from './transport/types.js';
+
+export interface Referrers {
+  manifests: Descriptor[];
+  /** Where the list came from. */
+  source: 'referrers-api' | 'tag-schema' | 'none';
+}
+
+export async function referrers(
+  ctx: RegistryContext,
+  repository: string,
+  digest: string,
+  options: { artifactType?: string } = {},
+): Promise<Referrers> {
+  const reference = describeRef(ctx.registry, repository, digest);
+  const query = options.artifactType ? `?${new URLSearchParams({ artifactType: options.artifactType })}` : '';
+  const response = await ctx.send({
+    method: 'GET',
+    url: `${repoPath(repository, 'referrers', digest)}${query}`,
+    headers: { accept: OCI_INDEX },
+    scope: pullScope(repository),
+    reference,
+    idempotent: true,
+  });
+  const filter = (list: Descriptor[]) =>
+    options.artifactType ? list.filter((d) => d.artifactType === options.artifactType) : list;
+  if (response.status === 200) {
+    const bytes = await readBody(response, 4 * 1024 * 1024, reference);
+    const { json } = parseManifest(bytes, reference, header(response, 'content-type'));
+    if (!isIndex(json)) throw new RegistryError(reference, 'referrers answer is not an index');
+    const filtered = header(response, 'oci-filters-applied')?.includes('artifactType');
+    return { manifests: filtered ? json.manifests : filter(json.manifests), source: 'referrers-api' };
+  }
+  if (response.status !== 404) throw await unexpected(response, reference);
+  await response.body.dump();
+  try {
+    const fallback = await getManifest(ctx, repository, referrersTag(digest));
+    if (!isIndex(fallback.json)) return { manifests: [], source: 'none' };
+    return { manifests: filter(fallback.json.manifests), source: 'tag-schema' };
+  } catch (e) {
+    if (e instanceof RegistryError && e.status === 404) return { manifests: [], source: 'none' };
+    throw e;
+  }
+}

@@ -1,0 +1,87 @@
+// The bottom of the transport: one keep-alive undici Pool per origin (the registry, and any
+// storage origin a blob redirect points to), with a connection cap and per-request timeouts.
+// Everything above this file sees only `Send`.
+import { rootCertificates } from 'node:tls';
+import { Pool } from 'undici';
+import { RegistryError } from '../errors.js';
+import { describeConnectionError } from './connection-errors.js';
+import type { RegistryRequest, RegistryResponse, Send } from './types.js';
+
+export interface PoolOptions {
+  /** Connections per origin. */
+  maxConnections: number;
+  /** Headers timeout and body (idle) timeout of every request. */
+  timeoutMs: number;
+  /** PEM text of an extra CA trusted besides the system roots. */
+  extraCa?: string;
+}
+
+export interface TransportStats {
+  /** HTTP requests sent (every attempt counts). */
+  requests: number;
+  /** TCP (or TLS) connections opened. */
+  connections: number;
+}
+
+export class Pools {
+  readonly stats: TransportStats = { requests: 0, connections: 0 };
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(private readonly options: PoolOptions) {}
+
+  get(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.options.maxConnections,
+        pipelining: 1,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        // TLS is verified always; an extra CA adds to the system roots instead of replacing them.
+        connect: this.options.extraCa
+          ? { ca: [...rootCertificates, this.options.extraCa], rejectUnauthorized: true }
+          : { rejectUnauthorized: true },
+      });
+      pool.on('connect', () => {
+        this.stats.connections++;
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+}
+
+/** Sends one request as is: no auth, no retry. Connection failures become RegistryErrors. */
+export function poolSend(pools: Pools, baseUrl: URL): Send {
+  return async (request: RegistryRequest): Promise<RegistryResponse> => {
+    const url = new URL(request.url, baseUrl);
+    const pool = pools.get(url.origin);
+    pools.stats.requests++;
+    try {
+      const response = await pool.request({
+        method: request.method,
+        path: url.pathname + url.search,
+        headers: request.headers ?? {},
+        body: request.body ?? null,
+        // undici closes the connection after every HEAD by default (for servers that wrongly send a
+        // body); registries answer HEAD correctly, and a planner sends one HEAD per image, so the
+        // connection is kept: 187 HEADs over 8 connections instead of 187 connections.
+        ...(request.method === 'HEAD' ? { reset: false } : {}),
+      });
+      return { status: response.statusCode, headers: response.headers, body: response.body, url };
+    } catch (e) {
+      const problem = describeConnectionError(e, url.host);
+      throw new RegistryError(request.reference, problem.reason, {
+        code: problem.code,
+        restartable: problem.transient,
+        cause: e,
+      });
+    }
+  };
+}

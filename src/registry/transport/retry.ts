@@ -1,0 +1,44 @@
+// Retries idempotent requests on connection errors, 5xx and 429, with backoff and Retry-After.
+// A request that is not idempotent, or whose body is a stream already consumed, is returned or
+// thrown as is: its owner (an upload) restarts from the beginning if it can.
+import { isRestartable } from '../errors.js';
+import { type BackoffPolicy, backoffDelay, isRetryableStatus, parseRetryAfter, sleep } from './backoff.js';
+import { header, isReplayable, type Layer } from './types.js';
+
+export interface RetryOptions {
+  /** Extra attempts after the first. */
+  retries: number;
+  policy: BackoffPolicy;
+  debug?: (line: string) => void;
+}
+
+export function retryLayer(options: RetryOptions): Layer {
+  return (next) => async (request) => {
+    for (let attempt = 0; ; attempt++) {
+      const mayRetry = request.idempotent && isReplayable(request) && attempt < options.retries;
+      let response: Awaited<ReturnType<typeof next>>;
+      try {
+        response = await next(request);
+      } catch (e) {
+        if (!mayRetry || !isRestartable(e)) throw e;
+        const wait = backoffDelay(attempt, options.policy);
+        options.debug?.(
+          `retry ${attempt + 1}/${options.retries} in ${wait} ms after: ${(e as Error).message}`,
+        );
+        await sleep(wait);
+        continue;
+      }
+      if (!mayRetry || !isRetryableStatus(response.status)) return response;
+      const retryAfter = parseRetryAfter(header(response, 'retry-after'));
+      // A server that asks for a long pause (a pull budget spent for hours) gets its answer shown, not a hang.
+      if (retryAfter !== undefined && retryAfter > options.policy.maxRetryAfterMs) return response;
+      await response.body.dump();
+      const wait = retryAfter ?? backoffDelay(attempt, options.policy);
+      options.debug?.(
+        `retry ${attempt + 1}/${options.retries} in ${wait} ms after ${response.status}` +
+          (retryAfter !== undefined ? ' (Retry-After)' : ''),
+      );
+      await sleep(wait);
+    }
+  };
+}

@@ -1,0 +1,71 @@
+// Copying images: within a registry (cross-repository mount, no bytes through arbor) and between
+// two registries (blobs streamed GET → PUT/PATCH), for an image and for an index.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
+import { copyImage } from '../../src/registry/copy.js';
+import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import { pushImage, pushIndex, skopeoInspect, skopeoTags } from './registry-fixtures.js';
+
+let one: TestRegistry;
+let two: TestRegistry;
+let a: RegistryClient;
+let b: RegistryClient;
+
+beforeAll(async () => {
+  [one, two] = await Promise.all([startRegistry(), startRegistry()]);
+  a = createRegistryClient({ registry: one.host, insecure: true });
+  // Small chunks, so big layers arrive in several PATCHes.
+  b = createRegistryClient({ registry: two.host, insecure: true, chunkSize: 256 * 1024 });
+});
+
+afterAll(async () => {
+  await Promise.all([a?.close(), b?.close()]);
+  await Promise.all([one && destroyRegistry(one), two && destroyRegistry(two)]);
+});
+
+describe('copyImage', () => {
+  it('streams every blob to another registry; digests equal on both sides', async () => {
+    const image = await pushImage(a, 'src/app', 'v1', { layerSizes: [3 * 1024 * 1024 + 17, 1000] });
+    const result = await copyImage(a, 'src/app', 'v1', b, 'dst/app', ['v1', 'stable']);
+    expect(result.digest).toBe(image.digest);
+    expect(result.blobsCopied).toBe(3);
+    expect(result.blobsMounted).toBe(0);
+    const blobBytes = image.config.bytes.length + image.layers.reduce((n, l) => n + l.bytes.length, 0);
+    expect(result.bytesCopied).toBe(blobBytes);
+    expect(b.bytesUploaded).toBe(blobBytes);
+    const witness = skopeoInspect(`${two.host}/dst/app:stable`) as { Digest: string; Layers: string[] };
+    expect(witness.Digest).toBe(image.digest);
+    expect(witness.Layers).toEqual(image.layers.map((l) => l.digest));
+    expect(skopeoTags(`${two.host}/dst/app`).sort()).toEqual(['stable', 'v1']);
+    // The 3 MiB layer went in 256 KiB chunks: 13 PATCHes.
+    const patches = (await two.log())
+      .split('\n')
+      .filter((l) => l.includes('"PATCH /v2/dst/app/blobs/uploads/'));
+    expect(patches).toHaveLength(13);
+
+    // Copying again moves nothing: every blob is there already.
+    const again = await copyImage(a, 'src/app', 'v1', b, 'dst/app', ['v1']);
+    expect(again).toMatchObject({ blobsCopied: 0, blobsPresent: 3, bytesCopied: 0 });
+  });
+
+  it('mounts blobs within one registry instead of moving bytes', async () => {
+    const image = await pushImage(a, 'src/lib', 'v1', { layerSizes: [20_000, 30_000] });
+    const before = a.bytesUploaded;
+    const result = await copyImage(a, 'src/lib', 'v1', a, 'dst/lib', ['v1']);
+    expect(result).toMatchObject({ digest: image.digest, blobsMounted: 3, blobsCopied: 0, bytesCopied: 0 });
+    expect(a.bytesUploaded).toBe(before);
+    expect((skopeoInspect(`${one.host}/dst/lib:v1`) as { Digest: string }).Digest).toBe(image.digest);
+  });
+
+  it('copies an index with its children, by digest', async () => {
+    const pushed = await pushIndex(a, 'src/multi', 'v2');
+    const result = await copyImage(a, 'src/multi', pushed.digest, b, 'dst/multi', ['v2']);
+    expect(result.digest).toBe(pushed.digest);
+    const raw = await b.getManifest('dst/multi', 'v2');
+    expect(raw.bytes.equals(pushed.index)).toBe(true);
+    for (const child of pushed.children)
+      expect((await b.headManifest('dst/multi', child.digest))?.digest).toBe(child.digest);
+    const config = await b.getImageConfig('dst/multi', raw);
+    expect(config.labels).toEqual({ arch: 'amd64' });
+  });
+});

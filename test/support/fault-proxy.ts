@@ -1,0 +1,205 @@
+// A small loopback HTTP proxy in front of a real registry that can misbehave on request: fail
+// the next N requests with a status (and Retry-After), answer manifests with garbage JSON, or add
+// headers (rate-limit budgets) to every answer. Everything else is the registry's own answer.
+import { once } from 'node:events';
+import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface ProxiedRequest {
+  method: string;
+  url: string;
+  /** Status the client received (injected or the registry's). */
+  status: number;
+  injected: boolean;
+  /** Milliseconds since the proxy started. */
+  at: number;
+}
+
+export interface FailOptions {
+  retryAfter?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Never answer (the connection stays open, silent), to exercise client timeouts. */
+  hang?: boolean;
+  /** Only requests matching count toward N (default: all). */
+  match?: (method: string, url: string) => boolean;
+}
+
+export interface FaultProxy {
+  host: string;
+  port: number;
+  requests: ProxiedRequest[];
+  /** Connections clients opened to the proxy. */
+  connections: number;
+  failNext(count: number, status: number, options?: FailOptions): void;
+  /**
+   * The next N manifest GETs answer 200 with a body that is not JSON, without the digest header,
+   * or with the registry's digest header when `keepDigest` (a body that does not match it).
+   */
+  garbageManifests(count: number, options?: { keepDigest?: boolean }): void;
+  /**
+   * Tag lists paginated as the OCI spec describes (lexical order, `n`, `last`), as distribution 3
+   * and Harbor do; distribution 2.8 ignores `n`. 'link' sends `Link: rel="next"`, 'no-link' leaves
+   * the client to ask with `last`.
+   */
+  paginateTags(mode: 'link' | 'no-link' | 'off'): void;
+  /** Added to every answer from now on. */
+  addHeaders(headers: Record<string, string>): void;
+  stop(): Promise<void>;
+}
+
+interface Fault {
+  remaining: number;
+  status: number;
+  options: FailOptions;
+}
+
+export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy> {
+  const started = Date.now();
+  const faults: Fault[] = [];
+  let garbage = 0;
+  let keepDigest = false;
+  let extraHeaders: Record<string, string> = {};
+  let pagination: 'link' | 'no-link' | 'off' = 'off';
+  const requests: ProxiedRequest[] = [];
+  const agent = new Agent({ keepAlive: true });
+  const sockets = new Set<Socket>();
+
+  const record = (req: IncomingMessage, status: number, injected: boolean) =>
+    requests.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      status,
+      injected,
+      at: Date.now() - started,
+    });
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const fault = faults.find((f) => f.remaining > 0 && (f.options.match?.(method, url) ?? true));
+    if (fault) {
+      fault.remaining--;
+      // The request body (an upload chunk) is drained, as a registry would before answering.
+      req.resume();
+      if (fault.options.hang) {
+        record(req, 0, true);
+        return;
+      }
+      // Plain text, as a proxy or load balancer in front of a registry answers.
+      const body = fault.options.body ?? 'injected fault\n';
+      res.writeHead(fault.status, {
+        'content-type': fault.options.body ? 'application/json' : 'text/plain',
+        'content-length': Buffer.byteLength(body),
+        ...(fault.options.retryAfter ? { 'retry-after': fault.options.retryAfter } : {}),
+        ...fault.options.headers,
+        ...extraHeaders,
+      });
+      res.end(method === 'HEAD' ? undefined : body);
+      record(req, fault.status, true);
+      return;
+    }
+    const tagList = /^(\/v2\/.+\/tags\/list)(?:\?(.*))?$/.exec(url);
+    if (pagination !== 'off' && method === 'GET' && tagList) {
+      paginate(req, res, tagList[1] ?? '', new URLSearchParams(tagList[2] ?? ''));
+      return;
+    }
+    const corrupt = garbage > 0 && method === 'GET' && /\/manifests\//.test(url);
+    if (corrupt) garbage--;
+    const upstream = request(
+      { host: '127.0.0.1', port: upstreamPort, method, path: url, headers: req.headers, agent },
+      (up) => {
+        const headers = { ...up.headers, ...extraHeaders };
+        if (corrupt && up.statusCode === 200) {
+          up.resume();
+          const body = '{"schemaVersion": 2, "config": {not json';
+          if (!keepDigest) delete headers['docker-content-digest'];
+          res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(body) });
+          res.end(body);
+          record(req, 200, true);
+          return;
+        }
+        res.writeHead(up.statusCode ?? 502, headers);
+        up.pipe(res);
+        record(req, up.statusCode ?? 502, false);
+      },
+    );
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.destroy();
+    });
+    req.pipe(upstream);
+  };
+
+  const paginate = (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) => {
+    const upstream = request(
+      { host: '127.0.0.1', port: upstreamPort, method: 'GET', path, headers: req.headers, agent },
+      (up) => {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          if (up.statusCode !== 200) {
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            res.end(Buffer.concat(chunks));
+            record(req, up.statusCode ?? 502, false);
+            return;
+          }
+          const whole = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+            name: string;
+            tags: string[];
+          };
+          const last = query.get('last');
+          const n = Number(query.get('n') ?? whole.tags.length);
+          const after = [...whole.tags].sort().filter((t) => last === null || t > last);
+          const page = after.slice(0, n);
+          const headers: Record<string, string> = { 'content-type': 'application/json', ...extraHeaders };
+          if (pagination === 'link' && after.length > n)
+            headers.link = `<${path}?last=${encodeURIComponent(page[page.length - 1] ?? '')}&n=${n}>; rel="next"`;
+          const body = JSON.stringify({ name: whole.name, tags: page });
+          res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(body) });
+          res.end(body);
+          record(req, 200, false);
+        });
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    upstream.end();
+  };
+
+  const server = createServer(handle);
+  const proxy: FaultProxy = {
+    host: '',
+    port: 0,
+    requests,
+    connections: 0,
+    failNext(count, status, options = {}) {
+      faults.push({ remaining: count, status, options });
+    },
+    garbageManifests(count, options = {}) {
+      garbage += count;
+      keepDigest = options.keepDigest ?? false;
+    },
+    paginateTags(mode) {
+      pagination = mode;
+    },
+    addHeaders(headers) {
+      extraHeaders = { ...extraHeaders, ...headers };
+    },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      server.close();
+      agent.destroy();
+    },
+  };
+  server.on('connection', (socket: Socket) => {
+    proxy.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  proxy.port = typeof address === 'object' && address ? address.port : 0;
+  proxy.host = `127.0.0.1:${proxy.port}`;
+  return proxy;
+}
