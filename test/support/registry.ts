@@ -3,7 +3,7 @@
 // in parallel and never see each other's state.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -78,10 +78,14 @@ ${options.extraConfig ?? ''}
 
   let child: ChildProcess | undefined;
   const launch = async () => {
-    const log = createWriteStream(logFile, { flags: 'a' });
-    child = spawn('docker-registry', ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    // The registry writes straight into the log file: a pipe through this process would stall
+    // the registry (and every request to it) while a test blocks the event loop in spawnSync.
+    const fd = openSync(logFile, 'a');
+    try {
+      child = spawn('docker-registry', ['serve', configFile], { stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
     await waitForPort(port, child);
   };
   await launch();
@@ -95,7 +99,8 @@ ${options.extraConfig ?? ''}
     configFile,
     log: () => readFile(logFile, 'utf8'),
     async stop() {
-      if (child && child.exitCode === null) {
+      // A process killed by a signal keeps exitCode null: check signalCode too.
+      if (child && child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await once(child, 'exit');
       }

@@ -1,0 +1,166 @@
+// arbor apply [plan.json]: carry out a saved plan (refusing a stale one), or plan and apply.
+import { availableParallelism } from 'node:os';
+import { createInterface } from 'node:readline/promises';
+import { type Command, Option } from 'commander';
+import type { BuilderConfig } from '../../config/model.js';
+import { ArborError } from '../../errors.js';
+import { applyPlan, type ImageOutcome } from '../../execute/apply.js';
+import { createBuilder } from '../../execute/builders/index.js';
+import { createLogDir } from '../../execute/logs.js';
+import { createProgress } from '../../execute/progress.js';
+import { succeeded, summaryTable } from '../../execute/report.js';
+import { RegistryClients } from '../../plan/clients.js';
+import { computeDesired, loadTree } from '../../plan/desired.js';
+import type { Plan } from '../../plan/model.js';
+import { planTree } from '../../plan/planner.js';
+import { loadPlan, staleness } from '../../plan/saved.js';
+import { hasChanges, renderText } from '../../plan/views/text.js';
+import { readGitInfo } from '../../render/git.js';
+import { action } from '../action.js';
+import { err, out, useColor } from '../io.js';
+import { debugSink, fileOption, selectionOptions, type TreeFlags } from '../options.js';
+
+interface ApplyFlags extends TreeFlags {
+  concurrency?: string;
+  builder?: BuilderConfig['name'];
+  buildxBuilder?: string;
+  autoApprove?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('apply')
+    .argument('[plan.json]', 'a plan saved by `arbor plan --out`; without it, plan now and apply')
+    .description('build, push and tag exactly what the plan says, in parallel along the tree');
+  fileOption(cmd);
+  selectionOptions(cmd);
+  cmd
+    .option('--concurrency <n>', 'builds at once (default: CPU count)')
+    .addOption(
+      new Option('--builder <name>', 'override images.yaml builder').choices([
+        'docker',
+        'buildah',
+        'podman',
+        'buildx',
+      ]),
+    )
+    .option(
+      '--buildx-builder <name>',
+      'with --builder buildx: the BuildKit builder to use (remote, Kubernetes)',
+    )
+    .option('--auto-approve', 'do not ask before applying')
+    .action(
+      action<ApplyFlags>(async ([planFile], flags) => {
+        const debug = debugSink(flags);
+        const concurrency = parseConcurrency(flags.concurrency);
+        const { plan, desired, clients } = planFile
+          ? await fromSavedPlan(planFile, flags)
+          : await planTree({
+              file: flags.file,
+              ...(flags.only ? { only: flags.only } : {}),
+              ...(flags.withDescendants ? { withDescendants: true } : {}),
+              ...(debug ? { debug } : {}),
+            });
+        try {
+          if (!planFile) {
+            out(renderText(plan, { color: useColor() }));
+            if (!hasChanges(plan)) return 0;
+            if (!flags.autoApprove && !(await confirm())) {
+              err('Apply cancelled.');
+              return 1;
+            }
+          }
+          const builderConfig: BuilderConfig = {
+            ...desired.config.builder,
+            ...(flags.builder ? { name: flags.builder } : {}),
+            ...(flags.buildxBuilder ? { buildxBuilder: flags.buildxBuilder } : {}),
+          };
+          const controller = new AbortController();
+          let interrupts = 0;
+          const onSigint = () => {
+            interrupts++;
+            if (interrupts === 1) {
+              err(
+                'Interrupted: no new builds start; stopping running builds (Ctrl-C again to exit at once).',
+              );
+              controller.abort();
+            } else process.exit(130);
+          };
+          process.on('SIGINT', onSigint);
+          process.on('SIGTERM', onSigint);
+          const progress = createProgress({
+            // A live list only for a person at a terminal; CI logs get one line per event.
+            tty: Boolean(process.stderr.isTTY) && !process.env.CI,
+            images: plan.images.filter((i) => i.action !== 'none').map((i) => i.name),
+            stream: process.stderr,
+          });
+          const logDir = await createLogDir(desired.config.root);
+          let outcomes: ImageOutcome[];
+          try {
+            outcomes = await applyPlan({
+              plan,
+              desired,
+              clients,
+              builder: createBuilder(builderConfig),
+              concurrency,
+              logDir,
+              git: await readGitInfo(desired.config.root),
+              signal: controller.signal,
+              onEvent: (e) => progress.event(e),
+            });
+          } finally {
+            await progress.done();
+            process.off('SIGINT', onSigint);
+            process.off('SIGTERM', onSigint);
+          }
+          out(summaryTable(outcomes));
+          return succeeded(outcomes) ? 0 : 1;
+        } finally {
+          await clients.close();
+        }
+      }),
+    );
+}
+
+function parseConcurrency(value: string | undefined): number {
+  if (value === undefined) return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ArborError(`--concurrency must be a positive integer, got "${value}"`);
+  return n;
+}
+
+async function confirm(): Promise<boolean> {
+  if (!process.stdin.isTTY)
+    throw new ArborError('refusing to apply without --auto-approve: stdin is not a terminal');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question('Apply this plan? Only "yes" is accepted: ');
+    return answer.trim() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+async function fromSavedPlan(file: string, flags: ApplyFlags) {
+  const plan: Plan = await loadPlan(file);
+  const tree = await loadTree(plan.configFile ?? flags.file);
+  const clients = new RegistryClients(tree.config);
+  try {
+    const desired = await computeDesired({
+      tree,
+      only: plan.images.map((i) => i.name),
+      resolveBase: (ref) => clients.resolveBase(ref),
+    });
+    const problems = await staleness(plan, desired, clients.home);
+    if (problems.length > 0)
+      throw new ArborError([
+        { severity: 'error', message: `${file}: the saved plan is stale; run arbor plan again:` },
+        ...problems.map((message) => ({ severity: 'error' as const, message: `  ${message}` })),
+      ]);
+    return { plan, desired, clients };
+  } catch (e) {
+    await clients.close();
+    throw e;
+  }
+}

@@ -1,0 +1,46 @@
+// arbor plan: what a change costs, before anything runs.
+import type { Command } from 'commander';
+import { planTree } from '../../plan/planner.js';
+import { savePlan } from '../../plan/saved.js';
+import { renderMarkdown } from '../../plan/views/markdown.js';
+import { hasChanges, renderJson, renderText } from '../../plan/views/text.js';
+import { action } from '../action.js';
+import { out, useColor } from '../io.js';
+import { debugSink, fileOption, formatOption, selectionOptions, type TreeFlags } from '../options.js';
+
+interface PlanFlags extends TreeFlags {
+  format: 'text' | 'json' | 'markdown';
+  out?: string;
+  detailedExitcode?: boolean;
+  verbose?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('plan')
+    .description('show the minimal plan: build, tag, unchanged, delete — with reasons');
+  fileOption(cmd);
+  selectionOptions(cmd);
+  formatOption(cmd, ['text', 'json', 'markdown'], 'text');
+  cmd
+    .option('--out <plan.json>', 'save the plan for `arbor apply plan.json`')
+    .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none')
+    .option('-v, --verbose', 'list unchanged images too')
+    .action(
+      action<PlanFlags>(async (_args, flags) => {
+        const debug = debugSink(flags);
+        const { plan, clients } = await planTree({
+          file: flags.file,
+          ...(flags.only ? { only: flags.only } : {}),
+          ...(flags.withDescendants ? { withDescendants: true } : {}),
+          ...(debug ? { debug } : {}),
+        });
+        await clients.close();
+        if (flags.out) await savePlan(plan, flags.out);
+        if (flags.format === 'json') out(renderJson(plan));
+        else if (flags.format === 'markdown') out(renderMarkdown(plan));
+        else out(renderText(plan, { color: useColor(), verbose: flags.verbose ?? false }));
+        return flags.detailedExitcode && hasChanges(plan) ? 2 : 0;
+      }),
+    );
+}

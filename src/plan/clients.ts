@@ -1,0 +1,66 @@
+// One registry client per registry host for a whole command run, so connections, tokens and
+// rate-limit readings are shared by planning, resolving bases, applying and retention.
+import { resolve } from 'node:path';
+import type { Config } from '../config/model.js';
+import { createAuthenticator } from '../registry/auth/index.js';
+import type { Authenticator } from '../registry/auth/types.js';
+import { createRegistryClient, type RegistryClient } from '../registry/client.js';
+import { parseReference } from '../registry/reference.js';
+
+export interface ClientsOptions {
+  debug?: (line: string) => void;
+  maxConnections?: number;
+}
+
+export class RegistryClients {
+  private readonly clients = new Map<string, RegistryClient>();
+  private readonly authenticator: Authenticator;
+
+  constructor(
+    private readonly config: Pick<Config, 'registry' | 'root'>,
+    private readonly options: ClientsOptions = {},
+  ) {
+    const caFile = config.registry.caFile ? resolve(config.root, config.registry.caFile) : undefined;
+    this.authenticator = createAuthenticator({ ...(caFile ? { caFile } : {}) });
+  }
+
+  /** The tree's own registry (images.yaml `registry:`). */
+  get home(): RegistryClient {
+    return this.for(this.config.registry.url);
+  }
+
+  for(registry: string): RegistryClient {
+    let client = this.clients.get(registry);
+    if (!client) {
+      const own = registry === this.config.registry.url;
+      const caFile =
+        own && this.config.registry.caFile
+          ? resolve(this.config.root, this.config.registry.caFile)
+          : undefined;
+      client = createRegistryClient({
+        registry,
+        insecure: own ? this.config.registry.insecure : false,
+        ...(caFile ? { caFile } : {}),
+        authenticator: this.authenticator,
+        ...(this.options.maxConnections ? { maxConnections: this.options.maxConnections } : {}),
+        ...(this.options.debug ? { debug: this.options.debug } : {}),
+      });
+      this.clients.set(registry, client);
+    }
+    return client;
+  }
+
+  /** Digest of an external base reference, for fingerprints (`from: debian:12` → sha256:…). */
+  async resolveBase(ref: string): Promise<string> {
+    const parsed = parseReference(ref);
+    if (parsed.digest) return parsed.digest;
+    const client = this.for(parsed.registry);
+    const head = await client.headManifest(parsed.repository, parsed.tag ?? 'latest');
+    if (!head) throw new Error(`external base ${ref}: not found in its registry`);
+    return head.digest;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.close?.()));
+  }
+}

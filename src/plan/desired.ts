@@ -1,0 +1,133 @@
+// Desired state: everything arbor wants to exist, computed without the registry (except to
+// resolve external `from` references to digests). config → graph → selection → render →
+// fingerprint → tags, in that order; each step reports every problem before the next runs.
+import { join, resolve } from 'node:path';
+import type { Config, ImageConfig } from '../config/model.js';
+import { repositoryOf, repositoryPath } from '../config/repository.js';
+import { ArborError, type Diagnostic, throwIfErrors } from '../errors.js';
+import { FileHashCache } from '../fingerprint/cache.js';
+import { fingerprintImages } from '../fingerprint/compute.js';
+import type { ContextFile } from '../fingerprint/context.js';
+import type { FingerprintInput } from '../fingerprint/model.js';
+import type { ImageGraph } from '../graph/graph.js';
+import { loadImageGraph } from '../graph/load.js';
+import { readGitInfo } from '../render/git.js';
+import { createRenderer } from '../render/render.js';
+import { renderTags } from '../render/tags.js';
+
+export interface DesiredImage {
+  name: string;
+  config: ImageConfig;
+  /** `host/namespace/name` */
+  repository: string;
+  /** `namespace/name`: the path inside the registry. */
+  repositoryPath: string;
+  parent: string | null;
+  fingerprint: string;
+  fingerprintTag: string;
+  /** Rendered tag templates, without the fingerprint tag. */
+  tags: string[];
+  /** The rendered Dockerfile. */
+  dockerfile: string;
+  /** What the Dockerfile builds FROM. */
+  parentRef: string | null;
+  inputs: FingerprintInput[];
+  context: ContextFile[];
+  /** Absolute context directory, or null for an empty context. */
+  contextDir: string | null;
+}
+
+export interface DesiredState {
+  config: Config;
+  graph: ImageGraph;
+  /** The selected images (with ancestors) in topological order. */
+  order: string[];
+  images: Map<string, DesiredImage>;
+}
+
+export interface Tree {
+  config: Config;
+  graph: ImageGraph;
+}
+
+export interface DesiredOptions {
+  tree: Tree;
+  only?: string[];
+  withDescendants?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Digest of an external base; the registry-backed default lives in plan/resolve-base.ts. */
+  resolveBase?: (ref: string) => Promise<string>;
+  /** Skip tag templates (fingerprint/render need no git or env for tags). */
+  skipTags?: boolean;
+}
+
+/** Config and graph, every problem of both reported at once. */
+export function loadTree(file: string): Promise<Tree> {
+  return loadImageGraph(resolve(file));
+}
+
+export async function computeDesired(options: DesiredOptions): Promise<DesiredState> {
+  const env = options.env ?? process.env;
+  const { config, graph } = options.tree;
+  const order =
+    options.only && options.only.length > 0
+      ? graph.select(options.only, { withDescendants: options.withDescendants ?? false })
+      : graph.topologicalOrder();
+
+  const renderer = createRenderer(config);
+  const cache = await FileHashCache.load(join(config.root, '.arbor', 'cache', 'file-hashes.json'));
+  const fingerprinted = await fingerprintImages({
+    config,
+    order,
+    renderDockerfile: (image, parentRef) => renderer.renderDockerfile(image, parentRef),
+    resolveBase:
+      options.resolveBase ??
+      (async (ref) => {
+        throw new ArborError(`external base "${ref}" must be resolved through its registry (run arbor plan)`);
+      }),
+    env,
+    cache,
+  });
+  // A selection hashes only part of the tree: keep the other images' entries.
+  await cache.save({ prune: order.length === graph.size });
+
+  const git = options.skipTags ? undefined : await readGitInfo(config.root);
+  const diagnostics: Diagnostic[] = [];
+  const images = new Map<string, DesiredImage>();
+  for (const name of order) {
+    const image = graph.image(name);
+    const fp = fingerprinted.get(name);
+    if (!fp) throw new Error(`internal: no fingerprint for ${name}`);
+    let tags: string[] = [];
+    if (git) {
+      try {
+        tags = renderTags(config, image, {
+          fingerprint: fp.fingerprint,
+          fingerprintTag: fp.fingerprintTag,
+          git,
+          env,
+        });
+      } catch (e) {
+        if (e instanceof ArborError) diagnostics.push(...e.diagnostics);
+        else throw e;
+      }
+    }
+    images.set(name, {
+      name,
+      config: image,
+      repository: repositoryOf(config, name),
+      repositoryPath: repositoryPath(config, name),
+      parent: image.parent ?? null,
+      fingerprint: fp.fingerprint,
+      fingerprintTag: fp.fingerprintTag,
+      tags: tags.filter((t) => t !== fp.fingerprintTag),
+      dockerfile: fp.dockerfile,
+      parentRef: fp.parentRef,
+      inputs: fp.inputs,
+      context: fp.context,
+      contextDir: image.context ? resolve(config.root, image.context) : null,
+    });
+  }
+  throwIfErrors(diagnostics);
+  return { config, graph, order, images };
+}

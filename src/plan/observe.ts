@@ -1,0 +1,69 @@
+// Observed state: what the registry holds for the desired images. The registry is the state:
+// one HEAD of the fingerprint tag per image answers "is it built?"; then only what is needed —
+// a HEAD per wanted tag of built images (to find missing or moved tags), and for images that
+// must be built, the image currently at their first tag (to say which input changed).
+import pLimit from 'p-limit';
+import { decodeInputsLabel, INPUTS_LABEL } from '../fingerprint/inputs-label.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { DesiredState } from './desired.js';
+
+export interface ObservedImage {
+  name: string;
+  /** Digest at the fingerprint tag, or null when the image was never built with these inputs. */
+  fingerprintDigest: string | null;
+  /** Every wanted tag → its digest now (null when absent). Only read for built images. */
+  tags: Record<string, string | null>;
+  /** For images to build: the tag the previous inputs were read from, and those inputs. */
+  previous: { tag: string; digest: string; inputs: Map<string, string> | null } | null;
+}
+
+export interface Observation {
+  images: Map<string, ObservedImage>;
+  /** `repository:tag` → digest or null, for every tag read: the saved plan's staleness check. */
+  observed: Record<string, string | null>;
+}
+
+export async function observe(
+  desired: DesiredState,
+  client: RegistryClient,
+  options: { concurrency?: number } = {},
+): Promise<Observation> {
+  const limit = pLimit(options.concurrency ?? 16);
+  const observed: Record<string, string | null> = {};
+  const head = async (repositoryPath: string, repository: string, tag: string) => {
+    const result = await limit(() => client.headManifest(repositoryPath, tag));
+    const digest = result?.digest ?? null;
+    observed[`${repository}:${tag}`] = digest;
+    return digest;
+  };
+
+  const images = new Map<string, ObservedImage>();
+  await Promise.all(
+    desired.order.map(async (name) => {
+      const image = desired.images.get(name)!;
+      const fingerprintDigest = await head(image.repositoryPath, image.repository, image.fingerprintTag);
+      const tags: Record<string, string | null> = {};
+      let previous: ObservedImage['previous'] = null;
+      if (fingerprintDigest) {
+        await Promise.all(
+          image.tags.map(async (tag) => {
+            tags[tag] = await head(image.repositoryPath, image.repository, tag);
+          }),
+        );
+      } else {
+        // The image is rebuilt; read what its first tag holds now to explain why.
+        for (const tag of image.tags.slice(0, 1)) {
+          const digest = await head(image.repositoryPath, image.repository, tag);
+          tags[tag] = digest;
+          if (!digest) continue;
+          const manifest = await limit(() => client.getManifest(image.repositoryPath, digest));
+          const config = await limit(() => client.getImageConfig(image.repositoryPath, manifest));
+          const label = config?.labels?.[INPUTS_LABEL];
+          previous = { tag, digest, inputs: label ? decodeInputsLabel(label) : null };
+        }
+      }
+      images.set(name, { name, fingerprintDigest, tags, previous });
+    }),
+  );
+  return { images, observed };
+}
