@@ -81,11 +81,13 @@ function buildImage(name: string, raw: RawImage, loc: SourceLocation): ImageConf
 function buildRule(raw: RawRetentionRule, index: number, loc: SourceLocation): RetentionRule {
   return {
     index,
-    repositories: raw.repositories,
+    repositories: raw.repositories ?? [],
+    ...(raw.extra_repositories !== undefined ? { extraRepositories: raw.extra_repositories } : {}),
     ...(raw.keep_last !== undefined ? { keepLast: raw.keep_last } : {}),
     order: raw.order ?? 'created',
     ...(raw.tag_pattern !== undefined ? { tagPattern: raw.tag_pattern } : {}),
     keepTags: raw.keep_tags ?? [],
+    ...(raw.expire_tags !== undefined ? { expireTags: raw.expire_tags } : {}),
     ...(raw.keep_newer_than !== undefined ? { keepNewerThan: raw.keep_newer_than } : {}),
     deleteUntagged: raw.delete_untagged ?? false,
     allowEmpty: raw.allow_empty ?? false,

@@ -120,6 +120,23 @@ function checkRule(config: Config, rule: RetentionRule): Diagnostic[] {
         error(`invalid regex "${pattern}" in keep_tags: ${problem}`, { loc: at('keep_tags', index) }),
       );
   });
+  (rule.extraRepositories ?? []).forEach((name, index) => {
+    // A glob is matched against the registry's catalog at plan time; a plain name must be a repository path.
+    const problem = /[*?[\]{}!]/.test(name) ? null : repositoryProblem(name);
+    if (problem)
+      problems.push(
+        error(`invalid repository "${name}" in extra_repositories: ${problem}`, {
+          loc: at('extra_repositories', index),
+        }),
+      );
+  });
+  (rule.expireTags ?? []).forEach((pattern, index) => {
+    const problem = regexProblem(pattern);
+    if (problem)
+      problems.push(
+        error(`invalid regex "${pattern}" in expire_tags: ${problem}`, { loc: at('expire_tags', index) }),
+      );
+  });
   if (rule.tagPattern !== undefined) {
     const problem = regexProblem(rule.tagPattern);
     if (problem) {

@@ -67,14 +67,25 @@ export type RetentionOrder = 'created' | 'semver' | 'tag-pattern';
 export interface RetentionRule {
   /** Position in the `retention` list; deletions cite it as `rule`. */
   index: number;
-  /** Globs over the tree's repository names (`keystone`, `*-base`) and extra names/prefixes. */
+  /** Globs over the tree's repository names (`keystone`, `*-base`). */
   repositories: string[];
+  /**
+   * Repositories outside the tree (old releases, removed images), as paths in the registry
+   * (`openstack/old-service`), or globs over the registry's catalog (`openstack-2024.1/*`).
+   * Absent when the rule has none.
+   */
+  extraRepositories?: string[];
   keepLast?: number;
   order: RetentionOrder;
   /** For order `tag-pattern`: a regex with one capture group whose value orders versions. */
   tagPattern?: string;
   /** Anchored RE2-compatible regexes. */
   keepTags: string[];
+  /**
+   * Tags that go even when their digest is kept by another tag or clause (tag-only deletion),
+   * start-anchored RE2 like keepTags. Absent when the rule has none.
+   */
+  expireTags?: string[];
   /** Duration string as written: `30d`, `12h`. */
   keepNewerThan?: string;
   deleteUntagged: boolean;

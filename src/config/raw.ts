@@ -19,7 +19,9 @@ export interface RawImage {
 }
 
 export interface RawRetentionRule {
-  repositories: string[];
+  repositories?: string[];
+  extra_repositories?: string[];
+  expire_tags?: string[];
   keep_last?: number;
   order?: 'created' | 'semver' | 'tag-pattern';
   tag_pattern?: string;

@@ -1,0 +1,169 @@
+// Retention plan speed (issue 5, "Speed"): 50 repositories × 200 tags on a loopback CNCF
+// distribution registry; `planRetention` (list tags, HEAD every tag, GET every manifest and image
+// config, evaluate) timed end to end, with the number of HTTP requests. Target: ≤ 2 s.
+// Setup pushes 10,000 small images through the registry client (untimed).
+//
+//   npx tsc -p tsconfig.build.json && node bench/retention.mjs        (prints JSON)
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pLimit from 'p-limit';
+import { loadTree } from '../dist/plan/desired.js';
+import { createRegistryClient } from '../dist/registry/client.js';
+import { planRetentionDetailed } from '../dist/retention/index.js';
+
+const REPOSITORIES = Number(process.env.REPOSITORIES ?? 50);
+const TAGS = Number(process.env.TAGS ?? 200);
+const TARGET_MS = 2000;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function startRegistry(dir) {
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  await writeFile(
+    config,
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'storage')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
+  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  for (let i = 0; i < 300; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return { host: `127.0.0.1:${port}`, child };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('docker-registry did not start');
+}
+
+async function populate(client) {
+  const limit = pLimit(16);
+  const layer = randomBytes(4096);
+  const layerDigest = sha256(layer);
+  const jobs = [];
+  for (let r = 0; r < REPOSITORIES; r++) {
+    const repository = `bench/svc-${r}`;
+    await client.uploadBlob(repository, layerDigest, layer, layer.length);
+    for (let t = 0; t < TAGS; t++) {
+      jobs.push(
+        limit(async () => {
+          const config = Buffer.from(
+            JSON.stringify({
+              created: new Date(Date.UTC(2024, 0, 1) + t * 3_600_000).toISOString(),
+              architecture: 'amd64',
+              os: 'linux',
+              config: {},
+              rootfs: { type: 'layers', diff_ids: [layerDigest] },
+            }),
+          );
+          const configDigest = sha256(config);
+          await client.uploadBlob(repository, configDigest, config, config.length);
+          const manifest = Buffer.from(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: OCI_MANIFEST,
+              config: {
+                mediaType: 'application/vnd.oci.image.config.v1+json',
+                digest: configDigest,
+                size: config.length,
+              },
+              layers: [
+                {
+                  mediaType: 'application/vnd.oci.image.layer.v1.tar',
+                  digest: layerDigest,
+                  size: layer.length,
+                },
+              ],
+            }),
+          );
+          await client.putManifest(
+            repository,
+            t % 50 === 0 ? `stable-${t}` : `build-${t}`,
+            manifest,
+            OCI_MANIFEST,
+          );
+        }),
+      );
+    }
+  }
+  await Promise.all(jobs);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-retention-'));
+const { host, child } = await startRegistry(dir);
+try {
+  const lines = [
+    'version: 1',
+    'registry:',
+    `  url: "${host}"`,
+    '  namespace: bench',
+    '  insecure: true',
+    'images:',
+  ];
+  for (let r = 0; r < REPOSITORIES; r++)
+    lines.push(`  svc-${r}:`, '    from: scratch', '    dockerfile: Dockerfile');
+  lines.push('retention:', '  - repositories: ["*"]', '    keep_last: 5', '    keep_tags: ["^stable-"]', '');
+  await writeFile(join(dir, 'Dockerfile'), 'FROM scratch\n');
+  await writeFile(join(dir, 'images.yaml'), lines.join('\n'));
+  const { config } = await loadTree(join(dir, 'images.yaml'));
+
+  const setupClient = createRegistryClient({ registry: host, insecure: true, maxConnections: 16 });
+  const setupStart = performance.now();
+  await populate(setupClient);
+  const setupMs = performance.now() - setupStart;
+  await setupClient.close();
+
+  const runs = [];
+  for (const concurrency of [16, 32]) {
+    const client = createRegistryClient({ registry: host, insecure: true, maxConnections: concurrency });
+    const start = performance.now();
+    const plan = await planRetentionDetailed(config, [], client, new Date(), { concurrency });
+    const ms = performance.now() - start;
+    runs.push({
+      concurrency,
+      wallMs: Math.round(ms),
+      requests: client.stats.requests,
+      connections: client.stats.connections,
+      requestsPerSecond: Math.round(client.stats.requests / (ms / 1000)),
+      deletions: plan.deletions.length,
+      kept: plan.kept.length,
+      withinTarget: ms <= TARGET_MS,
+    });
+    await client.close();
+  }
+  console.log(
+    JSON.stringify(
+      {
+        benchmark: 'retention-plan',
+        repositories: REPOSITORIES,
+        tagsPerRepository: TAGS,
+        targetMs: TARGET_MS,
+        setupMs: Math.round(setupMs),
+        runs,
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  child.kill('SIGTERM');
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,35 @@
+// Tag patterns of retention rules (keep_tags, expire_tags, tag_pattern), compiled with RE2
+// (linear time, no backtracking), as config/check-values.ts validated them at load time.
+//
+// Anchoring: a pattern is anchored at the start of the tag and, only when it ends with `$`, at
+// its end. So `^stable-` and `stable-` both mean "tags starting with stable-" (the example of
+// product.md), `\d+\.\d+-p\d+$` means the whole tag, and `stable` never matches `unstable-1`.
+import { RE2JS } from 're2js';
+
+const cache = new Map<string, RE2JS>();
+
+function compiled(pattern: string): RE2JS {
+  let re = cache.get(pattern);
+  if (!re) {
+    re = RE2JS.compile(pattern);
+    cache.set(pattern, re);
+  }
+  return re;
+}
+
+/** Does `tag` match `pattern` (start-anchored, see above)? */
+export function tagMatches(pattern: string, tag: string): boolean {
+  return compiled(pattern).matcher(tag).lookingAt();
+}
+
+/** The first pattern of `patterns` matching `tag`, or undefined. */
+export function firstMatch(patterns: readonly string[], tag: string): string | undefined {
+  return patterns.find((p) => tagMatches(p, tag));
+}
+
+/** The value of the first capture group when `tag` matches `pattern`, else undefined. */
+export function captured(pattern: string, tag: string): string | undefined {
+  const matcher = compiled(pattern).matcher(tag);
+  if (!matcher.lookingAt()) return undefined;
+  return matcher.group(1) ?? undefined;
+}
