@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The published entry: the compiled CLI. Kept as plain JS so `npm link` and `npx arbor` need no build tool.
-import { main } from '../dist/cli/main.js';
+import { main } from '../dist/bundle/arbor.mjs';
 
 main(process.argv).then(
   (code) => {

@@ -2,6 +2,7 @@
 // message and an exit code (0 ok, 1 error, 2 "plan has changes" with --detailed-exitcode).
 import { Command, CommanderError } from 'commander';
 import { ArborError, formatDiagnostic } from '../errors.js';
+import { VERSION } from '../package-info.js';
 import { registerCommands } from './commands/index.js';
 import { err } from './io.js';
 
@@ -13,7 +14,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => err(s.trimEnd()) });
-  registerCommands(program);
+  await registerCommands(program, argv);
 
   let exitCode = 0;
   program.hook('postAction', (_this, action) => {
@@ -27,8 +28,6 @@ export async function main(argv: string[]): Promise<number> {
     return report(e, Boolean(program.opts().debug) || argv.includes('--debug'));
   }
 }
-
-const VERSION = '0.1.0';
 
 function report(e: unknown, debug: boolean): number {
   if (e instanceof CommanderError) {

@@ -141,6 +141,20 @@ describe('plan and apply on the default tree', () => {
     expect(await manifestPutsSince(mark)).toEqual([...ALL].sort());
   });
 
+  it('treats a new patch level as tags on the same images, not rebuilds', async () => {
+    await tree.edit('images.yaml', 'patch: 5', 'patch: 6');
+    const p = plan();
+    expect(actions(p).tag).toEqual(ALL);
+    expect(p.images.find((i) => i.name === 'keystone')!.reasons).toEqual(['new tag 2025.1-p6 requested']);
+    const mark = (await registry.log()).length;
+    const applied = run('apply', '--auto-approve');
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await blobUploadsSince(mark)).toEqual([]);
+    expect(label('keystone', '2025.1-p6', 'org.arbor.fingerprint')).toBe(
+      p.images.find((i) => i.name === 'keystone')!.fingerprint,
+    );
+  });
+
   it('skips the descendants of a failed build, pushes its siblings, exits 1, and a rerun after the fix builds only what is left', async () => {
     await tree.edit(
       'templates/nova-base.Dockerfile.njk',

@@ -1,10 +1,11 @@
 // arbor export --format github-actions|gitlab-ci|bake: the plan as a pipeline for systems teams
 // already run (CI parallel jobs, remote BuildKit builders).
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { ArborError } from '../../errors.js';
 import { exportPlan } from '../../export/index.js';
 import { DEFAULT_MAX_JOBS, EXPORT_FORMATS, type ExportFormat } from '../../export/model.js';
+import { VERSION } from '../../package-info.js';
 import type { Plan } from '../../plan/model.js';
 import { loadPlan } from '../../plan/saved.js';
 import { action } from '../action.js';
@@ -41,7 +42,7 @@ export function register(program: Command): void {
         }
         const plan = await planFor(flags);
         const text = exportPlan(plan, flags.format, {
-          arborVersion: await arborVersion(),
+          arborVersion: VERSION,
           configPath: plan.configFile,
           maxJobs,
           nodeVersion: flags.nodeVersion,
@@ -67,12 +68,4 @@ async function planFor(flags: { plan?: string }): Promise<Plan> {
   if (!flags.plan)
     throw new ArborError('--plan FILE is required (save one with `arbor plan --out plan.json`)');
   return loadPlan(flags.plan);
-}
-
-/** The version CI jobs install: this arbor's own, from its package.json. */
-async function arborVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
 }

@@ -1,38 +1,33 @@
 // Every command of the CLI, one file each. Adding a command: write commands/NAME.ts exporting
-// `register(program)`, and add it to this list.
+// `register(program)`, and add it to this table.
+//
+// Commands are loaded on demand: `arbor plan` loads plan's modules only (the bundle splits them
+// into chunks), so start-up does not pay for the registry client, builders, retention and
+// publishing code of commands that are not run. Help without a command loads them all.
 import type { Command } from 'commander';
-import * as apply from './apply.js';
-import * as comment from './comment.js';
-import * as explain from './explain.js';
-import * as exportCommand from './export.js';
-import * as fingerprint from './fingerprint.js';
-import * as graph from './graph.js';
-import * as inspect from './inspect.js';
-import * as ls from './ls.js';
-import * as plan from './plan.js';
-import * as render from './render.js';
-import * as retention from './retention.js';
-import * as usage from './usage.js';
-import * as validate from './validate.js';
 
-type Register = (program: Command) => void;
+type CommandModule = { register: (program: Command) => void };
 
-const commands: Register[] = [
-  validate.register,
-  graph.register,
-  plan.register,
-  apply.register,
-  fingerprint.register,
-  render.register,
-  explain.register,
-  comment.register,
-  exportCommand.register,
-  retention.register,
-  usage.register,
-  ls.register,
-  inspect.register,
-];
+const commands: Record<string, () => Promise<CommandModule>> = {
+  validate: () => import('./validate.js'),
+  graph: () => import('./graph.js'),
+  plan: () => import('./plan.js'),
+  apply: () => import('./apply.js'),
+  fingerprint: () => import('./fingerprint.js'),
+  render: () => import('./render.js'),
+  explain: () => import('./explain.js'),
+  comment: () => import('./comment.js'),
+  export: () => import('./export.js'),
+  retention: () => import('./retention.js'),
+  usage: () => import('./usage.js'),
+  ls: () => import('./ls.js'),
+  inspect: () => import('./inspect.js'),
+};
 
-export function registerCommands(program: Command): void {
-  for (const register of commands) register(program);
+/** Registers the command named in argv, or every command when none is (help, typos). */
+export async function registerCommands(program: Command, argv: string[]): Promise<void> {
+  const named = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const selected = named !== undefined && named in commands ? [named] : Object.keys(commands);
+  const modules = await Promise.all(selected.map((name) => commands[name]!()));
+  for (const module of modules) module.register(program);
 }
