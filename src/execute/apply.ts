@@ -47,6 +47,12 @@ export interface ApplyRequest {
   signal?: AbortSignal;
   onEvent?: (event: ApplyEvent) => void;
   now?: () => Date;
+  /**
+   * `apply --refresh`: also rebuild images whose inputs are unchanged but that declare a
+   * `content_fingerprint`, and push only those whose content fingerprint differs from the
+   * registry's (teams rebuild daily for distro fixes; most rebuilds change nothing).
+   */
+  refresh?: boolean;
 }
 
 interface Done {

@@ -25,6 +25,7 @@ interface ApplyFlags extends TreeFlags {
   builder?: BuilderConfig['name'];
   buildxBuilder?: string;
   autoApprove?: boolean;
+  refresh?: boolean;
 }
 
 export function register(program: Command): void {
@@ -49,6 +50,10 @@ export function register(program: Command): void {
       'with --builder buildx: the BuildKit builder to use (remote, Kubernetes)',
     )
     .option('--auto-approve', 'do not ask before applying')
+    .option(
+      '--refresh',
+      'rebuild unchanged images that declare content_fingerprint; push only those whose content changed',
+    )
     .action(
       action<ApplyFlags>(async ([planFile], flags) => {
         const debug = debugSink(flags);
@@ -64,7 +69,7 @@ export function register(program: Command): void {
         try {
           if (!planFile) {
             out(renderText(plan, { color: useColor() }));
-            if (!hasChanges(plan)) return 0;
+            if (!hasChanges(plan) && !flags.refresh) return 0;
             if (!flags.autoApprove && !(await confirm())) {
               err('Apply cancelled.');
               return 1;
@@ -106,6 +111,7 @@ export function register(program: Command): void {
               logDir,
               git: await readGitInfo(desired.config.root),
               signal: controller.signal,
+              refresh: flags.refresh ?? false,
               onEvent: (e) => progress.event(e),
             });
           } finally {
