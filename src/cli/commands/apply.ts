@@ -1,9 +1,8 @@
 // arbor apply [plan.json]: carry out a saved plan (refusing a stale one), or plan and apply.
 import { availableParallelism } from 'node:os';
-import { createInterface } from 'node:readline/promises';
 import { type Command, Option } from 'commander';
 import type { BuilderConfig } from '../../config/model.js';
-import { ArborError } from '../../errors.js';
+import { ArborError, formatDiagnostic } from '../../errors.js';
 import { applyPlan, type ImageOutcome } from '../../execute/apply.js';
 import { createBuilder } from '../../execute/builders/index.js';
 import { createLogDir } from '../../execute/logs.js';
@@ -16,7 +15,10 @@ import { planTree } from '../../plan/planner.js';
 import { loadPlan, staleness } from '../../plan/saved.js';
 import { hasChanges, renderText } from '../../plan/views/text.js';
 import { readGitInfo } from '../../render/git.js';
+import { applyRetention } from '../../retention/index.js';
+import { describeResult, resultSummary } from '../../retention/report.js';
 import { action } from '../action.js';
+import { confirm } from '../confirm.js';
 import { err, out, useColor } from '../io.js';
 import { debugSink, fileOption, selectionOptions, type TreeFlags } from '../options.js';
 
@@ -26,6 +28,7 @@ interface ApplyFlags extends TreeFlags {
   buildxBuilder?: string;
   autoApprove?: boolean;
   refresh?: boolean;
+  retention: boolean;
 }
 
 export function register(program: Command): void {
@@ -50,6 +53,7 @@ export function register(program: Command): void {
       'with --builder buildx: the BuildKit builder to use (remote, Kubernetes)',
     )
     .option('--auto-approve', 'do not ask before applying')
+    .option('--no-retention', 'plan and apply without retention (without a saved plan)')
     .option(
       '--refresh',
       'rebuild unchanged images that declare content_fingerprint; push only those whose content changed',
@@ -65,12 +69,17 @@ export function register(program: Command): void {
               ...(flags.only ? { only: flags.only } : {}),
               ...(flags.withDescendants ? { withDescendants: true } : {}),
               ...(debug ? { debug } : {}),
+              retention: flags.retention,
+              onWarning: (w) => err(formatDiagnostic(w)),
             });
         try {
           if (!planFile) {
             out(renderText(plan, { color: useColor() }));
             if (!hasChanges(plan) && !flags.refresh) return 0;
-            if (!flags.autoApprove && !(await confirm())) {
+            if (
+              !flags.autoApprove &&
+              !(await confirm('Apply this plan?', 'refusing to apply without asking'))
+            ) {
               err('Apply cancelled.');
               return 1;
             }
@@ -120,12 +129,32 @@ export function register(program: Command): void {
             process.off('SIGTERM', onSigint);
           }
           out(summaryTable(outcomes));
-          return succeeded(outcomes) ? 0 : 1;
+          if (!succeeded(outcomes)) {
+            if (plan.deletions.length > 0)
+              err(
+                `Retention: ${plan.deletions.length} planned deletion(s) not made, because a build or push failed.`,
+              );
+            return 1;
+          }
+          await applyDeletions(plan, clients);
+          return 0;
         } finally {
           await clients.close();
         }
       }),
     );
+}
+
+/**
+ * Retention runs last, and only after every build and push succeeded: its decisions assume the
+ * tags images.yaml wants exist now. Each digest is re-checked just before it is deleted.
+ */
+async function applyDeletions(plan: Plan, clients: RegistryClients): Promise<void> {
+  if (plan.deletions.length === 0) return;
+  const applied = await applyRetention(plan.deletions, clients.home, {
+    onResult: (r) => out(describeResult(r)),
+  });
+  out(resultSummary(applied, { dockerHub: false }).join('\n'));
 }
 
 function parseConcurrency(value: string | undefined): number {
@@ -134,18 +163,6 @@ function parseConcurrency(value: string | undefined): number {
   if (!Number.isInteger(n) || n < 1)
     throw new ArborError(`--concurrency must be a positive integer, got "${value}"`);
   return n;
-}
-
-async function confirm(): Promise<boolean> {
-  if (!process.stdin.isTTY)
-    throw new ArborError('refusing to apply without --auto-approve: stdin is not a terminal');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question('Apply this plan? Only "yes" is accepted: ');
-    return answer.trim() === 'yes';
-  } finally {
-    rl.close();
-  }
 }
 
 async function fromSavedPlan(file: string, flags: ApplyFlags) {

@@ -1,11 +1,12 @@
 // arbor plan: what a change costs, before anything runs.
 import type { Command } from 'commander';
+import { formatDiagnostic } from '../../errors.js';
 import { planTree } from '../../plan/planner.js';
 import { savePlan } from '../../plan/saved.js';
 import { renderMarkdown } from '../../plan/views/markdown.js';
 import { hasChanges, renderJson, renderText } from '../../plan/views/text.js';
 import { action } from '../action.js';
-import { out, useColor } from '../io.js';
+import { err, out, useColor } from '../io.js';
 import { debugSink, fileOption, formatOption, selectionOptions, type TreeFlags } from '../options.js';
 
 interface PlanFlags extends TreeFlags {
@@ -13,6 +14,7 @@ interface PlanFlags extends TreeFlags {
   out?: string;
   detailedExitcode?: boolean;
   verbose?: boolean;
+  retention: boolean;
 }
 
 export function register(program: Command): void {
@@ -26,6 +28,7 @@ export function register(program: Command): void {
     .option('--out <plan.json>', 'save the plan for `arbor apply plan.json`')
     .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none')
     .option('-v, --verbose', 'list unchanged images too')
+    .option('--no-retention', 'leave retention out of the plan')
     .action(
       action<PlanFlags>(async (_args, flags) => {
         const debug = debugSink(flags);
@@ -34,6 +37,8 @@ export function register(program: Command): void {
           ...(flags.only ? { only: flags.only } : {}),
           ...(flags.withDescendants ? { withDescendants: true } : {}),
           ...(debug ? { debug } : {}),
+          retention: flags.retention,
+          onWarning: (w) => err(formatDiagnostic(w)),
         });
         await clients.close();
         if (flags.out) await savePlan(plan, flags.out);

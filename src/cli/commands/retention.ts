@@ -1,7 +1,6 @@
 // `arbor retention plan|apply`: retention alone, across every repository the rules select.
 // apply shows the plan, asks on a terminal (or takes --auto-approve), then deletes with a
 // re-check of every digest just before its DELETE.
-import { createInterface } from 'node:readline/promises';
 import { type Command, Option } from 'commander';
 import { durationProblem, parseDuration } from '../../config/duration.js';
 import { ArborError, formatDiagnostic } from '../../errors.js';
@@ -9,11 +8,13 @@ import { RegistryClients } from '../../plan/clients.js';
 import { computeDesired, loadTree } from '../../plan/desired.js';
 import type { PlannedDeletion } from '../../plan/model.js';
 import { DOCKER_HUB } from '../../registry/reference.js';
-import { applyRetention, type DeletionResult } from '../../retention/apply.js';
+import { applyRetention } from '../../retention/apply.js';
 import { DockerHubClient, hubCredentialsFromEnv } from '../../retention/dockerhub.js';
 import { planRetentionDetailed, protectedTagsOf, type RetentionPlan } from '../../retention/index.js';
+import { describeDeletion, describeResult, resultSummary } from '../../retention/report.js';
 import { formatBytes } from '../../retention/usage.js';
 import { action } from '../action.js';
+import { confirm } from '../confirm.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption } from '../options.js';
 
@@ -81,7 +82,13 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
     }
     if (flags.format === 'text') out(renderText(plan, flags.verbose ?? false));
     if (plan.deletions.length === 0) return 0;
-    if (!flags.autoApprove && !(await confirm(plan.deletions.length))) {
+    if (
+      !flags.autoApprove &&
+      !(await confirm(
+        `Delete ${plan.deletions.length} item(s)?`,
+        `retention apply would delete ${plan.deletions.length} item(s)`,
+      ))
+    ) {
       err('retention apply: cancelled, nothing deleted');
       return 1;
     }
@@ -91,7 +98,6 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
         if (flags.format === 'text') out(describeResult(r));
       },
     });
-    const count = (s: DeletionResult['status']) => applied.results.filter((r) => r.status === s).length;
     if (flags.format === 'json') {
       out(
         JSON.stringify(
@@ -101,13 +107,7 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
         ),
       );
     } else {
-      out(
-        `Retention: ${count('deleted')} deleted, ${count('already-gone')} already gone, ${count('aborted')} aborted (changed since the plan), ${count('skipped')} skipped.`,
-      );
-      if (count('deleted') > 0 && !hub)
-        out(
-          `${formatBytes(applied.bytesFreed)} become free when the registry collects garbage; on CNCF distribution stop writes and run \`docker-registry garbage-collect CONFIG.yml\` (or \`registry garbage-collect\`).`,
-        );
+      out(resultSummary(applied, { dockerHub: Boolean(hub) }).join('\n'));
     }
     return 0;
   } finally {
@@ -122,26 +122,6 @@ function dockerHub(): DockerHubClient {
       'docker.io: deleting needs Docker Hub credentials: set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (a personal access token with delete scope)',
     );
   return new DockerHubClient(credentials);
-}
-
-async function confirm(count: number): Promise<boolean> {
-  if (!process.stdin.isTTY)
-    throw new ArborError(
-      `retention apply would delete ${count} item(s) and stdin is not a terminal to ask: pass --auto-approve to delete without asking`,
-    );
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(`Delete ${count} item(s)? Only "yes" is accepted: `);
-    return answer.trim() === 'yes';
-  } finally {
-    rl.close();
-  }
-}
-
-function describeDeletion(d: PlannedDeletion): string {
-  const at = `${d.repository}@${d.digest.slice(0, 19)}`;
-  if (d.tag !== null) return `tag ${d.repository}:${d.tag} (digest ${d.digest.slice(0, 19)} stays)`;
-  return `${at} ${d.tags.length > 0 ? `tags ${d.tags.join(', ')}` : '(untagged)'}`;
 }
 
 function renderText(plan: RetentionPlan, verbose: boolean): string {
@@ -181,11 +161,4 @@ function renderJson(plan: RetentionPlan, registry: string): string {
     null,
     2,
   );
-}
-
-function describeResult(r: DeletionResult): string {
-  const verb = { deleted: 'deleted', 'already-gone': 'already gone', aborted: 'ABORTED', skipped: 'skipped' }[
-    r.status
-  ];
-  return `  ${verb}: ${describeDeletion(r.deletion)}${r.detail ? ` — ${r.detail}` : ''}`;
 }

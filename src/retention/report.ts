@@ -1,0 +1,30 @@
+// How retention's deletions and their results read, in `arbor retention` and `arbor apply` alike.
+import type { PlannedDeletion } from '../plan/model.js';
+import type { ApplyRetentionResult, DeletionResult } from './apply.js';
+import { formatBytes } from './usage.js';
+
+export function describeDeletion(d: PlannedDeletion): string {
+  const at = `${d.repository}@${d.digest.slice(0, 19)}`;
+  if (d.tag !== null) return `tag ${d.repository}:${d.tag} (digest ${d.digest.slice(0, 19)} stays)`;
+  return `${at} ${d.tags.length > 0 ? `tags ${d.tags.join(', ')}` : '(untagged)'}`;
+}
+
+export function describeResult(r: DeletionResult): string {
+  const verb = { deleted: 'deleted', 'already-gone': 'already gone', aborted: 'ABORTED', skipped: 'skipped' }[
+    r.status
+  ];
+  return `  ${verb}: ${describeDeletion(r.deletion)}${r.detail ? ` — ${r.detail}` : ''}`;
+}
+
+/** The closing lines of a retention apply: counts, and where the bytes really come free. */
+export function resultSummary(applied: ApplyRetentionResult, options: { dockerHub: boolean }): string[] {
+  const count = (s: DeletionResult['status']) => applied.results.filter((r) => r.status === s).length;
+  const lines = [
+    `Retention: ${count('deleted')} deleted, ${count('already-gone')} already gone, ${count('aborted')} aborted (changed since the plan), ${count('skipped')} skipped.`,
+  ];
+  if (count('deleted') > 0 && !options.dockerHub)
+    lines.push(
+      `${formatBytes(applied.bytesFreed)} become free when the registry collects garbage; on CNCF distribution stop writes and run \`docker-registry garbage-collect CONFIG.yml\` (or \`registry garbage-collect\`).`,
+    );
+  return lines;
+}
