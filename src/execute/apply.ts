@@ -2,20 +2,33 @@
 // path first, failures isolated to their subtree); every built image is pushed under one tag
 // by the builder, its other tags are added by manifest copy, and the fingerprint tag goes last,
 // so an interrupted apply never leaves an image that looks complete. Tag-only images get their
-// tags by manifest copy: no build, no blob upload.
+// tags by manifest copy: no build, no blob upload. An image with a `content_fingerprint` is
+// measured after its build and stamped with it (content-fingerprint.ts); `--refresh` rebuilds
+// such images without the cache and pushes only those whose content really changed.
 
 import type { RegistryClients } from '../plan/clients.js';
-import type { DesiredState } from '../plan/desired.js';
+import type { DesiredImage, DesiredState } from '../plan/desired.js';
 import type { Plan, PlannedImage } from '../plan/model.js';
 import type { GitInfo } from '../render/git.js';
 import { extraBuildArgs } from '../render/render.js';
-import { BuildError, type Builder } from './builders/index.js';
+import { BuildError, type Builder, type BuildRequest } from './builders/index.js';
+import { measureContent, registryContentFingerprint, stampRequest } from './content-fingerprint.js';
 import { imageLabels } from './labels.js';
 import { logFileFor } from './logs.js';
 import { pushBuiltImage } from './push.js';
 import { runDag, type SchedulerEvent, type Task } from './scheduler.js';
 
-export type ImageStatus = 'built' | 'tagged' | 'unchanged' | 'failed' | 'skipped' | 'cancelled';
+export type ImageStatus =
+  | 'built'
+  | 'tagged'
+  | 'unchanged'
+  /** `apply --refresh`: rebuilt, its content fingerprint differed, pushed under all its tags. */
+  | 'refreshed'
+  /** `apply --refresh`: rebuilt, same content fingerprint as the registry's: not pushed. */
+  | 'unchanged-content'
+  | 'failed'
+  | 'skipped'
+  | 'cancelled';
 
 export interface ImageOutcome {
   name: string;
@@ -30,11 +43,15 @@ export interface ImageOutcome {
   /** Failure summary (one line), skip or cancel reason. */
   detail?: string;
   logFile?: string;
+  /** Added for content fingerprints: `sha256:…` of the image's `content_fingerprint.command` output, when it ran. */
+  contentFingerprint?: string;
 }
 
 export type ApplyEvent =
   | SchedulerEvent
-  | { type: 'step'; name: string; step: 'build' | 'push' | 'tag'; detail?: string };
+  | { type: 'step'; name: string; step: 'build' | 'push' | 'tag' | 'run'; detail?: string }
+  /** The scheduler's `done`, labelled with what was done (`built`, `content unchanged, not pushed`, …). */
+  | { type: 'done'; name: string; ms: number; label: string };
 
 export interface ApplyRequest {
   plan: Plan;
@@ -50,46 +67,79 @@ export interface ApplyRequest {
   /**
    * `apply --refresh`: also rebuild images whose inputs are unchanged but that declare a
    * `content_fingerprint`, and push only those whose content fingerprint differs from the
-   * registry's (teams rebuild daily for distro fixes; most rebuilds change nothing).
+   * registry's (teams rebuild daily for distro fixes; most rebuilds change nothing). Images
+   * without a `content_fingerprint` are not rebuilt: nothing would tell a real change from new
+   * timestamps, so every refresh would push them all.
    */
   refresh?: boolean;
 }
 
+type DoneStatus = 'built' | 'tagged' | 'refreshed' | 'unchanged-content';
+
 interface Done {
+  status: DoneStatus;
   digest: string;
   bytesUploaded: number | null;
   tagsAdded: string[];
+  contentFingerprint?: string;
+}
+
+const DONE_LABELS: Record<DoneStatus, string> = {
+  built: 'built',
+  tagged: 'tagged',
+  refreshed: 'refreshed',
+  'unchanged-content': 'content unchanged, not pushed',
+};
+
+/** Images `--refresh` rebuilds: unchanged inputs (`none`, `tag`) and a content fingerprint to compare. */
+export function refreshedImages(plan: Plan, desired: DesiredState): Set<string> {
+  return new Set(
+    plan.images
+      .filter((i) => i.action !== 'build' && desired.images.get(i.name)?.config.contentFingerprint)
+      .map((i) => i.name),
+  );
 }
 
 export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> {
-  const { plan, desired, clients } = request;
+  const { plan, desired, clients, builder } = request;
   const planned = new Map(plan.images.map((i) => [i.name, i]));
-  const work = plan.images.filter((i) => i.action !== 'none');
-  const building = new Set(work.filter((i) => i.action === 'build').map((i) => i.name));
+  const refreshing = request.refresh ? refreshedImages(plan, desired) : new Set<string>();
+  const work = plan.images.filter((i) => i.action !== 'none' || refreshing.has(i.name));
+  // Images built in this apply, by plan or by refresh: their children build FROM the new local image.
+  const building = new Set(
+    work.filter((i) => i.action === 'build' || refreshing.has(i.name)).map((i) => i.name),
+  );
   // Only a parent that is built in this apply is a dependency; a tag-only image depends on nothing.
   const tasks: Task[] = work.map((i) => ({
     name: i.name,
-    parent: i.action === 'build' && i.parent && building.has(i.parent) ? i.parent : null,
-    weight: i.action === 'build' ? 10 : 1,
+    parent: building.has(i.name) && i.parent && building.has(i.parent) ? i.parent : null,
+    weight: building.has(i.name) ? 10 : 1,
   }));
-  const emit = (e: ApplyEvent) => request.onEvent?.(e);
+  const doneLabels = new Map<string, string>();
+  const emit = (e: ApplyEvent) => {
+    // The scheduler only knows a task finished; say what it did.
+    const label = e.type === 'done' ? doneLabels.get(e.name) : undefined;
+    request.onEvent?.(label && e.type === 'done' ? { ...e, label } : e);
+  };
   const home = clients.home;
 
-  const run = async (name: string, signal: AbortSignal): Promise<Done> => {
-    const image = planned.get(name)!;
-    if (image.action === 'tag') {
-      emit({ type: 'step', name, step: 'tag', detail: image.tagsToAdd.join(', ') });
-      const path = desired.images.get(name)!.repositoryPath;
-      for (const tag of image.tagsToAdd) await home.tagManifest(path, image.digest!, tag);
-      return { digest: image.digest!, bytesUploaded: 0, tagsAdded: image.tagsToAdd };
+  const addTags = async (name: string, digest: string, tags: string[], signal: AbortSignal) => {
+    if (tags.length === 0) return;
+    emit({ type: 'step', name, step: 'tag', detail: tags.join(', ') });
+    const path = desired.images.get(name)!.repositoryPath;
+    for (const tag of tags) {
+      signal.throwIfAborted();
+      await home.tagManifest(path, digest, tag);
     }
-    const want = desired.images.get(name);
-    if (!want) throw new Error(`image ${name} is in the plan but not in the config`);
-    const logFile = logFileFor(request.logDir, name);
+  };
+
+  /** Builds the image locally under all its refs; with a content fingerprint, measures it. */
+  const buildLocally = async (want: DesiredImage, signal: AbortSignal, noCache: boolean) => {
+    const logFile = logFileFor(request.logDir, want.name);
     const refs = [...want.tags, want.fingerprintTag].map((t) => `${want.repository}:${t}`);
-    emit({ type: 'step', name, step: 'build' });
-    await request.builder.build({
-      image: name,
+    const fingerprintRef = `${want.repository}:${want.fingerprintTag}`;
+    const buildRequest: BuildRequest = {
+      image: want.name,
       contextDir: want.contextDir,
       dockerfile: want.dockerfile,
       tags: refs,
@@ -103,24 +153,88 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
       logFile,
       signal,
       insecure: desired.config.registry.insecure,
-    });
-    emit({ type: 'step', name, step: 'push' });
+      ...(noCache ? { noCache: true } : {}),
+    };
+    emit({ type: 'step', name: want.name, step: 'build', ...(noCache ? { detail: 'without cache' } : {}) });
+    await builder.build(buildRequest);
+    const command = want.config.contentFingerprint?.command;
+    if (command === undefined) return { buildRequest, refs, fingerprintRef, logFile };
+    emit({ type: 'step', name: want.name, step: 'run', detail: 'content fingerprint' });
+    const content = await measureContent(builder, fingerprintRef, command, { logFile, signal });
+    return { buildRequest, refs, fingerprintRef, logFile, content };
+  };
+
+  /** Stamps the content fingerprint label (when there is one), then pushes every tag, the fingerprint tag last. */
+  const publish = async (
+    want: DesiredImage,
+    built: Awaited<ReturnType<typeof buildLocally>>,
+    signal: AbortSignal,
+  ): Promise<Omit<Done, 'status'>> => {
+    if (built.content) {
+      emit({ type: 'step', name: want.name, step: 'build', detail: 'content fingerprint label' });
+      await builder.build(stampRequest(builder, built.buildRequest, built.fingerprintRef, built.content));
+    }
+    emit({ type: 'step', name: want.name, step: 'push' });
     const pushed = await pushBuiltImage({
-      builder: request.builder,
+      builder,
       client: home,
       repository: want.repository,
       repositoryPath: want.repositoryPath,
       tags: want.tags,
       fingerprintTag: want.fingerprintTag,
       insecure: desired.config.registry.insecure,
-      logFile,
+      logFile: built.logFile,
       signal,
     });
     return {
       digest: pushed.digest,
       bytesUploaded: pushed.bytesUploaded,
       tagsAdded: [...want.tags, want.fingerprintTag],
+      ...(built.content ? { contentFingerprint: built.content } : {}),
     };
+  };
+
+  /**
+   * `--refresh` of an image whose inputs are unchanged: rebuild without the layer cache, compare
+   * the content fingerprint with the label the registry holds at the fingerprint tag, and push
+   * only a difference (the fingerprint tag then names the new content).
+   */
+  const refresh = async (image: PlannedImage, want: DesiredImage, signal: AbortSignal): Promise<Done> => {
+    const held = await registryContentFingerprint(home, want.repositoryPath, want.fingerprintTag);
+    const built = await buildLocally(want, signal, true);
+    if (built.content !== undefined && built.content === held) {
+      // The registry's image stays the one children build on: drop the local rebuild, so a
+      // child FROM the fingerprint tag gets the pushed image, not layers the registry never saw.
+      await builder.remove?.(built.refs).catch(() => undefined);
+      await addTags(image.name, image.digest!, image.tagsToAdd, signal);
+      return {
+        status: 'unchanged-content',
+        digest: image.digest!,
+        bytesUploaded: 0,
+        tagsAdded: image.tagsToAdd,
+        contentFingerprint: built.content,
+      };
+    }
+    return { status: 'refreshed', ...(await publish(want, built, signal)) };
+  };
+
+  const run = async (name: string, signal: AbortSignal): Promise<Done> => {
+    const done = await perform(name, signal);
+    doneLabels.set(name, DONE_LABELS[done.status]);
+    return done;
+  };
+
+  const perform = async (name: string, signal: AbortSignal): Promise<Done> => {
+    const image = planned.get(name)!;
+    const want = desired.images.get(name);
+    if (!want) throw new Error(`image ${name} is in the plan but not in the config`);
+    if (refreshing.has(name)) return refresh(image, want, signal);
+    if (image.action === 'tag') {
+      await addTags(name, image.digest!, image.tagsToAdd, signal);
+      return { status: 'tagged', digest: image.digest!, bytesUploaded: 0, tagsAdded: image.tagsToAdd };
+    }
+    const built = await buildLocally(want, signal, false);
+    return { status: 'built', ...(await publish(want, built, signal)) };
   };
 
   const outcomes = await runDag(tasks, run, {
@@ -137,19 +251,20 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
       tagsAdded: [] as string[],
       ms: 0,
     };
-    const logFile = image.action === 'build' ? logFileFor(request.logDir, image.name) : undefined;
-    if (image.action === 'none')
+    const logFile = building.has(image.name) ? logFileFor(request.logDir, image.name) : undefined;
+    if (image.action === 'none' && !refreshing.has(image.name))
       return { ...base, status: 'unchanged', ...(image.digest ? { digest: image.digest } : {}) };
     const outcome = outcomes.get(image.name);
     switch (outcome?.status) {
       case 'done':
         return {
           ...base,
-          status: image.action === 'build' ? 'built' : 'tagged',
+          status: outcome.value.status,
           digest: outcome.value.digest,
           bytesUploaded: outcome.value.bytesUploaded,
           tagsAdded: outcome.value.tagsAdded,
           ms: outcome.ms,
+          ...(outcome.value.contentFingerprint ? { contentFingerprint: outcome.value.contentFingerprint } : {}),
         };
       case 'failed': {
         const error = outcome.error;

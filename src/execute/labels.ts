@@ -5,6 +5,7 @@ import { encodeInputsLabel, INPUTS_LABEL } from '../fingerprint/inputs-label.js'
 import { FINGERPRINT_LABEL } from '../fingerprint/model.js';
 import type { DesiredImage } from '../plan/desired.js';
 import type { GitInfo } from '../render/git.js';
+import { CONTENT_FINGERPRINT_LABEL } from './content-fingerprint.js';
 
 export function imageLabels(
   image: DesiredImage,
@@ -19,6 +20,10 @@ export function imageLabels(
     'org.opencontainers.image.version': image.tags[0] ?? image.fingerprintTag,
     'org.opencontainers.image.title': image.name,
   };
+  // LABEL is inherited through FROM: an image must not show its parent's content fingerprint as
+  // its own. Empty until apply stamps the image's own (content-fingerprint.ts), when it has one.
+  if (image.parent !== null || (image.config.from !== undefined && image.config.from !== 'scratch'))
+    labels[CONTENT_FINGERPRINT_LABEL] = '';
   if (at.git.commit) labels['org.opencontainers.image.revision'] = at.git.commit;
   const source = sourceUrl(env);
   if (source) labels['org.opencontainers.image.source'] = source;

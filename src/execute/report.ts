@@ -14,6 +14,15 @@ export function formatBytes(bytes: number | null): string {
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+/** Statuses that wrote to the registry (and so have an upload size). */
+const PUBLISHED = new Set<ImageOutcome['status']>(['built', 'tagged', 'refreshed', 'unchanged-content']);
+
+function detail(o: ImageOutcome): string {
+  const tags = o.tagsAdded.length ? `+ ${o.tagsAdded.join(', ')}` : '';
+  if (o.status !== 'unchanged-content') return tags;
+  return tags ? `content unchanged, not pushed; ${tags}` : 'content unchanged, not pushed';
+}
+
 export function summaryTable(outcomes: ImageOutcome[]): string {
   const rows = outcomes.filter((o) => o.status !== 'unchanged');
   const lines: string[] = [];
@@ -23,8 +32,8 @@ export function summaryTable(outcomes: ImageOutcome[]): string {
       o.name,
       o.status,
       o.ms ? `${(o.ms / 1000).toFixed(1)}s` : '',
-      o.status === 'built' || o.status === 'tagged' ? formatBytes(o.bytesUploaded) : '',
-      o.detail ?? (o.tagsAdded.length ? `+ ${o.tagsAdded.join(', ')}` : ''),
+      PUBLISHED.has(o.status) ? formatBytes(o.bytesUploaded) : '',
+      o.detail ?? detail(o),
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
     const line = (cells: string[]) =>
@@ -51,10 +60,13 @@ export function totalsLine(outcomes: ImageOutcome[]): string {
     `${count('skipped')} skipped`,
   ];
   if (count('cancelled')) parts.push(`${count('cancelled')} cancelled`);
+  // Only `apply --refresh` produces these; other applies keep their familiar totals line.
+  if (count('refreshed')) parts.push(`${count('refreshed')} refreshed`);
+  if (count('unchanged-content')) parts.push(`${count('unchanged-content')} content unchanged`);
   parts.push(`${count('unchanged')} unchanged`, `${formatBytes(uploaded)} uploaded`);
   return `Apply: ${parts.join(', ')}.`;
 }
 
 export function succeeded(outcomes: ImageOutcome[]): boolean {
-  return outcomes.every((o) => o.status === 'built' || o.status === 'tagged' || o.status === 'unchanged');
+  return outcomes.every((o) => o.status === 'unchanged' || PUBLISHED.has(o.status));
 }

@@ -1,7 +1,8 @@
 // Saved plans: `arbor plan --out plan.json` then `arbor apply plan.json`. A saved plan is only
 // applied while it still describes the world: same config, same fingerprints, and every tag it
 // read or will write still where the registry had it. Otherwise apply refuses and says why.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { ArborError } from '../errors.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -10,10 +11,25 @@ import type { DesiredState } from './desired.js';
 import { PLAN_FORMAT_VERSION, type Plan } from './model.js';
 import { renderJson } from './views/text.js';
 
-export async function savePlan(plan: Plan, path: string): Promise<void> {
+/**
+ * Saves the plan, and beside it (under the config root) the rendered Dockerfile of every image it
+ * builds, at the path the plan names: plan.json plus .arbor/render/ is everything another build
+ * system needs (`arbor export --format bake`).
+ */
+export async function savePlan(plan: Plan, path: string, desired: DesiredState): Promise<void> {
+  await writeRenderedDockerfiles(plan, desired);
   const temp = `${path}.tmp-${process.pid}`;
   await writeFile(temp, renderJson(plan));
   await rename(temp, path);
+}
+
+export async function writeRenderedDockerfiles(plan: Plan, desired: DesiredState): Promise<void> {
+  for (const planned of plan.images) {
+    if (planned.action !== 'build' || !planned.build) continue;
+    const target = resolve(desired.config.root, planned.build.dockerfile);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, desired.images.get(planned.name)!.dockerfile);
+  }
 }
 
 export async function loadPlan(path: string): Promise<Plan> {

@@ -2,18 +2,18 @@
 // updated in place on every run.
 import type { Command } from 'commander';
 import { ArborError } from '../../errors.js';
-import type { Plan } from '../../plan/model.js';
-import { loadPlan } from '../../plan/saved.js';
 import { DEFAULT_TARGET, renderMarkdown, targetProblem } from '../../plan/views/markdown.js';
 import { githubContextFromEnv, type PublishResult, publishGithub } from '../../publish/github.js';
 import { gitlabContextFromEnv, publishGitlab } from '../../publish/gitlab.js';
 import { action } from '../action.js';
 import { out } from '../io.js';
+import { planFor } from '../plan-source.js';
 
 interface CommentFlags {
   github?: boolean;
   gitlab?: boolean;
   plan?: string;
+  file: string;
   target: string;
   pr?: string;
   labels?: boolean;
@@ -28,7 +28,8 @@ export function register(program: Command): void {
     )
     .option('--github', 'GitHub: GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH, GITHUB_API_URL')
     .option('--gitlab', 'GitLab: CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID, GITLAB_TOKEN')
-    .option('--plan <plan.json>', 'a plan saved by `arbor plan --out`')
+    .option('--plan <plan.json>', 'a plan saved by `arbor plan --out` (default: plan now)')
+    .option('-f, --file <path>', 'the image tree to plan when --plan is not given', 'images.yaml')
     .option('--target <name>', 'name of this tree; each target keeps its own comment', DEFAULT_TARGET)
     .option('--pr <number>', 'pull/merge request number (default: from the CI environment)')
     .option('--labels', 'label the request arbor:build or arbor:no-changes')
@@ -54,16 +55,6 @@ export function register(program: Command): void {
         return 0;
       }),
     );
-}
-
-/**
- * Where the plan comes from. For now a saved plan is required; computing a fresh plan when
- * `--plan` is absent replaces the throw below.
- */
-async function planFor(flags: { plan?: string }): Promise<Plan> {
-  if (!flags.plan)
-    throw new ArborError('--plan FILE is required (save one with `arbor plan --out plan.json`)');
-  return loadPlan(flags.plan);
 }
 
 function parsePr(value: string | undefined): number | undefined {

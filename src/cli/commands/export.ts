@@ -6,14 +6,14 @@ import { ArborError } from '../../errors.js';
 import { exportPlan } from '../../export/index.js';
 import { DEFAULT_MAX_JOBS, EXPORT_FORMATS, type ExportFormat } from '../../export/model.js';
 import { VERSION } from '../../package-info.js';
-import type { Plan } from '../../plan/model.js';
-import { loadPlan } from '../../plan/saved.js';
 import { action } from '../action.js';
 import { out } from '../io.js';
+import { planFor } from '../plan-source.js';
 
 interface ExportFlags {
   format: ExportFormat;
   plan?: string;
+  file: string;
   out?: string;
   maxJobs: string;
   nodeVersion: string;
@@ -26,7 +26,8 @@ export function register(program: Command): void {
     .addOption(
       new Option('--format <format>', 'pipeline format').choices([...EXPORT_FORMATS]).makeOptionMandatory(),
     )
-    .option('--plan <plan.json>', 'a plan saved by `arbor plan --out`')
+    .option('--plan <plan.json>', 'a plan saved by `arbor plan --out` (default: plan now)')
+    .option('-f, --file <path>', 'the image tree to plan when --plan is not given', 'images.yaml')
     .option('--out <file>', 'write to this file instead of standard output')
     .option(
       '--max-jobs <n>',
@@ -58,14 +59,4 @@ export function register(program: Command): void {
         return 0;
       }),
     );
-}
-
-/**
- * Where the plan comes from. For now a saved plan is required; computing a fresh plan when
- * `--plan` is absent replaces the throw below.
- */
-async function planFor(flags: { plan?: string }): Promise<Plan> {
-  if (!flags.plan)
-    throw new ArborError('--plan FILE is required (save one with `arbor plan --out plan.json`)');
-  return loadPlan(flags.plan);
 }

@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .action(
       action<PlanFlags>(async (_args, flags) => {
         const debug = debugSink(flags);
-        const { plan, clients } = await planTree({
+        const { plan, desired, clients } = await planTree({
           file: flags.file,
           ...(flags.only ? { only: flags.only } : {}),
           ...(flags.withDescendants ? { withDescendants: true } : {}),
@@ -41,7 +41,7 @@ export function register(program: Command): void {
           onWarning: (w) => err(formatDiagnostic(w)),
         });
         await clients.close();
-        if (flags.out) await savePlan(plan, flags.out);
+        if (flags.out) await savePlan(plan, flags.out, desired);
         if (flags.format === 'json') out(renderJson(plan));
         else if (flags.format === 'markdown') out(renderMarkdown(plan));
         else out(renderText(plan, { color: useColor(), verbose: flags.verbose ?? false }));

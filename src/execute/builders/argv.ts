@@ -33,3 +33,8 @@ export function singlePlatformFlag(builder: string, req: BuildRequest): string[]
   }
   return req.platforms.length === 1 ? ['--platform', req.platforms[0]!] : [];
 }
+
+/** `--no-cache` when the request asks for a rebuild without the layer cache (every tool spells it so). */
+export function noCacheFlag(req: BuildRequest): string[] {
+  return req.noCache ? ['--no-cache'] : [];
+}

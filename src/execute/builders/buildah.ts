@@ -2,7 +2,7 @@
 // (works in unprivileged CI containers) but always shares the host network, so a build asking for
 // `--network none` uses OCI isolation (runc) instead. ARBOR_BUILDAH_ISOLATION overrides the choice.
 import { execa } from 'execa';
-import { keyValues, networkFlag, repeated, singlePlatformFlag } from './argv.js';
+import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
 import { storageDriver, tlsFlag } from './containers-storage.js';
 import { readImageId } from './docker.js';
 import { BuildError } from './errors.js';
@@ -29,6 +29,7 @@ export function buildahBuildArgv(req: BuildRequest, ws: Workspace, storage: stri
     '--iidfile',
     ws.iidFile,
     ...tlsFlag(req.insecure),
+    ...noCacheFlag(req),
     ...networkFlag(req.network),
     ...singlePlatformFlag('buildah', req),
     ...repeated('--tag', req.tags),

@@ -4,7 +4,7 @@
 // (`--push`) and reports the digest from `--metadata-file`.
 // Written against buildx's documented flags (docs.docker.com/reference/cli/docker/buildx/build);
 // buildx is not installed on the development machine, so only the command lines are tested.
-import { keyValues, networkFlag, repeated } from './argv.js';
+import { keyValues, networkFlag, noCacheFlag, repeated } from './argv.js';
 import { defaultDockerBinary, dockerPush, dockerRemove, dockerRunArgv } from './docker.js';
 import { BuildError } from './errors.js';
 import { runLogged } from './process.js';
@@ -33,6 +33,7 @@ export function buildxBuildArgv(
     ws.iidFile,
     '--metadata-file',
     metadataFile,
+    ...noCacheFlag(req),
     ...networkFlag(req.network),
     ...(req.platforms.length > 0 ? ['--platform', req.platforms.join(',')] : []),
     ...repeated('--tag', req.tags),

@@ -3,7 +3,7 @@
 // only exists in the registry is pulled once because it is missing.
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
-import { keyValues, networkFlag, repeated, singlePlatformFlag } from './argv.js';
+import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
 import { BuildError } from './errors.js';
 import { runLogged } from './process.js';
 import type { Builder, BuildRequest, PushOptions, PushResult, RunOptions } from './types.js';
@@ -26,6 +26,7 @@ export function dockerBuildArgv(req: BuildRequest, ws: Workspace, buildkit: bool
     ws.iidFile,
     // BuildKit's TTY progress is unreadable in a file; the classic builder removes failed containers.
     ...(buildkit ? ['--progress', 'plain'] : ['--force-rm']),
+    ...noCacheFlag(req),
     ...networkFlag(req.network),
     ...singlePlatformFlag(buildkit ? 'docker (BuildKit)' : 'docker', req),
     ...repeated('--tag', req.tags),

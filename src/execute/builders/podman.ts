@@ -1,5 +1,5 @@
 // podman: buildah's engine behind a docker-like CLI, in the same containers/storage.
-import { keyValues, networkFlag, repeated, singlePlatformFlag } from './argv.js';
+import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
 import { pushWithDigestFile, removeContainersImages } from './buildah.js';
 import { storageDriver, tlsFlag } from './containers-storage.js';
 import { readImageId } from './docker.js';
@@ -20,6 +20,7 @@ export function podmanBuildArgv(req: BuildRequest, ws: Workspace, storage: strin
     '--iidfile',
     ws.iidFile,
     ...tlsFlag(req.insecure),
+    ...noCacheFlag(req),
     ...networkFlag(req.network),
     ...singlePlatformFlag('podman', req),
     ...repeated('--tag', req.tags),

@@ -29,6 +29,11 @@ export interface BuildRequest {
    * (buildah and podman need `--tls-verify=false` for it; docker decides by its daemon config).
    */
   insecure?: boolean;
+  /**
+   * Added for `apply --refresh`: build every step again instead of reusing the layer cache, so
+   * a rebuild picks up what changed outside the inputs (distro security fixes).
+   */
+  noCache?: boolean;
 }
 
 export interface BuildResult {

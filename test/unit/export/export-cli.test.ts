@@ -51,8 +51,8 @@ describe('arbor export', () => {
       "required option '--format <format>' not specified",
     );
     expect(arbor(['export', '--format', 'jenkins', '--plan', PLAN]).code).toBe(1);
-    expect(arbor(['export', '--format', 'bake']).stderr.trimEnd()).toBe(
-      'error: --plan FILE is required (save one with `arbor plan --out plan.json`)',
+    expect(arbor(['export', '--format', 'bake', '-f', '/nonexistent/images.yaml']).stderr.trimEnd()).toBe(
+      'error: cannot read /nonexistent/images.yaml: no such file',
     );
     expect(arbor(['export', '--format', 'bake', '--plan', PLAN, '--max-jobs', '0']).stderr.trimEnd()).toBe(
       'error: --max-jobs: expected a positive number, got "0"',

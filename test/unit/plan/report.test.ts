@@ -43,6 +43,25 @@ describe('apply summary', () => {
     expect(succeeded([outcomes[0]!, outcomes[3]!])).toBe(true);
   });
 
+  it('shows refresh outcomes: content unchanged (not pushed) apart from refreshed, both counted', () => {
+    const outcomes = [
+      outcome('base', 'unchanged-content', { action: 'none', ms: 900 }),
+      outcome('tools', 'unchanged-content', { action: 'tag', tagsAdded: ['2025.1-p6'] }),
+      outcome('app', 'refreshed', { action: 'none', bytesUploaded: 4096, tagsAdded: ['1', 'fp-y'] }),
+      outcome('docs', 'unchanged'),
+    ];
+    const table = summaryTable(outcomes);
+    expect(table).toMatch(/^base\s+unchanged-content\s+0\.9s\s+0 B\s+content unchanged, not pushed$/m);
+    expect(table).toMatch(
+      /^tools\s+unchanged-content\s+0 B\s+content unchanged, not pushed; \+ 2025\.1-p6$/m,
+    );
+    expect(table).toMatch(/^app\s+refreshed\s+4\.0 KiB\s+\+ 1, fp-y$/m);
+    expect(totalsLine(outcomes)).toBe(
+      'Apply: 0 built, 0 tagged, 0 failed, 0 skipped, 1 refreshed, 2 content unchanged, 1 unchanged, 4.0 KiB uploaded.',
+    );
+    expect(succeeded(outcomes)).toBe(true);
+  });
+
   it('says the upload total is unknown when a builder cannot tell', () => {
     expect(totalsLine([outcome('a', 'built', { bytesUploaded: null })])).toContain('? uploaded');
   });

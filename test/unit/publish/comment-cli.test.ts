@@ -106,12 +106,13 @@ describe('arbor comment --github', () => {
     expect(github.requests).toHaveLength(0);
   });
 
-  it('requires exactly one of --github/--gitlab, a saved plan and a sane --pr', async () => {
+  it('requires exactly one of --github/--gitlab, a readable plan source and a sane --pr', async () => {
     expect((await arbor(['comment', '--plan', PLAN], env)).stderr).toBe(
       'error: arbor comment: choose exactly one of --github or --gitlab',
     );
-    expect((await arbor(['comment', '--github'], env)).stderr).toBe(
-      'error: --plan FILE is required (save one with `arbor plan --out plan.json`)',
+    // Without --plan it plans the tree now: a missing images.yaml is a clear error.
+    expect((await arbor(['comment', '--github', '-f', '/nonexistent/images.yaml'], env)).stderr).toBe(
+      'error: cannot read /nonexistent/images.yaml: no such file',
     );
     expect((await arbor(['comment', '--github', '--plan', PLAN, '--pr', 'abc'], env)).stderr).toBe(
       'error: --pr: expected a pull request number, got "abc"',

@@ -1,0 +1,90 @@
+// apply through the buildah builder, end to end: the default tree built daemonless (vfs storage,
+// no Docker engine involved), children FROM their parent's fingerprint tag in buildah's own
+// storage, pushed to a plain-HTTP test registry, and one image with a content fingerprint (run in
+// the built image with `buildah run`, stamped by a second, metadata-only build).
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storageDriver } from '../../src/execute/builders/containers-storage.js';
+import type { Plan } from '../../src/plan/model.js';
+import { arbor } from '../support/cli.js';
+import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import { copyDefaultTree, requestsSince, type TreeCopy } from '../support/tree.js';
+
+let registry: TestRegistry;
+let tree: TreeCopy;
+
+beforeAll(async () => {
+  execFileSync('buildah', ['--version']);
+  registry = await startRegistry();
+  tree = await copyDefaultTree(registry.host);
+  await tree.edit(
+    'images.yaml',
+    '    template: base.Dockerfile.njk\n',
+    '    template: base.Dockerfile.njk\n    content_fingerprint:\n      command: "busybox | head -n 1; ls /bin | wc -l"\n',
+  );
+});
+
+afterAll(async () => {
+  if (registry) removeBuildahImages(registry.host);
+  await tree?.remove();
+  if (registry) await destroyRegistry(registry);
+});
+
+/** Every image of this test's registry in buildah's storage, so runs do not fill the disk. */
+function removeBuildahImages(host: string): void {
+  const storage = ['--storage-driver', storageDriver()];
+  const ids = execFileSync('buildah', [...storage, 'images', '--format', '{{.ID}} {{.Name}}'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line.split(' ')[1]?.startsWith(`${host}/`))
+    .map((line) => line.split(' ')[0]!);
+  if (ids.length > 0) execFileSync('buildah', [...storage, 'rmi', '-f', ...new Set(ids)], { stdio: 'ignore' });
+}
+
+const run = (...args: string[]) => arbor([...args, '-f', tree.file], { cwd: tree.dir });
+
+function inspect(name: string, tag: string): { Digest: string; Labels: Record<string, string> } {
+  const out = execFileSync(
+    'skopeo',
+    ['inspect', '--tls-verify=false', `docker://${registry.host}/arbor-demo/${name}:${tag}`],
+    { encoding: 'utf8' },
+  );
+  return JSON.parse(out) as { Digest: string; Labels: Record<string, string> };
+}
+
+function listTags(name: string): string[] {
+  const out = execFileSync(
+    'skopeo',
+    ['list-tags', '--tls-verify=false', `docker://${registry.host}/arbor-demo/${name}`],
+    { encoding: 'utf8' },
+  );
+  return (JSON.parse(out) as { Tags: string[] }).Tags.sort();
+}
+
+describe('apply --builder buildah', () => {
+  it('builds and pushes the whole tree: every tag present, every image labelled with its fingerprint', async () => {
+    const planned = run('plan', '--format', 'json');
+    expect(planned.code, planned.stderr).toBe(0);
+    const plan = JSON.parse(planned.stdout) as Plan;
+    expect(plan.images.every((i) => i.action === 'build')).toBe(true);
+
+    const mark = (await registry.log()).length;
+    const applied = run('apply', '--auto-approve', '--builder', 'buildah', '--concurrency', '2');
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    expect(applied.stdout).toContain(`Apply: ${plan.images.length} built, 0 tagged, 0 failed, 0 skipped`);
+    // Builds ran in buildah: the Docker engine never pushed (its pushes send a docker User-Agent).
+    expect(requestsSince(await registry.log(), mark, /"PUT \/v2\/[^"]*\/manifests\/.*docker\/\d/)).toEqual([]);
+
+    for (const image of plan.images) {
+      expect(listTags(image.name)).toEqual([...image.tags, image.fingerprintTag].sort());
+      const atFingerprint = inspect(image.name, image.fingerprintTag);
+      expect(atFingerprint.Labels['org.arbor.fingerprint']).toBe(image.fingerprint);
+      for (const tag of image.tags) expect(inspect(image.name, tag).Digest).toBe(atFingerprint.Digest);
+    }
+    // The content fingerprint ran in the buildah-built image and was stamped before the push.
+    expect(inspect('base', '2025.1').Labels['org.arbor.content-fingerprint']).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(inspect('keystone', '2025.1').Labels['org.arbor.content-fingerprint']).toBe('');
+
+    const again = run('plan', '--detailed-exitcode');
+    expect(again.code, again.stdout).toBe(0);
+  });
+});
