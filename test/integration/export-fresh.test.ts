@@ -42,8 +42,9 @@ describe('exports and comments from a fresh plan', () => {
     expect(value).toBe('target:keystone-base');
     expect(key).toMatch(new RegExp(`^${registry.host}/arbor-demo/keystone-base:fp-[0-9a-f]{24}$`));
     const keystone = bake.target.keystone as { context: string; dockerfile: string };
-    expect(readFileSync(join(tree.dir, keystone.context, keystone.dockerfile), 'utf8')).toContain(`FROM ${key}\n`);
-  });
+    expect(readFileSync(join(tree.dir, keystone.context, keystone.dockerfile), 'utf8')).toContain(
+      `FROM ${key}\n`,
+    );
   });
 
   it('writes a valid GitHub Actions workflow with one job per image to build', () => {
