@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-host.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
-npm run --silent build
+node scripts/build.mjs   # the CLI bundle (tsc output is only for benchmarks)
 bash scripts/prepare-default-tree.sh
 bash scripts/local-registry.sh
-node bin/arbor.js plan
+# apply prints the plan it carries out; run `node bin/arbor.js plan` to see it without applying.
 node bin/arbor.js apply --auto-approve "$@"
