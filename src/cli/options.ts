@@ -1,5 +1,8 @@
 // Flags shared by the commands that read images.yaml, declared once.
 import { type Command, Option } from 'commander';
+import { formatDiagnostic } from '../errors.js';
+import type { PlanRequest } from '../plan/planner.js';
+import { err } from './io.js';
 
 export interface TreeFlags {
   file: string;
@@ -25,4 +28,23 @@ export function formatOption(cmd: Command, formats: string[], fallback: string):
 /** A debug sink for registry/process details, or undefined when --debug is off. */
 export function debugSink(flags: { debug?: boolean }): ((line: string) => void) | undefined {
   return flags.debug ? (line) => process.stderr.write(`debug: ${line}\n`) : undefined;
+}
+
+/** Flags of the commands that plan the tree now (`plan`, `apply` without a saved plan). */
+export interface PlanningFlags extends TreeFlags {
+  /** False with `--no-retention`. */
+  retention: boolean;
+}
+
+/** The planTree request of `arbor plan` and `arbor apply`, built once so both plan alike. */
+export function planRequestFrom(flags: PlanningFlags): PlanRequest {
+  const debug = debugSink(flags);
+  return {
+    file: flags.file,
+    ...(flags.only ? { only: flags.only } : {}),
+    ...(flags.withDescendants ? { withDescendants: true } : {}),
+    ...(debug ? { debug } : {}),
+    retention: flags.retention,
+    onWarning: (w) => err(formatDiagnostic(w)),
+  };
 }

@@ -1,6 +1,7 @@
 // The CI job graph of a plan: one job per image that apply changes (build or tag), needing the job
 // of its nearest ancestor that has one. Unchanged images produce no job. When the tree has more
 // changed images than the CI accepts jobs, whole subtrees fold into their parent's job.
+import { indexByParent } from '../graph/forest.js';
 import type { ExportImage } from './model.js';
 
 export interface CiJob {
@@ -28,18 +29,7 @@ export function jobIdFor(action: string, name: string, taken: Set<string>): stri
 
 /** Images in parent-before-child order, following the plan's order among siblings. */
 export function topologicalImages(images: ExportImage[]): ExportImage[] {
-  const byName = new Map(images.map((i) => [i.name, i]));
-  const children = new Map<string, ExportImage[]>();
-  const roots: ExportImage[] = [];
-  for (const image of images) {
-    if (image.parent && byName.has(image.parent)) {
-      const list = children.get(image.parent) ?? [];
-      list.push(image);
-      children.set(image.parent, list);
-    } else {
-      roots.push(image);
-    }
-  }
+  const { children, roots } = indexByParent(images);
   const order: ExportImage[] = [];
   const stack = [...roots].reverse();
   while (stack.length > 0) {

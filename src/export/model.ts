@@ -1,11 +1,15 @@
 // What an export needs to know about each image of the plan: enough to build it elsewhere
 // (a CI job, a BuildKit bake target) exactly as `arbor apply` would.
-import type { Action } from '../plan/model.js';
+import type { Action, PlannedBuild } from '../plan/model.js';
 
 export type ExportFormat = 'github-actions' | 'gitlab-ci' | 'bake';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['github-actions', 'gitlab-ci', 'bake'];
 
-export interface ExportImage {
+/**
+ * An image of the plan with its build details (PlannedBuild, one field list for both): without
+ * details in the plan, they are empty (`dockerfile` is '', `context` and `parentRef` null).
+ */
+export interface ExportImage extends PlannedBuild {
   name: string;
   parent: string | null;
   action: Action;
@@ -13,15 +17,6 @@ export interface ExportImage {
   repository: string;
   /** Full references the image carries after apply, the fingerprint tag included (builds). */
   tags: string[];
-  /** Build context relative to the repository root; null for an empty context. */
-  context: string | null;
-  /** Rendered Dockerfile relative to the repository root; empty when the plan carries no build details. */
-  dockerfile: string;
-  args: Record<string, string>;
-  labels: Record<string, string>;
-  platforms: string[];
-  /** The exact reference the Dockerfile builds FROM; null for scratch. */
-  parentRef: string | null;
 }
 
 export interface ExportOptions {

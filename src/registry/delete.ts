@@ -4,6 +4,7 @@
 import { deleteScope, describeRef, type RegistryContext, repoPath } from './context.js';
 import { RegistryError } from './errors.js';
 import { parseErrorBody, readBody, unexpected } from './response.js';
+import type { RegistryResponse } from './transport/types.js';
 
 export type DeleteResult = 'deleted' | 'not-found' | 'unsupported';
 
@@ -12,27 +13,10 @@ export async function deleteManifest(
   repository: string,
   digest: string,
 ): Promise<DeleteResult> {
-  const reference = describeRef(ctx.registry, repository, digest);
-  const response = await ctx.send({
-    method: 'DELETE',
-    url: repoPath(repository, 'manifests', digest),
-    scope: deleteScope(repository),
-    reference,
-    idempotent: true,
-  });
-  if (response.status === 202 || response.status === 200) {
-    await response.body.dump();
-    return 'deleted';
-  }
-  if (response.status === 404) {
+  return deleteReference(ctx, repository, digest, async (response) => {
     await response.body.dump();
     return 'not-found';
-  }
-  if (response.status === 405 || response.status === 400) {
-    await response.body.dump();
-    return 'unsupported';
-  }
-  throw await unexpected(response, reference);
+  });
 }
 
 /** OCI 1.1 `DELETE /manifests/<tag>`: removes the tag, keeps the manifest. */
@@ -41,10 +25,31 @@ export async function deleteTag(
   repository: string,
   tag: string,
 ): Promise<'deleted' | 'unsupported'> {
-  const reference = describeRef(ctx.registry, repository, tag);
+  return deleteReference(ctx, repository, tag, async (response, reference) => {
+    // Distribution 2.x parses the reference as a digest and reports the tag unknown as a digest.
+    const error = parseErrorBody((await readBody(response, 64 * 1024, reference)).toString('utf8'));
+    if (error?.code === 'DIGEST_INVALID' || error?.code === 'UNSUPPORTED') return 'unsupported';
+    throw new RegistryError(reference, error?.message ?? 'tag unknown', {
+      status: 404,
+      ...(error?.code ? { code: error.code } : {}),
+    });
+  });
+}
+
+/**
+ * `DELETE /manifests/<digest or tag>` and the answers both deletions read alike; a 404 means
+ * "gone" for a digest but may mean "cannot delete tags" for a tag, so the caller reads it.
+ */
+async function deleteReference<NotFound extends DeleteResult>(
+  ctx: RegistryContext,
+  repository: string,
+  tagOrDigest: string,
+  onNotFound: (response: RegistryResponse, reference: string) => Promise<NotFound>,
+): Promise<'deleted' | 'unsupported' | NotFound> {
+  const reference = describeRef(ctx.registry, repository, tagOrDigest);
   const response = await ctx.send({
     method: 'DELETE',
-    url: repoPath(repository, 'manifests', tag),
+    url: repoPath(repository, 'manifests', tagOrDigest),
     scope: deleteScope(repository),
     reference,
     idempotent: true,
@@ -53,18 +58,10 @@ export async function deleteTag(
     await response.body.dump();
     return 'deleted';
   }
+  if (response.status === 404) return onNotFound(response, reference);
   if (response.status === 405 || response.status === 400) {
     await response.body.dump();
     return 'unsupported';
-  }
-  if (response.status === 404) {
-    // Distribution 2.x parses the reference as a digest and reports the tag unknown as a digest.
-    const error = parseErrorBody((await readBody(response, 64 * 1024, reference)).toString('utf8'));
-    if (error?.code === 'DIGEST_INVALID' || error?.code === 'UNSUPPORTED') return 'unsupported';
-    throw new RegistryError(reference, error?.message ?? 'tag unknown', {
-      status: 404,
-      ...(error?.code ? { code: error.code } : {}),
-    });
   }
   throw await unexpected(response, reference);
 }

@@ -1,20 +1,24 @@
 // arbor plan: what a change costs, before anything runs.
 import type { Command } from 'commander';
-import { formatDiagnostic } from '../../errors.js';
 import { planTree } from '../../plan/planner.js';
 import { savePlan } from '../../plan/saved.js';
 import { renderMarkdown } from '../../plan/views/markdown.js';
 import { hasChanges, renderJson, renderText } from '../../plan/views/text.js';
 import { action } from '../action.js';
-import { err, out, useColor } from '../io.js';
-import { debugSink, fileOption, formatOption, selectionOptions, type TreeFlags } from '../options.js';
+import { out, useColor } from '../io.js';
+import {
+  fileOption,
+  formatOption,
+  type PlanningFlags,
+  planRequestFrom,
+  selectionOptions,
+} from '../options.js';
 
-interface PlanFlags extends TreeFlags {
+interface PlanFlags extends PlanningFlags {
   format: 'text' | 'json' | 'markdown';
   out?: string;
   detailedExitcode?: boolean;
   verbose?: boolean;
-  retention: boolean;
 }
 
 export function register(program: Command): void {
@@ -31,15 +35,7 @@ export function register(program: Command): void {
     .option('--no-retention', 'leave retention out of the plan')
     .action(
       action<PlanFlags>(async (_args, flags) => {
-        const debug = debugSink(flags);
-        const { plan, desired, clients } = await planTree({
-          file: flags.file,
-          ...(flags.only ? { only: flags.only } : {}),
-          ...(flags.withDescendants ? { withDescendants: true } : {}),
-          ...(debug ? { debug } : {}),
-          retention: flags.retention,
-          onWarning: (w) => err(formatDiagnostic(w)),
-        });
+        const { plan, desired, clients } = await planTree(planRequestFrom(flags));
         await clients.close();
         if (flags.out) await savePlan(plan, flags.out, desired);
         if (flags.format === 'json') out(renderJson(plan));

@@ -6,7 +6,6 @@ import { durationProblem, parseDuration } from '../../config/duration.js';
 import { ArborError, formatDiagnostic } from '../../errors.js';
 import { RegistryClients } from '../../plan/clients.js';
 import { computeDesired, loadTree } from '../../plan/desired.js';
-import type { PlannedDeletion } from '../../plan/model.js';
 import { DOCKER_HUB } from '../../registry/reference.js';
 import { applyRetention } from '../../retention/apply.js';
 import { DockerHubClient, hubCredentialsFromEnv } from '../../retention/dockerhub.js';

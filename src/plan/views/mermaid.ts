@@ -1,6 +1,7 @@
 // The plan as a Mermaid flowchart (GitHub and GitLab render it in comments): images linked
 // parent → child, styled by action. Large trees collapse subtrees where nothing changes, so a
 // reviewer sees the rebuilt paths and a count of what stays, not 2,000 grey boxes.
+import { type Forest, indexByParent } from '../../graph/forest.js';
 import type { Action, Plan, PlannedImage } from '../model.js';
 
 export interface MermaidOptions {
@@ -87,27 +88,14 @@ export function buildMermaid(plan: Plan, options: MermaidOptions = {}): MermaidG
   return { text: lines.join('\n'), nodes, edges };
 }
 
-interface Tree {
-  roots: PlannedImage[];
-  children: Map<string, PlannedImage[]>;
+interface Tree extends Forest<PlannedImage> {
   /** For every image whose whole subtree is unchanged: the subtree's size. */
   unchangedSize: Map<string, number>;
 }
 
 function indexTree(images: PlannedImage[]): Tree {
-  const byName = new Map(images.map((i) => [i.name, i]));
-  const children = new Map<string, PlannedImage[]>();
-  const roots: PlannedImage[] = [];
-  for (const image of images) {
-    // A parent missing from the plan (a partial plan, `--only`) makes the image a root here.
-    if (image.parent && byName.has(image.parent)) {
-      const list = children.get(image.parent) ?? [];
-      list.push(image);
-      children.set(image.parent, list);
-    } else {
-      roots.push(image);
-    }
-  }
+  // A parent missing from the plan (a partial plan, `--only`) makes the image a root here.
+  const { children, roots } = indexByParent(images);
   const unchangedSize = new Map<string, number>();
   // Post-order without recursion depth limits: a 2,000-deep chain must not overflow the stack.
   const order: PlannedImage[] = [];

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
 import { ArborError } from '../../errors.js';
+import { UNTRUSTED_CHAIN_CODES } from '../transport/connection-errors.js';
 
 /** The `connect` options of an undici Agent/Pool that trusts `caFile` besides the system roots. */
 export function tlsConnectOptions(caFile?: string): { ca?: string[] } {
@@ -26,15 +27,6 @@ export function createTlsAgent(caFile?: string): Agent {
   return new Agent({ connect: tlsConnectOptions(caFile) });
 }
 
-const UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_UNTRUSTED',
-]);
-
 /**
  * A user-facing reason when `error` (or one of its causes) is a TLS verification failure, else
  * undefined. `where` names the server, e.g. `registry 127.0.0.1:5000`.
@@ -43,7 +35,7 @@ export function describeTlsError(error: unknown, where: string): string | undefi
   for (let e = error; e instanceof Error || isCoded(e); e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: unknown }).code;
     if (typeof code !== 'string') continue;
-    if (UNTRUSTED.has(code)) {
+    if (UNTRUSTED_CHAIN_CODES.has(code)) {
       return `TLS: certificate of ${where} not trusted (${code}); give its CA with registry.ca_file, or mark the registry insecure to use plain HTTP`;
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {

@@ -8,15 +8,18 @@ export interface ConnectionProblem {
   transient: boolean;
 }
 
-const UNTRUSTED = new Set([
+/** Node's codes for a certificate chain that leads to no trusted root; token realms read them too. */
+export const UNTRUSTED_CHAIN_CODES: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
 ]);
+
+// Registry requests also count a failed signature check as untrusted (token realms do not, yet).
+const UNTRUSTED = new Set([...UNTRUSTED_CHAIN_CODES, 'CERT_SIGNATURE_FAILURE']);
 
 function codesOf(e: unknown): string[] {
   const codes: string[] = [];
