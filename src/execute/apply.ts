@@ -100,6 +100,12 @@ export function refreshedImages(plan: Plan, desired: DesiredState): Set<string> 
   );
 }
 
+/** Images apply works on, in plan order: every action but `none`, plus what `--refresh` rebuilds. */
+export function appliedImages(plan: Plan, desired: DesiredState, refresh: boolean): string[] {
+  const refreshing = refresh ? refreshedImages(plan, desired) : new Set<string>();
+  return plan.images.filter((i) => i.action !== 'none' || refreshing.has(i.name)).map((i) => i.name);
+}
+
 export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> {
   const { plan, desired, clients, builder } = request;
   const planned = new Map(plan.images.map((i) => [i.name, i]));
@@ -264,7 +270,9 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
           bytesUploaded: outcome.value.bytesUploaded,
           tagsAdded: outcome.value.tagsAdded,
           ms: outcome.ms,
-          ...(outcome.value.contentFingerprint ? { contentFingerprint: outcome.value.contentFingerprint } : {}),
+          ...(outcome.value.contentFingerprint
+            ? { contentFingerprint: outcome.value.contentFingerprint }
+            : {}),
         };
       case 'failed': {
         const error = outcome.error;

@@ -74,6 +74,9 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
       ? graph.select(options.only, { withDescendants: options.withDescendants ?? false })
       : graph.topologicalOrder();
 
+  // git runs as child processes: start it now so it overlaps the hashing below instead of
+  // adding its start-up to every plan (readGitInfo never rejects).
+  const gitInfo = options.skipTags ? undefined : readGitInfo(config.root);
   const renderer = createRenderer(config);
   const cache = await FileHashCache.load(join(config.root, '.arbor', 'cache', 'file-hashes.json'));
   const fingerprinted = await fingerprintImages({
@@ -91,7 +94,7 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
   // A selection hashes only part of the tree: keep the other images' entries.
   await cache.save({ prune: order.length === graph.size });
 
-  const git = options.skipTags ? undefined : await readGitInfo(config.root);
+  const git = await gitInfo;
   const diagnostics: Diagnostic[] = [];
   const images = new Map<string, DesiredImage>();
   for (const name of order) {

@@ -128,7 +128,9 @@ describe('content fingerprints and apply --refresh', () => {
         else expect(pushed.Labels[CONTENT_LABEL] ?? '').toBe('');
       }
     }
-    expect(inspect('base', '2025.1').Labels[CONTENT_LABEL]).not.toBe(inspect('cron', '2025.1').Labels[CONTENT_LABEL]);
+    expect(inspect('base', '2025.1').Labels[CONTENT_LABEL]).not.toBe(
+      inspect('cron', '2025.1').Labels[CONTENT_LABEL],
+    );
     expect(run('plan', '--detailed-exitcode').code).toBe(0);
   });
 

@@ -49,9 +49,15 @@ export async function copyDefaultTree(registryHost: string): Promise<TreeCopy> {
 
 /** Removes every local image of a test registry, so test runs do not fill the engine. */
 export function removeLocalImages(registryHost: string): void {
-  const refs = execFileSync(DOCKER, ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8' })
+  // Untagged leftovers (`repo:<none>`, e.g. an image replaced by a refresh) go by their id.
+  const rows = execFileSync(DOCKER, ['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'], {
+    encoding: 'utf8',
+  })
     .split('\n')
     .filter((r) => r.startsWith(`${registryHost}/`));
+  const refs = [
+    ...new Set(rows.map((r) => (r.split(' ')[0]!.endsWith(':<none>') ? r.split(' ')[1]! : r.split(' ')[0]!))),
+  ];
   if (refs.length > 0) execFileSync(DOCKER, ['rmi', '-f', ...refs], { stdio: 'ignore' });
 }
 

@@ -2,8 +2,8 @@
 import { availableParallelism } from 'node:os';
 import { type Command, Option } from 'commander';
 import type { BuilderConfig } from '../../config/model.js';
-import { ArborError, formatDiagnostic } from '../../errors.js';
-import { applyPlan, type ImageOutcome } from '../../execute/apply.js';
+import { ArborError } from '../../errors.js';
+import { appliedImages, applyPlan, type ImageOutcome } from '../../execute/apply.js';
 import { createBuilder } from '../../execute/builders/index.js';
 import { createLogDir } from '../../execute/logs.js';
 import { createProgress } from '../../execute/progress.js';
@@ -20,15 +20,14 @@ import { describeResult, resultSummary } from '../../retention/report.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out, useColor } from '../io.js';
-import { debugSink, fileOption, selectionOptions, type TreeFlags } from '../options.js';
+import { fileOption, type PlanningFlags, planRequestFrom, selectionOptions } from '../options.js';
 
-interface ApplyFlags extends TreeFlags {
+interface ApplyFlags extends PlanningFlags {
   concurrency?: string;
   builder?: BuilderConfig['name'];
   buildxBuilder?: string;
   autoApprove?: boolean;
   refresh?: boolean;
-  retention: boolean;
 }
 
 export function register(program: Command): void {
@@ -60,18 +59,10 @@ export function register(program: Command): void {
     )
     .action(
       action<ApplyFlags>(async ([planFile], flags) => {
-        const debug = debugSink(flags);
         const concurrency = parseConcurrency(flags.concurrency);
         const { plan, desired, clients } = planFile
           ? await fromSavedPlan(planFile, flags)
-          : await planTree({
-              file: flags.file,
-              ...(flags.only ? { only: flags.only } : {}),
-              ...(flags.withDescendants ? { withDescendants: true } : {}),
-              ...(debug ? { debug } : {}),
-              retention: flags.retention,
-              onWarning: (w) => err(formatDiagnostic(w)),
-            });
+          : await planTree(planRequestFrom(flags));
         try {
           if (!planFile) {
             out(renderText(plan, { color: useColor() }));
@@ -105,7 +96,7 @@ export function register(program: Command): void {
           const progress = createProgress({
             // A live list only for a person at a terminal; CI logs get one line per event.
             tty: Boolean(process.stderr.isTTY) && !process.env.CI,
-            images: plan.images.filter((i) => i.action !== 'none').map((i) => i.name),
+            images: appliedImages(plan, desired, flags.refresh ?? false),
             stream: process.stderr,
           });
           const logDir = await createLogDir(desired.config.root);
