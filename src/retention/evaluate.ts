@@ -48,7 +48,9 @@ export function evaluateRetention(input: RetentionInput): RetentionOutcome {
   for (const history of input.repositories) {
     const rules = history.rules.map((i) => input.rules[i]).filter((r): r is RetentionRule => r !== undefined);
     if (rules.length === 0) continue;
-    if (history.artifacts.some((a) => a.tags.length > 0)) for (const r of rules) used.add(r.index);
+    // A rule that selects a repository is in use even while the repository holds nothing yet
+    // (a new tree before its first apply); the warning is for rules whose globs match nothing.
+    for (const r of rules) used.add(r.index);
     const result = evaluateRepository(
       history,
       rules,
@@ -63,7 +65,7 @@ export function evaluateRetention(input: RetentionInput): RetentionOutcome {
   for (const rule of input.rules) {
     if (!used.has(rule.index))
       diagnostics.push(
-        warning(`retention rule ${rule.index} selects no repository holding tags: it deletes nothing`, {
+        warning(`retention rule ${rule.index} selects no repository: it deletes nothing`, {
           loc: rule.loc,
         }),
       );

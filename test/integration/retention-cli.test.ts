@@ -91,7 +91,7 @@ describe('arbor retention', () => {
       const result = arbor(['retention', 'plan', '-f', selectsNothing.file]);
       expect(result.code).toBe(0);
       expect(result.stderr).toMatch(
-        /images\.yaml:\d+:5: warning: retention rule 0 selects no repository holding tags: it deletes nothing/,
+        /images\.yaml:\d+:5: warning: retention rule 0 selects no repository: it deletes nothing/,
       );
     } finally {
       await selectsNothing.remove();

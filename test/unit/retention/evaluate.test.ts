@@ -164,10 +164,21 @@ describe('evaluateRetention', () => {
     expect(outcome.diagnostics).toEqual([
       {
         severity: 'warning',
-        message: 'retention rule 1 selects no repository holding tags: it deletes nothing',
+        message: 'retention rule 1 selects no repository: it deletes nothing',
         loc: { file: 'images.yaml', line: 25, col: 5 },
       },
     ]);
+  });
+
+  it('does not warn about a rule whose repository holds nothing yet (a tree before its first apply)', () => {
+    const outcome = evaluateRetention({
+      rules: [rule(0, { keepLast: 1 })],
+      repositories: [{ repository: 'ns/app', rules: [0], artifacts: [] }],
+      protectedTags: new Map(),
+      now: NOW,
+    });
+    expect(outcome.diagnostics).toEqual([]);
+    expect(outcome.deletions).toEqual([]);
   });
 
   it('expire_tags deletes a tag alone when another tag keeps its digest, never the last tag', () => {
