@@ -3,8 +3,7 @@
 // `--network none` uses OCI isolation (runc) instead. ARBOR_BUILDAH_ISOLATION overrides the choice.
 import { execa } from 'execa';
 import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
-import { storageDriver, tlsFlag } from './containers-storage.js';
-import { readImageId } from './docker.js';
+import { containersBuild, containersPushArgv, storageDriver, tlsFlag } from './containers-storage.js';
 import { BuildError } from './errors.js';
 import { runLogged } from './process.js';
 import type { Builder, BuildRequest, PushOptions, RunOptions } from './types.js';
@@ -39,41 +38,14 @@ export function buildahBuildArgv(req: BuildRequest, ws: Workspace, storage: stri
   ];
 }
 
-export function buildahPushArgv(
-  ref: string,
-  digestFile: string,
-  insecure: boolean,
-  storage: string,
-): string[] {
-  return [
-    '--storage-driver',
-    storage,
-    'push',
-    '--digestfile',
-    digestFile,
-    ...tlsFlag(insecure),
-    ref,
-    `docker://${ref}`,
-  ];
-}
-
 export function createBuildahBuilder(options: { binary?: string } = {}): Builder {
   const binary = options.binary ?? 'buildah';
   const storage = storageDriver();
   return {
     name: 'buildah',
-    build: (req) =>
-      withWorkspace(req.dockerfile, req.contextDir, async (ws) => {
-        await runLogged(binary, buildahBuildArgv(req, ws, storage), {
-          step: 'build',
-          subject: req.image,
-          logFile: req.logFile,
-          signal: req.signal,
-        });
-        return { imageId: await readImageId(ws, req) };
-      }),
+    build: containersBuild(binary, (req, ws) => buildahBuildArgv(req, ws, storage)),
     push: (ref, opts) =>
-      pushWithDigestFile(binary, ref, opts, (file) => buildahPushArgv(ref, file, opts.insecure, storage)),
+      pushWithDigestFile(binary, ref, opts, (file) => containersPushArgv(ref, file, opts.insecure, storage)),
     runCommand: (ref, command, opts) => buildahRun(binary, storage, ref, command, opts),
     remove: (refs) => removeContainersImages(binary, storage, refs),
   };

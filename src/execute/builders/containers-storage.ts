@@ -1,3 +1,8 @@
+import { readImageId } from './docker.js';
+import { runLogged } from './process.js';
+import type { Builder, BuildRequest } from './types.js';
+import { type Workspace, withWorkspace } from './workspace.js';
+
 // buildah and podman share containers/storage. vfs works everywhere, including inside containers
 // where overlay-on-overlay is refused; ARBOR_STORAGE_DRIVER picks another (e.g. overlay) where it works.
 // Both tools must use the same driver, or each would see an empty image store.
@@ -8,4 +13,43 @@ export function storageDriver(): string {
 /** `--tls-verify=false` for a plain-HTTP registry (pull of a missing parent, or push). */
 export function tlsFlag(insecure: boolean | undefined): string[] {
   return insecure ? ['--tls-verify=false'] : [];
+}
+
+/** `push --digestfile FILE ref docker://ref`: buildah and podman take the same arguments. */
+export function containersPushArgv(
+  ref: string,
+  digestFile: string,
+  insecure: boolean,
+  storage: string,
+): string[] {
+  return [
+    '--storage-driver',
+    storage,
+    'push',
+    '--digestfile',
+    digestFile,
+    ...tlsFlag(insecure),
+    ref,
+    `docker://${ref}`,
+  ];
+}
+
+/**
+ * Builder.build for the containers/storage tools: the same workspace, log and image-id handling,
+ * each with its own command line.
+ */
+export function containersBuild(
+  binary: string,
+  argv: (req: BuildRequest, ws: Workspace) => string[],
+): Builder['build'] {
+  return (req) =>
+    withWorkspace(req.dockerfile, req.contextDir, async (ws) => {
+      await runLogged(binary, argv(req, ws), {
+        step: 'build',
+        subject: req.image,
+        logFile: req.logFile,
+        signal: req.signal,
+      });
+      return { imageId: await readImageId(ws, req) };
+    });
 }

@@ -1,11 +1,10 @@
 // podman: buildah's engine behind a docker-like CLI, in the same containers/storage.
 import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
 import { pushWithDigestFile, removeContainersImages } from './buildah.js';
-import { storageDriver, tlsFlag } from './containers-storage.js';
-import { readImageId } from './docker.js';
+import { containersBuild, containersPushArgv, storageDriver, tlsFlag } from './containers-storage.js';
 import { runLogged } from './process.js';
 import type { Builder, BuildRequest } from './types.js';
-import { type Workspace, withWorkspace } from './workspace.js';
+import type { Workspace } from './workspace.js';
 
 export function podmanBuildArgv(req: BuildRequest, ws: Workspace, storage: string): string[] {
   return [
@@ -58,27 +57,9 @@ export function createPodmanBuilder(options: { binary?: string } = {}): Builder 
   const storage = storageDriver();
   return {
     name: 'podman',
-    build: (req) =>
-      withWorkspace(req.dockerfile, req.contextDir, async (ws) => {
-        await runLogged(binary, podmanBuildArgv(req, ws, storage), {
-          step: 'build',
-          subject: req.image,
-          logFile: req.logFile,
-          signal: req.signal,
-        });
-        return { imageId: await readImageId(ws, req) };
-      }),
+    build: containersBuild(binary, (req, ws) => podmanBuildArgv(req, ws, storage)),
     push: (ref, opts) =>
-      pushWithDigestFile(binary, ref, opts, (file) => [
-        '--storage-driver',
-        storage,
-        'push',
-        '--digestfile',
-        file,
-        ...tlsFlag(opts.insecure),
-        ref,
-        `docker://${ref}`,
-      ]),
+      pushWithDigestFile(binary, ref, opts, (file) => containersPushArgv(ref, file, opts.insecure, storage)),
     runCommand: (ref, command, opts) =>
       runLogged(binary, podmanRunArgv(ref, command, storage), {
         step: 'run',

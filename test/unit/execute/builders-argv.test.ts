@@ -2,12 +2,9 @@
 // development machine, so this is where its contract with `docker buildx build` is pinned.
 import { describe, expect, it } from 'vitest';
 import { ArborError } from '../../../src/errors.js';
-import {
-  buildahBuildArgv,
-  buildahIsolation,
-  buildahPushArgv,
-} from '../../../src/execute/builders/buildah.js';
+import { buildahBuildArgv, buildahIsolation } from '../../../src/execute/builders/buildah.js';
 import { buildxBuildArgv, parseBuildxMetadata } from '../../../src/execute/builders/buildx.js';
+import { containersPushArgv } from '../../../src/execute/builders/containers-storage.js';
 import {
   dockerBuildArgv,
   dockerRunArgv,
@@ -153,7 +150,7 @@ describe('buildah and podman', () => {
       ...common,
       '/ctx',
     ]);
-    expect(buildahPushArgv('h:5000/a/b:1', '/tmp/d', false, 'vfs')).toEqual([
+    expect(containersPushArgv('h:5000/a/b:1', '/tmp/d', false, 'vfs')).toEqual([
       '--storage-driver',
       'vfs',
       'push',
