@@ -3,7 +3,7 @@
 // images; cold (no file-hash cache) and warm runs of arbor's own work, measured inside a fresh
 // Node process after start-up (module loading included); `sha256sum` over the very same files
 // for comparison; and, when the command exists, the wall time of `node bin/arbor.js fingerprint`.
-// Prints one JSON document. Needs the compiled code: `npx tsc -p tsconfig.build.json` first.
+// Prints one JSON document. Needs the compiled code and the CLI bundle: `npm run build` first.
 //
 //   node bench/fingerprint.mjs [--sizes 187,2000] [--runs 5] [--keep]
 //   node bench/fingerprint.mjs --once images.yaml    (one measured run; used by the above)

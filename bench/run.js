@@ -2,8 +2,9 @@
 // Benchmark runner: `node bench/run.js [name…]` runs bench/<name>.mjs (every bench/*.mjs when no
 // name is given), each in its own Node process so one benchmark cannot warm up another, and
 // prints one JSON document: { "<name>": <what the benchmark printed>, … }. A benchmark prints
-// one JSON document on stdout; its stderr is passed through. Benchmarks run on compiled code:
-// `npx tsc -p tsconfig.build.json` first (`npm run bench` does both).
+// one JSON document on stdout; its stderr is passed through. Benchmarks run on compiled code
+// and the CLI bundle (plan-noop and apply-noop run `node bin/arbor.js`): `npm run build` first
+// (`npm run bench` does both). How to run each one, and the latest results: bench/README.md.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';

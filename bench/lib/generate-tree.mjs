@@ -148,7 +148,9 @@ export async function generateTree(root, options = {}) {
     path.join(root, 'templates', 'layout.Dockerfile.njk'),
     [
       'FROM {{ parent_ref }}',
-      '{% block labels %}LABEL org.example.release="{{ release }}"{% endblock %}',
+      // The newline inside the block: templates trim the one after a block tag, and without it
+      // the next instruction would land on the LABEL line (a Dockerfile docker cannot build).
+      '{% block labels %}LABEL org.example.release="{{ release }}"\n{% endblock %}',
       '{% block install %}{% endblock %}',
       'COPY . /opt/{{ image.name }}/',
       '{% block run %}RUN ["/bin/sh", "-c", "true"]{% endblock %}',

@@ -1,0 +1,151 @@
+// A real CNCF distribution registry (Debian's docker-registry) on a free loopback port, with
+// throwaway storage and its access log in a file, for the benchmarks that must count what a
+// command asked the registry (requests, blob uploads, bytes). test/support/registry.ts is the
+// same for tests; benchmarks run as plain Node on compiled code, so they cannot import it.
+//
+//   const registry = await startRegistry();
+//   const mark = await registry.logMark();
+//   … run something against registry.host …
+//   const requests = await registry.requestsSince(mark);   // [{ method, path, status }]
+//   const bytes = await registry.uploadedBytes(requests);    // blob bytes those requests stored
+//   await registry.stop();                                   // also deletes the storage
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function listening(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+// One access-log line (combined format): `127.0.0.1 - - [date] "HEAD /v2/a/manifests/t HTTP/1.1" 200 …`.
+const ACCESS_LINE = /^\S+ \S+ \S+ \[[^\]]*\] "([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) /;
+
+export async function startRegistry() {
+  const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-registry-'));
+  const storageDir = join(dir, 'storage');
+  await mkdir(storageDir);
+  const port = await freePort();
+  const logFile = join(dir, 'registry.log');
+  const configFile = join(dir, 'config.yml');
+  // Level warn keeps the application's per-request lines out; the access log still has one line
+  // per request. Upload purging off: it would delete nothing here, but it walks the storage.
+  await writeFile(
+    configFile,
+    `version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: ${storageDir}
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:${port}
+`,
+  );
+  // Straight into the file: a pipe through this process would stall the registry whenever the
+  // benchmark blocks its event loop (spawnSync of the CLI).
+  const fd = openSync(logFile, 'a');
+  let child;
+  try {
+    child = spawn('docker-registry', ['serve', configFile], { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  const deadline = Date.now() + 15_000;
+  while (!(await listening(port))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('docker-registry did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  const logSize = async () => (await stat(logFile)).size;
+  return {
+    host: `127.0.0.1:${port}`,
+    storageDir,
+    logFile,
+    /** A position in the log; requestsSince(mark) reads what was logged after it. */
+    logMark: logSize,
+    async requestsSince(mark) {
+      // The registry writes a line when it has answered; let the last lines land.
+      await new Promise((r) => setTimeout(r, 100));
+      const end = await logSize();
+      const handle = await open(logFile, 'r');
+      try {
+        const buffer = Buffer.alloc(end - mark);
+        await handle.read(buffer, 0, buffer.length, mark);
+        return buffer
+          .toString('utf8')
+          .split('\n')
+          .map((line) => ACCESS_LINE.exec(line))
+          .filter(Boolean)
+          .map(([, method, path, status]) => ({ method, path, status: Number(status) }));
+      } finally {
+        await handle.close();
+      }
+    },
+    /**
+     * Blob bytes stored by these requests: each upload session ends with a PUT carrying
+     * `digest=…`; the blob's size is read from the storage (the access log has no request sizes).
+     */
+    async uploadedBytes(requests) {
+      let bytes = 0;
+      for (const r of requests) {
+        if (r.method !== 'PUT' || !r.path.includes('/blobs/uploads/')) continue;
+        const digest = new URL(r.path, 'http://x').searchParams.get('digest');
+        if (!digest || r.status !== 201) continue;
+        const hex = digest.slice('sha256:'.length);
+        const data = join(storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+        bytes += (await stat(data)).size;
+      }
+      return bytes;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Blob upload traffic in these requests: `uploads` are the requests of upload sessions that carry
+ * or announce data (POST start, PATCH chunk, PUT close); `mounts` are cross-repository mounts the
+ * registry satisfied without data (POST …?mount= answered 201).
+ */
+export function blobUploadTraffic(requests) {
+  let uploads = 0;
+  let mounts = 0;
+  for (const r of requests) {
+    if (!r.path.includes('/blobs/uploads/')) continue;
+    if (r.method === 'POST' && r.path.includes('mount=') && r.status === 201) mounts++;
+    else uploads++;
+  }
+  return { uploads, mounts };
+}
