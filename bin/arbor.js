@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// The published entry: the compiled CLI. Kept as plain JS so `npm link` and `npx arbor` need no build tool.
-import { main } from '../dist/bundle/arbor.mjs';
+// The published entry: the bundled CLI (dist/bundle, built by scripts/build.mjs). Plain JS, so
+// `npm link` and `npx arbor` need no build tool at run time.
+import module from 'node:module';
+
+// Node 22.1+ keeps compiled code between runs (a cache in the OS temp dir): start-up no longer
+// re-compiles the bundle every time. Older Node versions simply do without.
+module.enableCompileCache?.();
+
+const { main } = await import('../dist/bundle/arbor.mjs');
 
 main(process.argv).then(
   (code) => {

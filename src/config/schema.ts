@@ -1,37 +1,15 @@
 // Validates the parsed document against schemas/images.schema.json (the same file editors use
 // through the yaml-language-server comment) and turns ajv's errors into messages a person can
 // act on, each at the position of the offending node.
-import { readFileSync } from 'node:fs';
 import type { ErrorObject } from 'ajv';
-import Ajv2020 from 'ajv/dist/2020.js';
 import { type Diagnostic, error } from '../errors.js';
-import { packageFile } from '../package-info.js';
+import { validate as generated } from './images-schema.validator.js';
 import type { DataPath, SourceDocument } from './source.js';
 import { didYouMean } from './suggest.js';
 
-export const imagesSchema: Record<string, unknown> = JSON.parse(
-  readFileSync(packageFile('schemas', 'images.schema.json'), 'utf8'),
-);
-
-// Compiled once per process: a warm CLI run pays for it once.
-const ajv = new Ajv2020.default({
-  allErrors: true,
-  strict: true,
-  // `oneOf: [{required: [parent]}, {required: [from]}]` is how JSON Schema says "exactly one of";
-  // strictRequired would reject it because the branches do not repeat `properties`.
-  strictRequired: false,
-  // Build args and labels accept `string | number | boolean` (`PATCH: 5`).
-  allowUnionTypes: true,
-  // Gives each error its parentSchema, which holds our message annotations.
-  verbose: true,
-  // Checking our own schema against the draft 2020-12 meta-schema costs ~50 ms on every run;
-  // test/unit/config/schema-valid.test.ts does it once instead.
-  validateSchema: false,
-});
-// Annotations for humans, also understood by VS Code / yaml-language-server.
-ajv.addKeyword('errorMessage');
-ajv.addKeyword('patternErrorMessage');
-const validate = ajv.compile(imagesSchema);
+// The schema compiled ahead of time (scripts/gen-schema-validator.mjs holds the ajv options), so
+// no run pays for compiling it; a unit test fails when it is older than the schema.
+const validate = generated as unknown as { (data: unknown): boolean; errors?: ErrorObject[] | null };
 
 /** Every schema violation of `data`, all at once, with locations from `source`. */
 export function schemaDiagnostics(data: unknown, source: SourceDocument): Diagnostic[] {

@@ -11,7 +11,6 @@ import type { ContextFile } from '../fingerprint/context.js';
 import type { FingerprintInput } from '../fingerprint/model.js';
 import type { ImageGraph } from '../graph/graph.js';
 import { loadImageGraph } from '../graph/load.js';
-import { readGitInfo } from '../render/git.js';
 import { createRenderer } from '../render/render.js';
 import { renderTags } from '../render/tags.js';
 
@@ -76,7 +75,8 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
 
   // git runs as child processes: start it now so it overlaps the hashing below instead of
   // adding its start-up to every plan (readGitInfo never rejects).
-  const gitInfo = options.skipTags ? undefined : readGitInfo(config.root);
+  // Loaded on demand: commands without tags (fingerprint, render) never start git or load execa.
+  const gitInfo = options.skipTags ? undefined : import('../render/git.js').then((git) => git.readGitInfo(config.root));
   const renderer = createRenderer(config);
   const cache = await FileHashCache.load(join(config.root, '.arbor', 'cache', 'file-hashes.json'));
   const fingerprinted = await fingerprintImages({
