@@ -6,6 +6,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { type Diagnostic, error } from '../errors.js';
 import type { Config, ImageConfig } from './model.js';
+import { NOTHING_REJECTED, type Rejected } from './rejected.js';
 import type { DataPath } from './source.js';
 import { didYouMean } from './suggest.js';
 
@@ -17,36 +18,41 @@ export interface FileCheckResult {
   diagnostics: Diagnostic[];
 }
 
-export async function checkFiles(config: Config): Promise<FileCheckResult> {
+/** Paths the schema rejected (`rejected`) were reported already and are not looked at. */
+export async function checkFiles(
+  config: Config,
+  rejected: Rejected = NOTHING_REJECTED,
+): Promise<FileCheckResult> {
   const checker = new PathChecker(config);
   const diagnostics: Diagnostic[] = [];
   const push = (d: Diagnostic | null) => {
     if (d) diagnostics.push(d);
   };
 
-  const templatesInside = checker.containment(
-    config.root,
-    config.templatesDir,
-    ['templates_dir'],
-    'templates_dir',
-  );
+  // Without a usable templates directory, templates cannot be looked for.
+  const templatesRejected = rejected.at(['templates_dir']);
+  const templatesInside = templatesRejected
+    ? null
+    : checker.containment(config.root, config.templatesDir, ['templates_dir'], 'templates_dir');
   push(templatesInside);
-  const templatesUsable = templatesInside === null;
+  const templatesUsable = templatesInside === null && !templatesRejected;
 
-  if (config.registry.caFile !== undefined) {
+  if (config.registry.caFile !== undefined && !rejected.at(['registry', 'ca_file'])) {
     const caFile = path.resolve(config.root, config.registry.caFile);
     push(await checker.exists(caFile, 'file', ['registry', 'ca_file'], 'ca_file'));
   }
   if (templatesUsable) {
     const checks = config.templateOverrides.map((template, index) =>
-      checker.template(template, ['template_overrides', index], 'template override'),
+      rejected.at(['template_overrides', index])
+        ? null
+        : checker.template(template, ['template_overrides', index], 'template override'),
     );
     for (const d of await Promise.all(checks)) push(d);
   }
 
   const images = await Promise.all(
     config.images.map(async (image) => {
-      const result = await checkImage(checker, config, image, templatesUsable);
+      const result = await checkImage(checker, config, image, templatesUsable, rejected);
       diagnostics.push(...result.diagnostics);
       return result.image;
     }),
@@ -59,18 +65,21 @@ async function checkImage(
   config: Config,
   image: ImageConfig,
   templatesUsable: boolean,
+  rejected: Rejected,
 ): Promise<{ image: ImageConfig; diagnostics: Diagnostic[] }> {
   const at = (...key: Array<string | number>): DataPath => ['images', image.name, ...key];
+  const fine = (...key: Array<string | number>) => !rejected.at(at(...key));
   const checks: Array<Promise<Diagnostic | null> | Diagnostic | null> = [];
   let resolved = image;
 
   if (image.template !== undefined && templatesUsable) {
-    checks.push(checker.template(image.template, at('template'), 'template'));
+    if (fine('template')) checks.push(checker.template(image.template, at('template'), 'template'));
   } else if (image.template === undefined && image.dockerfile === undefined && templatesUsable) {
     const fallback = `${image.name}.Dockerfile.njk`;
     if ((await kindOf(path.join(config.templatesDir, fallback))) === 'file') {
       resolved = { ...image, template: fallback };
-    } else {
+    } else if (!rejected.within(at())) {
+      // (While the entry has schema errors, e.g. a misspelt `template`, this could be wrong.)
       const shown = checker.show(path.join(config.templatesDir, fallback));
       checks.push(
         error(`no Dockerfile: set "template" or "dockerfile", or create ${shown}`, {
@@ -80,17 +89,17 @@ async function checkImage(
       );
     }
   }
-  if (image.override !== undefined && templatesUsable) {
+  if (image.override !== undefined && templatesUsable && fine('override')) {
     checks.push(checker.template(image.override, at('override'), 'override'));
   }
-  if (image.dockerfile !== undefined) {
+  if (image.dockerfile !== undefined && fine('dockerfile')) {
     checks.push(checker.inRoot(image.dockerfile, 'file', at('dockerfile'), 'dockerfile'));
   }
-  if (image.context !== undefined) {
+  if (image.context !== undefined && fine('context')) {
     checks.push(checker.inRoot(image.context, 'directory', at('context'), 'context'));
   }
   image.inputs.files.forEach((pattern, index) => {
-    checks.push(checker.input(pattern, at('inputs', 'files', index)));
+    if (fine('inputs', 'files', index)) checks.push(checker.input(pattern, at('inputs', 'files', index)));
   });
 
   const diagnostics = (await Promise.all(checks))

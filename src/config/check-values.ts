@@ -12,18 +12,29 @@ import {
 } from '../registry/reference.js';
 import { durationProblem } from './duration.js';
 import type { Config, ImageConfig, RetentionRule } from './model.js';
+import { NOTHING_REJECTED, type Rejected } from './rejected.js';
 import { repositoryOf } from './repository.js';
+import type { DataPath } from './source.js';
 
 /** distribution/reference's limit on a whole name, registry included. */
 const NAME_TOTAL_LENGTH_MAX = 255;
 
-export function checkValues(config: Config): Diagnostic[] {
-  return [...checkRegistry(config), ...checkTags(config), ...checkImages(config), ...checkRetention(config)];
+/**
+ * Problems in values the schema accepted. Nodes in `rejected` were reported by the schema and
+ * are not checked again; a check that needs one of them stays silent.
+ */
+export function checkValues(config: Config, rejected: Rejected = NOTHING_REJECTED): Diagnostic[] {
+  return [
+    ...checkRegistry(config, rejected),
+    ...checkTags(config, rejected),
+    ...checkImages(config, rejected),
+    ...checkRetention(config, rejected),
+  ];
 }
 
-function checkRegistry(config: Config): Diagnostic[] {
+function checkRegistry(config: Config, rejected: Rejected): Diagnostic[] {
   const problems: Diagnostic[] = [];
-  const urlProblem = registryProblem(config.registry.url);
+  const urlProblem = rejected.at(['registry', 'url']) ? null : registryProblem(config.registry.url);
   if (urlProblem) {
     problems.push(
       error(`invalid registry "${config.registry.url}": ${urlProblem}`, {
@@ -32,7 +43,8 @@ function checkRegistry(config: Config): Diagnostic[] {
     );
   }
   const { namespace } = config.registry;
-  const namespaceProblem = namespace === '' ? null : repositoryProblem(namespace);
+  const namespaceProblem =
+    namespace === '' || rejected.at(['registry', 'namespace']) ? null : repositoryProblem(namespace);
   if (namespaceProblem) {
     problems.push(
       error(`invalid namespace "${namespace}": ${namespaceProblem}`, {
@@ -43,15 +55,17 @@ function checkRegistry(config: Config): Diagnostic[] {
   return problems;
 }
 
-function checkTags(config: Config): Diagnostic[] {
-  return literalTagProblems(config.tags, (index) => config.locate(['tags', index]));
+function checkTags(config: Config, rejected: Rejected): Diagnostic[] {
+  return literalTagProblems(config.tags, ['tags'], config, rejected);
 }
 
-function checkImages(config: Config): Diagnostic[] {
+function checkImages(config: Config, rejected: Rejected): Diagnostic[] {
   const problems: Diagnostic[] = [];
+  // The length of a repository name is known only when the registry's parts are.
+  const registryKnown = !rejected.at(['registry', 'url']) && !rejected.at(['registry', 'namespace']);
   for (const image of config.images) {
     const repository = repositoryOf(config, image.name);
-    if (repository.length > NAME_TOTAL_LENGTH_MAX) {
+    if (registryKnown && repository.length > NAME_TOTAL_LENGTH_MAX) {
       problems.push(
         error(
           `repository ${repository} is ${repository.length} characters long (at most ${NAME_TOTAL_LENGTH_MAX})`,
@@ -62,14 +76,12 @@ function checkImages(config: Config): Diagnostic[] {
         ),
       );
     }
-    if (image.from !== undefined && image.from !== 'scratch') problems.push(...checkFrom(config, image));
+    const fromRejected = rejected.at(['images', image.name, 'from']);
+    if (image.from !== undefined && image.from !== 'scratch' && !fromRejected)
+      problems.push(...checkFrom(config, image));
     if (image.tags) {
       problems.push(
-        ...literalTagProblems(
-          image.tags,
-          (index) => config.locate(['images', image.name, 'tags', index]),
-          image.name,
-        ),
+        ...literalTagProblems(image.tags, ['images', image.name, 'tags'], config, rejected, image.name),
       );
     }
   }
@@ -91,30 +103,38 @@ function checkFrom(config: Config, image: ImageConfig): Diagnostic[] {
 /** A tag without template syntax is already final; check it now rather than at plan time. */
 function literalTagProblems(
   tags: string[],
-  locate: (index: number) => Diagnostic['loc'],
+  at: DataPath,
+  config: Config,
+  rejected: Rejected,
   image?: string,
 ): Diagnostic[] {
   const problems: Diagnostic[] = [];
   tags.forEach((tag, index) => {
-    if (tag.includes('{')) return;
+    if (tag.includes('{') || rejected.at([...at, index])) return;
     const problem = tagProblem(tag);
     if (problem)
       problems.push(
-        error(`invalid tag "${tag}": ${problem}`, { loc: locate(index), ...(image ? { image } : {}) }),
+        error(`invalid tag "${tag}": ${problem}`, {
+          loc: config.locate([...at, index]),
+          ...(image ? { image } : {}),
+        }),
       );
   });
   return problems;
 }
 
-function checkRetention(config: Config): Diagnostic[] {
-  return config.retention.flatMap((rule) => checkRule(config, rule));
+function checkRetention(config: Config, rejected: Rejected): Diagnostic[] {
+  return config.retention.flatMap((rule) => checkRule(config, rule, rejected));
 }
 
-function checkRule(config: Config, rule: RetentionRule): Diagnostic[] {
+function checkRule(config: Config, rule: RetentionRule, rejected: Rejected): Diagnostic[] {
   const problems: Diagnostic[] = [];
   const at = (...path: Array<string | number>) => config.locate(['retention', rule.index, ...path]);
+  const fine = (...path: Array<string | number>) => !rejected.at(['retention', rule.index, ...path]);
+  // The warnings below judge the rule as a whole; while part of it is rejected, they could be wrong.
+  const whole = !rejected.within(['retention', rule.index]);
   rule.keepTags.forEach((pattern, index) => {
-    const problem = regexProblem(pattern);
+    const problem = fine('keep_tags', index) ? regexProblem(pattern) : null;
     if (problem)
       problems.push(
         error(`invalid regex "${pattern}" in keep_tags: ${problem}`, { loc: at('keep_tags', index) }),
@@ -122,7 +142,8 @@ function checkRule(config: Config, rule: RetentionRule): Diagnostic[] {
   });
   (rule.extraRepositories ?? []).forEach((name, index) => {
     // A glob is matched against the registry's catalog at plan time; a plain name must be a repository path.
-    const problem = /[*?[\]{}!]/.test(name) ? null : repositoryProblem(name);
+    const problem =
+      /[*?[\]{}!]/.test(name) || !fine('extra_repositories', index) ? null : repositoryProblem(name);
     if (problem)
       problems.push(
         error(`invalid repository "${name}" in extra_repositories: ${problem}`, {
@@ -131,13 +152,13 @@ function checkRule(config: Config, rule: RetentionRule): Diagnostic[] {
       );
   });
   (rule.expireTags ?? []).forEach((pattern, index) => {
-    const problem = regexProblem(pattern);
+    const problem = fine('expire_tags', index) ? regexProblem(pattern) : null;
     if (problem)
       problems.push(
         error(`invalid regex "${pattern}" in expire_tags: ${problem}`, { loc: at('expire_tags', index) }),
       );
   });
-  if (rule.tagPattern !== undefined) {
+  if (rule.tagPattern !== undefined && fine('tag_pattern')) {
     const problem = regexProblem(rule.tagPattern);
     if (problem) {
       problems.push(
@@ -150,7 +171,7 @@ function checkRule(config: Config, rule: RetentionRule): Diagnostic[] {
         }),
       );
     }
-    if (rule.order !== 'tag-pattern') {
+    if (rule.order !== 'tag-pattern' && whole) {
       problems.push(
         warning('tag_pattern is used only with order: tag-pattern; it is ignored here', {
           loc: at('tag_pattern'),
@@ -158,7 +179,7 @@ function checkRule(config: Config, rule: RetentionRule): Diagnostic[] {
       );
     }
   }
-  if (rule.keepNewerThan !== undefined) {
+  if (rule.keepNewerThan !== undefined && fine('keep_newer_than')) {
     const problem = durationProblem(rule.keepNewerThan);
     if (problem)
       problems.push(
@@ -167,7 +188,7 @@ function checkRule(config: Config, rule: RetentionRule): Diagnostic[] {
   }
   const keepsSomething =
     rule.keepLast !== undefined || rule.keepTags.length > 0 || rule.keepNewerThan !== undefined;
-  if (!keepsSomething && !rule.allowEmpty) {
+  if (!keepsSomething && !rule.allowEmpty && whole) {
     problems.push(
       warning(
         'this rule keeps nothing: add keep_last, keep_tags or keep_newer_than (or allow_empty: true if every tag may go)',

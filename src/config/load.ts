@@ -1,6 +1,7 @@
 // images.yaml → Config: parse keeping positions, validate against the JSON Schema, build the
 // typed model with defaults, then check what a schema cannot (paths, references, regexes).
-// Every problem found is reported at once, each with file:line:col.
+// Every problem found is reported at once, each with file:line:col: when the schema rejects
+// parts of the file, the model is built from the rest and checked all the same.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
@@ -8,9 +9,10 @@ import { buildConfig } from './build.js';
 import { configDigest } from './canonical.js';
 import { checkFiles } from './check-files.js';
 import { checkValues } from './check-values.js';
+import { lenientRaw } from './lenient.js';
 import type { Config } from './model.js';
 import type { RawConfig } from './raw.js';
-import { schemaDiagnostics } from './schema.js';
+import { checkSchema } from './schema.js';
 import { displayPath, parseSource } from './source.js';
 
 export interface LoadOptions {
@@ -21,6 +23,12 @@ export interface LoadOptions {
 export interface ReadResult {
   /** Present when the file could be parsed and matched the schema; it may still have diagnostics. */
   config?: Config;
+  /**
+   * What could be built from the file, also when the schema rejected parts of it (those are
+   * left out or empty): for more checks that report with the others (the graph's), never to
+   * act on. Present whenever the YAML could be read.
+   */
+  model?: Config;
   /** Errors and warnings, sorted by position. */
   diagnostics: Diagnostic[];
 }
@@ -54,25 +62,38 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
   }
 
   const source = parseSource(text, shown);
-  if (source.diagnostics.some((d) => d.severity === 'error'))
-    return { diagnostics: sortDiagnostics(source.diagnostics) };
+  // Without data (a YAML syntax error) there is nothing to check further.
+  if (source.data === undefined) return { diagnostics: sortDiagnostics(source.diagnostics) };
 
-  const schemaProblems = schemaDiagnostics(source.data, source);
-  if (schemaProblems.length > 0)
-    return { diagnostics: sortDiagnostics([...source.diagnostics, ...schemaProblems]) };
-
-  const built = buildConfig(source.data as RawConfig, {
+  const schema = checkSchema(source.data, source);
+  const matched = schema.diagnostics.length === 0;
+  const raw = matched ? (source.data as RawConfig) : lenientRaw(source.data, schema.rejected);
+  const built = buildConfig(raw, {
     file: absolute,
     configDigest: configDigest(source.data),
     locate: source.locate,
     locateKey: source.locateKey,
     keysAt: source.keysAt,
   });
-  const files = await checkFiles(built);
-  const diagnostics = sortDiagnostics([...source.diagnostics, ...checkValues(built), ...files.diagnostics]);
+  // An image whose name or entry the schema rejected is still a node of the tree (its children
+  // name it), but its fields are not checked.
+  const checkable = built.images.filter((image) => !schema.rejected.at(['images', image.name]));
+  const checked = { ...built, images: checkable };
+  const files = await checkFiles(checked, schema.rejected);
+  const diagnostics = sortDiagnostics([
+    ...source.diagnostics,
+    ...schema.diagnostics,
+    ...checkValues(checked, schema.rejected),
+    ...files.diagnostics,
+  ]);
   const warnings = diagnostics.filter((d) => d.severity === 'warning');
-  const config: Config = { ...built, images: files.images, ...(warnings.length > 0 ? { warnings } : {}) };
-  return { config, diagnostics };
+  const resolved = new Map(files.images.map((image) => [image.name, image]));
+  const model: Config = {
+    ...built,
+    images: built.images.map((image) => resolved.get(image.name) ?? image),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
+  return matched ? { config: model, model, diagnostics } : { model, diagnostics };
 }
 
 /** By position in the file; diagnostics without a location first. Stable. */

@@ -4,6 +4,7 @@
 import type { ErrorObject } from 'ajv';
 import { type Diagnostic, error } from '../errors.js';
 import { validate as generated } from './images-schema.validator.js';
+import { NOTHING_REJECTED, type Rejected, rejectedPaths } from './rejected.js';
 import type { DataPath, SourceDocument } from './source.js';
 import { didYouMean } from './suggest.js';
 
@@ -11,28 +12,89 @@ import { didYouMean } from './suggest.js';
 // no run pays for compiling it; a unit test fails when it is older than the schema.
 const validate = generated as unknown as { (data: unknown): boolean; errors?: ErrorObject[] | null };
 
+export interface SchemaReport {
+  /** Every schema violation, with locations. */
+  diagnostics: Diagnostic[];
+  /** The nodes those violations are about, for the checks that run after the schema. */
+  rejected: Rejected;
+}
+
 /** Every schema violation of `data`, all at once, with locations from `source`. */
 export function schemaDiagnostics(data: unknown, source: SourceDocument): Diagnostic[] {
-  if (validate(data)) return [];
-  return humanize(validate.errors ?? [], data, source);
+  return checkSchema(data, source).diagnostics;
+}
+
+/** Like schemaDiagnostics, and also says which nodes were rejected. */
+export function checkSchema(data: unknown, source: SourceDocument): SchemaReport {
+  if (validate(data)) return { diagnostics: [], rejected: NOTHING_REJECTED };
+  const errors = relevant(validate.errors ?? []);
+  return {
+    diagnostics: humanize(errors, data, source),
+    rejected: rejectedPaths(errors.flatMap((e) => rejectedPath(e, data))),
+  };
 }
 
 const COMPOSITE = new Set(['oneOf', 'anyOf', 'not']);
 const STRING_KEYWORDS = new Set(['pattern', 'minLength', 'maxLength', 'format']);
 
-function humanize(errors: ErrorObject[], data: unknown, source: SourceDocument): Diagnostic[] {
+/** The errors that say something: not the branches of a composite, not a failing `if`. */
+function relevant(errors: ErrorObject[]): ErrorObject[] {
   // Branch errors of oneOf/not explain nothing to a user; the composite error (with its
   // errorMessage annotation) does.
   const composites = errors.filter((e) => COMPOSITE.has(e.keyword)).map((e) => `${e.schemaPath}/`);
+  // A value of the wrong type fails the keywords about its content too (an image written as a
+  // string "needs exactly one of parent or from"); its type is the one thing to say about it.
+  const wrongType = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
+  return errors.filter((e) => {
+    if (wrongType.has(e.instancePath) && e.keyword !== 'type') return false;
+    if (composites.some((prefix) => e.schemaPath.startsWith(prefix))) return false;
+    // `if` fails whenever its `then` does; the `then` error says what is missing.
+    if (e.keyword === 'if') return false;
+    return true;
+  });
+}
+
+/**
+ * The node an error is about. Errors about which keys a mapping has point at the key, not the
+ * mapping, so the rest of the mapping is still checked; a oneOf/not about the combination of
+ * keys rejects no single node.
+ */
+function rejectedPath(e: ErrorObject, data: unknown): DataPath[] {
+  const path = pointerToPath(e.instancePath);
+  const params = e.params as Record<string, unknown>;
+  // A string keyword failing on a non-string is about a property name (see humanize); the
+  // propertyNames error that follows it names the property.
+  if (STRING_KEYWORDS.has(e.keyword) && !isStringAt(data, e)) return [];
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return [[...path, String(params.additionalProperty)]];
+    case 'required':
+      return [[...path, String(params.missingProperty)]];
+    case 'propertyNames':
+      return [[...path, String(params.propertyName)]];
+    case 'uniqueItems':
+      return [[...path, Math.max(Number(params.i), Number(params.j))]];
+    case 'oneOf':
+    case 'anyOf':
+    case 'not':
+      return [];
+    default:
+      return [path];
+  }
+}
+
+function isStringAt(data: unknown, e: ErrorObject): boolean {
+  return typeof valueAt(data, pointerToPath(e.instancePath)) === 'string';
+}
+
+/** The relevant errors in ajv's order, as messages a person can act on. */
+function humanize(errors: ErrorObject[], data: unknown, source: SourceDocument): Diagnostic[] {
   const result: Diagnostic[] = [];
   // propertyNames reports the name's own errors first (at the object's path, without the name),
   // then one propertyNames error carrying the name. Hold the former until the latter arrives.
   let pendingNameErrors: ErrorObject[] = [];
   for (const e of errors) {
-    if (composites.some((prefix) => e.schemaPath.startsWith(prefix))) continue;
-    // `if` fails whenever its `then` does; the `then` error says what is missing.
-    if (e.keyword === 'if') continue;
-    if (STRING_KEYWORDS.has(e.keyword) && typeof valueAt(data, pointerToPath(e.instancePath)) !== 'string') {
+    if (STRING_KEYWORDS.has(e.keyword) && !isStringAt(data, e)) {
       pendingNameErrors.push(e);
       continue;
     }

@@ -58,13 +58,19 @@ export function parseSource(text: string, displayFile: string): SourceDocument {
     ...doc.errors.map((e) => error(yamlMessage(e.message), { loc: at(e.pos[0]) })),
     ...doc.warnings.map((w) => warning(yamlMessage(w.message), { loc: at(w.pos[0]) })),
   ];
-  if (doc.errors.length === 0) diagnostics.push(...duplicateKeys(doc, at));
   let data: unknown;
-  if (!diagnostics.some((d) => d.severity === 'error')) {
-    try {
-      data = doc.toJS({ maxAliasCount: 1000 });
-    } catch (e) {
-      diagnostics.push(error((e as Error).message, { loc: at(0) }));
+  if (doc.errors.length === 0) {
+    // A repeated key is reported, and its first occurrence is the one read and located, so the
+    // rest of the file is still checked in the same run.
+    diagnostics.push(...duplicateKeys(doc, at));
+    const recursive = recursiveAliases(doc, at);
+    diagnostics.push(...recursive);
+    if (recursive.length === 0) {
+      try {
+        data = doc.toJS({ maxAliasCount: 1000 });
+      } catch (e) {
+        diagnostics.push(error((e as Error).message, { loc: at(0) }));
+      }
     }
   }
   const start: SourceLocation = { file: displayFile, line: 1, col: 1 };
@@ -107,11 +113,13 @@ function yamlMessage(message: string): string {
 
 /**
  * Every key that repeats in its mapping: YAML would silently keep the last one. Under
- * `images:` that is a duplicate image name.
+ * `images:` that is a duplicate image name. The repeats are removed from the document, so the
+ * data holds the first occurrence, the one positions point at.
  */
 function duplicateKeys(doc: Document, at: (offset: number) => SourceLocation): Diagnostic[] {
   const found: Diagnostic[] = [];
   const imagesMap: unknown = isMap(doc.contents) ? doc.contents.get('images', true) : undefined;
+  const repeats: Array<{ map: YAMLMap; pair: Pair }> = [];
   visit(doc, {
     Map(_key, map) {
       const seen = new Set<string>();
@@ -124,7 +132,26 @@ function duplicateKeys(doc: Document, at: (offset: number) => SourceLocation): D
         }
         const what = map === imagesMap ? 'duplicate image name' : 'duplicate key';
         found.push(error(`${what} "${key}"`, { loc: at(pair.key.range?.[0] ?? 0) }));
+        repeats.push({ map, pair });
       }
+    },
+  });
+  for (const { map, pair } of repeats) map.items.splice(map.items.indexOf(pair), 1);
+  return found;
+}
+
+/** `&a [*a]` is a structure holding itself: valid YAML, but no configuration. */
+function recursiveAliases(doc: Document, at: (offset: number) => SourceLocation): Diagnostic[] {
+  const found: Diagnostic[] = [];
+  visit(doc, {
+    Alias(_key, alias, ancestors) {
+      const target = alias.resolve(doc);
+      if (target && ancestors.includes(target as never))
+        found.push(
+          error(`YAML: alias *${alias.source} refers to a node that contains it`, {
+            loc: at(alias.range?.[0] ?? 0),
+          }),
+        );
     },
   });
   return found;

@@ -12,8 +12,9 @@ export interface LoadedTree {
 
 /** Like loadConfig, plus unknown parents, self-parents and cycles in the same report. */
 export async function loadImageGraph(file: string, options: LoadOptions = {}): Promise<LoadedTree> {
-  const { config, diagnostics } = await readConfig(file, options);
-  const all = config ? sortDiagnostics([...diagnostics, ...ImageGraph.check(config)]) : diagnostics;
+  const { config, model, diagnostics } = await readConfig(file, options);
+  // The graph of what could be built, also when the schema rejected parts: one run, every problem.
+  const all = model ? sortDiagnostics([...diagnostics, ...ImageGraph.check(model)]) : diagnostics;
   if (!config || all.some((d) => d.severity === 'error')) throw new ArborError(all);
   return { config, graph: ImageGraph.fromConfig(config) };
 }

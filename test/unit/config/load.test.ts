@@ -1,6 +1,11 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { lenientRaw } from '../../../src/config/lenient.js';
 import { loadConfig, readConfig } from '../../../src/config/load.js';
+import { NOTHING_REJECTED } from '../../../src/config/rejected.js';
 import { ArborError, formatDiagnostic } from '../../../src/errors.js';
 import { loadImageGraph } from '../../../src/graph/load.js';
 import { SUPPORT_FILES, writeTree, yaml } from './tree.js';
@@ -262,6 +267,7 @@ describe('bad input: each problem with file:line:col, all at once', () => {
       ),
     ).toEqual([
       'images.yaml:1:1: error: missing required key "images"',
+      expect.stringMatching(/^images\.yaml:3:16: error: templates_dir \/.*\/templates is outside \.$/),
       'images.yaml:4:11: error: env lists "CI" twice',
       'images.yaml:5:1: error: unknown key "imags" (did you mean "images"?)',
     ]);
@@ -291,8 +297,11 @@ describe('bad input: each problem with file:line:col, all at once', () => {
     ).toEqual([
       'images.yaml:6:3: error: image base: an image needs exactly one of "parent" (an image of this file) or "from" (an external base such as scratch)',
       'images.yaml:6:3: error: image base: "template" and "dockerfile" are exclusive: set one of them',
+      'images.yaml:8:17: error: image base: dockerfile Dockerfile does not exist',
       'images.yaml:9:3: error: image other: an image needs exactly one of "parent" (an image of this file) or "from" (an external base such as scratch)',
       'images.yaml:9:3: error: image other: "override" extends a template; it cannot be used with "dockerfile"',
+      'images.yaml:12:15: error: image other: override templates/x.njk does not exist',
+      'images.yaml:13:17: error: image other: dockerfile Dockerfile does not exist',
     ]);
   });
 
@@ -470,4 +479,256 @@ describe('bad input: each problem with file:line:col, all at once', () => {
       'images.yaml:14:22: error: keep_newer_than "99999999999999999w": duration 99999999999999999w is too long',
     ]);
   });
+});
+
+describe('schema errors do not hide the other checks: one run reports everything', () => {
+  it('schema, value, graph and file problems together, in file order', async () => {
+    expect(
+      await problems(
+        yaml(
+          'version: 1',
+          'registry:',
+          '  url: "http://x"',
+          '  namespace: openstack',
+          'images:',
+          '  base:',
+          '    from: scratch',
+          '    paren: x',
+          '    template: base.Dockerfile.njk',
+          '  keystone:',
+          '    parent: bsae',
+          '    context: images/nope',
+          'retention:',
+          '  - repositories: ["*"]',
+          '    keep_last: -1',
+          "    keep_tags: ['(']",
+        ),
+      ),
+    ).toEqual([
+      'images.yaml:3:8: error: invalid registry "http://x": registry is host[:port] without a scheme',
+      'images.yaml:8:5: error: image base: unknown key "paren" (did you mean "parent"?)',
+      'images.yaml:11:13: error: image keystone: unknown parent "bsae" (did you mean "base"?)',
+      'images.yaml:12:14: error: image keystone: context images/nope does not exist',
+      'images.yaml:15:16: error: retention[0].keep_last must be at least 0, not -1',
+      'images.yaml:16:17: error: invalid regex "(" in keep_tags: missing closing ): `(`',
+    ]);
+  });
+
+  it('loadConfig throws for schema errors even though a model was built', async () => {
+    const dir = await writeTree({
+      ...SUPPORT_FILES,
+      'images.yaml': yaml(...HEADER, '  base:', '    from: scratch', '    paren: x'),
+    });
+    await expect(loadConfig('images.yaml', { cwd: dir })).rejects.toThrow(
+      'images.yaml:8:5: error: image base: unknown key "paren" (did you mean "parent"?)',
+    );
+    const result = await readConfig('images.yaml', { cwd: dir });
+    expect(result.config).toBeUndefined();
+    expect(result.model?.images.map((i) => i.name)).toEqual(['base']);
+  });
+
+  it('images written as a list', async () => {
+    expect(
+      await problems(yaml('version: 1', 'registry: { url: 127.0.0.1:5000 }', 'images:', '  - base')),
+    ).toEqual(['images.yaml:3:1: error: images must be a mapping (key: value), not a list']);
+  });
+
+  it('an image written as a string: only its type is reported, and its children still find it', async () => {
+    expect(
+      await problems(
+        yaml(
+          'version: 1',
+          'registry: { url: 127.0.0.1:5000 }',
+          'images:',
+          '  base: scratch',
+          '  keystone:',
+          '    parent: base',
+          '  glance:',
+          '    parent: nope',
+          '    template: glance.njk',
+        ),
+      ),
+    ).toEqual([
+      'images.yaml:4:9: error: image base: the image must be a mapping (key: value), not string "scratch"',
+      'images.yaml:8:13: error: image glance: unknown parent "nope"',
+      'images.yaml:9:15: error: image glance: template templates/glance.njk does not exist',
+    ]);
+  });
+
+  it('fields of the wrong type are reported once; their siblings are still checked', async () => {
+    expect(
+      await problems(
+        yaml(
+          'version: 1',
+          'registry: { url: 127.0.0.1:5000 }',
+          'images:',
+          '  base:',
+          '    from: scratch',
+          '    args: [A, B]',
+          '    labels: 5',
+          '    inputs: { files: [5, "lists/missing.txt"] }',
+          '    tags: [5, "bad tag"]',
+        ),
+      ),
+    ).toEqual([
+      'images.yaml:6:5: error: image base: args must be a mapping (key: value), not a list',
+      'images.yaml:7:13: error: image base: labels must be a mapping (key: value), not the number 5',
+      'images.yaml:8:23: error: image base: inputs.files[0] must be a string, not the number 5',
+      'images.yaml:8:26: error: image base: input file lists/missing.txt does not exist',
+      'images.yaml:9:12: error: image base: tags[0] must be a string, not the number 5',
+      'images.yaml:9:15: error: image base: invalid tag "bad tag": a tag may contain only letters, digits, "_", "." and "-", and may not start with "." or "-"',
+    ]);
+  });
+
+  it('a parent that is a number or an invalid name is not also an unknown parent', async () => {
+    expect(
+      await problems(
+        yaml(
+          'version: 1',
+          'registry: { url: 127.0.0.1:5000 }',
+          'images:',
+          '  base:',
+          '    from: scratch',
+          '  keystone:',
+          '    parent: 5',
+          '    template: 7',
+          '  UPPER:',
+          '    parent: base',
+          '  child:',
+          '    parent: UPPER',
+        ),
+        { ...SUPPORT_FILES, 'templates/child.Dockerfile.njk': '' },
+      ),
+    ).toEqual([
+      'images.yaml:7:13: error: image keystone: parent must be a string, not the number 5',
+      'images.yaml:8:15: error: image keystone: template must be a string, not the number 7',
+      'images.yaml:9:3: error: invalid image name "UPPER": an image name is lowercase letters and digits separated by ".", "_", "__" or "-"',
+      'images.yaml:12:13: error: image child: parent "UPPER": an image name is lowercase letters and digits separated by ".", "_", "__" or "-"',
+    ]);
+  });
+
+  it('values the schema rejected are not checked again, and rules with rejected parts get no warnings', async () => {
+    expect(
+      await problems(
+        yaml(
+          'version: 1',
+          'registry: { url: "", namespace: 5 }',
+          'templates_dir: 5',
+          'tags: [""]',
+          'images:',
+          '  base:',
+          '    from: ""',
+          '    dockerfile: ""',
+          'retention:',
+          '  - 5',
+          '  - repositories: [x]',
+          '    keep_lats: 5',
+          '  - repositories: [x]',
+          '    order: nope',
+          "    tag_pattern: '(x)'",
+          '    keep_last: 1',
+          '  - { repositories: [x], keep_tags: 5 }',
+          '  - { repositories: [x], keep_newer_than: 30days, keep_tags: ["("] }',
+        ),
+      ),
+    ).toEqual([
+      'images.yaml:2:18: error: registry.url "": must not be empty',
+      'images.yaml:2:33: error: registry.namespace must be a string, not the number 5',
+      'images.yaml:3:16: error: templates_dir must be a string, not the number 5',
+      'images.yaml:4:8: error: tags[0] "": must not be empty',
+      'images.yaml:7:11: error: image base: from "": must not be empty',
+      'images.yaml:8:17: error: image base: dockerfile "": must not be empty',
+      'images.yaml:10:5: error: retention[0] must be a mapping (key: value), not the number 5',
+      'images.yaml:12:5: error: unknown key "keep_lats" in retention[1] (did you mean "keep_last"?)',
+      'images.yaml:14:12: error: retention[2].order must be one of created, semver, tag-pattern, not "nope"',
+      'images.yaml:17:37: error: retention[3].keep_tags must be a list, not the number 5',
+      'images.yaml:18:43: error: retention[4].keep_newer_than "30days": a duration is a number and a unit s, m, h, d or w, e.g. 30d',
+      'images.yaml:18:63: error: invalid regex "(" in keep_tags: missing closing ): `(`',
+    ]);
+  });
+
+  it('duplicate keys do not stop the other checks; the first occurrence counts', async () => {
+    expect(
+      await problems(
+        yaml(...HEADER, '  base:', '    from: UPPER', '    from: scratch', '  keystone:', '    parent: nope'),
+      ),
+    ).toEqual([
+      'images.yaml:7:11: error: image base: from: invalid reference "UPPER": repository name must be lowercase',
+      'images.yaml:8:5: error: duplicate key "from"',
+      'images.yaml:10:13: error: image keystone: unknown parent "nope"',
+    ]);
+  });
+
+  it('a recursive alias is a YAML error at the alias, not a crash', async () => {
+    expect(
+      await problems(yaml(...HEADER, '  base:', '    from: scratch', 'variables: &v { x: *v }')),
+    ).toEqual(['images.yaml:8:20: error: YAML: alias *v refers to a node that contains it']);
+  });
+
+  it('the lenient reading of a file the schema accepts is the file itself', () => {
+    const data = parse(VALID);
+    expect(lenientRaw(data, NOTHING_REJECTED)).toEqual({ builder: {}, fingerprint: {}, ...data });
+  });
+
+  it('loading random mutations of a valid file returns a Config or throws ArborError, nothing else', async () => {
+    const dir = await writeTree(SUPPORT_FILES);
+    const lines = VALID.trimEnd().split('\n');
+    const junk = fc.constantFrom(
+      '5',
+      '-1',
+      '""',
+      '~',
+      'true',
+      '[]',
+      '{}',
+      '[a, 5, {b: c}]',
+      '{ x: [1] }',
+      '"{{ x }}"',
+      '../..',
+      '/etc',
+      'UPPER',
+      '(',
+      'base',
+      'keystone',
+      '&a [*a]',
+    );
+    const mutation = fc.oneof(
+      // Replace a value after its colon (or a list item) with junk.
+      fc.record({ kind: fc.constant('value' as const), line: fc.nat(), value: junk }),
+      // Drop a line, or duplicate it.
+      fc.record({ kind: fc.constantFrom('drop' as const, 'repeat' as const), line: fc.nat() }),
+      // Insert a key with junk, at some indentation.
+      fc.record({
+        kind: fc.constant('insert' as const),
+        line: fc.nat(),
+        indent: fc.constantFrom('', '  ', '    ', '      '),
+        key: fc.constantFrom('parent', 'from', 'args', 'images', 'paren', 'tags', 'inputs', 'retention', 'x'),
+        value: junk,
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (mutations) => {
+        const text = [...lines];
+        for (const m of mutations) {
+          const at = m.line % text.length;
+          if (m.kind === 'value') text[at] = text[at]!.replace(/(:\s|-\s)(.*)$/, `$1${m.value}`);
+          else if (m.kind === 'drop') text.splice(at, 1);
+          else if (m.kind === 'repeat') text.splice(at, 0, text[at]!);
+          else if (m.kind === 'insert') text.splice(at, 0, `${m.indent}${m.key}: ${m.value}`);
+        }
+        await writeFile(path.join(dir, 'images.yaml'), `${text.join('\n')}\n`);
+        for (const load of [loadConfig, loadImageGraph]) {
+          try {
+            await load('images.yaml', { cwd: dir });
+          } catch (e) {
+            if (!(e instanceof ArborError)) throw e;
+            const printed = e.diagnostics.map(formatDiagnostic);
+            expect(new Set(printed).size).toBe(printed.length);
+            for (const d of e.diagnostics) expect(d.loc?.file).toBe('images.yaml');
+          }
+        }
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
+    );
+  }, 60_000);
 });
