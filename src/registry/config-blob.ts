@@ -78,9 +78,21 @@ export async function getImageConfig(
     return { ...(await getImageConfig(ctx, repository, childManifest)), platforms };
   }
   const digest = manifest.json.config.digest;
-  const reference = describeRef(ctx.registry, repository, digest);
+  const bytes = await getImageConfigBytes(ctx, repository, digest);
+  return parseImageConfig(bytes, describeRef(ctx.registry, repository, digest));
+}
+
+/** The config blob's bytes (one GET), checked against its digest. */
+export async function getImageConfigBytes(
+  ctx: RegistryContext,
+  repository: string,
+  digest: string,
+): Promise<Buffer> {
   const bytes = await getBlobBytes(ctx, repository, digest, CONFIG_LIMIT);
   if (digestOf(bytes, digest) !== digest)
-    throw new RegistryError(reference, 'image config content does not match its digest');
-  return parseImageConfig(bytes, reference);
+    throw new RegistryError(
+      describeRef(ctx.registry, repository, digest),
+      'image config content does not match its digest',
+    );
+  return bytes;
 }

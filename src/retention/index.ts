@@ -11,6 +11,7 @@ import { ArborError, type Diagnostic } from '../errors.js';
 import type { PlannedDeletion } from '../plan/model.js';
 import { listCatalog } from '../registry/catalog.js';
 import type { RegistryClient } from '../registry/client.js';
+import { DigestCache, registryCacheDir } from '../registry/digest-cache.js';
 import { evaluateRetention, type RetentionOutcome } from './evaluate.js';
 import type { RepositoryHistory } from './model.js';
 import { observeRepositories } from './observe.js';
@@ -32,6 +33,11 @@ export interface PlanRetentionOptions {
   /** Default 1 h. */
   gracePeriodMs?: number;
   concurrency?: number;
+  /**
+   * Where manifests and config blobs are cached by digest (default
+   * `<config root>/.arbor/cache/registry`); false reads every one from the registry.
+   */
+  cacheDir?: string | false;
   /** Warnings (a rule selecting nothing), with the rule's location. */
   onWarning?: (warning: Diagnostic) => void;
 }
@@ -66,9 +72,16 @@ export async function planRetentionDetailed(
     selectRepositories(config, config.retention, catalog),
     options.repositories,
   );
+  const cache =
+    options.cacheDir === false
+      ? undefined
+      : new DigestCache(options.cacheDir ?? registryCacheDir(config.root));
   const histories = await observeRepositories(client, selections, {
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(cache ? { cache } : {}),
   });
+  // After the run's reads, so this run's entries count as just used.
+  await cache?.pruneIfDue();
   const outcome = evaluateRetention({
     rules: config.retention,
     repositories: histories,

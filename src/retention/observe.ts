@@ -2,10 +2,23 @@
 // (all pages), the digest each tag points at (HEAD with the full Accept list), and per distinct
 // digest its manifest (children of an index, config and layer sizes) and its creation time from
 // the image config. Every request goes through the registry client, behind one concurrency bound.
+//
+// Manifests and config blobs are read by digest, so they are taken from the digest cache when it
+// holds them (hash checked on read) and stored there after a fetch: a second run over the same
+// repositories only lists tags and HEADs them. What tags point at is always asked live.
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { RegistryClient } from '../registry/client.js';
+import { getImageConfigBytes, parseImageConfig } from '../registry/config-blob.js';
+import { describeRef } from '../registry/context.js';
+import type { DigestCache } from '../registry/digest-cache.js';
 import { RegistryError } from '../registry/errors.js';
-import { defaultChild, isIndex, type Manifest } from '../registry/manifest-model.js';
+import {
+  defaultChild,
+  type ImageManifestJson,
+  isIndex,
+  type Manifest,
+  parseManifest,
+} from '../registry/manifest-model.js';
 import { isForeignLayer } from '../registry/media-types.js';
 import type { Artifact, RepositoryHistory, StoredBlob } from './model.js';
 import type { Selections } from './select.js';
@@ -15,6 +28,8 @@ export const DEFAULT_CONCURRENCY = 16;
 export interface ObserveOptions {
   /** Requests in flight at once across all repositories (default 16). */
   concurrency?: number;
+  /** Manifests and config blobs by digest; without it every one is fetched. */
+  cache?: DigestCache;
 }
 
 export async function observeRepositories(
@@ -28,7 +43,7 @@ export async function observeRepositories(
     entries.map(async ([repository, rules]) => ({
       repository,
       rules,
-      artifacts: await observeArtifacts(client, repository, limit),
+      artifacts: await observeArtifacts(client, repository, limit, options.cache),
     })),
   );
 }
@@ -38,6 +53,7 @@ export async function observeArtifacts(
   client: RegistryClient,
   repository: string,
   limit: LimitFunction = pLimit(DEFAULT_CONCURRENCY),
+  cache?: DigestCache,
 ): Promise<Artifact[]> {
   const tags = await limit(() => listTagsOrNone(client, repository));
   const tagsByDigest = new Map<string, string[]>();
@@ -58,7 +74,9 @@ export async function observeArtifacts(
   let wanted = [...tagsByDigest.keys()];
   // Breadth first through indexes: their children are artifacts too (untagged, usually).
   while (wanted.length > 0) {
-    const fetched = await Promise.all(wanted.map((d) => limit(() => client.getManifest(repository, d))));
+    const fetched = await Promise.all(
+      wanted.map((d) => limit(() => manifestOf(client, repository, d, cache))),
+    );
     wanted = [];
     for (const m of fetched) {
       manifests.set(m.digest, m);
@@ -74,13 +92,61 @@ export async function observeArtifacts(
       .filter((m) => !isIndex(m.json))
       .map((m) =>
         limit(async () => {
-          const config = await client.getImageConfig(repository, m);
-          created.set(m.digest, parseTime(config.created));
+          created.set(m.digest, await createdOf(client, repository, m.json as ImageManifestJson, cache));
         }),
       ),
   );
 
   return [...manifests.values()].map((m) => toArtifact(m, tagsByDigest.get(m.digest) ?? [], created));
+}
+
+/** The manifest with this digest: from the cache, else fetched (and then stored). */
+async function manifestOf(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  cache: DigestCache | undefined,
+): Promise<Manifest> {
+  const cached = await cache?.get(digest);
+  if (cached) {
+    try {
+      const { mediaType, json } = parseManifest(
+        cached.bytes,
+        describeRef(client.registry, repository, digest),
+        cached.mediaType,
+      );
+      return { digest, mediaType, bytes: cached.bytes, json };
+    } catch {
+      // Intact bytes that do not parse were not written by this code: fetch as if absent.
+    }
+  }
+  // getManifest checks the bytes against the digest asked for before returning them.
+  const m = await client.getManifest(repository, digest);
+  await cache?.put(digest, m.bytes, m.mediaType);
+  return m;
+}
+
+/** The creation time in an image's config blob: from the cache, else fetched (and then stored). */
+async function createdOf(
+  client: RegistryClient,
+  repository: string,
+  manifest: ImageManifestJson,
+  cache: DigestCache | undefined,
+): Promise<number | undefined> {
+  const { digest, mediaType } = manifest.config;
+  const reference = describeRef(client.registry, repository, digest);
+  const cached = await cache?.get(digest);
+  if (cached) {
+    try {
+      return parseTime(parseImageConfig(cached.bytes, reference).created);
+    } catch {
+      // As for manifests: not ours, so fetch.
+    }
+  }
+  const bytes = await getImageConfigBytes(client.context, repository, digest);
+  const created = parseTime(parseImageConfig(bytes, reference).created);
+  await cache?.put(digest, bytes, mediaType ?? '');
+  return created;
 }
 
 async function listTagsOrNone(client: RegistryClient, repository: string): Promise<string[]> {
