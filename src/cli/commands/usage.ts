@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { repositoryPath } from '../../config/repository.js';
 import { RegistryClients } from '../../plan/clients.js';
 import { loadTree } from '../../plan/desired.js';
+import { DigestCache, registryCacheDir } from '../../registry/digest-cache.js';
 import { DEFAULT_CONCURRENCY, observeArtifacts } from '../../retention/observe.js';
 import { computeUsage, formatBytes, type UsageReport } from '../../retention/usage.js';
 import { action } from '../action.js';
@@ -32,6 +33,8 @@ export function register(program: Command): void {
   cmd.action(
     action<UsageFlags>(async (args, flags) => {
       const { config } = await loadTree(flags.file);
+      // Manifests and configs are immutable by digest: the cache retention planning fills serves here too.
+      const cache = new DigestCache(registryCacheDir(config.root));
       const names = new Set(config.images.map((i) => i.name));
       const repositories =
         args.length > 0
@@ -44,7 +47,7 @@ export function register(program: Command): void {
         const histories = await Promise.all(
           [...new Set(repositories)].map(async (repository) => ({
             repository,
-            artifacts: await observeArtifacts(clients.home, repository, limit),
+            artifacts: await observeArtifacts(clients.home, repository, limit, cache),
           })),
         );
         const report = computeUsage(histories);
