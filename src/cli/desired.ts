@@ -5,7 +5,10 @@ import type { RegistryClients } from '../plan/clients.js';
 import { computeDesired, type DesiredState, loadTree } from '../plan/desired.js';
 import type { TreeFlags } from './options.js';
 
-export async function desiredFromFlags(flags: TreeFlags, options: { skipTags: boolean }): Promise<DesiredState> {
+export async function desiredFromFlags(
+  flags: TreeFlags,
+  options: { skipTags: boolean },
+): Promise<DesiredState> {
   const tree = await loadTree(flags.file);
   let clients: RegistryClients | undefined;
   try {

@@ -76,7 +76,9 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
   // git runs as child processes: start it now so it overlaps the hashing below instead of
   // adding its start-up to every plan (readGitInfo never rejects).
   // Loaded on demand: commands without tags (fingerprint, render) never start git or load execa.
-  const gitInfo = options.skipTags ? undefined : import('../render/git.js').then((git) => git.readGitInfo(config.root));
+  const gitInfo = options.skipTags
+    ? undefined
+    : import('../render/git.js').then((git) => git.readGitInfo(config.root));
   const renderer = createRenderer(config);
   const cache = await FileHashCache.load(join(config.root, '.arbor', 'cache', 'file-hashes.json'));
   const fingerprinted = await fingerprintImages({
