@@ -3,17 +3,13 @@
 // the same observation done with `skopeo inspect` per image, for the ratio.
 //
 // Usage: npx tsc -p tsconfig.build.json && node bench/observe.mjs [--images 187] [--runs 5]
-import { execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import { Pool } from 'undici';
 import { createRegistryClient } from '../dist/registry/client.js';
+import { pushTinyImage, startRegistry } from './lib/registry.mjs';
 
 const run = promisify(execFile);
 const arg = (name, fallback) => {
@@ -25,103 +21,19 @@ const RUNS = arg('runs', 5);
 const TAG = '2025.1';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
-const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** A docker-registry with throwaway storage, as test/support/registry.ts starts it. */
-async function startRegistry() {
-  const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-'));
-  await mkdir(join(dir, 'storage'));
-  const port = await freePort();
-  const config = join(dir, 'config.yml');
-  await writeFile(
-    config,
-    `version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: ${join(dir, 'storage')}
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:${port}
-`,
-  );
-  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('docker-registry did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    host: `127.0.0.1:${port}`,
-    async stop() {
-      child.kill('SIGTERM');
-      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 /** One small image per repository: a layer, a config, a manifest, uploaded by arbor's client. */
 async function pushRepositories(host, names) {
   const client = createRegistryClient({ registry: host, insecure: true });
   const limit = pLimit(8);
   await Promise.all(
     names.map((name) =>
-      limit(async () => {
-        const layer = randomBytes(512);
-        const config = Buffer.from(
-          JSON.stringify({
-            created: new Date().toISOString(),
-            architecture: 'amd64',
-            os: 'linux',
-            config: { Labels: { 'org.arbor.fingerprint': sha256(layer) } },
-            rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
-          }),
-        );
-        await client.uploadBlob(name, sha256(layer), layer, layer.length);
-        await client.uploadBlob(name, sha256(config), config, config.length);
-        const manifest = Buffer.from(
-          JSON.stringify({
-            schemaVersion: 2,
-            mediaType: OCI_MANIFEST,
-            config: {
-              mediaType: 'application/vnd.oci.image.config.v1+json',
-              digest: sha256(config),
-              size: config.length,
-            },
-            layers: [
-              {
-                mediaType: 'application/vnd.oci.image.layer.v1.tar',
-                digest: sha256(layer),
-                size: layer.length,
-              },
-            ],
-          }),
-        );
-        await client.putManifest(name, TAG, manifest, OCI_MANIFEST);
-      }),
+      limit(() =>
+        pushTinyImage(client, name, {
+          tags: [TAG],
+          layerSize: 512,
+          labels: { 'org.arbor.fingerprint': name },
+        }),
+      ),
     ),
   );
   await client.close();
@@ -177,7 +89,7 @@ async function observeWithSkopeo(host, names, concurrency) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x) => Math.round(x * 10) / 10;
 
-const registry = await startRegistry();
+const registry = await startRegistry({ accessLog: false });
 try {
   const names = Array.from({ length: IMAGES }, (_, i) => `bench/service-${String(i).padStart(3, '0')}`);
   await pushRepositories(registry.host, names);

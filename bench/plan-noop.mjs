@@ -11,7 +11,6 @@
 //   npm run build && node bench/plan-noop.mjs [--images 187] [--runs 7] [--files 20] [--tags 2] [--keep]
 //                                             [--profile DIR]   (one more run under --cpu-prof)
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,7 +19,7 @@ import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
 import { createRegistryClient } from '../dist/registry/client.js';
 import { generateTree } from './lib/generate-tree.mjs';
-import { startRegistry } from './lib/registry.mjs';
+import { pushTinyImage, startRegistry } from './lib/registry.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(HERE, '..', 'bin', 'arbor.js');
@@ -28,7 +27,6 @@ const TARGET_MS = 1000;
 // Tag templates every image carries besides its fingerprint tag, like a release's `2025.1` and
 // `2025.1-p5`; each costs one HEAD per image in a no-op plan (is the tag still here?).
 const TAG_TEMPLATE_POOL = ['{{ release }}', '{{ release }}-bench', '{{ release }}-{{ image.name }}'];
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const FINGERPRINT_LABEL = 'org.arbor.fingerprint';
 
 const { values } = parseArgs({
@@ -46,7 +44,6 @@ const IMAGES = Number(values.images);
 const RUNS = Number(values.runs);
 const TAG_TEMPLATES = TAG_TEMPLATE_POOL.slice(0, Number(values.tags));
 
-const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -85,42 +82,13 @@ async function publish(host, plan) {
   const limit = pLimit(8);
   await Promise.all(
     plan.images.map((image) =>
-      limit(async () => {
-        const repository = image.repository.slice(host.length + 1);
-        const layer = randomBytes(256);
-        const config = Buffer.from(
-          JSON.stringify({
-            created: new Date().toISOString(),
-            architecture: 'amd64',
-            os: 'linux',
-            config: { Labels: { [FINGERPRINT_LABEL]: image.fingerprint } },
-            rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
-          }),
-        );
-        await client.uploadBlob(repository, sha256(layer), layer, layer.length);
-        await client.uploadBlob(repository, sha256(config), config, config.length);
-        const manifest = Buffer.from(
-          JSON.stringify({
-            schemaVersion: 2,
-            mediaType: OCI_MANIFEST,
-            config: {
-              mediaType: 'application/vnd.oci.image.config.v1+json',
-              digest: sha256(config),
-              size: config.length,
-            },
-            layers: [
-              {
-                mediaType: 'application/vnd.oci.image.layer.v1.tar',
-                digest: sha256(layer),
-                size: layer.length,
-              },
-            ],
-          }),
-        );
-        // The fingerprint tag last, as apply does.
-        for (const tag of [...image.tags, image.fingerprintTag])
-          await client.putManifest(repository, tag, manifest, OCI_MANIFEST);
-      }),
+      limit(() =>
+        pushTinyImage(client, image.repository.slice(host.length + 1), {
+          // The fingerprint tag last, as apply does.
+          tags: [...image.tags, image.fingerprintTag],
+          labels: { [FINGERPRINT_LABEL]: image.fingerprint },
+        }),
+      ),
     ),
   );
   await client.close();

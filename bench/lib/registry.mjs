@@ -10,6 +10,7 @@
 //   const bytes = await registry.uploadedBytes(requests);    // blob bytes those requests stored
 //   await registry.stop();                                   // also deletes the storage
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
@@ -40,7 +41,11 @@ async function listening(port) {
 // One access-log line (combined format): `127.0.0.1 - - [date] "HEAD /v2/a/manifests/t HTTP/1.1" 200 …`.
 const ACCESS_LINE = /^\S+ \S+ \S+ \[[^\]]*\] "([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) /;
 
-export async function startRegistry() {
+/**
+ * `accessLog: false` for benchmarks that time the registry itself: writing a line per request
+ * costs it throughput (they then cannot count requests from the log).
+ */
+export async function startRegistry({ accessLog = true } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-registry-'));
   const storageDir = join(dir, 'storage');
   await mkdir(storageDir);
@@ -55,7 +60,7 @@ export async function startRegistry() {
 log:
   level: warn
   accesslog:
-    disabled: false
+    disabled: ${!accessLog}
 storage:
   filesystem:
     rootdirectory: ${storageDir}
@@ -148,4 +153,43 @@ export function blobUploadTraffic(requests) {
     else uploads++;
   }
   return { uploads, mounts };
+}
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+/**
+ * A tiny single-layer image uploaded with arbor's registry client (no engine needed), put under
+ * `tags` in order (so a fingerprint tag given last lands last, as apply does). Returns its digest.
+ */
+export async function pushTinyImage(client, repository, { tags, labels = {}, layerSize = 256 }) {
+  const layer = randomBytes(layerSize);
+  const config = Buffer.from(
+    JSON.stringify({
+      created: new Date().toISOString(),
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Labels: labels },
+      rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
+    }),
+  );
+  await client.uploadBlob(repository, sha256(layer), layer, layer.length);
+  await client.uploadBlob(repository, sha256(config), config, config.length);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256(config),
+        size: config.length,
+      },
+      layers: [
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length },
+      ],
+    }),
+  );
+  let digest;
+  for (const tag of tags) digest = await client.putManifest(repository, tag, manifest, OCI_MANIFEST);
+  return digest;
 }
