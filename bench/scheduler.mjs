@@ -13,27 +13,16 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as flush } from 'node:timers/promises';
 import { runDag } from '../dist/execute/scheduler.js';
+import { prng } from './lib/generate-tree.mjs';
 
 const TARGET = 1.05;
 const CONCURRENCIES = [2, 4, 8];
-
-/** Small seeded PRNG (mulberry32): the same DAGs on every run. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const duration = (random) => 5 + Math.floor(random() * 46); // 5–50 ms
 
 /** A random tree: every task but the first hangs under an earlier one (recent ones favoured, for depth). */
 function randomTree(n, seed) {
-  const random = rng(seed);
+  const random = prng(seed);
   const tasks = [];
   for (let i = 0; i < n; i++) {
     const parent = i === 0 ? null : `t${Math.floor(i * (1 - random() ** 2))}`;
@@ -51,7 +40,7 @@ function randomTree(n, seed) {
  * with 3 services each, plus 25 infrastructure images (mariadb, rabbitmq, …) right on base.
  */
 function openstackLike(seed) {
-  const random = rng(seed);
+  const random = prng(seed);
   const tasks = [{ name: 'base', parent: null, weight: duration(random) }];
   tasks.push({ name: 'openstack-base', parent: 'base', weight: duration(random) });
   for (let s = 0; s < 40; s++) {

@@ -59,8 +59,8 @@ const ROLES = [
   'backup',
 ];
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same tree. */
-function prng(seed) {
+/** A small seeded PRNG (mulberry32): the same seed gives the same tree, DAG or durations. */
+export function prng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
