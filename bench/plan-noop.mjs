@@ -111,14 +111,23 @@ try {
   const check = arbor(['plan', '-f', file], root).stdout;
   if (!check.includes('No changes')) throw new Error(`plan after publishing is not a no-op:\n${check}`);
 
+  // Alternated: a plan as users run it (the previous plan's HEADs prefetched, see
+  // src/plan/prefetch.ts), and one without the prefetch list (as the first plan of a tree).
+  const prefetchList = path.join(root, '.arbor', 'cache', 'observe-prefetch.json');
   const runsMs = [];
+  const runsWithoutPrefetchMs = [];
   let requests;
+  let requestsWithoutPrefetch;
   for (let i = 0; i < RUNS; i++) {
-    const mark = await registry.logMark();
-    const { stdout, wallMs } = arbor(['plan', '-f', file], root);
-    if (!stdout.includes('No changes')) throw new Error(`run ${i}: not a no-op:\n${stdout}`);
-    runsMs.push(wallMs);
-    if (i === 0) requests = await registry.requestsSince(mark);
+    for (const prefetch of [true, false]) {
+      if (!prefetch) await rm(prefetchList, { force: true });
+      const mark = await registry.logMark();
+      const { stdout, wallMs } = arbor(['plan', '-f', file], root);
+      if (!stdout.includes('No changes')) throw new Error(`run ${i}: not a no-op:\n${stdout}`);
+      (prefetch ? runsMs : runsWithoutPrefetchMs).push(wallMs);
+      if (i === 0 && prefetch) requests = await registry.requestsSince(mark);
+      if (i === 0 && !prefetch) requestsWithoutPrefetch = (await registry.requestsSince(mark)).length;
+    }
   }
   if (values.profile)
     arbor(['plan', '-f', file], root, ['--cpu-prof', '--cpu-prof-dir', path.resolve(values.profile)]);
@@ -143,6 +152,11 @@ try {
         loadAverage1m: round(loadavg()[0]),
         medianMs: round(medianMs),
         runsMs: runsMs.map(round),
+        withoutPrefetch: {
+          medianMs: round(median(runsWithoutPrefetchMs)),
+          runsMs: runsWithoutPrefetchMs.map(round),
+          requests: requestsWithoutPrefetch,
+        },
         nodeStartupMs: round(nodeStartupMs),
         requests: requests.length,
         requestsByMethod: byMethod,

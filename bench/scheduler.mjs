@@ -86,6 +86,41 @@ function rampUpBound(tasks, weight, concurrency) {
   return best;
 }
 
+/** Longest chain of work strictly below each task (what must still run after it ends). */
+function tails(tasks, weight) {
+  const children = new Map(tasks.map((t) => [t.name, []]));
+  for (const t of tasks) if (t.parent) children.get(t.parent).push(t);
+  const memo = new Map();
+  const tail = (t) => {
+    if (memo.has(t.name)) return memo.get(t.name);
+    const value = Math.max(0, ...children.get(t.name).map((c) => weight(c) + tail(c)));
+    memo.set(t.name, value);
+    return value;
+  };
+  return new Map(tasks.map((t) => [t.name, tail(t)]));
+}
+
+/**
+ * The ramp-up bound made symmetric: a task with head ≥ τ1 cannot start before τ1, and one with
+ * tail ≥ τ2 must end by makespan − τ2 (its longest chain of descendants still has to run). So all
+ * tasks with both share c slots inside [τ1, makespan − τ2]: makespan ≥ τ1 + τ2 + their work / c,
+ * for every τ1, τ2. A lower bound on every schedule (the best one included), at least as tight as
+ * rampUpBound (τ2 = 0) and the critical path (the chain's own tasks, one at a time, c = 1 aside).
+ */
+function headTailBound(tasks, weight, concurrency) {
+  const h = heads(tasks, weight);
+  const q = tails(tasks, weight);
+  let best = criticalPath(tasks, weight);
+  for (const tau1 of new Set(h.values())) {
+    const late = tasks.filter((t) => h.get(t.name) >= tau1);
+    for (const tau2 of new Set(late.map((t) => q.get(t.name)))) {
+      const work = late.filter((t) => q.get(t.name) >= tau2).reduce((sum, t) => sum + weight(t), 0);
+      best = Math.max(best, tau1 + tau2 + work / concurrency);
+    }
+  }
+  return best;
+}
+
 /** Real timers; also returns how long each task really took (timers fire late, never early). */
 async function realRun(tasks, concurrency) {
   const weights = new Map(tasks.map((t) => [t.name, t.weight]));
@@ -155,6 +190,7 @@ for (const { dag, tasks } of dags) {
     const measuredWork = tasks.reduce((sum, t) => sum + measured(t), 0);
     const virtual = await virtualRun(tasks, concurrency);
     const rampUp = rampUpBound(tasks, planned, concurrency);
+    const headTail = headTailBound(tasks, planned, concurrency);
     cases.push({
       dag,
       tasks: tasks.length,
@@ -171,6 +207,12 @@ for (const { dag, tasks } of dags) {
       virtualRatio: round(virtual / bound),
       rampUpBoundMs: round(rampUp, 1),
       virtualRatioVsRampUp: round(virtual / rampUp),
+      // The tightest bound here: no schedule at all can beat it, so this is "how far from optimal".
+      headTailBoundMs: round(headTail, 1),
+      virtualRatioVsHeadTail: round(virtual / headTail),
+      measuredRatioVsHeadTail: round(makespan / headTailBound(tasks, measured, concurrency)),
+      // The issue's bound is out of reach for every schedule when this exceeds 1.05.
+      headTailOverIssueBound: round(headTail / bound),
     });
   }
 }
@@ -187,6 +229,8 @@ console.log(
         maxMeasuredRatio: max('measuredRatio'),
         maxVirtualRatio: max('virtualRatio'),
         maxVirtualRatioVsRampUp: max('virtualRatioVsRampUp'),
+        maxVirtualRatioVsHeadTail: max('virtualRatioVsHeadTail'),
+        maxMeasuredRatioVsHeadTail: max('measuredRatioVsHeadTail'),
         casesMeetingTarget: `${cases.filter((c) => c.ratio <= TARGET).length}/${cases.length}`,
       },
       cases,

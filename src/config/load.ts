@@ -4,6 +4,7 @@
 // parts of the file, the model is built from the rest and checked all the same.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
 import { buildConfig } from './build.js';
 import { configDigest } from './canonical.js';
@@ -13,7 +14,14 @@ import { lenientRaw } from './lenient.js';
 import type { Config } from './model.js';
 import type { RawConfig } from './raw.js';
 import { checkSchema } from './schema.js';
-import { displayPath, parseSource } from './source.js';
+import type { SourceDocument } from './source.js';
+import {
+  indexedSource,
+  readSourceIndex,
+  sourceIndexFile,
+  textDigest,
+  writeSourceIndex,
+} from './source-index.js';
 
 export interface LoadOptions {
   /** Directory that relative paths in messages (and `file`) are relative to. Default: process.cwd(). */
@@ -61,7 +69,7 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
     return { diagnostics: [error(`cannot read ${shown}: ${reason}`)] };
   }
 
-  const source = parseSource(text, shown);
+  const source = await parse(absolute, text, shown);
   // Without data (a YAML syntax error) there is nothing to check further.
   if (source.data === undefined) return { diagnostics: sortDiagnostics(source.diagnostics) };
 
@@ -94,6 +102,20 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
     ...(warnings.length > 0 ? { warnings } : {}),
   };
   return matched ? { config: model, model, diagnostics } : { model, diagnostics };
+}
+
+/** The parsed text, from source-index.ts when this exact text was parsed cleanly before. */
+async function parse(file: string, text: string, shown: string): Promise<SourceDocument> {
+  const digest = textDigest(text);
+  const indexFile = sourceIndexFile(file);
+  const stored = await readSourceIndex(indexFile, digest);
+  if (stored) return indexedSource(stored, shown);
+  // Loaded only here: a run over an unchanged file never loads the YAML parser.
+  const { parseSource } = await import('./source.js');
+  const parsed = parseSource(text, shown);
+  const index = parsed.index();
+  if (index) await writeSourceIndex(indexFile, digest, index);
+  return parsed;
 }
 
 /** By position in the file; diagnostics without a location first. Stable. */

@@ -1,7 +1,6 @@
 // images.yaml as text with positions: parses with `yaml` keeping a line counter, turns YAML
 // syntax problems into Diagnostics, and maps a path in the data (`images.keystone.parent`)
 // back to `file:line:col` so every later check can point at the offending node.
-import path from 'node:path';
 import {
   type Document,
   isAlias,
@@ -17,6 +16,7 @@ import {
   type YAMLMap,
 } from 'yaml';
 import { type Diagnostic, error, type SourceLocation, warning } from '../errors.js';
+import { pathKey, type SourceIndex } from './source-index.js';
 
 export type DataPath = ReadonlyArray<string | number>;
 
@@ -39,13 +39,15 @@ export interface SourceDocument {
   keysAt(path: DataPath): string[];
 }
 
-/** `images.yaml` relative to `cwd` when the file lies below it, the absolute path otherwise. */
-export function displayPath(file: string, cwd: string): string {
-  const relative = path.relative(cwd, file);
-  return relative === '' || relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+export interface ParsedSource extends SourceDocument {
+  /**
+   * Every node's position, for source-index.ts to store and reuse while the text is unchanged;
+   * null when the document cannot be stored that way (problems, aliases, non-JSON values).
+   */
+  index(): SourceIndex | null;
 }
 
-export function parseSource(text: string, displayFile: string): SourceDocument {
+export function parseSource(text: string, displayFile: string): ParsedSource {
   const lineCounter = new LineCounter();
   // Duplicate keys are found below in linear time; yaml's own uniqueKeys check compares every
   // pair of keys, which is slow for a file with thousands of images.
@@ -103,7 +105,50 @@ export function parseSource(text: string, displayFile: string): SourceDocument {
     return node.range ? at(node.range[0]) : start;
   }
 
-  return { displayFile, data, diagnostics, locate, locateKey, keysAt };
+  function index(): SourceIndex | null {
+    if (diagnostics.length > 0 || data === undefined || !jsonSafe(data)) return null;
+    const nodes: SourceIndex['nodes'] = {};
+    const keys: SourceIndex['keys'] = {};
+    let storable = true;
+    const position = (node: Node | undefined): [number, number] => {
+      if (!node) return [0, 0];
+      const loc = offsetOf(node);
+      return [loc.line, loc.col];
+    };
+    const visitNode = (node: Node | undefined, path: string, keyNode: Node | undefined) => {
+      if (!storable) return;
+      if (node && isAlias(node)) {
+        storable = false; // an alias is one node at many paths: parse such files every time
+        return;
+      }
+      const pointAtKey = node === undefined || isCollection(node) || isNullScalar(node) ? 1 : 0;
+      nodes[path] = [...position(node), ...position(keyNode), pointAtKey];
+      if (node && isMap(node)) {
+        keys[path] = node.items.flatMap((p) => (isScalar(p.key) ? [String(p.key.value)] : []));
+        for (const [key, pair] of pairsByKey(node)) {
+          if (key.includes('\u0000')) storable = false;
+          visitNode((pair.value ?? undefined) as Node | undefined, `${path}\u0000${key}`, pair.key as Node);
+        }
+      } else if (node && isSeq(node)) {
+        node.items.forEach((item, i) => {
+          visitNode(item as Node, `${path}\u0000${i}`, undefined);
+        });
+      }
+    };
+    visitNode((doc.contents ?? undefined) as Node | undefined, pathKey([]), undefined);
+    return storable ? { data, nodes, keys } : null;
+  }
+
+  return { displayFile, data, diagnostics, locate, locateKey, keysAt, index };
+}
+
+/** Whether `JSON.parse(JSON.stringify(value))` gives the same value back. */
+function jsonSafe(value: unknown): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  if (Array.isArray(value)) return value.every(jsonSafe);
+  if (typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  return Object.entries(value).every(([k, v]) => k !== '__proto__' && jsonSafe(v));
 }
 
 /** `yaml` appends "at line L, column C:" and a code excerpt; the location is printed separately. */

@@ -60,7 +60,7 @@ export class RegistryClients {
     return head.digest;
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((c) => c.close?.()));
+  async close(options: { abort?: boolean } = {}): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.close?.(options)));
   }
 }

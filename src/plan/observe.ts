@@ -28,7 +28,8 @@ export async function observe(
   client: RegistryClient,
   options: { concurrency?: number } = {},
 ): Promise<Observation> {
-  const limit = pLimit(options.concurrency ?? 16);
+  // 64 in flight over the client's 8 connections: it pipelines HEADs (see registry/client.ts).
+  const limit = pLimit(options.concurrency ?? 64);
   const observed: Record<string, string | null> = {};
   const head = async (repositoryPath: string, repository: string, tag: string) => {
     const result = await limit(() => client.headManifest(repositoryPath, tag));

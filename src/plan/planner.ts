@@ -1,13 +1,16 @@
 // The whole of `arbor plan`: desired state, observed state, their difference. Shared by
 // plan, apply (without a saved plan), comment and export, so they all plan the same way.
-import { relative } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import { textDigest } from '../config/source-index.js';
 import type { Diagnostic } from '../errors.js';
 import { planRetention, protectedTagsOf } from '../retention/index.js';
 import { RegistryClients } from './clients.js';
 import { computePlan } from './compute.js';
-import { computeDesired, type DesiredState, loadTree } from './desired.js';
+import { computeDesired, type DesiredState, loadTree, type Tree } from './desired.js';
 import type { Plan } from './model.js';
 import { observe } from './observe.js';
+import { loadPrefetchList, PlanHeads, prefetchFile, sameRegistry, savePrefetchList } from './prefetch.js';
 
 export interface PlanRequest {
   file: string;
@@ -22,6 +25,8 @@ export interface PlanRequest {
   retention?: boolean;
   /** Retention warnings, e.g. a rule that selects nothing. */
   onWarning?: (warning: Diagnostic) => void;
+  /** Send the previous plan's HEADs while this one is computed (default true); see prefetch.ts. */
+  prefetch?: boolean;
 }
 
 export interface PlanResult {
@@ -31,8 +36,36 @@ export interface PlanResult {
 }
 
 export async function planTree(request: PlanRequest): Promise<PlanResult> {
-  const tree = await loadTree(request.file);
-  const clients = new RegistryClients(tree.config, request.debug ? { debug: request.debug } : {});
+  const phase = phaseTimer(request.debug);
+  const clientOptions = request.debug ? { debug: request.debug } : {};
+  const whole = (request.only?.length ?? 0) === 0;
+  const listFile = prefetchFile(request.file);
+  // Before images.yaml is even parsed, the previous plan's HEADs go out: the registry answers
+  // while this process computes. Not for a selection, which would use a fraction of them.
+  const configText = whole && request.prefetch !== false ? await configTextDigest(request.file) : null;
+  const list = configText ? await loadPrefetchList(listFile, configText) : null;
+  const early = list
+    ? new RegistryClients({ registry: list.registry, root: dirname(resolve(request.file)) }, clientOptions)
+    : undefined;
+  const prefetched = early && list ? new PlanHeads(early.home, list.heads) : undefined;
+  const abandon = async () => {
+    prefetched?.stop();
+    await early?.close({ abort: true });
+  };
+
+  let tree: Tree;
+  try {
+    tree = await loadTree(request.file);
+  } catch (e) {
+    await abandon();
+    throw e;
+  }
+  phase('config and graph');
+  // The same text names the same registry; checked all the same, as the HEADs depend on it.
+  const reuse = list !== null && sameRegistry(list.registry, tree.config.registry);
+  if (!reuse) await abandon();
+  const clients = reuse && early ? early : new RegistryClients(tree.config, clientOptions);
+  const heads = reuse && prefetched ? prefetched : new PlanHeads(clients.home);
   try {
     const desired = await computeDesired({
       tree,
@@ -41,29 +74,77 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
       ...(request.env ? { env: request.env } : {}),
       resolveBase: (ref) => clients.resolveBase(ref),
     });
+    phase('desired state (render, fingerprints, tags)');
     const now = new Date();
     const [observation, deletions] = await Promise.all([
-      observe(desired, clients.home),
-      request.retention === false || (request.only?.length ?? 0) > 0
+      observe(desired, heads.client),
+      request.retention === false || !whole
         ? []
         : planRetention(
             tree.config,
             protectedTagsOf(tree.config, desired.images.values()),
-            clients.home,
+            heads.client,
             now,
             {
               ...(request.onWarning ? { onWarning: request.onWarning } : {}),
             },
           ),
     ]);
+    phase('observed state (registry)');
+    if (heads === prefetched && request.debug) {
+      const { used, unused } = heads.usage;
+      request.debug(`prefetch: ${used} HEADs answered ahead of need, ${unused} sent for nothing`);
+    }
+    if (configText)
+      await savePrefetchList(listFile, {
+        configText,
+        registry: tree.config.registry,
+        heads: nextHeads(desired),
+      });
     const plan = computePlan(desired, observation, {
       configFile: relative(process.cwd(), desired.config.file) || desired.config.file,
       now,
       deletions,
     });
+    phase('plan');
     return { plan, desired, clients };
   } catch (e) {
+    heads.stop();
     await clients.close();
     throw e;
   }
+}
+
+/** SHA-256 of images.yaml as it is now, or null when it cannot be read (loadTree reports that). */
+async function configTextDigest(file: string): Promise<string | null> {
+  try {
+    return textDigest(await readFile(file, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What the next plan will HEAD, assuming this one gets applied: every image's fingerprint tag and
+ * all its tags (a plan HEADs the tags of built images, and after apply every image is built).
+ */
+function nextHeads(desired: DesiredState): Array<[string, string]> {
+  const heads: Array<[string, string]> = [];
+  for (const name of desired.order) {
+    const image = desired.images.get(name)!;
+    heads.push([image.repositoryPath, image.fingerprintTag]);
+    for (const tag of image.tags) heads.push([image.repositoryPath, tag]);
+  }
+  return heads;
+}
+
+/** `--debug`: how long each planning step took, so a slow plan says where its time went. */
+function phaseTimer(debug: ((line: string) => void) | undefined): (name: string) => void {
+  if (!debug) return () => {};
+  let last = performance.now();
+  return (name) => {
+    const now = performance.now();
+    debug(`${name}: ${Math.round(now - last)} ms (at ${Math.round(now)} ms since start-up)`);
+    last = now;
+  };
 }

@@ -2,8 +2,8 @@
 // retries on server errors and one-line errors that carry the status and the API's own message.
 // The token travels only in the headers given here and is registered as a secret by the caller.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
 import { ArborError } from '../errors.js';
+import { request } from '../registry/transport/undici.js';
 
 export interface ApiClientOptions {
   /** `GitHub` or `GitLab`, for messages. */

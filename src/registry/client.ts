@@ -34,6 +34,12 @@ export interface RegistryClientOptions {
   authenticator?: Authenticator;
   /** Connections to the registry (default 8). */
   maxConnections?: number;
+  /**
+   * HEAD requests sent ahead on one connection before its first answer (HTTP/1.1 pipelining,
+   * default 8; 1 turns it off). Only HEADs are pipelined: every other request waits for the
+   * connection, so a blob transfer never holds a HEAD up and an upload is never pipelined.
+   */
+  headPipelining?: number;
   /** Per request: time to the response headers, and longest pause in a body (default 30 s). */
   timeoutMs?: number;
   /** Extra attempts for idempotent requests and upload sessions (default 4). */
@@ -77,7 +83,8 @@ export interface RegistryClient {
   deleteManifest(repository: string, digest: string): Promise<DeleteResult>;
   deleteTag(repository: string, tag: string): Promise<'deleted' | 'unsupported'>;
   referrers(repository: string, digest: string, options?: { artifactType?: string }): Promise<Referrers>;
-  close(): Promise<void>;
+  /** Waits for requests in flight, then closes; `abort` fails them instead. */
+  close(options?: { abort?: boolean }): Promise<void>;
 }
 
 function readCa(registry: string, caFile: string | undefined): string | undefined {
@@ -102,6 +109,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   const extraCa = readCa(options.registry, options.caFile);
   const pools = new Pools({
     maxConnections: options.maxConnections ?? 8,
+    headPipelining: options.headPipelining ?? 8,
     timeoutMs: options.timeoutMs ?? 30_000,
     ...(extraCa ? { extraCa } : {}),
   });
@@ -156,6 +164,6 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     deleteManifest: (repo, digest) => deleteManifest(ctx, repo, digest),
     deleteTag: (repo, tag) => deleteTag(ctx, repo, tag),
     referrers: (repo, digest, opts) => referrers(ctx, repo, digest, opts),
-    close: () => pools.close(),
+    close: (options) => (options?.abort ? pools.destroy() : pools.close()),
   };
 }

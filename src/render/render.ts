@@ -20,8 +20,8 @@ import path from 'node:path';
 import nunjucks from 'nunjucks';
 import type { Config, ImageConfig } from '../config/model.js';
 import { repositoryOf } from '../config/repository.js';
+import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
-import { displayPath } from './display-path.js';
 import { describeTemplateError } from './template-errors.js';
 import { PARENT_TEMPLATE, TemplateLoader, type TemplateLookupError } from './template-loader.js';
 

@@ -8,9 +8,9 @@
 
 import nunjucks from 'nunjucks';
 import type { Config, ImageConfig } from '../config/model.js';
+import { displayPath } from '../display-path.js';
 import { type Diagnostic, error, throwIfErrors } from '../errors.js';
 import { tagProblem } from '../registry/reference.js';
-import { displayPath } from './display-path.js';
 import { CI_BRANCH_VARIABLES, type GitInfo } from './git.js';
 import { NUNJUCKS_OPTIONS } from './render.js';
 import { describeTemplateError } from './template-errors.js';

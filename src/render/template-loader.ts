@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
-import { displayPath } from './display-path.js';
+import { displayPath } from '../display-path.js';
 import { compileTemplateSource } from './nunjucks-internals.js';
 
 /** The value of `parent_template` in every template context; resolved by the loader. */

@@ -5,8 +5,9 @@
 // removes an image once no tag points at it. Rate limits: a 429 waits for `Retry-After` or
 // `X-RateLimit-Reset`, and a response announcing `X-RateLimit-Remaining: 0` makes the next
 // request wait for the reset.
-import { request } from 'undici';
+
 import { ArborError } from '../errors.js';
+import { request } from '../registry/transport/undici.js';
 import { registerSecret } from '../secrets.js';
 
 export const DOCKER_HUB_API = 'https://hub.docker.com';

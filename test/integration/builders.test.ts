@@ -2,7 +2,7 @@
 // registry on loopback: images built FROM scratch + busybox, pushed, inspected with skopeo.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ beforeAll(async () => {
   contextDir = join(workDir, 'context');
   execFileSync('mkdir', ['-p', contextDir]);
   await copyFile('/bin/busybox', join(contextDir, 'busybox'));
+  await writeFile(join(contextDir, 'run-id'), run);
 });
 
 afterAll(async () => {
@@ -34,7 +35,10 @@ afterAll(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
+// The run id first: the classic builder's layer cache matches identical steps across test files,
+// and another file removing its (identical) images in the middle of this build breaks it.
 const BASE = `FROM scratch
+COPY run-id /etc/arbor-test-run
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 ARG GREETING
@@ -154,8 +158,9 @@ describe.each([
     const first = await builder.push(ref, { logFile: log('push'), insecure: true });
     expect(first.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(first.digest).toBe(skopeoDigest(ref));
-    // COPY busybox, RUN --install, RUN echo: three layers went up; a second tag uploads none.
-    expect(first.uploadedLayers).toHaveLength(3);
+    // COPY run-id, COPY busybox, RUN --install, RUN echo: four layers went up; a second tag
+    // uploads none.
+    expect(first.uploadedLayers).toHaveLength(4);
     const again = await builder.push(`${repo()}-base:fp-1`, { logFile: log('push'), insecure: true });
     expect(again).toEqual({ digest: first.digest, uploadedLayers: [] });
   });

@@ -2,7 +2,6 @@
 // and prints {"ServerURL","Username","Secret"}; a missing entry is exit 1 with
 // "credentials not found in native keychain". Username `<token>` means Secret is an identity token.
 // Helper output may hold secrets, so errors name the helper and registry, never the output.
-import { execa } from 'execa';
 import { ArborError } from '../../errors.js';
 import { registerSecret } from '../../secrets.js';
 import type { Credentials } from './types.js';
@@ -21,6 +20,8 @@ export async function runCredentialHelper(
   }
   let stdout: string;
   try {
+    // Loaded on first use: most runs have no helper, and every run would pay for loading execa.
+    const { execa } = await import('execa');
     const result = await execa(program, ['get'], {
       input: serverUrl,
       timeout: HELPER_TIMEOUT_MS,

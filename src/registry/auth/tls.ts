@@ -3,9 +3,9 @@
 // certificate error codes into a sentence a user can act on.
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent } from 'undici';
 import { ArborError } from '../../errors.js';
 import { UNTRUSTED_CHAIN_CODES } from '../transport/connection-errors.js';
+import { Agent } from '../transport/undici.js';
 
 /** The `connect` options of an undici Agent/Pool that trusts `caFile` besides the system roots. */
 export function tlsConnectOptions(caFile?: string): { ca?: string[] } {

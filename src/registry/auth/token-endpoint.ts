@@ -2,9 +2,10 @@
 // `GET realm?service=…&scope=…&scope=…` with Basic credentials (or anonymous), or with an
 // identity token the OAuth2 `POST realm` with grant_type=refresh_token. The answer carries
 // `token` or `access_token`, `expires_in` (60 s when absent) and maybe a new `refresh_token`.
-import { type Dispatcher, request } from 'undici';
+
 import { ArborError } from '../../errors.js';
 import { redact, registerSecret } from '../../secrets.js';
+import { type Dispatcher, request } from '../transport/undici.js';
 import { describeTlsError } from './tls.js';
 import type { Credentials } from './types.js';
 

@@ -2,14 +2,16 @@
 // storage origin a blob redirect points to), with a connection cap and per-request timeouts.
 // Everything above this file sees only `Send`.
 import { rootCertificates } from 'node:tls';
-import { Pool } from 'undici';
 import { RegistryError } from '../errors.js';
 import { describeConnectionError } from './connection-errors.js';
 import type { RegistryRequest, RegistryResponse, Send } from './types.js';
+import { Pool } from './undici.js';
 
 export interface PoolOptions {
   /** Connections per origin. */
   maxConnections: number;
+  /** HEADs in flight per connection (undici pipelines only HEAD: other methods are `blocking`). */
+  headPipelining: number;
   /** Headers timeout and body (idle) timeout of every request. */
   timeoutMs: number;
   /** PEM text of an extra CA trusted besides the system roots. */
@@ -26,15 +28,17 @@ export interface TransportStats {
 export class Pools {
   readonly stats: TransportStats = { requests: 0, connections: 0 };
   private readonly pools = new Map<string, Pool>();
+  private destroyed = false;
 
   constructor(private readonly options: PoolOptions) {}
 
   get(origin: string): Pool {
+    if (this.destroyed) throw new Error(`registry client for ${origin} was abandoned`);
     let pool = this.pools.get(origin);
     if (!pool) {
       pool = new Pool(origin, {
         connections: this.options.maxConnections,
-        pipelining: 1,
+        pipelining: this.options.headPipelining,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
         // TLS is verified always; an extra CA adds to the system roots instead of replacing them.
@@ -54,6 +58,14 @@ export class Pools {
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((p) => p.close()));
+  }
+
+  /** Aborts whatever is in flight (a client nobody waits for, e.g. one talking to a stale host). */
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.destroy()));
   }
 }
 

@@ -1,0 +1,169 @@
+// Observation prefetch. A plan's HEADs can only be sent once fingerprints are known, and on a
+// warm tree the registry's answers are most of a no-op plan's wall time (a CNCF registry spends
+// ≈ 1–1.5 ms of CPU per request). So each full plan records which tags it read, and the next
+// plan sends those same HEADs the moment it starts, while it is still parsing images.yaml and
+// fingerprinting; observe() then takes the answers it needs from here and asks for the rest.
+//
+// The answers are fresh: they are read during this run, a few hundred milliseconds before use,
+// and the saved plan's staleness check re-reads every tag before apply touches it. A prefetched
+// HEAD nobody asks for (an image whose fingerprint changed) is a wasted request, counted in
+// `unused` and shown under --debug.
+//
+// Only while images.yaml is byte for byte the file the list was made from: the HEADs go out
+// before the file is parsed, and must never reach a registry the current file does not name.
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RegistryConfig } from '../config/model.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { ManifestHead } from '../registry/manifest-model.js';
+
+const FORMAT = 'arbor-observe-prefetch';
+const VERSION = 1;
+/**
+ * HEADs in flight at once. More than the pool's 8 connections on purpose: the client pipelines
+ * HEADs, so the registry keeps a queue of work while this process is busy parsing and hashing.
+ */
+const PREFETCH_CONCURRENCY = 64;
+
+export interface PrefetchList {
+  /** SHA-256 of the images.yaml text the list was made from. */
+  configText: string;
+  /** The registry settings of that file. */
+  registry: RegistryConfig;
+  /** `[repository path, tag]` pairs, in the order the previous plan read them. */
+  heads: Array<[string, string]>;
+}
+
+/** Where a tree's prefetch list lives: beside its other caches, under the config root. */
+export function prefetchFile(configFile: string): string {
+  return path.join(path.dirname(path.resolve(configFile)), '.arbor', 'cache', 'observe-prefetch.json');
+}
+
+/**
+ * The stored list when it was made from this very images.yaml text (its SHA-256); null when there
+ * is none, it was made from another text, or it cannot be read (never an error).
+ */
+export async function loadPrefetchList(file: string, configText: string): Promise<PrefetchList | null> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    return null;
+  }
+  const stored = parsed as { format?: unknown; version?: unknown } & Partial<PrefetchList>;
+  if (stored?.format !== FORMAT || stored.version !== VERSION || stored.configText !== configText)
+    return null;
+  if (!isRegistryConfig(stored.registry) || !Array.isArray(stored.heads)) return null;
+  const heads = stored.heads.filter(
+    (h): h is [string, string] =>
+      Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string',
+  );
+  return { configText, registry: stored.registry, heads };
+}
+
+export async function savePrefetchList(file: string, list: PrefetchList): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(temp, JSON.stringify({ format: FORMAT, version: VERSION, ...list }));
+    await rename(temp, file);
+  } catch {
+    // A cache: failing to write it costs the next plan some speed, nothing else.
+    await rm(temp, { force: true });
+  }
+}
+
+export function sameRegistry(a: RegistryConfig, b: RegistryConfig): boolean {
+  return a.url === b.url && a.namespace === b.namespace && a.insecure === b.insecure && a.caFile === b.caFile;
+}
+
+/**
+ * One plan's manifest HEADs: the prefetched ones, and every other one asked once and shared.
+ * observe() and retention both read tags (retention every tag of a repository, so also the ones
+ * the plan wants); through `client` they share the answers, which also makes the plan one
+ * snapshot of the registry. Only for planning: apply re-reads live through the plain client.
+ */
+export class PlanHeads {
+  /** A view of the client whose headManifest goes through this object. */
+  readonly client: RegistryClient;
+  private readonly answers = new Map<string, Promise<ManifestHead | null>>();
+  private readonly prefetched = new Set<string>();
+  private readonly queue: Array<{
+    repository: string;
+    tag: string;
+    resolve: (head: ManifestHead | null) => void;
+    reject: (e: unknown) => void;
+  }> = [];
+  /** Index of the next queued prefetch HEAD to send. */
+  private next = 0;
+  private used = 0;
+  /** Prefetch answers that arrived, used yet or not. */
+  private arrived = 0;
+
+  constructor(
+    private readonly base: RegistryClient,
+    prefetch: ReadonlyArray<readonly [string, string]> = [],
+  ) {
+    this.client = Object.assign(Object.create(base) as RegistryClient, {
+      headManifest: (repository: string, tag: string) => this.head(repository, tag),
+    });
+    for (const [repository, tag] of prefetch) {
+      const k = key(repository, tag);
+      if (this.answers.has(k)) continue;
+      const answer = new Promise<ManifestHead | null>((resolve, reject) => {
+        this.queue.push({ repository, tag, resolve, reject });
+      });
+      // Failures surface when (and only when) the plan asks for the answer.
+      answer.catch(() => {});
+      this.answers.set(k, answer);
+      this.prefetched.add(k);
+    }
+    // A work queue rather than one promise per request: the pool sees at most
+    // PREFETCH_CONCURRENCY requests, sent in the order the plan will want the answers.
+    const worker = async () => {
+      while (this.next < this.queue.length) {
+        const job = this.queue[this.next++]!;
+        await base.headManifest(job.repository, job.tag).then(job.resolve, job.reject);
+        this.arrived++;
+      }
+    };
+    for (let i = 0; i < Math.min(PREFETCH_CONCURRENCY, this.queue.length); i++) void worker();
+  }
+
+  /** The manifest at repository:tag, asked at most once per plan. */
+  head(repository: string, tag: string): Promise<ManifestHead | null> {
+    const k = key(repository, tag);
+    let answer = this.answers.get(k);
+    if (answer) {
+      if (this.prefetched.delete(k)) this.used++;
+      return answer;
+    }
+    answer = this.base.headManifest(repository, tag);
+    this.answers.set(k, answer);
+    return answer;
+  }
+
+  /** Sends no more prefetch HEADs (the plan failed). */
+  stop(): void {
+    this.next = this.queue.length;
+  }
+
+  /** Prefetched answers the plan used, the ones it never asked for, and how many have arrived. */
+  get usage(): { used: number; unused: number; arrived: number } {
+    return { used: this.used, unused: this.prefetched.size, arrived: this.arrived };
+  }
+}
+
+function key(repository: string, tag: string): string {
+  return `${repository}\n${tag}`;
+}
+
+function isRegistryConfig(value: unknown): value is RegistryConfig {
+  const r = value as Partial<RegistryConfig> | undefined;
+  return (
+    typeof r?.url === 'string' &&
+    typeof r.namespace === 'string' &&
+    typeof r.insecure === 'boolean' &&
+    (r.caFile === undefined || typeof r.caFile === 'string')
+  );
+}
