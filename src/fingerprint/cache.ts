@@ -13,7 +13,8 @@
 //   after we read it, leaving size and times equal but content different.
 // - Written atomically (temporary file + rename), so a crash never leaves half a cache.
 // - On save, entries for files not looked up in this run are dropped (pass `prune: false` to
-//   keep them, e.g. for a run over a selection of images).
+//   keep them, e.g. for a run over a selection of images). A run that changed nothing does not
+//   rewrite the file (for 3,500 files it is ≈ 0.7 MB, a noticeable part of a warm plan).
 import type { BigIntStats } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -51,6 +52,8 @@ type StoredEntry = [string, string, string, string, string, string];
 
 export class FileHashCache {
   private readonly seen = new Set<string>();
+  /** Whether the entries differ from what the file holds (a new, changed or dropped entry). */
+  private changed: boolean;
   /** Files changed after this moment are not stored (see "racily clean" above). */
   private readonly trustBeforeNs: bigint;
 
@@ -62,6 +65,8 @@ export class FileHashCache {
     readonly discarded: string | null,
   ) {
     this.trustBeforeNs = BigInt(Date.now()) * 1_000_000n - RACY_MARGIN_NS;
+    // A cache that was not read from its file (missing, discarded) must be written.
+    this.changed = entries.size === 0;
   }
 
   /** An empty cache that will be saved to `file`. */
@@ -103,9 +108,10 @@ export class FileHashCache {
   set(absPath: string, stat: BigIntStats, hash: string): void {
     this.seen.add(absPath);
     if (stat.mtimeNs >= this.trustBeforeNs || stat.ctimeNs >= this.trustBeforeNs) {
-      this.entries.delete(absPath);
+      if (this.entries.delete(absPath)) this.changed = true;
       return;
     }
+    this.changed = true;
     this.entries.set(absPath, {
       size: stat.size,
       mtimeNs: stat.mtimeNs,
@@ -122,6 +128,8 @@ export class FileHashCache {
 
   async save(options: { prune?: boolean } = {}): Promise<void> {
     const prune = options.prune ?? true;
+    const drops = prune && [...this.entries.keys()].some((file) => !this.seen.has(file));
+    if (!this.changed && !drops) return;
     const stored: StoredEntry[] = [];
     for (const [file, e] of this.entries) {
       if (prune && !this.seen.has(file)) continue;

@@ -120,6 +120,29 @@ describe('FileHashCache', () => {
     expect(pruned.get(b, await bigStat(b))).toBeUndefined();
   });
 
+  it('is not rewritten by a run that changed nothing, and is by one that did', async () => {
+    const { a, b, cacheFile } = await repo();
+    const cache = await FileHashCache.load(cacheFile);
+    const first = new FileHasher(cache);
+    await first.hash(a, await bigStat(a));
+    await first.hash(b, await bigStat(b));
+    await cache.save();
+    const written = await stat(cacheFile, { bigint: true });
+
+    // Same files, all answered from the cache: the file is left as it is (same inode: no rename).
+    const again = await FileHashCache.load(cacheFile);
+    for (const f of [a, b]) expect(again.get(f, await bigStat(f))).toBeDefined();
+    await again.save();
+    expect((await stat(cacheFile, { bigint: true })).ino).toBe(written.ino);
+
+    // A file not looked up is dropped on save: that is a change.
+    const onlyA = await FileHashCache.load(cacheFile);
+    onlyA.get(a, await bigStat(a));
+    await onlyA.save();
+    expect((await stat(cacheFile, { bigint: true })).ino).not.toBe(written.ino);
+    expect((await FileHashCache.load(cacheFile)).size).toBe(1);
+  });
+
   it('writes atomically: no temporary file is left next to the cache', async () => {
     const { a, cacheFile } = await repo();
     const cache = await FileHashCache.load(cacheFile);
