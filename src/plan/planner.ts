@@ -25,8 +25,6 @@ export interface PlanRequest {
   retention?: boolean;
   /** Retention warnings, e.g. a rule that selects nothing. */
   onWarning?: (warning: Diagnostic) => void;
-  /** Send the previous plan's HEADs while this one is computed (default true); see prefetch.ts. */
-  prefetch?: boolean;
 }
 
 export interface PlanResult {
@@ -42,7 +40,7 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
   const listFile = prefetchFile(request.file);
   // Before images.yaml is even parsed, the previous plan's HEADs go out: the registry answers
   // while this process computes. Not for a selection, which would use a fraction of them.
-  const configText = whole && request.prefetch !== false ? await configTextDigest(request.file) : null;
+  const configText = whole ? await configTextDigest(request.file) : null;
   const list = configText ? await loadPrefetchList(listFile, configText) : null;
   const early = list
     ? new RegistryClients({ registry: list.registry, root: dirname(resolve(request.file)) }, clientOptions)
@@ -61,7 +59,8 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
     throw e;
   }
   phase('config and graph');
-  // The same text names the same registry; checked all the same, as the HEADs depend on it.
+  // The same text names the same registry, but images.yaml may have been edited between its
+  // digest above and loadTree's read: the HEADs go only where the file loaded now points.
   const reuse = list !== null && sameRegistry(list.registry, tree.config.registry);
   if (!reuse) await abandon();
   const clients = reuse && early ? early : new RegistryClients(tree.config, clientOptions);

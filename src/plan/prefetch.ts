@@ -62,14 +62,14 @@ export async function loadPrefetchList(file: string, configText: string): Promis
 }
 
 export async function savePrefetchList(file: string, list: PrefetchList): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
   try {
+    await mkdir(path.dirname(file), { recursive: true });
     await writeFile(temp, JSON.stringify({ format: FORMAT, version: VERSION, ...list }));
     await rename(temp, file);
   } catch {
-    // A cache: failing to write it costs the next plan some speed, nothing else.
-    await rm(temp, { force: true });
+    // A cache: failing to write it (a read-only checkout) costs the next plan some speed, nothing else.
+    await rm(temp, { force: true }).catch(() => {});
   }
 }
 
@@ -97,8 +97,6 @@ export class PlanHeads {
   /** Index of the next queued prefetch HEAD to send. */
   private next = 0;
   private used = 0;
-  /** Prefetch answers that arrived, used yet or not. */
-  private arrived = 0;
 
   constructor(
     private readonly base: RegistryClient,
@@ -124,7 +122,6 @@ export class PlanHeads {
       while (this.next < this.queue.length) {
         const job = this.queue[this.next++]!;
         await base.headManifest(job.repository, job.tag).then(job.resolve, job.reject);
-        this.arrived++;
       }
     };
     for (let i = 0; i < Math.min(PREFETCH_CONCURRENCY, this.queue.length); i++) void worker();
@@ -143,14 +140,15 @@ export class PlanHeads {
     return answer;
   }
 
-  /** Sends no more prefetch HEADs (the plan failed). */
+  /** Sends no more prefetch HEADs (the plan failed); whoever still waits for one gets an error. */
   stop(): void {
+    for (const job of this.queue.slice(this.next)) job.reject(new Error('prefetch stopped'));
     this.next = this.queue.length;
   }
 
-  /** Prefetched answers the plan used, the ones it never asked for, and how many have arrived. */
-  get usage(): { used: number; unused: number; arrived: number } {
-    return { used: this.used, unused: this.prefetched.size, arrived: this.arrived };
+  /** Prefetched answers the plan used, and the ones it never asked for. */
+  get usage(): { used: number; unused: number } {
+    return { used: this.used, unused: this.prefetched.size };
   }
 }
 
