@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
+import { sha256 } from '../fingerprint/canonical.js';
 import { buildConfig } from './build.js';
 import { configDigest } from './canonical.js';
 import { checkFiles } from './check-files.js';
@@ -15,13 +16,7 @@ import type { Config } from './model.js';
 import type { RawConfig } from './raw.js';
 import { checkSchema } from './schema.js';
 import type { SourceDocument } from './source.js';
-import {
-  indexedSource,
-  readSourceIndex,
-  sourceIndexFile,
-  textDigest,
-  writeSourceIndex,
-} from './source-index.js';
+import { indexedSource, readSourceIndex, sourceIndexFile, writeSourceIndex } from './source-index.js';
 
 export interface LoadOptions {
   /** Directory that relative paths in messages (and `file`) are relative to. Default: process.cwd(). */
@@ -106,7 +101,7 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
 
 /** The parsed text, from source-index.ts when this exact text was parsed cleanly before. */
 async function parse(file: string, text: string, shown: string): Promise<SourceDocument> {
-  const digest = textDigest(text);
+  const digest = sha256(text);
   const indexFile = sourceIndexFile(file);
   const stored = await readSourceIndex(indexFile, digest);
   if (stored) return indexedSource(stored, shown);

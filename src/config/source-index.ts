@@ -5,7 +5,6 @@
 // text; the next run answers locate/locateKey/keysAt from that index exactly as the parsed
 // document would, without loading the YAML parser at all. Files with problems, aliases or
 // values JSON cannot carry are parsed every time.
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SourceLocation } from '../errors.js';
@@ -35,10 +34,6 @@ export function pathKey(dataPath: DataPath): string {
 
 export function sourceIndexFile(configFile: string): string {
   return path.join(path.dirname(configFile), '.arbor', 'cache', 'config-source.json');
-}
-
-export function textDigest(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** The stored index when it was made from exactly this text; null otherwise (never an error). */

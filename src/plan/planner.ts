@@ -2,8 +2,8 @@
 // plan, apply (without a saved plan), comment and export, so they all plan the same way.
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { textDigest } from '../config/source-index.js';
 import type { Diagnostic } from '../errors.js';
+import { sha256 } from '../fingerprint/canonical.js';
 import { planRetention, protectedTagsOf } from '../retention/index.js';
 import { RegistryClients } from './clients.js';
 import { computePlan } from './compute.js';
@@ -117,7 +117,7 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
 /** SHA-256 of images.yaml as it is now, or null when it cannot be read (loadTree reports that). */
 async function configTextDigest(file: string): Promise<string | null> {
   try {
-    return textDigest(await readFile(file, 'utf8'));
+    return sha256(await readFile(file, 'utf8'));
   } catch {
     return null;
   }

@@ -4,13 +4,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../../src/config/load.js';
 import { type DataPath, parseSource } from '../../../src/config/source.js';
-import {
-  indexedSource,
-  readSourceIndex,
-  sourceIndexFile,
-  textDigest,
-} from '../../../src/config/source-index.js';
+import { indexedSource, readSourceIndex, sourceIndexFile } from '../../../src/config/source-index.js';
 import { ArborError, formatDiagnostic } from '../../../src/errors.js';
+import { sha256 } from '../../../src/fingerprint/canonical.js';
 import { loadImageGraph } from '../../../src/graph/load.js';
 import { SUPPORT_FILES, writeTree, yaml } from './tree.js';
 
@@ -102,7 +98,7 @@ describe('the stored parse of images.yaml (source-index)', () => {
     const dir = await writeTree({ ...SUPPORT_FILES, 'images.yaml': text });
     const first = await readConfig('images.yaml', { cwd: dir });
     const indexFile = sourceIndexFile(path.join(dir, 'images.yaml'));
-    expect(await readSourceIndex(indexFile, textDigest(text))).not.toBeNull();
+    expect(await readSourceIndex(indexFile, sha256(text))).not.toBeNull();
     const second = await readConfig('images.yaml', { cwd: dir });
     expect(second.diagnostics.map(formatDiagnostic)).toEqual(first.diagnostics.map(formatDiagnostic));
     expect(first.diagnostics.length).toBeGreaterThan(0);
@@ -114,13 +110,13 @@ describe('the stored parse of images.yaml (source-index)', () => {
     const file = path.join(dir, 'images.yaml');
     const indexFile = sourceIndexFile(file);
     await readConfig('images.yaml', { cwd: dir });
-    expect(await readSourceIndex(indexFile, textDigest(DOCUMENT))).not.toBeNull();
-    expect(await readSourceIndex(indexFile, textDigest(`${DOCUMENT}# edited\n`))).toBeNull();
+    expect(await readSourceIndex(indexFile, sha256(DOCUMENT))).not.toBeNull();
+    expect(await readSourceIndex(indexFile, sha256(`${DOCUMENT}# edited\n`))).toBeNull();
 
     // Same text, the stored data tampered with but the digest kept: it is the text's digest
     // that is checked, so a corrupt body must not parse as an index at all.
     await writeFile(indexFile, (await readFile(indexFile, 'utf8')).slice(0, 100));
-    expect(await readSourceIndex(indexFile, textDigest(DOCUMENT))).toBeNull();
+    expect(await readSourceIndex(indexFile, sha256(DOCUMENT))).toBeNull();
     const fresh = await readConfig('images.yaml', { cwd: dir });
     expect(fresh.model?.images.map((i) => i.name)).toEqual(['base', 'keystone']);
   });
