@@ -2,9 +2,12 @@
 // distribution registry; `planRetention` (list tags, HEAD every tag, GET every manifest and image
 // config, evaluate) timed end to end, with the number of HTTP requests. Target: ≤ 2 s.
 // Setup pushes 10,000 small images through the registry client (untimed).
-// Per connection count: a cold plan (empty digest cache, so every manifest and config is fetched
-// and stored), then WARM_RUNS warm plans over the same cache (only tag lists and HEADs go to the
-// registry); warm wall time is their median.
+// Per connection count: a cold plan (empty digest cache and no tag hints, so every tag is read
+// with one GET and every config fetched and stored), then WARM_RUNS warm plans over the same
+// cache (only tag lists and HEADs go to the registry); warm wall time is their median.
+// The registry's floor: the same HEADs sent bare through one undici Pool (same connections,
+// pipelining 8, no arbor code), so the warm plan's time can be split into what the registry needs
+// and what arbor adds. arborCpuMs is this process's CPU time during a plan.
 //
 //   npx tsc -p tsconfig.build.json && node bench/retention.mjs        (prints JSON)
 //   env REPOSITORIES, TAGS, WARM_RUNS (default 5)
@@ -16,6 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
+import { Pool } from 'undici';
 import { loadTree } from '../dist/plan/desired.js';
 import { createRegistryClient } from '../dist/registry/client.js';
 import { planRetentionDetailed } from '../dist/retention/index.js';
@@ -119,10 +123,13 @@ async function timedPlan(config, host, concurrency, cacheDir) {
   const client = createRegistryClient({ registry: host, insecure: true, maxConnections: concurrency });
   try {
     const start = performance.now();
+    const cpu = process.cpuUsage();
     const plan = await planRetentionDetailed(config, [], client, new Date(), { concurrency, cacheDir });
     const ms = performance.now() - start;
+    const used = process.cpuUsage(cpu);
     return {
       wallMs: Math.round(ms),
+      arborCpuMs: Math.round((used.user + used.system) / 1000),
       requests: client.stats.requests,
       connections: client.stats.connections,
       requestsPerSecond: Math.round(client.stats.requests / (ms / 1000)),
@@ -137,6 +144,39 @@ async function timedPlan(config, host, concurrency, cacheDir) {
   } finally {
     await client.close();
   }
+}
+
+/** Every tag HEADed once, bare: the least time this registry needs to say what 10,000 tags point at. */
+async function registryFloor(host, connections) {
+  const pool = new Pool(`http://${host}`, { connections, pipelining: 8 });
+  const accept = [
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+  ].join(', ');
+  const paths = [];
+  for (let r = 0; r < REPOSITORIES; r++)
+    for (let t = 0; t < TAGS; t++)
+      paths.push(`/v2/bench/svc-${r}/manifests/${t % 50 === 0 ? `stable-${t}` : `build-${t}`}`);
+  const limit = pLimit(connections * 8);
+  const start = performance.now();
+  await Promise.all(
+    paths.map((path) =>
+      limit(async () => {
+        const { statusCode, body } = await pool.request({ method: 'HEAD', path, headers: { accept } });
+        await body.dump();
+        if (statusCode !== 200) throw new Error(`HEAD ${path}: ${statusCode}`);
+      }),
+    ),
+  );
+  const ms = performance.now() - start;
+  await pool.close();
+  return {
+    requests: paths.length,
+    wallMs: Math.round(ms),
+    requestsPerSecond: Math.round(paths.length / (ms / 1000)),
+  };
 }
 
 /** The run with the median wall time. */
@@ -187,6 +227,9 @@ try {
     const warm = [];
     for (let i = 0; i < WARM_RUNS; i++) warm.push(await timedPlan(config, host, concurrency, cacheDir));
     const sameDeletions = warm.every((w) => w.deletionKey === cold.deletionKey);
+    const floors = [];
+    for (let i = 0; i < 3; i++) floors.push(await registryFloor(host, concurrency));
+    const floor = median(floors);
     const strip = ({ deletionKey, ...rest }) => rest;
     runs.push({
       concurrency,
@@ -195,7 +238,9 @@ try {
         ...strip(median(warm)),
         runs: warm.map((w) => w.wallMs),
         sameDeletionsAsCold: sameDeletions,
+        overRegistryFloor: Math.round((median(warm).wallMs / floor.wallMs) * 100) / 100,
       },
+      registryFloor: { ...floor, runs: floors.map((f) => f.wallMs) },
       cache,
     });
   }

@@ -16,6 +16,7 @@ import { evaluateRetention, type RetentionOutcome } from './evaluate.js';
 import type { RepositoryHistory } from './model.js';
 import { observeRepositories } from './observe.js';
 import { needsCatalog, restrictSelections, selectRepositories } from './select.js';
+import { TagHints, tagHintsDirBeside } from './tag-hints.js';
 
 export {
   type ApplyRetentionOptions,
@@ -35,7 +36,8 @@ export interface PlanRetentionOptions {
   concurrency?: number;
   /**
    * Where manifests and config blobs are cached by digest (default
-   * `<config root>/.arbor/cache/registry`); false reads every one from the registry.
+   * `<config root>/.arbor/cache/registry`, tag hints beside it in `registry-tags`); false reads
+   * every one from the registry.
    */
   cacheDir?: string | false;
   /** Warnings (a rule selecting nothing), with the rule's location. */
@@ -72,13 +74,12 @@ export async function planRetentionDetailed(
     selectRepositories(config, config.retention, catalog),
     options.repositories,
   );
-  const cache =
-    options.cacheDir === false
-      ? undefined
-      : new DigestCache(options.cacheDir ?? registryCacheDir(config.root));
+  const cacheDir =
+    options.cacheDir === false ? undefined : (options.cacheDir ?? registryCacheDir(config.root));
+  const cache = cacheDir === undefined ? undefined : new DigestCache(cacheDir);
   const histories = await observeRepositories(client, selections, {
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-    ...(cache ? { cache } : {}),
+    ...(cacheDir !== undefined && cache ? { cache, hints: new TagHints(tagHintsDirBeside(cacheDir)) } : {}),
   });
   // After the run's reads, so this run's entries count as just used.
   await cache?.pruneIfDue();

@@ -1,11 +1,14 @@
 // What the registry holds, as retention needs it: for every selected repository, every tag
-// (all pages), the digest each tag points at (HEAD with the full Accept list), and per distinct
-// digest its manifest (children of an index, config and layer sizes) and its creation time from
-// the image config. Every request goes through the registry client, behind one concurrency bound.
+// (all pages), the digest each tag points at, and per distinct digest its manifest (children of
+// an index, config and layer sizes) and its creation time from the image config. Every request
+// goes through the registry client, behind one concurrency bound.
 //
 // Manifests and config blobs are read by digest, so they are taken from the digest cache when it
-// holds them (hash checked on read) and stored there after a fetch: a second run over the same
-// repositories only lists tags and HEADs them. What tags point at is always asked live.
+// holds them (hash checked on read) and stored there after a fetch. What tags point at is always
+// asked live, in one of two ways chosen by the tag hints (tag-hints.ts): a HEAD with the full
+// Accept list when the tag's last digest is cached (a second run over the same repositories only
+// lists tags and HEADs them), else one GET of the manifest by tag (a first run costs one request
+// per tag for the mapping and the manifest together, not a HEAD and then a GET).
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { RegistryClient } from '../registry/client.js';
 import { getImageConfigBytes, parseImageConfig } from '../registry/config-blob.js';
@@ -22,6 +25,7 @@ import {
 import { isForeignLayer } from '../registry/media-types.js';
 import type { Artifact, RepositoryHistory, StoredBlob } from './model.js';
 import type { Selections } from './select.js';
+import { askTagWith, type TagHints } from './tag-hints.js';
 
 export const DEFAULT_CONCURRENCY = 16;
 
@@ -30,6 +34,8 @@ export interface ObserveOptions {
   concurrency?: number;
   /** Manifests and config blobs by digest; without it every one is fetched. */
   cache?: DigestCache;
+  /** What tags pointed at last time: chooses HEAD or GET per tag (needs `cache` to matter). */
+  hints?: TagHints;
 }
 
 export async function observeRepositories(
@@ -43,36 +49,61 @@ export async function observeRepositories(
     entries.map(async ([repository, rules]) => ({
       repository,
       rules,
-      artifacts: await observeArtifacts(client, repository, limit, options.cache),
+      artifacts: await observeArtifacts(client, repository, { ...options, limit }),
     })),
   );
+}
+
+export interface ObserveArtifactsOptions extends Omit<ObserveOptions, 'concurrency'> {
+  /** Shared bound on requests in flight (default: its own, DEFAULT_CONCURRENCY). */
+  limit?: LimitFunction;
 }
 
 /** Every artifact of one repository; none when the repository does not exist. */
 export async function observeArtifacts(
   client: RegistryClient,
   repository: string,
-  limit: LimitFunction = pLimit(DEFAULT_CONCURRENCY),
-  cache?: DigestCache,
+  options: ObserveArtifactsOptions = {},
 ): Promise<Artifact[]> {
+  const { cache, hints } = options;
+  const limit = options.limit ?? pLimit(DEFAULT_CONCURRENCY);
   const tags = await limit(() => listTagsOrNone(client, repository));
-  const tagsByDigest = new Map<string, string[]>();
+  const lastSeen = hints?.read(client.registry, repository) ?? new Map<string, string>();
+  const digestOfTag = new Map<string, string>();
+  const manifests = new Map<string, Manifest>();
   await Promise.all(
     tags.map((tag) =>
       limit(async () => {
+        if (askTagWith(client.registry, lastSeen.get(tag), cache) === 'GET') {
+          const m = await getManifestOrNone(client, repository, tag);
+          if (!m) return;
+          digestOfTag.set(tag, m.digest);
+          if (!manifests.has(m.digest)) {
+            manifests.set(m.digest, m);
+            await cache?.put(m.digest, m.bytes, m.mediaType);
+          }
+          return;
+        }
         const head = await client.headManifest(repository, tag);
         // A tag deleted between the listing and now is simply not there any more.
-        if (!head) return;
-        const list = tagsByDigest.get(head.digest);
-        if (list) list.push(tag);
-        else tagsByDigest.set(head.digest, [tag]);
+        if (head) digestOfTag.set(tag, head.digest);
       }),
     ),
   );
+  const tagsByDigest = new Map<string, string[]>();
+  for (const [tag, digest] of digestOfTag) {
+    const list = tagsByDigest.get(digest);
+    if (list) list.push(tag);
+    else tagsByDigest.set(digest, [tag]);
+  }
+  if (hints && cache) await hints.write(client.registry, repository, digestOfTag);
 
-  const manifests = new Map<string, Manifest>();
-  let wanted = [...tagsByDigest.keys()];
+  let wanted = [...tagsByDigest.keys()].filter((d) => !manifests.has(d));
   // Breadth first through indexes: their children are artifacts too (untagged, usually).
+  for (const m of manifests.values())
+    if (isIndex(m.json))
+      for (const child of m.json.manifests)
+        if (!manifests.has(child.digest) && !wanted.includes(child.digest)) wanted.push(child.digest);
   while (wanted.length > 0) {
     const fetched = await Promise.all(
       wanted.map((d) => limit(() => manifestOf(client, repository, d, cache))),
@@ -98,6 +129,20 @@ export async function observeArtifacts(
   );
 
   return [...manifests.values()].map((m) => toArtifact(m, tagsByDigest.get(m.digest) ?? [], created));
+}
+
+/** The manifest a tag points at now, or null when the tag is gone (deleted since the listing). */
+async function getManifestOrNone(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+): Promise<Manifest | null> {
+  try {
+    return await client.getManifest(repository, tag);
+  } catch (e) {
+    if (e instanceof RegistryError && e.status === 404) return null;
+    throw e;
+  }
 }
 
 /** The manifest with this digest: from the cache, else fetched (and then stored). */

@@ -1,8 +1,9 @@
-// The registry digest cache in retention planning, against a real registry: a first plan with the
-// cache sends exactly the requests a plan without it sends; a second plan over the same
-// repositories only lists tags and HEADs them (counted in the registry's access log) and gives the
-// same deletions; a damaged entry is fetched again and repaired; a tag moved to new content is
-// seen live. Also through the built CLI (`arbor retention plan`), whose cache lives in the tree.
+// The registry digest cache and tag hints in retention planning, against a real registry: a first
+// plan with the cache sends exactly the requests a plan without it sends (one GET per tag, no
+// HEAD); a second plan over the same repositories only lists tags and HEADs them (counted in the
+// registry's access log) and gives the same deletions; a damaged entry is fetched again and
+// repaired; a tag moved to new content is seen live, whatever its hint says. Also through the
+// built CLI (`arbor retention plan`), whose cache lives in the tree.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,9 +114,10 @@ describe('retention with the registry digest cache', () => {
       expect(byDigest(warm.plan.histories)).toEqual(byDigest(uncached.plan.histories));
 
       expect(cold.kinds).toEqual(uncached.kinds);
-      // 11 app tags + 3 multi tags HEADed; 10 app manifests + 3 indexes + 6 children; 16 configs.
-      expect(count(cold.kinds, 'HEAD manifests')).toBe(14);
-      expect(count(cold.kinds, 'GET manifests')).toBe(19);
+      // No hints yet: 11 app tags + 3 multi tags read with one GET each (v2 and stable-2 share a
+      // manifest), then the 6 children by digest; 16 configs. A HEAD first would make it 14 + 19.
+      expect(count(cold.kinds, 'HEAD manifests')).toBe(0);
+      expect(count(cold.kinds, 'GET manifests')).toBe(20);
       expect(count(cold.kinds, 'GET blobs')).toBe(16);
 
       expect(new Set(warm.kinds)).toEqual(new Set(['GET tags/list', 'HEAD manifests']));
@@ -149,16 +151,29 @@ describe('retention with the registry digest cache', () => {
       const again = await planCounted(config);
       expect(count(again.kinds, 'GET manifests')).toBe(0);
 
-      // A new version: its manifest and config are fetched, nothing else; v8 now expires too.
+      // A new version: its tag is read with one GET (no hint), its config fetched; v8 now expires too.
       const v11 = await pushVersion(setup, 'ns/app', ['v11'], day(11));
       const v8 = (await setup.headManifest('ns/app', 'v8'))!.digest;
-      const moved = await planCounted(config);
-      expect(count(moved.kinds, 'GET manifests')).toBe(1);
-      expect(count(moved.kinds, 'GET blobs')).toBe(1);
-      const digests = moved.plan.deletions.map((d) => d.digest);
+      const added = await planCounted(config);
+      expect(count(added.kinds, 'GET manifests')).toBe(1);
+      expect(count(added.kinds, 'HEAD manifests')).toBe(14);
+      expect(count(added.kinds, 'GET blobs')).toBe(1);
+      const digests = added.plan.deletions.map((d) => d.digest);
       expect(digests).toContain(v8);
       expect(digests).not.toContain(v11);
-      expect(moved.deletions.length).toBe(cold.deletions.length + 1);
+      expect(added.deletions.length).toBe(cold.deletions.length + 1);
+
+      // stable-2 re-tagged onto v11's content: its hint still names v2's digest, which is cached,
+      // so it is HEADed, and the HEAD's answer counts. v2 loses its keep and expires.
+      const v2 = (await setup.headManifest('ns/app', 'v2'))!.digest;
+      await setup.tagManifest('ns/app', 'v11', 'stable-2');
+      const retagged = await planCounted(config);
+      expect(count(retagged.kinds, 'GET manifests')).toBe(0);
+      const after = retagged.plan.deletions.map((d) => d.digest);
+      expect(after).toContain(v2);
+      expect(after).not.toContain(v11);
+      const kept = retagged.plan.kept.find((k) => k.digest === v11)!;
+      expect(kept.tags).toEqual(['stable-2', 'v11']);
     } finally {
       await tree.remove();
     }

@@ -7,6 +7,7 @@ import { RegistryClients } from '../../plan/clients.js';
 import { loadTree } from '../../plan/desired.js';
 import { DigestCache, registryCacheDir } from '../../registry/digest-cache.js';
 import { DEFAULT_CONCURRENCY, observeArtifacts } from '../../retention/observe.js';
+import { TagHints, tagHintsDirBeside } from '../../retention/tag-hints.js';
 import { computeUsage, formatBytes, type UsageReport } from '../../retention/usage.js';
 import { action } from '../action.js';
 import { out } from '../io.js';
@@ -34,7 +35,9 @@ export function register(program: Command): void {
     action<UsageFlags>(async (args, flags) => {
       const { config } = await loadTree(flags.file);
       // Manifests and configs are immutable by digest: the cache retention planning fills serves here too.
-      const cache = new DigestCache(registryCacheDir(config.root));
+      const cacheDir = registryCacheDir(config.root);
+      const cache = new DigestCache(cacheDir);
+      const hints = new TagHints(tagHintsDirBeside(cacheDir));
       const names = new Set(config.images.map((i) => i.name));
       const repositories =
         args.length > 0
@@ -47,7 +50,7 @@ export function register(program: Command): void {
         const histories = await Promise.all(
           [...new Set(repositories)].map(async (repository) => ({
             repository,
-            artifacts: await observeArtifacts(clients.home, repository, limit, cache),
+            artifacts: await observeArtifacts(clients.home, repository, { limit, cache, hints }),
           })),
         );
         const report = computeUsage(histories);

@@ -79,6 +79,16 @@ describe('DigestCache', () => {
     );
   });
 
+  it('has(): whether an entry file exists, without reading it; never for a malformed digest', async () => {
+    const bytes = Buffer.from('{"schemaVersion":2}');
+    const digest = sha256(bytes);
+    expect(cache.has(digest)).toBe(false);
+    await cache.put(digest, bytes, MEDIA);
+    expect(cache.has(digest)).toBe(true);
+    expect(cache.has('sha256:../../etc/passwd')).toBe(false);
+    expect(cache.has('not-a-digest')).toBe(false);
+  });
+
   it('refuses to store bytes under a digest they do not hash to', async () => {
     const bytes = Buffer.from('real');
     const other = sha256(Buffer.from('other'));

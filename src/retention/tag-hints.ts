@@ -1,0 +1,104 @@
+// What each tag of a repository pointed at when arbor last read it, kept on disk per registry and
+// repository. A hint decides only *how* a tag is asked about, never what the answer is:
+// - a tag whose last digest is in the digest cache is asked with a HEAD: if it still points
+//   there, its manifest comes from the cache;
+// - any other tag (new, or never seen on this machine) is asked with one GET, which brings the
+//   digest and the manifest together, where a HEAD would be followed by a GET by digest.
+// Both answers come from the registry in this run. A stale, missing or damaged hint costs at
+// most one request more, never a wrong mapping, so hints need no locking: the last writer wins.
+//
+// One file per repository, `<dir>/<sha256 hex of "registry/repository">.json`, written whole
+// (temporary file, then rename); any failure to read is an empty hint, any failure to write is
+// ignored, like the digest cache.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { sha256 } from '../fingerprint/canonical.js';
+import { DOCKER_HUB } from '../registry/reference.js';
+
+export const TAG_HINTS_FORMAT = 'arbor-tag-hints';
+export const TAG_HINTS_VERSION = 1;
+
+interface HintFile {
+  format: string;
+  version: number;
+  registry: string;
+  repository: string;
+  /** tag → manifest digest */
+  tags: Record<string, string>;
+}
+
+/** Beside the digest cache (`.arbor/cache/registry` → `.arbor/cache/registry-tags`): its prune would remove foreign files. */
+export function tagHintsDirBeside(digestCacheDir: string): string {
+  return `${digestCacheDir.replace(/[\\/]+$/, '')}-tags`;
+}
+
+/**
+ * How to learn what `tag` points at: HEAD when its last digest (`last`) is in the digest cache,
+ * else GET. Always HEAD on Docker Hub, where a manifest GET counts against the pull rate limit and
+ * a HEAD does not (tags sharing a digest then cost one GET, not one each).
+ */
+export function askTagWith(
+  registry: string,
+  last: string | undefined,
+  cache: { has(digest: string): boolean } | undefined,
+): 'HEAD' | 'GET' {
+  if (registry === DOCKER_HUB) return 'HEAD';
+  return last !== undefined && cache?.has(last) ? 'HEAD' : 'GET';
+}
+
+export class TagHints {
+  constructor(readonly dir: string) {}
+
+  /** The last recorded tag → digest of this repository; empty when there is none or it is unreadable. */
+  read(registry: string, repository: string): Map<string, string> {
+    const hints = new Map<string, string>();
+    let parsed: Partial<HintFile>;
+    try {
+      parsed = JSON.parse(readFileSync(this.fileOf(registry, repository), 'utf8'));
+    } catch {
+      return hints;
+    }
+    if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
+      parsed.format !== TAG_HINTS_FORMAT ||
+      parsed.version !== TAG_HINTS_VERSION ||
+      // A hash collision is not a concern, a hand-copied file is: check the names.
+      parsed.registry !== registry ||
+      parsed.repository !== repository ||
+      typeof parsed.tags !== 'object' ||
+      parsed.tags === null
+    )
+      return hints;
+    for (const [tag, digest] of Object.entries(parsed.tags))
+      if (typeof digest === 'string') hints.set(tag, digest);
+    return hints;
+  }
+
+  /** Records what the tags point at now; best effort (a failed write is dropped). */
+  async write(registry: string, repository: string, tags: ReadonlyMap<string, string>): Promise<void> {
+    const file = this.fileOf(registry, repository);
+    const body: HintFile = {
+      format: TAG_HINTS_FORMAT,
+      version: TAG_HINTS_VERSION,
+      registry,
+      repository,
+      tags: Object.fromEntries([...tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    };
+    const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    try {
+      await mkdir(this.dir, { recursive: true });
+      await writeFile(temp, `${JSON.stringify(body)}\n`);
+      await rename(temp, file);
+    } catch {
+      // Read-only tree, disk full: the next run asks as if it had no hints.
+      await rm(temp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  private fileOf(registry: string, repository: string): string {
+    return path.join(this.dir, `${sha256(`${registry}/${repository}`).slice('sha256:'.length)}.json`);
+  }
+}
