@@ -77,12 +77,13 @@ export async function planRetentionDetailed(
   const cacheDir =
     options.cacheDir === false ? undefined : (options.cacheDir ?? registryCacheDir(config.root));
   const cache = cacheDir === undefined ? undefined : new DigestCache(cacheDir);
+  const hints = cacheDir === undefined ? undefined : new TagHints(tagHintsDirBeside(cacheDir));
   const histories = await observeRepositories(client, selections, {
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-    ...(cacheDir !== undefined && cache ? { cache, hints: new TagHints(tagHintsDirBeside(cacheDir)) } : {}),
+    ...(cache && hints ? { cache, hints } : {}),
   });
-  // After the run's reads, so this run's entries count as just used.
-  await cache?.pruneIfDue();
+  // After the run's reads, so this run's entries count as just used; hints on the same daily turn.
+  if (await cache?.pruneIfDue()) await hints?.prune();
   const outcome = evaluateRetention({
     rules: config.retention,
     repositories: histories,

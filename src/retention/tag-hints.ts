@@ -8,10 +8,11 @@
 // most one request more, never a wrong mapping, so hints need no locking: the last writer wins.
 //
 // One file per repository, `<dir>/<sha256 hex of "registry/repository">.json`, written whole
-// (temporary file, then rename); any failure to read is an empty hint, any failure to write is
-// ignored, like the digest cache.
+// (temporary file, then rename) by every run that reads the repository; any failure to read is an
+// empty hint, any failure to write is ignored, like the digest cache. prune() removes the files
+// of repositories not read for 30 days (a repository gone from images.yaml, a deleted registry).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../fingerprint/canonical.js';
@@ -19,6 +20,7 @@ import { DOCKER_HUB } from '../registry/reference.js';
 
 export const TAG_HINTS_FORMAT = 'arbor-tag-hints';
 export const TAG_HINTS_VERSION = 1;
+const HINT_MAX_AGE_MS = 30 * 86_400_000;
 
 interface HintFile {
   format: string;
@@ -96,6 +98,30 @@ export class TagHints {
       // Read-only tree, disk full: the next run asks as if it had no hints.
       await rm(temp, { force: true }).catch(() => undefined);
     }
+  }
+
+  /** Removes hint files (and leftover temporary files) not written for `maxAgeMs`; never throws. */
+  async prune(maxAgeMs = HINT_MAX_AGE_MS, now = Date.now()): Promise<number> {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const file = path.join(this.dir, name);
+      try {
+        const info = statSync(file);
+        if (info.isFile() && now - info.mtimeMs > maxAgeMs) {
+          await rm(file, { force: true });
+          removed++;
+        }
+      } catch {
+        // Gone meanwhile, or unreadable: leave it.
+      }
+    }
+    return removed;
   }
 
   private fileOf(registry: string, repository: string): string {

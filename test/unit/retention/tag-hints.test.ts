@@ -1,7 +1,7 @@
 // Tag hints: a round trip per registry and repository; anything unreadable, foreign or of
 // another version reads as no hint (so the tag is asked with a GET); a failed write is dropped;
 // and the HEAD-or-GET choice, including Docker Hub's HEAD-always.
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -94,6 +94,21 @@ describe('TagHints', () => {
     await hints.write('reg', 'ns/app', new Map([['v1', D1]]));
     // No temporary file is left behind by a successful write either.
     expect((await readdir(hints.dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('prune removes the hints of repositories not read for 30 days, and stray temporary files', async () => {
+    expect(await hints.prune()).toBe(0); // no directory yet
+    await hints.write('reg', 'ns/old', new Map([['v1', D1]]));
+    const old = await onlyFile();
+    await hints.write('reg', 'ns/new', new Map([['v1', D2]]));
+    await writeFile(path.join(hints.dir, 'x.json.tmp-1-ab'), '');
+    const day = 86_400_000;
+    const longAgo = new Date(Date.now() - 31 * day);
+    await utimes(old, longAgo, longAgo);
+    await utimes(path.join(hints.dir, 'x.json.tmp-1-ab'), longAgo, longAgo);
+    expect(await hints.prune()).toBe(2);
+    expect(hints.read('reg', 'ns/old').size).toBe(0);
+    expect(hints.read('reg', 'ns/new')).toEqual(new Map([['v1', D2]]));
   });
 
   it('lives beside the digest cache, outside the directory that cache prunes', () => {
