@@ -10,7 +10,8 @@
 // and what arbor adds. arborCpuMs is this process's CPU time during a plan.
 //
 //   npx tsc -p tsconfig.build.json && node bench/retention.mjs        (prints JSON)
-//   env REPOSITORIES, TAGS, WARM_RUNS (default 5)
+//   env REPOSITORIES, TAGS, WARM_RUNS (default 5); REGISTRY_GOGC sets the registry's GOGC (its
+//   garbage collector is half its CPU per request at the default 100) to see arbor against a faster registry
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -47,7 +48,8 @@ async function startRegistry(dir) {
     config,
     `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'storage')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
   );
-  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  const env = process.env.REGISTRY_GOGC ? { ...process.env, GOGC: process.env.REGISTRY_GOGC } : process.env;
+  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore', env });
   for (let i = 0; i < 300; i++) {
     const ok = await new Promise((resolve) => {
       const s = connect(port, '127.0.0.1');
@@ -251,6 +253,7 @@ try {
         repositories: REPOSITORIES,
         tagsPerRepository: TAGS,
         targetMs: TARGET_MS,
+        registryGOGC: process.env.REGISTRY_GOGC ?? 'default (100)',
         setupMs: Math.round(setupMs),
         loadavg: loadavg().map((l) => Math.round(l * 100) / 100),
         runs,

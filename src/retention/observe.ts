@@ -98,23 +98,20 @@ export async function observeArtifacts(
   }
   if (hints && cache) await hints.write(client.registry, repository, digestOfTag);
 
-  let wanted = [...tagsByDigest.keys()].filter((d) => !manifests.has(d));
   // Breadth first through indexes: their children are artifacts too (untagged, usually).
-  for (const m of manifests.values())
+  let wanted = new Set([...tagsByDigest.keys()].filter((d) => !manifests.has(d)));
+  const wantChildren = (m: Manifest) => {
     if (isIndex(m.json))
-      for (const child of m.json.manifests)
-        if (!manifests.has(child.digest) && !wanted.includes(child.digest)) wanted.push(child.digest);
-  while (wanted.length > 0) {
+      for (const child of m.json.manifests) if (!manifests.has(child.digest)) wanted.add(child.digest);
+  };
+  for (const m of manifests.values()) wantChildren(m);
+  while (wanted.size > 0) {
     const fetched = await Promise.all(
-      wanted.map((d) => limit(() => manifestOf(client, repository, d, cache))),
+      [...wanted].map((d) => limit(() => manifestOf(client, repository, d, cache))),
     );
-    wanted = [];
-    for (const m of fetched) {
-      manifests.set(m.digest, m);
-      if (isIndex(m.json))
-        for (const child of m.json.manifests)
-          if (!manifests.has(child.digest) && !wanted.includes(child.digest)) wanted.push(child.digest);
-    }
+    wanted = new Set();
+    for (const m of fetched) manifests.set(m.digest, m);
+    for (const m of fetched) wantChildren(m);
   }
 
   const created = new Map<string, number | undefined>();
