@@ -2,8 +2,12 @@
 // (works in unprivileged CI containers) but always shares the host network, so a build asking for
 // `--network none` uses OCI isolation (runc) instead. ARBOR_BUILDAH_ISOLATION overrides the choice.
 import { execa } from 'execa';
-import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
-import { containersBuild, containersPushArgv, storageDriver, tlsFlag } from './containers-storage.js';
+import {
+  containersBuild,
+  containersBuildFlags,
+  containersPushArgv,
+  storageDriver,
+} from './containers-storage.js';
 import { BuildError } from './errors.js';
 import { runLogged } from './process.js';
 import type { Builder, BuildRequest, PushOptions, RunOptions } from './types.js';
@@ -22,19 +26,7 @@ export function buildahBuildArgv(req: BuildRequest, ws: Workspace, storage: stri
     buildahIsolation(req.network),
     // buildah's `false`: pull only a missing base, never refresh one that is present.
     '--pull=false',
-    '--layers',
-    '--file',
-    ws.dockerfile,
-    '--iidfile',
-    ws.iidFile,
-    ...tlsFlag(req.insecure),
-    ...noCacheFlag(req),
-    ...networkFlag(req.network),
-    ...singlePlatformFlag('buildah', req),
-    ...repeated('--tag', req.tags),
-    ...keyValues('--build-arg', req.buildArgs),
-    ...keyValues('--label', req.labels),
-    ws.context,
+    ...containersBuildFlags('buildah', req, ws),
   ];
 }
 

@@ -1,3 +1,4 @@
+import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
 import { readImageId } from './docker.js';
 import { runLogged } from './process.js';
 import type { Builder, BuildRequest } from './types.js';
@@ -13,6 +14,29 @@ export function storageDriver(): string {
 /** `--tls-verify=false` for a plain-HTTP registry (pull of a missing parent, or push). */
 export function tlsFlag(insecure: boolean | undefined): string[] {
   return insecure ? ['--tls-verify=false'] : [];
+}
+
+/**
+ * The build flags buildah and podman spell alike, after each tool's own (subcommand, pull policy,
+ * isolation): layer caching, Dockerfile, image-id file, TLS, cache, network, platform, tags, build
+ * args, labels, then the context directory.
+ */
+export function containersBuildFlags(tool: 'buildah' | 'podman', req: BuildRequest, ws: Workspace): string[] {
+  return [
+    '--layers',
+    '--file',
+    ws.dockerfile,
+    '--iidfile',
+    ws.iidFile,
+    ...tlsFlag(req.insecure),
+    ...noCacheFlag(req),
+    ...networkFlag(req.network),
+    ...singlePlatformFlag(tool, req),
+    ...repeated('--tag', req.tags),
+    ...keyValues('--build-arg', req.buildArgs),
+    ...keyValues('--label', req.labels),
+    ws.context,
+  ];
 }
 
 /** `push --digestfile FILE ref docker://ref`: buildah and podman take the same arguments. */

@@ -1,7 +1,10 @@
-// podman: buildah's engine behind a docker-like CLI, in the same containers/storage.
-import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
 import { pushWithDigestFile, removeContainersImages } from './buildah.js';
-import { containersBuild, containersPushArgv, storageDriver, tlsFlag } from './containers-storage.js';
+import {
+  containersBuild,
+  containersBuildFlags,
+  containersPushArgv,
+  storageDriver,
+} from './containers-storage.js';
 import { runLogged } from './process.js';
 import type { Builder, BuildRequest } from './types.js';
 import type { Workspace } from './workspace.js';
@@ -13,19 +16,7 @@ export function podmanBuildArgv(req: BuildRequest, ws: Workspace, storage: strin
     'build',
     // Pull only a missing base; never refresh a parent built in this apply.
     '--pull=missing',
-    '--layers',
-    '--file',
-    ws.dockerfile,
-    '--iidfile',
-    ws.iidFile,
-    ...tlsFlag(req.insecure),
-    ...noCacheFlag(req),
-    ...networkFlag(req.network),
-    ...singlePlatformFlag('podman', req),
-    ...repeated('--tag', req.tags),
-    ...keyValues('--build-arg', req.buildArgs),
-    ...keyValues('--label', req.labels),
-    ws.context,
+    ...containersBuildFlags('podman', req, ws),
   ];
 }
 
