@@ -5,9 +5,10 @@
 // text; the next run answers locate/locateKey/keysAt from that index exactly as the parsed
 // document would, without loading the YAML parser at all. Files with problems, aliases or
 // values JSON cannot carry are parsed every time.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SourceLocation } from '../errors.js';
+import { writeFileAtomic } from '../write-atomic.js';
 import type { DataPath, SourceDocument } from './source.js';
 
 const FORMAT = 'arbor-config-source-index';
@@ -51,15 +52,9 @@ export async function readSourceIndex(file: string, digest: string): Promise<Sou
 }
 
 export async function writeSourceIndex(file: string, digest: string, index: SourceIndex): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  try {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(temp, JSON.stringify({ format: FORMAT, version: VERSION, digest, ...index }));
-    await rename(temp, file);
-  } catch {
-    // A cache: a read-only checkout just parses every time.
-    await rm(temp, { force: true }).catch(() => {});
-  }
+  const text = JSON.stringify({ format: FORMAT, version: VERSION, digest, ...index });
+  // A cache: a read-only checkout just parses every time.
+  await writeFileAtomic(file, text, { makeDirectory: true }).catch(() => undefined);
 }
 
 /** The same answers source.ts gives from the parsed document, from the index. */

@@ -16,9 +16,10 @@
 //   keep them, e.g. for a run over a selection of images). A run that changed nothing does not
 //   rewrite the file (for 3,500 files it is ≈ 0.7 MB, a noticeable part of a warm plan).
 import type { BigIntStats } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { writeFileAtomic } from '../write-atomic.js';
 import { sha256 } from './canonical.js';
 
 export const FILE_HASH_CACHE_FORMAT = 'arbor-file-hashes';
@@ -142,15 +143,7 @@ export class FileHashCache {
       host: hostname(),
       checksum: sha256(body),
     };
-    await mkdir(path.dirname(this.file), { recursive: true });
-    const temp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    try {
-      await writeFile(temp, `${JSON.stringify(header)}\n${body}\n`);
-      await rename(temp, this.file);
-    } catch (e) {
-      await rm(temp, { force: true });
-      throw e;
-    }
+    await writeFileAtomic(this.file, `${JSON.stringify(header)}\n${body}\n`, { makeDirectory: true });
   }
 }
 

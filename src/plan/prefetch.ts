@@ -11,11 +11,12 @@
 //
 // Only while images.yaml is byte for byte the file the list was made from: the HEADs go out
 // before the file is parsed, and must never reach a registry the current file does not name.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RegistryConfig } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ManifestHead } from '../registry/manifest-model.js';
+import { writeFileAtomic } from '../write-atomic.js';
 
 const FORMAT = 'arbor-observe-prefetch';
 const VERSION = 1;
@@ -62,15 +63,9 @@ export async function loadPrefetchList(file: string, configText: string): Promis
 }
 
 export async function savePrefetchList(file: string, list: PrefetchList): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  try {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(temp, JSON.stringify({ format: FORMAT, version: VERSION, ...list }));
-    await rename(temp, file);
-  } catch {
-    // A cache: failing to write it (a read-only checkout) costs the next plan some speed, nothing else.
-    await rm(temp, { force: true }).catch(() => {});
-  }
+  const text = JSON.stringify({ format: FORMAT, version: VERSION, ...list });
+  // A cache: failing to write it (a read-only checkout) costs the next plan some speed, nothing else.
+  await writeFileAtomic(file, text, { makeDirectory: true }).catch(() => undefined);
 }
 
 export function sameRegistry(a: RegistryConfig, b: RegistryConfig): boolean {

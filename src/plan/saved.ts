@@ -1,11 +1,12 @@
 // Saved plans: `arbor plan --out plan.json` then `arbor apply plan.json`. A saved plan is only
 // applied while it still describes the world: same config, same fingerprints, and every tag it
 // read or will write still where the registry had it. Otherwise apply refuses and says why.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { ArborError } from '../errors.js';
 import type { RegistryClient } from '../registry/client.js';
+import { writeFileAtomic } from '../write-atomic.js';
 import { shortDigest } from './compute.js';
 import type { DesiredState } from './desired.js';
 import { PLAN_FORMAT_VERSION, type Plan } from './model.js';
@@ -18,9 +19,7 @@ import { renderJson } from './views/text.js';
  */
 export async function savePlan(plan: Plan, path: string, desired: DesiredState): Promise<void> {
   await writeRenderedDockerfiles(plan, desired);
-  const temp = `${path}.tmp-${process.pid}`;
-  await writeFile(temp, renderJson(plan));
-  await rename(temp, path);
+  await writeFileAtomic(path, renderJson(plan));
 }
 
 export async function writeRenderedDockerfiles(plan: Plan, desired: DesiredState): Promise<void> {

@@ -11,12 +11,12 @@
 // (temporary file, then rename) by every run that reads the repository; any failure to read is an
 // empty hint, any failure to write is ignored, like the digest cache. prune() removes the files
 // of repositories not read for 30 days (a repository gone from images.yaml, a deleted registry).
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256 } from '../fingerprint/canonical.js';
 import { DOCKER_HUB } from '../registry/reference.js';
+import { writeFileAtomic } from '../write-atomic.js';
 
 export const TAG_HINTS_FORMAT = 'arbor-tag-hints';
 export const TAG_HINTS_VERSION = 1;
@@ -89,15 +89,8 @@ export class TagHints {
       repository,
       tags: Object.fromEntries([...tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     };
-    const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-    try {
-      await mkdir(this.dir, { recursive: true });
-      await writeFile(temp, `${JSON.stringify(body)}\n`);
-      await rename(temp, file);
-    } catch {
-      // Read-only tree, disk full: the next run asks as if it had no hints.
-      await rm(temp, { force: true }).catch(() => undefined);
-    }
+    // Read-only tree, disk full: the next run asks as if it had no hints.
+    await writeFileAtomic(file, `${JSON.stringify(body)}\n`, { makeDirectory: true }).catch(() => undefined);
   }
 
   /** Removes hint files (and leftover temporary files) not written for `maxAgeMs`; never throws. */

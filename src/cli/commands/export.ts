@@ -1,11 +1,9 @@
-// arbor export --format github-actions|gitlab-ci|bake: the plan as a pipeline for systems teams
-// already run (CI parallel jobs, remote BuildKit builders).
-import { rename, writeFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { ArborError } from '../../errors.js';
 import { exportPlan } from '../../export/index.js';
 import { DEFAULT_MAX_JOBS, EXPORT_FORMATS, type ExportFormat } from '../../export/model.js';
 import { VERSION } from '../../package-info.js';
+import { writeFileAtomic } from '../../write-atomic.js';
 import { action } from '../action.js';
 import { out } from '../io.js';
 import { planFor } from '../plan-source.js';
@@ -50,9 +48,7 @@ export function register(program: Command): void {
         });
         if (flags.out) {
           // Written whole or not at all: a CI reading the file never sees half a pipeline.
-          const temp = `${flags.out}.tmp-${process.pid}`;
-          await writeFile(temp, text);
-          await rename(temp, flags.out);
+          await writeFileAtomic(flags.out, text);
         } else {
           out(text);
         }
