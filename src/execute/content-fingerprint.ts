@@ -5,8 +5,7 @@
 // It is stored as an image label, so the registry alone holds it, like the input fingerprint.
 import { createHash } from 'node:crypto';
 import type { RegistryClient } from '../registry/client.js';
-import { RegistryError } from '../registry/errors.js';
-import type { Manifest } from '../registry/manifest-model.js';
+import { unlessNotFound } from '../registry/errors.js';
 import type { Builder, BuildRequest } from './builders/index.js';
 
 export const CONTENT_FINGERPRINT_LABEL = 'org.arbor.content-fingerprint';
@@ -75,13 +74,8 @@ export async function registryContentFingerprint(
   repositoryPath: string,
   tag: string,
 ): Promise<string | null> {
-  let manifest: Manifest;
-  try {
-    manifest = await client.getManifest(repositoryPath, tag);
-  } catch (e) {
-    if (e instanceof RegistryError && e.status === 404) return null;
-    throw e;
-  }
+  const manifest = await unlessNotFound(client.getManifest(repositoryPath, tag), null);
+  if (!manifest) return null;
   const config = await client.getImageConfig(repositoryPath, manifest);
   return config.labels[CONTENT_FINGERPRINT_LABEL] || null;
 }

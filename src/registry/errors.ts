@@ -30,6 +30,16 @@ export class RegistryError extends Error {
   }
 }
 
+/** What `request` resolves to, or `absent` when the registry answers 404 (a tag or repository that is not there). */
+export async function unlessNotFound<T, A>(request: Promise<T>, absent: A): Promise<T | A> {
+  try {
+    return await request;
+  } catch (e) {
+    if (e instanceof RegistryError && e.status === 404) return absent;
+    throw e;
+  }
+}
+
 export function isRestartable(e: unknown): boolean {
   return e instanceof RegistryError && e.restartable;
 }

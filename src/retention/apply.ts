@@ -9,7 +9,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { ArborError } from '../errors.js';
 import type { PlannedDeletion } from '../plan/model.js';
 import type { RegistryClient } from '../registry/client.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError, unlessNotFound } from '../registry/errors.js';
 import type { DockerHubClient } from './dockerhub.js';
 
 export type DeletionStatus = 'deleted' | 'already-gone' | 'aborted' | 'skipped';
@@ -168,13 +168,8 @@ async function currentTags(
   limit: LimitFunction,
 ): Promise<Map<string, string[]>> {
   const planned = new Set(group.map((d) => d.digest));
-  let current: string[];
-  try {
-    current = await limit(() => client.listTags(path));
-  } catch (e) {
-    if (e instanceof RegistryError && e.status === 404) return new Map();
-    throw e;
-  }
+  const current = await limit(() => unlessNotFound(client.listTags(path), null));
+  if (!current) return new Map();
   const byDigest = new Map<string, string[]>();
   await Promise.all(
     current.map((tag) =>

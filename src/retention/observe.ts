@@ -14,7 +14,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { getImageConfigBytes, parseImageConfig } from '../registry/config-blob.js';
 import { describeRef } from '../registry/context.js';
 import type { DigestCache } from '../registry/digest-cache.js';
-import { RegistryError } from '../registry/errors.js';
+import { unlessNotFound } from '../registry/errors.js';
 import {
   defaultChild,
   type ImageManifestJson,
@@ -67,7 +67,8 @@ export async function observeArtifacts(
 ): Promise<Artifact[]> {
   const { cache, hints } = options;
   const limit = options.limit ?? pLimit(DEFAULT_CONCURRENCY);
-  const tags = await limit(() => listTagsOrNone(client, repository));
+  // A repository that does not exist has no tags.
+  const tags = await limit(() => unlessNotFound(client.listTags(repository), [] as string[]));
   const lastSeen = hints?.read(client.registry, repository) ?? new Map<string, string>();
   const digestOfTag = new Map<string, string>();
   const manifests = new Map<string, Manifest>();
@@ -75,7 +76,8 @@ export async function observeArtifacts(
     tags.map((tag) =>
       limit(async () => {
         if (askTagWith(client.registry, lastSeen.get(tag), cache) === 'GET') {
-          const m = await getManifestOrNone(client, repository, tag);
+          // A tag deleted between the listing and now is simply not there any more.
+          const m = await unlessNotFound(client.getManifest(repository, tag), null);
           if (!m) return;
           digestOfTag.set(tag, m.digest);
           if (!manifests.has(m.digest)) {
@@ -128,20 +130,6 @@ export async function observeArtifacts(
   return [...manifests.values()].map((m) => toArtifact(m, tagsByDigest.get(m.digest) ?? [], created));
 }
 
-/** The manifest a tag points at now, or null when the tag is gone (deleted since the listing). */
-async function getManifestOrNone(
-  client: RegistryClient,
-  repository: string,
-  tag: string,
-): Promise<Manifest | null> {
-  try {
-    return await client.getManifest(repository, tag);
-  } catch (e) {
-    if (e instanceof RegistryError && e.status === 404) return null;
-    throw e;
-  }
-}
-
 /** The manifest with this digest: from the cache, else fetched (and then stored). */
 async function manifestOf(
   client: RegistryClient,
@@ -189,15 +177,6 @@ async function createdOf(
   const created = parseTime(parseImageConfig(bytes, reference).created);
   await cache?.put(digest, bytes, mediaType ?? '');
   return created;
-}
-
-async function listTagsOrNone(client: RegistryClient, repository: string): Promise<string[]> {
-  try {
-    return await client.listTags(repository);
-  } catch (e) {
-    if (e instanceof RegistryError && e.status === 404) return [];
-    throw e;
-  }
 }
 
 function toArtifact(m: Manifest, tags: string[], created: Map<string, number | undefined>): Artifact {
