@@ -17,7 +17,10 @@ export type BlobSource = Buffer | Readable | (() => Promise<Readable> | Readable
 
 export interface BlobStream {
   stream: Readable;
+  /** Content-Length of this answer (the rest of the blob for a ranged GET). */
   size: number;
+  /** The whole body, when it was asked for buffered. */
+  bytes?: Buffer;
 }
 
 export async function headBlob(
@@ -42,8 +45,17 @@ export async function headBlob(
 const MAX_REDIRECTS = 5;
 const REDIRECTS = [301, 302, 303, 307, 308];
 
-/** GETs a blob as a stream, following redirects to storage (without the registry's credentials). */
-export async function getBlob(ctx: RegistryContext, repository: string, digest: string): Promise<BlobStream> {
+/**
+ * GETs a blob as a stream, following redirects to storage (without the registry's credentials).
+ * `buffer` reads a small blob whole inside the request (a cut body is then retried); `offset`
+ * asks for the bytes from there on (`Range`), to continue a download that broke.
+ */
+export async function getBlob(
+  ctx: RegistryContext,
+  repository: string,
+  digest: string,
+  options: { buffer?: number; offset?: number } = {},
+): Promise<BlobStream> {
   const reference = describeRef(ctx.registry, repository, digest);
   let url = repoPath(repository, 'blobs', digest);
   let response: RegistryResponse | undefined;
@@ -56,6 +68,8 @@ export async function getBlob(ctx: RegistryContext, repository: string, digest: 
       reference,
       idempotent: true,
       anonymous: target.origin !== ctx.baseUrl.origin,
+      ...(options.offset ? { headers: { range: `bytes=${options.offset}-` } } : {}),
+      ...(options.buffer !== undefined ? { buffer: options.buffer } : {}),
     });
     const location = header(response, 'location');
     if (!REDIRECTS.includes(response.status) || !location) break;
@@ -64,9 +78,22 @@ export async function getBlob(ctx: RegistryContext, repository: string, digest: 
   }
   if (!response || REDIRECTS.includes(response.status))
     throw new RegistryError(reference, `more than ${MAX_REDIRECTS} redirects`);
-  if (response.status !== 200) throw await unexpected(response, reference);
+  const expected = options.offset ? 206 : 200;
+  if (response.status !== expected) {
+    if (options.offset && response.status === 200) {
+      await response.body.dump();
+      throw new RegistryError(reference, 'registry ignored the Range of a resumed download', {
+        code: 'NO_RANGE',
+      });
+    }
+    throw await unexpected(response, reference);
+  }
   const size = Number(header(response, 'content-length'));
-  return { stream: response.body, size: Number.isFinite(size) ? size : Number.NaN };
+  return {
+    stream: response.body,
+    size: Number.isFinite(size) ? size : Number.NaN,
+    ...(response.bytes ? { bytes: response.bytes } : {}),
+  };
 }
 
 /** GETs a small blob (an image config) whole. */
@@ -76,19 +103,8 @@ export async function getBlobBytes(
   digest: string,
   limit: number,
 ): Promise<Buffer> {
-  const reference = describeRef(ctx.registry, repository, digest);
-  const { stream } = await getBlob(ctx, repository, digest);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      stream.destroy();
-      throw new RegistryError(reference, `blob larger than ${limit} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  const { bytes } = await getBlob(ctx, repository, digest, { buffer: limit });
+  return bytes ?? Buffer.alloc(0);
 }
 
 /** POST …/blobs/uploads/: opens an upload session; returns its absolute URL. */

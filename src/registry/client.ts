@@ -15,6 +15,7 @@ import { DOCKER_HUB, DOCKER_HUB_API, registryProblem } from './reference.js';
 import { type Referrers, referrers } from './referrers.js';
 import { type ListTagsOptions, listTags } from './tags.js';
 import { authLayer } from './transport/auth.js';
+import { type Availability, availabilityLayer } from './transport/availability.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './transport/backoff.js';
 import { debugLayer } from './transport/debug-log.js';
 import { Pools, poolSend, type TransportStats } from './transport/pools.js';
@@ -50,6 +51,11 @@ export interface RegistryClientOptions {
   chunkSize?: number;
   /** Backoff timings (tests shorten them). */
   backoff?: Partial<BackoffPolicy>;
+  /**
+   * How long the registry may be unreachable before every request fails at once (default:
+   * `ARBOR_REGISTRY_OUTAGE_SECONDS`, else 60 s). Meanwhile requests wait for it to come back.
+   */
+  outageBudgetMs?: number;
 }
 
 export interface RegistryClient {
@@ -63,6 +69,8 @@ export interface RegistryClient {
   readonly stats: Readonly<TransportStats>;
   /** For operations composed outside this file (copyImage). */
   readonly context: RegistryContext;
+  /** Whether the registry is reachable, as the circuit breaker last saw it. */
+  readonly availability: Availability;
 
   headManifest(repository: string, tagOrDigest: string): Promise<ManifestHead | null>;
   getManifest(repository: string, tagOrDigest: string): Promise<Manifest>;
@@ -96,6 +104,11 @@ function readCa(registry: string, caFile: string | undefined): string | undefine
   }
 }
 
+function defaultOutageBudgetMs(): number {
+  const seconds = Number(process.env.ARBOR_REGISTRY_OUTAGE_SECONDS);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 60_000;
+}
+
 /** Outermost first: retry wraps auth wraps logging wraps … the pool. */
 function compose(base: Send, layers: Layer[]): Send {
   return layers.reduceRight((next, layer) => layer(next), base);
@@ -118,8 +131,21 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   let bytesUploaded = 0;
   let rateLimit: RateLimit | undefined;
 
-  const send = compose(poolSend(pools, baseUrl), [
+  const pool = poolSend(pools, baseUrl);
+  // The probe of a registry that went away: past auth and retries (any answer means it is back).
+  const ping = compose(pool, [debugLayer(baseUrl, options.debug), userAgentLayer()]);
+  const { layer: breaker, availability } = availabilityLayer(
+    {
+      registry: options.registry,
+      baseUrl,
+      budgetMs: options.outageBudgetMs ?? defaultOutageBudgetMs(),
+      probe: backoff,
+    },
+    ping,
+  );
+  const send = compose(pool, [
     retryLayer({ retries, policy: backoff, ...(options.debug ? { debug: options.debug } : {}) }),
+    breaker,
     authLayer(options.registry, options.authenticator),
     debugLayer(baseUrl, options.debug),
     rateLimitLayer((seen) => {
@@ -151,6 +177,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     },
     stats: pools.stats,
     context: ctx,
+    availability,
     headManifest: (repo, ref) => headManifest(ctx, repo, ref),
     getManifest: (repo, ref) => getManifest(ctx, repo, ref),
     getImageConfig: (repo, manifest) => getImageConfig(ctx, repo, manifest),

@@ -9,6 +9,8 @@ import { OCI_INDEX } from './media-types.js';
 import { readBody, unexpected } from './response.js';
 import { header } from './transport/types.js';
 
+const REFERRERS_LIMIT = 4 * 1024 * 1024;
+
 export interface Referrers {
   manifests: Descriptor[];
   /** Where the list came from. */
@@ -30,11 +32,12 @@ export async function referrers(
     scope: pullScope(repository),
     reference,
     idempotent: true,
+    buffer: REFERRERS_LIMIT,
   });
   const filter = (list: Descriptor[]) =>
     options.artifactType ? list.filter((d) => d.artifactType === options.artifactType) : list;
   if (response.status === 200) {
-    const bytes = await readBody(response, 4 * 1024 * 1024, reference);
+    const bytes = await readBody(response, REFERRERS_LIMIT, reference);
     const { json } = parseManifest(bytes, reference, header(response, 'content-type'));
     if (!isIndex(json)) throw new RegistryError(reference, 'referrers answer is not an index');
     const filtered = header(response, 'oci-filters-applied')?.includes('artifactType');
