@@ -3,7 +3,14 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Authenticator } from './auth/types.js';
-import { type BlobSource, type BlobStream, getBlob, headBlob, uploadBlob } from './blobs.js';
+import {
+  type BlobSource,
+  type BlobStream,
+  getBlob,
+  headBlob,
+  type UploadOptions,
+  uploadBlob,
+} from './blobs.js';
 import { getImageConfig, type ImageConfig } from './config-blob.js';
 import type { RegistryContext } from './context.js';
 import { type DeleteResult, deleteManifest, deleteTag } from './delete.js';
@@ -79,13 +86,18 @@ export interface RegistryClient {
   putManifest(repository: string, tagOrDigest: string, bytes: Buffer, mediaType: string): Promise<string>;
   tagManifest(repository: string, source: string, newTag: string): Promise<string>;
   headBlob(repository: string, digest: string): Promise<{ size: number } | null>;
-  getBlob(repository: string, digest: string): Promise<BlobStream>;
+  /** `offset`: the bytes from there on (Range); `buffer`: read a small blob whole (a cut body is retried). */
+  getBlob(
+    repository: string,
+    digest: string,
+    options?: { offset?: number; buffer?: number },
+  ): Promise<BlobStream>;
   uploadBlob(
     repository: string,
     digest: string,
     source: BlobSource | Readable,
     size: number,
-    options?: { session?: string },
+    options?: UploadOptions,
   ): Promise<void>;
   mountBlob(repository: string, digest: string, fromRepository: string): Promise<MountResult>;
   deleteManifest(repository: string, digest: string): Promise<DeleteResult>;
@@ -185,7 +197,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     putManifest: (repo, ref, bytes, mediaType) => putManifest(ctx, repo, ref, bytes, mediaType),
     tagManifest: (repo, source, newTag) => tagManifest(ctx, repo, source, newTag),
     headBlob: (repo, digest) => headBlob(ctx, repo, digest),
-    getBlob: (repo, digest) => getBlob(ctx, repo, digest),
+    getBlob: (repo, digest, opts) => getBlob(ctx, repo, digest, opts),
     uploadBlob: (repo, digest, source, size, opts) => uploadBlob(ctx, repo, digest, source, size, opts),
     mountBlob: (repo, digest, from) => mountBlob(ctx, repo, digest, from),
     deleteManifest: (repo, digest) => deleteManifest(ctx, repo, digest),

@@ -3,11 +3,11 @@ import { availableParallelism } from 'node:os';
 import { type Command, Option } from 'commander';
 import type { BuilderConfig } from '../../config/model.js';
 import { ArborError } from '../../errors.js';
-import { appliedImages, applyPlan, type ImageOutcome } from '../../execute/apply.js';
+import { type ApplyReport, appliedImages, applyPlan } from '../../execute/apply.js';
 import { createBuilder } from '../../execute/builders/index.js';
 import { createLogDir } from '../../execute/logs.js';
 import { createProgress } from '../../execute/progress.js';
-import { succeeded, summaryTable } from '../../execute/report.js';
+import { succeeded, summaryTable, tagsLine } from '../../execute/report.js';
 import { RegistryClients } from '../../plan/clients.js';
 import { computeDesired, loadTree } from '../../plan/desired.js';
 import type { Plan } from '../../plan/model.js';
@@ -28,6 +28,8 @@ interface ApplyFlags extends PlanningFlags {
   buildxBuilder?: string;
   autoApprove?: boolean;
   refresh?: boolean;
+  /** False with `--no-atomic`. */
+  atomic: boolean;
 }
 
 export function register(program: Command): void {
@@ -57,6 +59,10 @@ export function register(program: Command): void {
       '--refresh',
       'rebuild unchanged images that declare content_fingerprint; push only those whose content changed',
     )
+    .option(
+      '--no-atomic',
+      "write each image's human tags as soon as it is published, instead of all together once everything succeeded",
+    )
     .action(
       action<ApplyFlags>(async ([planFile], flags) => {
         const concurrency = parseConcurrency(flags.concurrency);
@@ -81,18 +87,18 @@ export function register(program: Command): void {
             ...(flags.buildxBuilder ? { buildxBuilder: flags.buildxBuilder } : {}),
           };
           const controller = new AbortController();
-          let interrupts = 0;
-          const onSigint = () => {
-            interrupts++;
-            if (interrupts === 1) {
+          let interrupted: NodeJS.Signals | undefined;
+          const onSignal = (signal: NodeJS.Signals) => {
+            if (interrupted === undefined) {
+              interrupted = signal;
               err(
-                'Interrupted: no new builds start; stopping running builds (Ctrl-C again to exit at once).',
+                'Interrupted: no new builds start, no tag moves; stopping running builds (Ctrl-C again to exit at once).',
               );
               controller.abort();
-            } else process.exit(130);
+            } else process.exit(exitCodeFor(signal));
           };
-          process.on('SIGINT', onSigint);
-          process.on('SIGTERM', onSigint);
+          process.on('SIGINT', onSignal);
+          process.on('SIGTERM', onSignal);
           const progress = createProgress({
             // A live list only for a person at a terminal; CI logs get one line per event.
             tty: Boolean(process.stderr.isTTY) && !process.env.CI,
@@ -100,9 +106,9 @@ export function register(program: Command): void {
             stream: process.stderr,
           });
           const logDir = await createLogDir(desired.config.root);
-          let outcomes: ImageOutcome[];
+          let report: ApplyReport;
           try {
-            outcomes = await applyPlan({
+            report = await applyPlan({
               plan,
               desired,
               clients,
@@ -112,20 +118,24 @@ export function register(program: Command): void {
               git: await readGitInfo(desired.config.root),
               signal: controller.signal,
               refresh: flags.refresh ?? false,
+              atomic: flags.atomic,
               onEvent: (e) => progress.event(e),
             });
           } finally {
             await progress.done();
-            process.off('SIGINT', onSigint);
-            process.off('SIGTERM', onSigint);
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
           }
+          const outcomes = report.outcomes;
           out(summaryTable(outcomes));
-          if (!succeeded(outcomes)) {
+          const tags = tagsLine(report, flags.atomic);
+          if (tags) out(tags);
+          if (!succeeded(outcomes) || interrupted) {
             if (plan.deletions.length > 0)
               err(
                 `Retention: ${plan.deletions.length} planned deletion(s) not made, because a build or push failed.`,
               );
-            return 1;
+            return interrupted ? exitCodeFor(interrupted) : 1;
           }
           await applyDeletions(plan, clients);
           return 0;
@@ -146,6 +156,11 @@ async function applyDeletions(plan: Plan, clients: RegistryClients): Promise<voi
     onResult: (r) => out(describeResult(r)),
   });
   out(resultSummary(applied, { dockerHub: false }).join('\n'));
+}
+
+/** The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
+function exitCodeFor(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? 143 : 130;
 }
 
 function parseConcurrency(value: string | undefined): number {
