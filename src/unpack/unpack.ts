@@ -251,8 +251,10 @@ async function resolveOne(options: UnpackOptions, target: UnpackTarget): Promise
   }
   const json = manifest.json as Exclude<Manifest['json'], { manifests: unknown }>;
   const configDigest = json.config.digest;
-  const configBytes = await getImageConfigBytes(client.context, target.repository, configDigest);
-  const diffIds = diffIdsOf(configBytes);
+  // An image unpacked before under this name needs no config read: its metadata has the diff_ids.
+  const diffIds =
+    (await knownDiffIds(options.out, target, manifest.digest)) ??
+    diffIdsOf(await getImageConfigBytes(client.context, target.repository, configDigest));
   if (!diffIds) throw new Error(`${describe(target)}: image config has no rootfs.diff_ids`);
   if (diffIds.length !== json.layers.length)
     throw new Error(
@@ -286,6 +288,29 @@ async function resolveOne(options: UnpackOptions, target: UnpackTarget): Promise
     layers,
     chainIds: chainIds(diffIds),
   };
+}
+
+async function knownDiffIds(
+  out: string,
+  target: UnpackTarget,
+  manifestDigest: string,
+): Promise<string[] | null> {
+  if (target.tag === undefined) return null;
+  const name = { registry: target.registry, repository: target.repository, tag: target.tag };
+  try {
+    const file = path.join(new Layout(path.resolve(out)).metadataDir(name), 'image.json');
+    const meta = JSON.parse(await readFile(file, 'utf8')) as {
+      manifestDigest?: string;
+      layers?: { diffId?: unknown }[];
+    };
+    if (meta.manifestDigest !== manifestDigest || !Array.isArray(meta.layers)) return null;
+    const ids = meta.layers.map((l) => l.diffId);
+    return ids.every((d): d is string => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d))
+      ? ids
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 function diffIdsOf(config: Buffer): string[] | null {
