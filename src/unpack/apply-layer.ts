@@ -113,7 +113,12 @@ export function applyEntry(app: LayerApplication, entry: LayerEntry): Op[] {
   }
   const name = classifyName(baseName(path));
   if (name.kind === 'invalid') throw new LayerEntryError(entry.name, name.reason);
-  if (name.kind === 'aufs-meta') return [];
+  // AUFS keeps its hard-link directory (.wh..wh.plnk/…) in layers too: never part of the image.
+  if (
+    name.kind === 'aufs-meta' ||
+    ancestorsOf(path).some((a) => classifyName(baseName(a)).kind === 'aufs-meta')
+  )
+    return [];
   if (app.mode !== 'aufs') {
     const dir = parentOf(path)!;
     if (name.kind === 'whiteout') return whiteout(app, entry, joinPath(dir, name.target));
