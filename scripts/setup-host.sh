@@ -16,6 +16,8 @@ command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The demo registry is probed with curl.
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# arbor unpack writes extended attributes (file capabilities, overlay opaque markers) with setfattr.
+command -v setfattr >/dev/null 2>&1 || need+=(attr)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
