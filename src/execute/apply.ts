@@ -463,7 +463,12 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
     if (succeededAll && pending.length > 0) {
       for (const p of pending) emit({ type: 'step', name: p.name, step: 'tag', detail: p.tags.join(', ') });
       flip = await flipReleaseTags(home, pending);
-    } else if (!succeededAll) tagsHeldBack = pending.reduce((n, p) => n + p.tags.length, 0);
+    } else if (!succeededAll)
+      // Every human tag this apply was to write, whether or not its image got that far.
+      tagsHeldBack = work.reduce(
+        (n, i) => n + (building.has(i.name) ? (desired.images.get(i.name)?.tags.length ?? 0) : i.tagsToAdd.length),
+        0,
+      );
   }
   const published: PublishedImage[] = imageOutcomes
     .filter((o) => o.digest && o.status !== 'failed' && o.status !== 'cancelled' && o.status !== 'skipped')

@@ -214,7 +214,15 @@ export async function uploadBlob(
     } catch (e) {
       if (body && !Buffer.isBuffer(body)) body.destroy();
       if (await blobArrived(ctx, repository, digest, size)) return;
-      if (!isRestartable(e) || attempt >= ctx.retries || !canReopen(source)) throw e;
+      // A commit whose bytes do not hash to the digest (a resumed session that lost or repeated
+      // bytes on the way) is started over, never accepted.
+      const corrupt = e instanceof RegistryError && e.code === 'DIGEST_INVALID';
+      if ((!isRestartable(e) && !corrupt) || attempt >= ctx.retries || !canReopen(source)) throw e;
+      if (corrupt) {
+        location = await startUploadRetrying(ctx, repository, reference);
+        offset = 0;
+        continue;
+      }
       await sleep(backoffDelay(attempt, ctx.backoff));
       const status = await uploadStatus(ctx, repository, reference, location);
       if (status && status.offset <= size) {
@@ -271,9 +279,13 @@ export async function uploadStatus(
   if (response.status !== 204 && response.status !== 200) return null;
   const range = /^(?:bytes=)?0-(\d+)$/.exec(header(response, 'range') ?? '');
   const next = header(response, 'location');
+  // `0-0` is what distribution answers for a session with no data yet, and also what one byte
+  // would look like: read as 0. Resuming too early is refused by the registry (416) and costs a
+  // restart; resuming one byte too late would corrupt the blob.
+  const last = range ? Number(range[1]) : 0;
   return {
     location: next ? new URL(next, response.url).href : location,
-    offset: range ? Number(range[1]) + 1 : 0,
+    offset: last > 0 ? last + 1 : 0,
   };
 }
 

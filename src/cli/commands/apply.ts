@@ -1,10 +1,13 @@
 // arbor apply [plan.json]: carry out a saved plan (refusing a stale one), or plan and apply.
 import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { durationProblem, parseDuration } from '../../config/duration.js';
 import type { BuilderConfig } from '../../config/model.js';
 import { ArborError } from '../../errors.js';
 import { type ApplyReport, appliedImages, applyPlan } from '../../execute/apply.js';
 import { createBuilder } from '../../execute/builders/index.js';
+import { acquireLock } from '../../execute/lock.js';
 import { createLogDir } from '../../execute/logs.js';
 import { createProgress } from '../../execute/progress.js';
 import { succeeded, summaryTable, tagsLine } from '../../execute/report.js';
@@ -30,6 +33,7 @@ interface ApplyFlags extends PlanningFlags {
   refresh?: boolean;
   /** False with `--no-atomic`. */
   atomic: boolean;
+  lockTimeout: string;
 }
 
 export function register(program: Command): void {
@@ -59,6 +63,7 @@ export function register(program: Command): void {
       '--refresh',
       'rebuild unchanged images that declare content_fingerprint; push only those whose content changed',
     )
+    .option('--lock-timeout <duration>', 'wait this long for another apply of this checkout (e.g. 10m)', '0s')
     .option(
       '--no-atomic',
       "write each image's human tags as soon as it is published, instead of all together once everything succeeded",
@@ -66,84 +71,98 @@ export function register(program: Command): void {
     .action(
       action<ApplyFlags>(async ([planFile], flags) => {
         const concurrency = parseConcurrency(flags.concurrency);
-        const { plan, desired, clients } = planFile
-          ? await fromSavedPlan(planFile, flags)
-          : await planTree(planRequestFrom(flags));
+        const lockTimeoutMs = parseLockTimeout(flags.lockTimeout);
+        const lock = await acquireLock(resolve(dirname(resolve(flags.file)), '.arbor', 'apply.lock'), {
+          timeoutMs: lockTimeoutMs,
+          command: `arbor apply${planFile ? ` ${planFile}` : ''}`,
+        });
         try {
-          if (!planFile) {
-            out(renderText(plan, { color: useColor() }));
-            if (!hasChanges(plan) && !flags.refresh) return 0;
-            if (
-              !flags.autoApprove &&
-              !(await confirm('Apply this plan?', 'refusing to apply without asking'))
-            ) {
-              err('Apply cancelled.');
-              return 1;
-            }
-          }
-          const builderConfig: BuilderConfig = {
-            ...desired.config.builder,
-            ...(flags.builder ? { name: flags.builder } : {}),
-            ...(flags.buildxBuilder ? { buildxBuilder: flags.buildxBuilder } : {}),
-          };
-          const controller = new AbortController();
-          let interrupted: NodeJS.Signals | undefined;
-          const onSignal = (signal: NodeJS.Signals) => {
-            if (interrupted === undefined) {
-              interrupted = signal;
-              err(
-                'Interrupted: no new builds start, no tag moves; stopping running builds (Ctrl-C again to exit at once).',
-              );
-              controller.abort();
-            } else process.exit(exitCodeFor(signal));
-          };
-          process.on('SIGINT', onSignal);
-          process.on('SIGTERM', onSignal);
-          const progress = createProgress({
-            // A live list only for a person at a terminal; CI logs get one line per event.
-            tty: Boolean(process.stderr.isTTY) && !process.env.CI,
-            images: appliedImages(plan, desired, flags.refresh ?? false),
-            stream: process.stderr,
-          });
-          const logDir = await createLogDir(desired.config.root);
-          let report: ApplyReport;
-          try {
-            report = await applyPlan({
-              plan,
-              desired,
-              clients,
-              builder: createBuilder(builderConfig),
-              concurrency,
-              logDir,
-              git: await readGitInfo(desired.config.root),
-              signal: controller.signal,
-              refresh: flags.refresh ?? false,
-              atomic: flags.atomic,
-              onEvent: (e) => progress.event(e),
-            });
-          } finally {
-            await progress.done();
-            process.off('SIGINT', onSignal);
-            process.off('SIGTERM', onSignal);
-          }
-          const outcomes = report.outcomes;
-          out(summaryTable(outcomes));
-          const tags = tagsLine(report, flags.atomic);
-          if (tags) out(tags);
-          if (!succeeded(outcomes) || interrupted) {
-            if (plan.deletions.length > 0)
-              err(
-                `Retention: ${plan.deletions.length} planned deletion(s) not made, because a build or push failed.`,
-              );
-            return interrupted ? exitCodeFor(interrupted) : 1;
-          }
-          await applyDeletions(plan, clients);
-          return 0;
+          return await applyCommand(planFile, flags, concurrency);
         } finally {
-          await clients.close();
+          await lock.release();
         }
       }),
     );
+}
+
+async function applyCommand(
+  planFile: string | undefined,
+  flags: ApplyFlags,
+  concurrency: number,
+): Promise<number> {
+  const { plan, desired, clients } = planFile
+    ? await fromSavedPlan(planFile, flags)
+    : await planTree(planRequestFrom(flags));
+  try {
+    if (!planFile) {
+      out(renderText(plan, { color: useColor() }));
+      if (!hasChanges(plan) && !flags.refresh) return 0;
+      if (!flags.autoApprove && !(await confirm('Apply this plan?', 'refusing to apply without asking'))) {
+        err('Apply cancelled.');
+        return 1;
+      }
+    }
+    const builderConfig: BuilderConfig = {
+      ...desired.config.builder,
+      ...(flags.builder ? { name: flags.builder } : {}),
+      ...(flags.buildxBuilder ? { buildxBuilder: flags.buildxBuilder } : {}),
+    };
+    const controller = new AbortController();
+    let interrupted: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (interrupted === undefined) {
+        interrupted = signal;
+        err(
+          'Interrupted: no new builds start, no tag moves; stopping running builds (Ctrl-C again to exit at once).',
+        );
+        controller.abort();
+      } else process.exit(exitCodeFor(signal));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const progress = createProgress({
+      // A live list only for a person at a terminal; CI logs get one line per event.
+      tty: Boolean(process.stderr.isTTY) && !process.env.CI,
+      images: appliedImages(plan, desired, flags.refresh ?? false),
+      stream: process.stderr,
+    });
+    const logDir = await createLogDir(desired.config.root);
+    let report: ApplyReport;
+    try {
+      report = await applyPlan({
+        plan,
+        desired,
+        clients,
+        builder: createBuilder(builderConfig),
+        concurrency,
+        logDir,
+        git: await readGitInfo(desired.config.root),
+        signal: controller.signal,
+        refresh: flags.refresh ?? false,
+        atomic: flags.atomic,
+        onEvent: (e) => progress.event(e),
+      });
+    } finally {
+      await progress.done();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    const outcomes = report.outcomes;
+    out(summaryTable(outcomes));
+    const tags = tagsLine(report, flags.atomic);
+    if (tags) out(tags);
+    if (!succeeded(outcomes) || interrupted) {
+      if (plan.deletions.length > 0)
+        err(
+          `Retention: ${plan.deletions.length} planned deletion(s) not made, because a build or push failed.`,
+        );
+      return interrupted ? exitCodeFor(interrupted) : 1;
+    }
+    await applyDeletions(plan, clients);
+    return 0;
+  } finally {
+    await clients.close();
+  }
 }
 
 /**
@@ -161,6 +180,12 @@ async function applyDeletions(plan: Plan, clients: RegistryClients): Promise<voi
 /** The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
 function exitCodeFor(signal: NodeJS.Signals): number {
   return signal === 'SIGTERM' ? 143 : 130;
+}
+
+function parseLockTimeout(value: string): number {
+  const problem = durationProblem(value);
+  if (problem) throw new ArborError(`--lock-timeout: ${problem}`);
+  return parseDuration(value);
 }
 
 function parseConcurrency(value: string | undefined): number {

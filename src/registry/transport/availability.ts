@@ -108,6 +108,8 @@ export function availabilityLayer(
           current = { state: 'up' };
           return;
         }
+        // The message at the end names what the registry does now, not what it did first.
+        if (current.state === 'down') current = { ...current, reason: (e as RegistryError).summary };
       }
       if (now() - downSince >= options.budgetMs) {
         const reason = current.state === 'up' ? 'registry unreachable' : current.reason;
