@@ -142,6 +142,33 @@ export async function checkSavedPlan(
   // Against another config or other inputs every field would differ: say only why.
   if (problems.length > 0) return { plan: saved, problems };
 
+  // Whatever the plan read must still be where the registry had it (a tag the plan records but
+  // never reads is reported by the comparison below, and re-read here all the same).
+  const limit = pLimit(16);
+  const moved: string[] = [];
+  const prefix = `${desired.config.registry.url}/`;
+  // Only `registry/path:tag` of this config's registry: anything else is no tag the planner
+  // reads, and the comparison names it.
+  const readable = Object.entries(saved.observed).filter(
+    ([ref]) => ref.startsWith(prefix) && ref.lastIndexOf(':') > ref.lastIndexOf('/'),
+  );
+  await Promise.all(
+    readable.map(([ref, then]) =>
+      limit(async () => {
+        const colon = ref.lastIndexOf(':');
+        const path = ref.slice(prefix.length, colon);
+        const tag = ref.slice(colon + 1);
+        const head = await client.headManifest(path, tag);
+        const now = head?.digest ?? null;
+        if (now !== then)
+          moved.push(
+            `${ref}: moved since the plan (${then ? shortDigest(then) : 'absent'} → ${now ? shortDigest(now) : 'absent'})`,
+          );
+      }),
+    ),
+  );
+  for (const message of moved.sort()) stale(message);
+
   // The registry as the plan saw it: every HEAD the planner makes is answered from `observed`;
   // manifests and image configs (for the reasons of builds) are read by digest, immutable.
   const unrecorded = new Set<string>();
@@ -158,7 +185,14 @@ export async function checkSavedPlan(
     getManifest: (repositoryPath, digest) => client.getManifest(repositoryPath, digest),
     getImageConfig: (repositoryPath, manifest) => client.getImageConfig(repositoryPath, manifest),
   };
-  const observation = await observe(desired, recorded);
+  let observation: Awaited<ReturnType<typeof observe>>;
+  try {
+    observation = await observe(desired, recorded);
+  } catch (e) {
+    // An image read by digest may be gone with its moved tag: that is the story to tell.
+    if (moved.length > 0) return { plan: saved, problems };
+    throw e;
+  }
 
   let deletions: PlannedDeletion[] = [];
   if (saved.deletions.length > 0) {
@@ -181,25 +215,5 @@ export async function checkSavedPlan(
     if (!problems.some((p) => p.message.includes(ref)))
       problems.push({ kind: 'differs', message: `${ref}: the plan records no registry state for it` });
 
-  // Whatever the plan reads must still be where the registry had it.
-  const limit = pLimit(16);
-  const moved: string[] = [];
-  await Promise.all(
-    Object.entries(plan.observed).map(([ref, then]) =>
-      limit(async () => {
-        const colon = ref.lastIndexOf(':');
-        const repository = ref.slice(0, colon);
-        const tag = ref.slice(colon + 1);
-        const path = repository.slice(repository.indexOf('/') + 1);
-        const head = await client.headManifest(path, tag);
-        const now = head?.digest ?? null;
-        if (now !== then)
-          moved.push(
-            `${ref}: moved since the plan (${then ? shortDigest(then) : 'absent'} → ${now ? shortDigest(now) : 'absent'})`,
-          );
-      }),
-    ),
-  );
-  for (const message of moved.sort()) stale(message);
   return { plan, problems };
 }

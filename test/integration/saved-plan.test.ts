@@ -105,7 +105,7 @@ describe('apply plan.json refuses a plan edited into something else', () => {
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
-      'the saved plan is not what its config and the registry state it recorded give',
+      'the saved plan is not what its config and the registry give (edited, or changed since the plan); refusing it',
     );
     expect(result.stderr).toContain(
       'image app: tagsToAdd: ["evil-tag"] in evil-tag.json; images.yaml gives ["1.1"]',

@@ -181,7 +181,7 @@ async function fromSavedPlan(file: string, flags: ApplyFlags) {
     if (check.problems.length > 0) {
       const edited = check.problems.some((p) => p.kind === 'differs');
       const why = edited
-        ? 'the saved plan is not what its config and the registry state it recorded give (edited?); refusing it'
+        ? 'the saved plan is not what its config and the registry give (edited, or changed since the plan); refusing it'
         : 'the saved plan is stale';
       throw new ArborError([
         { severity: 'error', message: `${file}: ${why}; run arbor plan again:` },
