@@ -15,10 +15,10 @@ import { RegistryClients } from '../../plan/clients.js';
 import { computeDesired, loadTree } from '../../plan/desired.js';
 import type { Plan } from '../../plan/model.js';
 import { planTree } from '../../plan/planner.js';
-import { loadPlan, staleness } from '../../plan/saved.js';
+import { checkSavedPlan, loadPlan } from '../../plan/saved.js';
 import { hasChanges, renderText } from '../../plan/views/text.js';
 import { readGitInfo } from '../../render/git.js';
-import { applyRetention } from '../../retention/index.js';
+import { applyRetention, planRetention, protectedTagsOf } from '../../retention/index.js';
 import { describeResult, resultSummary } from '../../retention/report.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
@@ -196,23 +196,39 @@ function parseConcurrency(value: string | undefined): number {
   return n;
 }
 
+/**
+ * A saved plan, checked before anything runs: recomputed from its config and the registry state
+ * it recorded (checkSavedPlan), refused when stale or edited. The recomputed plan is the one
+ * applied. A plan with deletions is checked against the whole tree, whose wanted tags retention
+ * must protect.
+ */
 async function fromSavedPlan(file: string, flags: ApplyFlags) {
-  const plan: Plan = await loadPlan(file);
-  const tree = await loadTree(plan.configFile ?? flags.file);
+  const saved: Plan = await loadPlan(file);
+  const tree = await loadTree(saved.configFile ?? flags.file);
   const clients = new RegistryClients(tree.config);
   try {
+    const whole = saved.deletions.length > 0;
     const desired = await computeDesired({
       tree,
-      only: plan.images.map((i) => i.name),
+      ...(whole ? {} : { only: saved.images.map((i) => i.name) }),
       resolveBase: (ref) => clients.resolveBase(ref),
     });
-    const problems = await staleness(plan, desired, clients.home);
-    if (problems.length > 0)
+    const check = await checkSavedPlan(saved, desired, clients.home, {
+      planName: file,
+      retention: (now) =>
+        planRetention(tree.config, protectedTagsOf(tree.config, desired.images.values()), clients.home, now),
+    });
+    if (check.problems.length > 0) {
+      const edited = check.problems.some((p) => p.kind === 'differs');
+      const why = edited
+        ? 'the saved plan is not what its config and the registry give (edited, or changed since the plan); refusing it'
+        : 'the saved plan is stale';
       throw new ArborError([
-        { severity: 'error', message: `${file}: the saved plan is stale; run arbor plan again:` },
-        ...problems.map((message) => ({ severity: 'error' as const, message: `  ${message}` })),
+        { severity: 'error', message: `${file}: ${why}; run arbor plan again:` },
+        ...check.problems.map((p) => ({ severity: 'error' as const, message: `  ${p.message}` })),
       ]);
-    return { plan, desired, clients };
+    }
+    return { plan: check.plan, desired, clients };
   } catch (e) {
     await clients.close();
     throw e;
