@@ -1,0 +1,202 @@
+// GPG simple signing against its oracle, Debian's skopeo 1.9.3, both ways: skopeo with a
+// `signedBy` GPGKeys policy and a registries.d lookaside accepts the signatures arbor writes and
+// refuses a wrong key or a changed image; arbor accepts the signatures `skopeo copy --sign-by`
+// writes and refuses them for another key, another tag or another manifest.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
+import { parseReference } from '../../src/registry/reference.js';
+import { gpgExportPublicKey } from '../../src/sign/gpg.js';
+import {
+  addGpgSignatures,
+  checkStoredSignatures,
+  type GpgSigningKey,
+  gpgProblem,
+} from '../../src/sign/gpg-signatures.js';
+import { signaturePath } from '../../src/sign/lookaside.js';
+import { readKeyring } from '../../src/sign/openpgp-verify.js';
+import { createGpgHome, type GpgHome } from '../support/gpg.js';
+import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import { pushImage } from './registry-fixtures.js';
+
+let registry: TestRegistry;
+let client: RegistryClient;
+let signer: GpgHome;
+let stranger: GpgHome;
+let work: string;
+let signing: GpgSigningKey;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  client = createRegistryClient({ registry: registry.host, insecure: true });
+  signer = createGpgHome('arbor-signer', 'correct horse');
+  stranger = createGpgHome('stranger');
+  work = mkdtempSync(join(tmpdir(), 'arbor-sign-gpg-'));
+  signer.exportPublic(join(work, 'signer.gpg'));
+  stranger.exportPublic(join(work, 'stranger.gpg'));
+  signing = {
+    key: signer.fingerprint,
+    keyring: await readKeyring(await gpgExportPublicKey(signer.fingerprint, { env: signer.env })),
+    lookaside: join(work, 'lookaside'),
+    gpg: { env: signer.env, passphrase: 'correct horse' },
+    creator: 'arbor test',
+  };
+});
+
+afterAll(async () => {
+  await client?.close();
+  if (registry) await destroyRegistry(registry);
+  signer?.remove();
+  stranger?.remove();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** skopeo configured as a site that requires `keyFile`'s signatures, read from `lookaside`. */
+function skopeoCopy(
+  ref: string,
+  keyFile: string,
+  lookaside: string,
+  extra: string[] = [],
+  env = process.env,
+) {
+  const dir = mkdtempSync(join(work, 'skopeo-'));
+  writeFileSync(
+    join(dir, 'policy.json'),
+    JSON.stringify({
+      default: [{ type: 'reject' }],
+      transports: {
+        // When skopeo signs, it copies from this registry: then the source needs no signature.
+        docker: {
+          [registry.host]: extra.includes('--sign-by')
+            ? [{ type: 'insecureAcceptAnything' }]
+            : [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: keyFile }],
+        },
+        dir: { '': [{ type: 'insecureAcceptAnything' }] },
+      },
+    }),
+  );
+  mkdirSync(join(dir, 'registries.d'));
+  writeFileSync(
+    join(dir, 'registries.d', 'arbor.yaml'),
+    `docker:\n  ${registry.host}:\n    lookaside: file://${lookaside}\n    lookaside-staging: file://${lookaside}\n`,
+  );
+  return spawnSync(
+    'skopeo',
+    [
+      '--policy',
+      join(dir, 'policy.json'),
+      '--registries.d',
+      join(dir, 'registries.d'),
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      ...extra,
+      `docker://${ref}`,
+      extra.includes('--sign-by') ? `docker://${ref.replace('/app', '/copied')}` : `dir:${join(dir, 'out')}`,
+    ],
+    { encoding: 'utf8', env },
+  );
+}
+
+describe('GPG simple signing', () => {
+  it('skopeo accepts what arbor signed, and refuses a wrong key and a changed image', async () => {
+    const image = await pushImage(client, 'ns/app', 'v1', { layerSizes: [300] });
+    await client.putManifest('ns/app', 'v2', image.manifest, 'application/vnd.oci.image.manifest.v1+json');
+    const identity = (tag: string) => `${registry.host}/ns/app:${tag}`;
+    const written = await addGpgSignatures(
+      signing,
+      'ns/app',
+      image.digest,
+      [identity('v1'), identity('v2')],
+      new Date(),
+    );
+    expect(written.map((f) => f.split('/').at(-1))).toEqual(['signature-1', 'signature-2']);
+    expect(written[0]).toContain(join('lookaside', 'ns', `app@sha256=${image.digest.slice(7)}`));
+    // Signing again adds nothing: every identity is already signed.
+    expect(await addGpgSignatures(signing, 'ns/app', image.digest, [identity('v1')], new Date())).toEqual([]);
+
+    const accepted = skopeoCopy(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
+    expect(accepted.stderr).toBe('');
+    expect(accepted.status).toBe(0);
+    expect(skopeoCopy(identity('v2'), join(work, 'signer.gpg'), signing.lookaside).status).toBe(0);
+
+    const wrongKey = skopeoCopy(identity('v1'), join(work, 'stranger.gpg'), signing.lookaside);
+    expect(wrongKey.status).not.toBe(0);
+    expect(wrongKey.stderr).toMatch(/not accepted|rejected|no signature/i);
+
+    // A tag without its own signature is refused (the identity is the tag).
+    await client.putManifest('ns/app', 'v3', image.manifest, 'application/vnd.oci.image.manifest.v1+json');
+    expect(skopeoCopy(identity('v3'), join(work, 'signer.gpg'), signing.lookaside).status).not.toBe(0);
+
+    // v1 now names another image; its signatures are copied over as an attacker would.
+    const other = await pushImage(client, 'ns/app', 'v1', { layerSizes: [301] });
+    const stolen = join(signing.lookaside, signaturePath('ns/app', other.digest));
+    cpSync(join(signing.lookaside, signaturePath('ns/app', image.digest)), stolen, { recursive: true });
+    const changed = skopeoCopy(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
+    expect(changed.status).not.toBe(0);
+    expect(changed.stderr).toMatch(/digest|not accepted|rejected/i);
+    // arbor refuses it too, saying why.
+    const checks = await checkStoredSignatures(
+      { kind: 'dir', dir: signing.lookaside },
+      'ns/app',
+      other.digest,
+      signing.keyring,
+    );
+    expect(gpgProblem(parseReference(identity('v1')), checks)).toMatch(/signs sha256:.*, not this manifest/);
+  });
+
+  it('arbor verifies what `skopeo copy --sign-by` signed, and only for that key, tag and manifest', async () => {
+    const image = await pushImage(client, 'ns/app', 'skopeo', { layerSizes: [302] });
+    const lookaside = join(work, 'skopeo-lookaside');
+    const passphraseFile = join(work, 'passphrase');
+    writeFileSync(passphraseFile, 'correct horse');
+    const signed = skopeoCopy(
+      `${registry.host}/ns/app:skopeo`,
+      join(work, 'signer.gpg'),
+      lookaside,
+      ['--preserve-digests', '--sign-by', signer.fingerprint, '--sign-passphrase-file', passphraseFile],
+      signer.env,
+    );
+    expect(signed.stderr).not.toMatch(/error|fatal/i);
+    expect(signed.status).toBe(0);
+    const copied = `${registry.host}/ns/copied:skopeo`;
+    const digest = execFileSync(
+      'skopeo',
+      ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${copied}`],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    expect(digest).toBe(image.digest);
+    expect(readdirSync(join(lookaside, signaturePath('ns/copied', digest)))).toEqual(['signature-1']);
+
+    const checks = await checkStoredSignatures(
+      { kind: 'dir', dir: lookaside },
+      'ns/copied',
+      digest,
+      signing.keyring,
+    );
+    expect(checks).toMatchObject([{ identity: copied, digest, fingerprint: signer.fingerprint }]);
+    expect(gpgProblem(parseReference(copied), checks)).toBeNull();
+    expect(gpgProblem(parseReference(`${registry.host}/ns/copied@${digest}`), checks)).toBeNull();
+    expect(gpgProblem(parseReference(`${registry.host}/ns/copied:other`), checks)).toMatch(
+      /no GPG signature names/,
+    );
+
+    const strangerKeyring = await readKeyring(
+      await gpgExportPublicKey(stranger.fingerprint, { env: stranger.env }),
+    );
+    const refused = await checkStoredSignatures(
+      { kind: 'dir', dir: lookaside },
+      'ns/copied',
+      digest,
+      strangerKeyring,
+    );
+    expect(gpgProblem(parseReference(copied), refused)).toMatch(
+      /signature-1: signed by key [0-9A-F]+, which is not trusted/,
+    );
+  });
+});
