@@ -25,6 +25,7 @@ export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
 
 export interface ResourceDescriptor {
   name?: string;
+  uri?: string;
   digest: Record<string, string>;
   annotations?: Record<string, unknown>;
 }
