@@ -128,6 +128,10 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
     request.onEvent?.(label && e.type === 'done' ? { ...e, label } : e);
   };
   const home = clients.home;
+  // Digests published so far (parents finish before their children build): the base.digest label.
+  const digests = new Map<string, string>();
+  const baseDigest = (want: DesiredImage) =>
+    want.parent ? (digests.get(want.parent) ?? planned.get(want.parent)?.digest) : undefined;
 
   const addTags = async (name: string, digest: string, tags: string[], signal: AbortSignal) => {
     if (tags.length === 0) return;
@@ -153,7 +157,11 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
         ...want.config.args,
         ...(want.parentRef ? extraBuildArgs(want.config, want.parentRef) : {}),
       },
-      labels: imageLabels(want, { created: (request.now?.() ?? new Date()).toISOString(), git: request.git }),
+      labels: imageLabels(want, {
+        created: (request.now?.() ?? new Date()).toISOString(),
+        git: request.git,
+        ...(baseDigest(want) ? { baseDigest: baseDigest(want)! } : {}),
+      }),
       network: desired.config.builder.network,
       platforms: want.config.platforms,
       logFile,
@@ -226,6 +234,7 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
 
   const run = async (name: string, signal: AbortSignal): Promise<Done> => {
     const done = await perform(name, signal);
+    digests.set(name, done.digest);
     doneLabels.set(name, DONE_LABELS[done.status]);
     return done;
   };

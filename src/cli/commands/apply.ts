@@ -17,10 +17,12 @@ import { hasChanges, renderText } from '../../plan/views/text.js';
 import { readGitInfo } from '../../render/git.js';
 import { applyRetention } from '../../retention/index.js';
 import { describeResult, resultSummary } from '../../retention/report.js';
+import { openSigningKeys } from '../../sign/keys.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out, useColor } from '../io.js';
 import { fileOption, type PlanningFlags, planRequestFrom, selectionOptions } from '../options.js';
+import { signApplied } from '../sign-applied.js';
 
 interface ApplyFlags extends PlanningFlags {
   concurrency?: string;
@@ -75,6 +77,8 @@ export function register(program: Command): void {
               return 1;
             }
           }
+          // Keys are opened (and tried) before anything changes: a wrong passphrase stops here.
+          const signingKeys = await openSigningKeys(desired.config);
           const builderConfig: BuilderConfig = {
             ...desired.config.builder,
             ...(flags.builder ? { name: flags.builder } : {}),
@@ -100,16 +104,18 @@ export function register(program: Command): void {
             stream: process.stderr,
           });
           const logDir = await createLogDir(desired.config.root);
+          const builder = createBuilder(builderConfig);
+          const git = await readGitInfo(desired.config.root);
           let outcomes: ImageOutcome[];
           try {
             outcomes = await applyPlan({
               plan,
               desired,
               clients,
-              builder: createBuilder(builderConfig),
+              builder,
               concurrency,
               logDir,
-              git: await readGitInfo(desired.config.root),
+              git,
               signal: controller.signal,
               refresh: flags.refresh ?? false,
               onEvent: (e) => progress.event(e),
@@ -127,6 +133,20 @@ export function register(program: Command): void {
               );
             return 1;
           }
+          if (signingKeys)
+            out(
+              await signApplied({
+                keys: signingKeys,
+                plan,
+                desired,
+                outcomes,
+                clients,
+                git,
+                builder,
+                builderConfig,
+                logDir,
+              }),
+            );
           await applyDeletions(plan, clients);
           return 0;
         } finally {
