@@ -12,7 +12,7 @@ import { digestOf } from '../registry/digest.js';
 import { type Descriptor, isIndex } from '../registry/manifest-model.js';
 import { formatReference, type Reference } from '../registry/reference.js';
 import { type AttachmentKind, isBundle, KEY_ANNOTATION, kindOf, PREDICATE_OF } from './attachments.js';
-import { coversDigest, type Statement } from './dsse.js';
+import { coversDigest, type Envelope, type Statement, statementOf } from './dsse.js';
 import { checkStoredSignatures, gpgProblem } from './gpg-signatures.js';
 import type { LookasideBase } from './lookaside.js';
 import type { PublicKeyring } from './openpgp-verify.js';
@@ -125,7 +125,8 @@ async function verifyAttachment(
       throw new Error('its content does not match its digest');
     const json = JSON.parse(bytes.toString('utf8')) as unknown;
     if (isBundle(descriptor)) {
-      if (!policy.sigstore) return { ...base, signedBy: 'unsigned', document: undefined };
+      // Without the public key the statement is read unverified (for `arbor diff`), never trusted.
+      if (!policy.sigstore) return { ...base, signedBy: 'unsigned', document: statementOf((json as { dsseEnvelope: Envelope }).dsseEnvelope).predicate };
       const statement = verifyBundle(json, policy.sigstore, digest);
       if (statement.predicateType !== PREDICATE_OF[kind])
         throw new Error(`its statement is a ${statement.predicateType}, not a ${kind}`);

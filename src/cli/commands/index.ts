@@ -22,6 +22,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   usage: () => import('./usage.js'),
   ls: () => import('./ls.js'),
   inspect: () => import('./inspect.js'),
+  verify: () => import('./verify.js'),
+  diff: () => import('./diff.js'),
 };
 
 /** Registers the command named in argv, or every command when none is (help, typos). */
