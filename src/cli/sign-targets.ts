@@ -39,7 +39,11 @@ export async function treeTargets(config: Config, tag: string | undefined): Prom
   const clients = new RegistryClients(config);
   try {
     const tree = await loadTree(config.file);
-    const desired = await computeDesired({ tree, resolveBase: (ref) => clients.resolveBase(ref), skipTags: true });
+    const desired = await computeDesired({
+      tree,
+      resolveBase: (ref) => clients.resolveBase(ref),
+      skipTags: true,
+    });
     return [...desired.images.values()].map((image) => ({
       name: image.name,
       reference: parseReference(`${image.repository}:${image.fingerprintTag}`),
@@ -60,9 +64,15 @@ export async function verifyPolicy(flags: KeyFlags, config: Config | null): Prom
   if (flags.gpgKey) {
     const lookaside = flags.lookaside ?? configured.gpg?.lookaside;
     if (!lookaside) throw new ArborError('--gpg-key needs --lookaside DIR|URL (where the signatures are)');
-    policy.gpg = { keyring: await readKeyring(await readFileOrFail(flags.gpgKey)), lookaside: lookasideBase(lookaside) };
+    policy.gpg = {
+      keyring: await readKeyring(await readFileOrFail(flags.gpgKey)),
+      lookaside: lookasideBase(lookaside),
+    };
   } else if (configured.gpg) {
-    policy.gpg = { keyring: configured.gpg.keyring, lookaside: lookasideBase(flags.lookaside ?? configured.gpg.lookaside) };
+    policy.gpg = {
+      keyring: configured.gpg.keyring,
+      lookaside: lookasideBase(flags.lookaside ?? configured.gpg.lookaside),
+    };
   }
   if (flags.sigstoreKey) policy.sigstore = await loadPublicKeyOrFail(flags.sigstoreKey);
   else if (configured.sigstore) policy.sigstore = configured.sigstore;

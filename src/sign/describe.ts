@@ -20,7 +20,11 @@ export function summarizeReferrer(d: Descriptor): AttachedSummary {
   };
 }
 
-export async function attachedTo(client: RegistryClient, repository: string, digest: string): Promise<AttachedSummary[]> {
+export async function attachedTo(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+): Promise<AttachedSummary[]> {
   return (await client.referrers(repository, digest)).manifests.map(summarizeReferrer);
 }
 
@@ -28,6 +32,8 @@ export function attachedLines(attached: AttachedSummary[]): string[] {
   if (attached.length === 0) return ['Attached:   -'];
   return [
     'Attached:',
-    ...attached.map((a) => `  ${a.kind.padEnd(10)}  ${a.digest}  ${a.artifactType ?? ''}${a.created ? `  ${a.created}` : ''}`.trimEnd()),
+    ...attached.map((a) =>
+      `  ${a.kind.padEnd(10)}  ${a.digest}  ${a.artifactType ?? ''}${a.created ? `  ${a.created}` : ''}`.trimEnd(),
+    ),
   ];
 }

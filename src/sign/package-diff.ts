@@ -25,7 +25,13 @@ export function diffPackages(before: InstalledPackage[], after: InstalledPackage
     const was = old.get(key);
     if (!was) diff.added.push(p);
     else if (was.version !== p.version)
-      diff.changed.push({ type: p.type, name: p.name, ...(p.arch ? { arch: p.arch } : {}), from: was.version, to: p.version });
+      diff.changed.push({
+        type: p.type,
+        name: p.name,
+        ...(p.arch ? { arch: p.arch } : {}),
+        from: was.version,
+        to: p.version,
+      });
   }
   for (const [key, p] of old) if (!now.has(key)) diff.removed.push(p);
   return diff;

@@ -126,7 +126,12 @@ async function verifyAttachment(
     const json = JSON.parse(bytes.toString('utf8')) as unknown;
     if (isBundle(descriptor)) {
       // Without the public key the statement is read unverified (for `arbor diff`), never trusted.
-      if (!policy.sigstore) return { ...base, signedBy: 'unsigned', document: statementOf((json as { dsseEnvelope: Envelope }).dsseEnvelope).predicate };
+      if (!policy.sigstore)
+        return {
+          ...base,
+          signedBy: 'unsigned',
+          document: statementOf((json as { dsseEnvelope: Envelope }).dsseEnvelope).predicate,
+        };
       const statement = verifyBundle(json, policy.sigstore, digest);
       if (statement.predicateType !== PREDICATE_OF[kind])
         throw new Error(`its statement is a ${statement.predicateType}, not a ${kind}`);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { toSignedEntity, Verifier } from '@sigstore/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatDiagnostic } from '../../src/errors.js';
 import { attachArtifact } from '../../src/registry/attach.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { parseReference } from '../../src/registry/reference.js';
@@ -16,7 +17,7 @@ import { KEY_ANNOTATION } from '../../src/sign/attachments.js';
 import type { SigningKeys } from '../../src/sign/keys.js';
 import { type PublishedImage, signPublished } from '../../src/sign/publish.js';
 import { loadPublicKey, loadSigningKey, SIGSTORE_BUNDLE_MEDIA_TYPE } from '../../src/sign/sigstore.js';
-import { sbomPackages, verifyImage } from '../../src/sign/verify.js';
+import { checkSignatures, sbomPackages, verifyImage } from '../../src/sign/verify.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { DPKG_STATUS, pushTarImage } from '../support/tar-image.js';
 import { schemaErrors } from '../unit/export/schemas.js';
@@ -226,6 +227,24 @@ describe('sigstore bundles, SBOM and provenance', () => {
       'no sigstore signature made with the public key',
       'no signed SBOM',
       'no signed provenance',
+    ]);
+  });
+
+  it('checkSignatures (promote/sync require_signature) names each unsigned image, and passes signed ones', async () => {
+    const signed = await pushTarImage(client, 'ns/gate', 'signed', [[{ name: 'etc/a', content: 'a' }]]);
+    await signPublished([{ ...published(signed.digest, 'gate'), tags: ['signed'] }], context());
+    await pushTarImage(client, 'ns/gate', 'unsigned', [[{ name: 'etc/b', content: 'b' }]]);
+    const policy = { sigstore: keys.sigstore!.publicKey, require: [] as Array<'sbom' | 'provenance'> };
+    const problems = await checkSignatures(
+      [
+        { name: 'gate', reference: parseReference(`${registry.host}/ns/gate:signed`) },
+        { name: 'gate-next', reference: parseReference(`${registry.host}/ns/gate:unsigned`) },
+      ],
+      policy,
+      () => client,
+    );
+    expect(problems.map(formatDiagnostic)).toEqual([
+      `error: image gate-next: ${registry.host}/ns/gate:unsigned: no sigstore signature made with the public key`,
     ]);
   });
 });

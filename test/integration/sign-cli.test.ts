@@ -42,10 +42,21 @@ beforeAll(async () => {
   stranger.exportPublic(join(tree.dir, 'keys', 'stranger.gpg'));
   // nova-base lists its packages with its content-fingerprint command; keystone carries a dpkg
   // database its SBOM is read from (layer scan).
-  writeFileSync(join(tree.dir, 'images', 'nova-base', 'packages.txt'), 'python3-nova\t31.0.0-1\nlibssl3\t3.0.15-1\nzlib1g\t1:1.2.13\n');
-  await tree.edit('templates/nova-base.Dockerfile.njk', 'COPY nova.conf /etc/nova/nova.conf', 'COPY nova.conf /etc/nova/nova.conf\nCOPY packages.txt /var/lib/arbor/packages.txt');
+  writeFileSync(
+    join(tree.dir, 'images', 'nova-base', 'packages.txt'),
+    'python3-nova\t31.0.0-1\nlibssl3\t3.0.15-1\nzlib1g\t1:1.2.13\n',
+  );
+  await tree.edit(
+    'templates/nova-base.Dockerfile.njk',
+    'COPY nova.conf /etc/nova/nova.conf',
+    'COPY nova.conf /etc/nova/nova.conf\nCOPY packages.txt /var/lib/arbor/packages.txt',
+  );
   writeFileSync(join(tree.dir, 'images', 'keystone', 'status'), DPKG_STATUS);
-  await tree.edit('templates/keystone.Dockerfile.njk', 'COPY keystone.conf', 'COPY status /var/lib/dpkg/status\nCOPY keystone.conf');
+  await tree.edit(
+    'templates/keystone.Dockerfile.njk',
+    'COPY keystone.conf',
+    'COPY status /var/lib/dpkg/status\nCOPY keystone.conf',
+  );
   await tree.edit(
     'images.yaml',
     '  nova-base:\n    parent: openstack-base\n',
@@ -94,10 +105,22 @@ function skopeoAccepts(ref: string, keyFile: string): { status: number | null; s
       },
     }),
   );
-  writeFileSync(join(dir, 'registries.d', 'site.yaml'), `docker:\n  ${registry.host}:\n    lookaside: file://${join(tree.dir, 'sigstore')}\n`);
+  writeFileSync(
+    join(dir, 'registries.d', 'site.yaml'),
+    `docker:\n  ${registry.host}:\n    lookaside: file://${join(tree.dir, 'sigstore')}\n`,
+  );
   const r = spawnSync(
     'skopeo',
-    ['--policy', join(dir, 'policy.json'), '--registries.d', join(dir, 'registries.d'), 'copy', '--src-tls-verify=false', `docker://${ref}`, `dir:${join(dir, 'out')}`],
+    [
+      '--policy',
+      join(dir, 'policy.json'),
+      '--registries.d',
+      join(dir, 'registries.d'),
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${ref}`,
+      `dir:${join(dir, 'out')}`,
+    ],
     { encoding: 'utf8' },
   );
   return { status: r.status, stderr: r.stderr };
@@ -105,11 +128,20 @@ function skopeoAccepts(ref: string, keyFile: string): { status: number | null; s
 
 describe('signing with apply, verify, diff', () => {
   it('refuses a wrong passphrase before anything is pushed, at the key in images.yaml', () => {
-    const r = arbor(['apply', '--auto-approve', '-f', tree.file], { cwd: tree.dir, env: { ...env(), COSIGN_PASSPHRASE: 'not-the-passphrase' } });
+    const r = arbor(['apply', '--auto-approve', '-f', tree.file], {
+      cwd: tree.dir,
+      env: { ...env(), COSIGN_PASSPHRASE: 'not-the-passphrase' },
+    });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/images\.yaml:\d+:\d+: error: signing\.sigstore: cannot decrypt .*cosign\.key: wrong passphrase/);
+    expect(r.stderr).toMatch(
+      /images\.yaml:\d+:\d+: error: signing\.sigstore: cannot decrypt .*cosign\.key: wrong passphrase/,
+    );
     expect(r.stdout).not.toContain('Apply:');
-    const tags = spawnSync('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/arbor-demo/base`], { encoding: 'utf8' });
+    const tags = spawnSync(
+      'skopeo',
+      ['list-tags', '--tls-verify=false', `docker://${registry.host}/arbor-demo/base`],
+      { encoding: 'utf8' },
+    );
     expect(tags.status).not.toBe(0);
   });
 
@@ -117,19 +149,35 @@ describe('signing with apply, verify, diff', () => {
     const applied = run('apply', '--auto-approve');
     noSecrets(applied.stdout + applied.stderr);
     expect(applied.code).toBe(0);
-    expect(applied.stdout).toContain(`Signing: ${IMAGES} image(s), ${IMAGES * 3} GPG signature(s) written, ${IMAGES * 3} attachment(s) added.`);
+    expect(applied.stdout).toContain(
+      `Signing: ${IMAGES} image(s), ${IMAGES * 3} GPG signature(s) written, ${IMAGES * 3} attachment(s) added.`,
+    );
     for (const tag of ['2025.1', '2025.1-p5'])
-      expect(skopeoAccepts(`${registry.host}/arbor-demo/keystone:${tag}`, join(tree.dir, 'keys', 'signer.gpg')).status).toBe(0);
-    expect(skopeoAccepts(`${registry.host}/arbor-demo/keystone:2025.1`, join(tree.dir, 'keys', 'stranger.gpg')).status).not.toBe(0);
+      expect(
+        skopeoAccepts(`${registry.host}/arbor-demo/keystone:${tag}`, join(tree.dir, 'keys', 'signer.gpg'))
+          .status,
+      ).toBe(0);
+    expect(
+      skopeoAccepts(`${registry.host}/arbor-demo/keystone:2025.1`, join(tree.dir, 'keys', 'stranger.gpg'))
+        .status,
+    ).not.toBe(0);
 
     const verified = run('verify', '--release', '2025.1-p5');
     noSecrets(verified.stdout + verified.stderr);
     expect(verified.stderr).toBe('');
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toMatch(/^ok {2}127\.0\.0\.1:\d+\/arbor-demo\/keystone:2025\.1-p5 {2}sha256:[0-9a-f]{64} {2}gpg \(3 signatures\), sigstore, sbom \(sigstore\), provenance \(sigstore\)$/m);
+    expect(verified.stdout).toMatch(
+      /^ok {2}127\.0\.0\.1:\d+\/arbor-demo\/keystone:2025\.1-p5 {2}sha256:[0-9a-f]{64} {2}gpg \(3 signatures\), sigstore, sbom \(sigstore\), provenance \(sigstore\)$/m,
+    );
     expect(verified.stdout).toContain(`Verify: ${IMAGES} of ${IMAGES} image(s) verified.`);
 
-    const labels = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${registry.host}/arbor-demo/nova-api:2025.1`], { encoding: 'utf8' })).config.Labels;
+    const labels = JSON.parse(
+      execFileSync(
+        'skopeo',
+        ['inspect', '--tls-verify=false', '--config', `docker://${registry.host}/arbor-demo/nova-api:2025.1`],
+        { encoding: 'utf8' },
+      ),
+    ).config.Labels;
     expect(labels).toMatchObject({
       'org.opencontainers.image.vendor': 'Example Cloud',
       'org.opencontainers.image.licenses': 'Apache-2.0',
@@ -148,15 +196,26 @@ describe('signing with apply, verify, diff', () => {
   it('refuses a wrong key, a tampered signature and an unsigned tag with one located line each', () => {
     const wrongKey = run('verify', '--tag', '2025.1', '--gpg-key', join(tree.dir, 'keys', 'stranger.gpg'));
     expect(wrongKey.code).toBe(1);
-    expect(wrongKey.stderr).toMatch(/^error: image base: 127\.0\.0\.1:\d+\/arbor-demo\/base:2025\.1: GPG signature .*signature-1: signed by key [0-9A-F]+, which is not trusted/m);
+    expect(wrongKey.stderr).toMatch(
+      /^error: image base: 127\.0\.0\.1:\d+\/arbor-demo\/base:2025\.1: GPG signature .*signature-1: signed by key [0-9A-F]+, which is not trusted/m,
+    );
 
     const dir = join(tree.dir, 'sigstore', 'arbor-demo');
     const cronDir = readdirSync(dir).find((d) => d.startsWith('cron@'))!;
     const signature = join(dir, cronDir, 'signature-1');
     const bytes = execFileSync('cat', [signature]);
-    bytes[bytes.length - 5] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 5) ^ 0xff, bytes.length - 5);
     writeFileSync(signature, bytes);
-    const tampered = arbor(['verify', '--gpg-key', join(tree.dir, 'keys', 'signer.gpg'), '--lookaside', join(tree.dir, 'sigstore'), '--insecure', `${registry.host}/arbor-demo/cron:2025.1`, `${registry.host}/arbor-demo/base:2025.1`]);
+    const tampered = arbor([
+      'verify',
+      '--gpg-key',
+      join(tree.dir, 'keys', 'signer.gpg'),
+      '--lookaside',
+      join(tree.dir, 'sigstore'),
+      '--insecure',
+      `${registry.host}/arbor-demo/cron:2025.1`,
+      `${registry.host}/arbor-demo/base:2025.1`,
+    ]);
     expect(tampered.code).toBe(1);
     expect(tampered.stdout).toMatch(/^ok {2}.*\/base:2025\.1 /m);
     const lines = tampered.stderr.trim().split('\n');
@@ -169,11 +228,19 @@ describe('signing with apply, verify, diff', () => {
     const tagged = run('apply', '--auto-approve');
     expect(tagged.code).toBe(0);
     // One signature per new tag, and cron:2025.1 again: its only signature was tampered with above.
-    expect(tagged.stdout).toContain(`Signing: ${IMAGES} image(s), ${IMAGES + 1} GPG signature(s) written, 0 attachment(s) added.`);
-    expect(skopeoAccepts(`${registry.host}/arbor-demo/glance-api:2025.1-p6`, join(tree.dir, 'keys', 'signer.gpg')).status).toBe(0);
+    expect(tagged.stdout).toContain(
+      `Signing: ${IMAGES} image(s), ${IMAGES + 1} GPG signature(s) written, 0 attachment(s) added.`,
+    );
+    expect(
+      skopeoAccepts(`${registry.host}/arbor-demo/glance-api:2025.1-p6`, join(tree.dir, 'keys', 'signer.gpg'))
+        .status,
+    ).toBe(0);
 
     // A security update of nova-base's packages: it and its children are rebuilt.
-    writeFileSync(join(tree.dir, 'images', 'nova-base', 'packages.txt'), 'python3-nova\t31.0.0-1\nlibssl3\t3.0.16-1\nca-certificates\t20230311\n');
+    writeFileSync(
+      join(tree.dir, 'images', 'nova-base', 'packages.txt'),
+      'python3-nova\t31.0.0-1\nlibssl3\t3.0.16-1\nca-certificates\t20230311\n',
+    );
     await tree.edit('images.yaml', 'patch: 6', 'patch: 7');
     const rebuilt = run('apply', '--auto-approve');
     expect(rebuilt.code).toBe(0);
@@ -182,7 +249,9 @@ describe('signing with apply, verify, diff', () => {
     const diff = run('diff', '2025.1-p5', '2025.1-p7');
     expect(diff.stderr).toBe('');
     expect(diff.code).toBe(0);
-    expect(diff.stdout).toContain('nova-base:\n  + ca-certificates 20230311\n  - zlib1g 1:1.2.13\n  ~ libssl3 3.0.15-1 → 3.0.16-1\n');
+    expect(diff.stdout).toContain(
+      'nova-base:\n  + ca-certificates 20230311\n  - zlib1g 1:1.2.13\n  ~ libssl3 3.0.15-1 → 3.0.16-1\n',
+    );
     expect(diff.stdout).toContain('nova-api: rebuilt, same packages');
     expect(diff.stdout).not.toContain('keystone');
     expect(diff.stdout).toContain('Diff: 3 image(s) changed between 2025.1-p5 and 2025.1-p7.');

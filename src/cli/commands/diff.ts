@@ -39,11 +39,22 @@ export function register(program: Command): void {
       let pairs: Array<{ name: string; before: ImageTarget; after: ImageTarget }>;
       if (references) {
         const before = parseReference(from!);
-        pairs = [{ name: before.repository, before: { reference: before }, after: { reference: parseReference(to!) } }];
+        pairs = [
+          {
+            name: before.repository,
+            before: { reference: before },
+            after: { reference: parseReference(to!) },
+          },
+        ];
       } else {
-        if (!config) throw new ArborError('diff of releases needs the tree: run where images.yaml is, or give -f FILE');
+        if (!config)
+          throw new ArborError('diff of releases needs the tree: run where images.yaml is, or give -f FILE');
         const after = treeImagesAtTag(config, to!);
-        pairs = treeImagesAtTag(config, from!).map((before, i) => ({ name: before.name!, before, after: after[i]! }));
+        pairs = treeImagesAtTag(config, from!).map((before, i) => ({
+          name: before.name!,
+          before,
+          after: after[i]!,
+        }));
       }
       const policy = await verifyPolicy(flags, config);
       policy.require = [];
@@ -65,7 +76,10 @@ export function register(program: Command): void {
         for (const row of rows) {
           if ('missing' in row.old || 'missing' in row.now) {
             problems++;
-            const which = 'missing' in row.old ? `${from}: ${row.old.missing}` : `${to}: ${(row.now as { missing: string }).missing}`;
+            const which =
+              'missing' in row.old
+                ? `${from}: ${row.old.missing}`
+                : `${to}: ${(row.now as { missing: string }).missing}`;
             err(`warning: image ${row.name}: ${which}`);
             continue;
           }
@@ -77,7 +91,10 @@ export function register(program: Command): void {
           else out([`${row.name}:`, ...diffLines(diff).map((l) => `  ${l}`)].join('\n'));
         }
         if (flags.format === 'json') out(JSON.stringify(json, null, 2));
-        else out(`Diff: ${json.length} image(s) changed between ${from} and ${to}${problems ? `, ${problems} without SBOMs to compare` : ''}.`);
+        else
+          out(
+            `Diff: ${json.length} image(s) changed between ${from} and ${to}${problems ? `, ${problems} without SBOMs to compare` : ''}.`,
+          );
         return 0;
       } finally {
         await clients.close();

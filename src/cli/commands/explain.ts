@@ -44,8 +44,7 @@ export function register(program: Command): void {
               out(`in the registry as ${image.fingerprintTag}: every input matches`);
               const attached = await attachedTo(clients.home, image.repositoryPath, seen.fingerprintDigest);
               out(attachedLines(attached).join('\n'));
-            }
-            else if (seen.previous) {
+            } else if (seen.previous) {
               out(`not in the registry; compared with ${image.repository}:${seen.previous.tag}`);
               previous = seen.previous.inputs;
             } else out('not in the registry, and none of its tags exists yet');

@@ -43,14 +43,17 @@ export function register(program: Command): void {
     action<VerifyFlags>(async (references, flags) => {
       const config = await treeConfig(flags.file, references);
       const tag = flags.release ?? flags.tag;
-      const targets = config && references.length === 0 ? await treeTargets(config, tag) : referenceTargets(references);
+      const targets =
+        config && references.length === 0 ? await treeTargets(config, tag) : referenceTargets(references);
       if (targets.length === 0) {
         err('error: nothing to verify: give references, or run where images.yaml is (or -f FILE)');
         return 1;
       }
       const policy = await verifyPolicy(flags, config);
       if (!policy.gpg && !policy.sigstore) {
-        err('error: no key to verify with: give --gpg-key/--sigstore-key, or a tree whose images.yaml has signing:');
+        err(
+          'error: no key to verify with: give --gpg-key/--sigstore-key, or a tree whose images.yaml has signing:',
+        );
         return 1;
       }
       const debug = debugSink(flags);
@@ -58,16 +61,24 @@ export function register(program: Command): void {
       try {
         const limit = pLimit(16);
         const results = await Promise.all(
-          targets.map((target) => limit(() => verifyImage(clients.for(target.reference.registry), target, policy))),
+          targets.map((target) =>
+            limit(() => verifyImage(clients.for(target.reference.registry), target, policy)),
+          ),
         );
         if (flags.format === 'json') out(JSON.stringify(results.map(toJson), null, 2));
         else for (const r of results) if (r.problems.length === 0) out(okLine(r));
         const failed = results.filter((r) => r.problems.length > 0);
         for (const r of failed)
           for (const message of r.problems)
-            err(formatDiagnostic(problem(`${reference(r)}: ${message}`, r.target.name ? { image: r.target.name } : {})));
+            err(
+              formatDiagnostic(
+                problem(`${reference(r)}: ${message}`, r.target.name ? { image: r.target.name } : {}),
+              ),
+            );
         if (flags.format === 'text')
-          out(`Verify: ${results.length - failed.length} of ${results.length} image(s) verified${failed.length ? `, ${failed.length} failed` : ''}.`);
+          out(
+            `Verify: ${results.length - failed.length} of ${results.length} image(s) verified${failed.length ? `, ${failed.length} failed` : ''}.`,
+          );
         return failed.length > 0 ? 1 : 0;
       } finally {
         await clients.close();
