@@ -2,7 +2,8 @@
 // (GNUPGHOME honoured, as gpg itself does), exporting a public key, checking a secret key is
 // there. A passphrase goes to gpg on its own file descriptor (loopback pinentry), never on the
 // command line, in the environment of a child or in a message.
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { redact, registerSecret } from '../secrets.js';
 
 export interface GpgOptions {
@@ -13,33 +14,51 @@ export interface GpgOptions {
 
 const BASE = ['--batch', '--no-tty', '--quiet', '--no-greeting'];
 
-async function runGpg(args: string[], input: Buffer | undefined, options: GpgOptions) {
+interface GpgResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+  /** Set when gpg could not be started at all. */
+  spawnError?: string;
+}
+
+/**
+ * Runs gpg once. Plain child_process rather than execa: apply runs one gpg per new tag, and the
+ * lighter spawn is most of what a signature costs this process.
+ */
+function runGpg(args: string[], input: Buffer | undefined, options: GpgOptions): Promise<GpgResult> {
   const passphraseArgs =
     options.passphrase !== undefined ? ['--pinentry-mode', 'loopback', '--passphrase-fd', '3'] : [];
-  const child = execa('gpg', [...BASE, ...passphraseArgs, ...args], {
-    env: options.env ?? process.env,
-    extendEnv: false,
-    encoding: 'buffer',
-    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-    reject: false,
-    ...(input ? { input } : {}),
+  return new Promise((resolve) => {
+    const child = spawn('gpg', [...BASE, ...passphraseArgs, ...args], {
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe', options.passphrase !== undefined ? 'pipe' : 'ignore'],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout!.on('data', (c: Buffer) => stdout.push(c));
+    child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+    // gpg may exit before reading everything (a wrong key): a closed pipe is not our error.
+    for (const stream of [child.stdin!, child.stdio[3] as Writable | null])
+      stream?.on('error', () => undefined);
+    (child.stdio[3] as Writable | null)?.end(`${options.passphrase}\n`);
+    child.stdin!.end(input ?? Buffer.alloc(0));
+    child.on('error', (e) =>
+      resolve({ code: 1, stdout: Buffer.alloc(0), stderr: '', spawnError: e.message }),
+    );
+    child.on('close', (code) =>
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.concat(stdout),
+        stderr: redact(Buffer.concat(stderr).toString('utf8')).trim(),
+      }),
+    );
   });
-  const passphraseFd = child.stdio[3] as unknown as NodeJS.WritableStream | undefined;
-  if (passphraseFd) passphraseFd.end(options.passphrase !== undefined ? `${options.passphrase}\n` : '');
-  const result = await child;
-  const stderr = redact(Buffer.from(result.stderr as Uint8Array).toString('utf8')).trim();
-  return {
-    code: result.exitCode ?? 1,
-    stdout: Buffer.from(result.stdout as Uint8Array),
-    stderr,
-    failed: result.failed,
-    spawnError: result.failed && result.exitCode === undefined ? result.message : undefined,
-  };
 }
 
 export class GpgError extends Error {}
 
-function failure(what: string, result: Awaited<ReturnType<typeof runGpg>>): GpgError {
+function failure(what: string, result: GpgResult): GpgError {
   if (result.spawnError?.includes('ENOENT'))
     return new GpgError(`${what}: gpg is not installed (Debian: apt-get install gnupg)`);
   const reason = result.stderr.split('\n').filter(Boolean).at(-1) ?? `gpg exited ${result.code}`;

@@ -10,7 +10,7 @@ import { ArborError, type Diagnostic, error } from '../errors.js';
 import { VERSION } from '../package-info.js';
 import { type GpgOptions, gpgExportPublicKey, gpgRequireSecretKey, gpgSign } from './gpg.js';
 import type { GpgSigningKey } from './gpg-signatures.js';
-import { readKeyring } from './openpgp-verify.js';
+import type { PublicKeyring } from './openpgp-verify.js';
 import { readPassphrase } from './passphrase.js';
 import { loadPublicKey, loadSigningKey } from './sigstore.js';
 
@@ -39,13 +39,22 @@ export async function openSigningKeys(
     try {
       const passphrase = await readPassphrase(signing.gpg, config.root, env);
       const gpg: GpgOptions = { env, ...(passphrase !== undefined ? { passphrase } : {}) };
-      await gpgRequireSecretKey(key, gpg);
-      // One signature now: a missing agent, a wrong passphrase or an expired key is found here.
-      await gpgSign(key, Buffer.from('arbor signing check'), gpg);
-      const keyring = await readKeyring(await gpgExportPublicKey(key, gpg));
+      // One signature now: a missing key or agent, a wrong passphrase or an expired key is found
+      // here, before anything is published. The public key is exported at the same time.
+      const [, publicKey] = await Promise.all([
+        gpgRequireSecretKey(key, gpg).then(() => gpgSign(key, Buffer.from('arbor signing check'), gpg)),
+        gpgExportPublicKey(key, gpg),
+      ]);
+      let keyring: Promise<PublicKeyring> | undefined;
       const lookaside = resolve(config.root, signing.gpg.lookaside);
       await mkdir(lookaside, { recursive: true });
-      keys.gpg = { key, keyring, lookaside, gpg, creator: CREATOR };
+      keys.gpg = {
+        key,
+        keyring: () => (keyring ??= import('./openpgp-verify.js').then((m) => m.readKeyring(publicKey))),
+        lookaside,
+        gpg,
+        creator: CREATOR,
+      };
     } catch (e) {
       at(['signing', 'gpg', 'key'], `signing.gpg: ${(e as Error).message}`);
     }
@@ -68,13 +77,15 @@ export async function configuredPublicKeys(config: Config, env: NodeJS.ProcessEn
   const signing = config.signing;
   const problems: Diagnostic[] = [];
   const result: {
-    gpg?: { keyring: Awaited<ReturnType<typeof readKeyring>>; lookaside: string };
+    gpg?: { keyring: PublicKeyring; lookaside: string };
     sigstore?: KeyObject;
   } = {};
   if (signing?.gpg) {
     try {
       result.gpg = {
-        keyring: await readKeyring(await gpgExportPublicKey(signing.gpg.key, { env })),
+        keyring: await (await import('./openpgp-verify.js')).readKeyring(
+          await gpgExportPublicKey(signing.gpg.key, { env }),
+        ),
         lookaside: resolve(config.root, signing.gpg.lookaside),
       };
     } catch (e) {

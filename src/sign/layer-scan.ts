@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
 import type { RegistryClient } from '../registry/client.js';
+import { RegistryError } from '../registry/errors.js';
 import { defaultChild, isIndex, type Manifest } from '../registry/manifest-model.js';
 import { type InstalledPackage, parseDpkgStatus, parsePythonMetadata } from './packages.js';
 
@@ -128,23 +129,34 @@ export async function scanLayer(stream: Readable): Promise<LayerFiles> {
   return result;
 }
 
-/** Every layer of an image manifest (the default platform's for an index), streamed one by one. */
+/**
+ * Every layer of an image manifest (the default platform's for an index), streamed one by one. A
+ * layer that is not a readable archive is listed in `unreadable` (the SBOM says so) rather than
+ * failing the signing of a published image; a registry failure still fails.
+ */
 export async function scanImage(
   client: RegistryClient,
   repository: string,
   manifest: Manifest,
-): Promise<{ packages: InstalledPackage[]; distro?: string }> {
+): Promise<{ packages: InstalledPackage[]; distro?: string; unreadable: string[] }> {
   let image = manifest;
   if (isIndex(image.json)) {
     const child = defaultChild(image.json);
-    if (!child) return { packages: [] };
+    if (!child) return { packages: [], unreadable: [] };
     image = await client.getManifest(repository, child.digest);
-    if (isIndex(image.json)) return { packages: [] };
+    if (isIndex(image.json)) return { packages: [], unreadable: [] };
   }
   const layers: LayerFiles[] = [];
+  const unreadable: string[] = [];
   for (const layer of image.json.layers) {
     const blob = await client.getBlob(repository, layer.digest);
-    layers.push(await scanLayer(blob.stream));
+    try {
+      layers.push(await scanLayer(blob.stream));
+    } catch (e) {
+      if (e instanceof RegistryError) throw e;
+      blob.stream.destroy();
+      unreadable.push(`${layer.digest} (${(e as Error).message})`);
+    }
   }
-  return packagesOfFiles(applyLayers(layers));
+  return { ...packagesOfFiles(applyLayers(layers)), unreadable };
 }

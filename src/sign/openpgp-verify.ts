@@ -23,6 +23,17 @@ export interface VerifiedSignature {
   fingerprint: string;
 }
 
+/** What a signed message says, read without checking the signature: only to choose what to verify. */
+export async function unverifiedPayload(signature: Buffer): Promise<Buffer | null> {
+  try {
+    const message = await readMessage({ binaryMessage: new Uint8Array(signature) });
+    const data = message.getLiteralData();
+    return data instanceof Uint8Array ? Buffer.from(data) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The signed payload when a key of the keyring made the signature; throws why not otherwise. */
 export async function verifySignedMessage(
   signature: Buffer,

@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import pLimit from 'p-limit';
 import type { Config } from '../config/model.js';
+import { ArborError, error } from '../errors.js';
 import type { FingerprintInput } from '../fingerprint/model.js';
 import { VERSION } from '../package-info.js';
 import { type ArtifactSpec, attachArtifact } from '../registry/attach.js';
@@ -78,7 +79,21 @@ export async function signPublished(images: PublishedImage[], context: SignConte
   return Promise.all(images.map((image) => limit(() => signImage(image, context))));
 }
 
+/** Signing failures name the image: apply reports them as one line each. */
 async function signImage(image: PublishedImage, context: SignContext): Promise<SignedImage> {
+  try {
+    return await signOne(image, context);
+  } catch (e) {
+    throw new ArborError(
+      [error(`signing ${image.repository}@${image.digest}: ${(e as Error).message}`, { image: image.name })],
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+async function signOne(image: PublishedImage, context: SignContext): Promise<SignedImage> {
   const { keys, client } = context;
   const now = context.now?.() ?? new Date();
   const created = now.toISOString();
@@ -98,9 +113,6 @@ async function signImage(image: PublishedImage, context: SignContext): Promise<S
   ];
   if (wanted.length === 0) return result;
 
-  const head = await client.headManifest(image.repositoryPath, image.digest);
-  if (!head) throw new Error(`${image.repository}@${image.digest}: not in the registry`);
-  const subject: Descriptor = { mediaType: head.mediaType, digest: head.digest, size: head.size };
   const keyName = keys.sigstore ? publicKeyHint(keys.sigstore.publicKey) : keys.gpg!.key;
   const present = (await client.referrers(image.repositoryPath, image.digest)).manifests.filter(
     (d) => d.annotations?.[KEY_ANNOTATION] === keyName,
@@ -109,6 +121,14 @@ async function signImage(image: PublishedImage, context: SignContext): Promise<S
   // A GPG-signed attachment whose signature is missing (an interrupted run) is signed now.
   const unsigned = keys.gpg && !keys.sigstore ? present.filter((d) => kindOf(d) !== null) : [];
 
+  // The subject descriptor is needed only to attach something (most reruns attach nothing).
+  const head = missing.length > 0 ? await client.headManifest(image.repositoryPath, image.digest) : null;
+  if (missing.length > 0 && !head) throw new Error('not in the registry');
+  const subject: Descriptor = {
+    mediaType: head?.mediaType ?? '',
+    digest: image.digest,
+    size: head?.size ?? 0,
+  };
   const attach = async (kind: AttachmentKind, spec: ArtifactSpec) => {
     const attached = await attachArtifact(client, image.repositoryPath, spec);
     result.attached.push(kind);
@@ -171,8 +191,11 @@ async function attestations(
       packages = parsePackageListing(listing);
       source = 'packages from the image content-fingerprint command output';
     } else {
-      ({ packages, distro } = await scanImage(context.client, image.repositoryPath, manifest));
+      const scanned = await scanImage(context.client, image.repositoryPath, manifest);
+      ({ packages, distro } = scanned);
       source = 'packages from the package databases in the image layers';
+      if (scanned.unreadable.length > 0)
+        source += `; layers not readable as archives: ${scanned.unreadable.join(', ')}`;
     }
     documents.sbom = spdxDocument(
       {

@@ -13,7 +13,7 @@ import { type Descriptor, isIndex } from '../registry/manifest-model.js';
 import { formatReference, type Reference } from '../registry/reference.js';
 import { type AttachmentKind, isBundle, KEY_ANNOTATION, kindOf, PREDICATE_OF } from './attachments.js';
 import { coversDigest, type Envelope, type Statement, statementOf } from './dsse.js';
-import { checkStoredSignatures, gpgProblem } from './gpg-signatures.js';
+import { checkReferenceSignatures } from './gpg-signatures.js';
 import type { LookasideBase } from './lookaside.js';
 import type { PublicKeyring } from './openpgp-verify.js';
 import { packagesOfSpdx } from './sbom.js';
@@ -73,15 +73,12 @@ export async function verifyImage(
   const digest = head.digest;
   result.digest = digest;
   const [gpgChecks, referrers] = await Promise.all([
-    policy.gpg
-      ? checkStoredSignatures(policy.gpg.lookaside, ref.repository, digest, policy.gpg.keyring)
-      : null,
+    policy.gpg ? checkReferenceSignatures(policy.gpg.lookaside, ref, digest, policy.gpg.keyring) : null,
     client.referrers(ref.repository, digest),
   ]);
   if (gpgChecks) {
-    result.gpgSignatures = gpgChecks.filter((c) => !c.problem).length;
-    const problem = gpgProblem(ref, gpgChecks);
-    if (problem) result.problems.push(problem);
+    result.gpgSignatures = gpgChecks.valid;
+    if (gpgChecks.problem) result.problems.push(gpgChecks.problem);
   }
   const ours = referrers.manifests.filter((d) => kindOf(d) !== null);
   result.attachments = await Promise.all(ours.map((d) => verifyAttachment(client, ref, digest, d, policy)));
@@ -147,15 +144,11 @@ async function verifyAttachment(
     }
     const document = kind === 'provenance' ? (json as Statement).predicate : json;
     if (!policy.gpg) return { ...base, signedBy: 'unsigned', document };
-    const checks = await checkStoredSignatures(
+    const { problem } = await checkReferenceSignatures(
       policy.gpg.lookaside,
-      ref.repository,
+      { registry: ref.registry, repository: ref.repository, digest: descriptor.digest },
       descriptor.digest,
       policy.gpg.keyring,
-    );
-    const problem = gpgProblem(
-      { registry: ref.registry, repository: ref.repository, digest: descriptor.digest },
-      checks,
     );
     if (problem) throw new Error(problem);
     return { ...base, signedBy: 'gpg', document };

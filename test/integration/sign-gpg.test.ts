@@ -17,7 +17,7 @@ import {
   gpgProblem,
 } from '../../src/sign/gpg-signatures.js';
 import { signaturePath } from '../../src/sign/lookaside.js';
-import { readKeyring } from '../../src/sign/openpgp-verify.js';
+import { type PublicKeyring, readKeyring } from '../../src/sign/openpgp-verify.js';
 import { createGpgHome, type GpgHome } from '../support/gpg.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { pushImage } from './registry-fixtures.js';
@@ -28,6 +28,7 @@ let signer: GpgHome;
 let stranger: GpgHome;
 let work: string;
 let signing: GpgSigningKey;
+let keyring: PublicKeyring;
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -37,9 +38,10 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'arbor-sign-gpg-'));
   signer.exportPublic(join(work, 'signer.gpg'));
   stranger.exportPublic(join(work, 'stranger.gpg'));
+  keyring = await readKeyring(await gpgExportPublicKey(signer.fingerprint, { env: signer.env }));
   signing = {
     key: signer.fingerprint,
-    keyring: await readKeyring(await gpgExportPublicKey(signer.fingerprint, { env: signer.env })),
+    keyring: async () => keyring,
     lookaside: join(work, 'lookaside'),
     gpg: { env: signer.env, passphrase: 'correct horse' },
     creator: 'arbor test',
@@ -143,7 +145,7 @@ describe('GPG simple signing', () => {
       { kind: 'dir', dir: signing.lookaside },
       'ns/app',
       other.digest,
-      signing.keyring,
+      keyring,
     );
     expect(gpgProblem(parseReference(identity('v1')), checks)).toMatch(/signs sha256:.*, not this manifest/);
   });
@@ -173,12 +175,7 @@ describe('GPG simple signing', () => {
     expect(digest).toBe(image.digest);
     expect(readdirSync(join(lookaside, signaturePath('ns/copied', digest)))).toEqual(['signature-1']);
 
-    const checks = await checkStoredSignatures(
-      { kind: 'dir', dir: lookaside },
-      'ns/copied',
-      digest,
-      signing.keyring,
-    );
+    const checks = await checkStoredSignatures({ kind: 'dir', dir: lookaside }, 'ns/copied', digest, keyring);
     expect(checks).toMatchObject([{ identity: copied, digest, fingerprint: signer.fingerprint }]);
     expect(gpgProblem(parseReference(copied), checks)).toBeNull();
     expect(gpgProblem(parseReference(`${registry.host}/ns/copied@${digest}`), checks)).toBeNull();

@@ -94,7 +94,7 @@ function reference(r: ImageVerification): string {
 
 function okLine(r: ImageVerification): string {
   const parts: string[] = [];
-  if (r.gpgSignatures > 0) parts.push(`gpg (${r.gpgSignatures} signature${r.gpgSignatures > 1 ? 's' : ''})`);
+  if (r.gpgSignatures > 0) parts.push('gpg');
   for (const kind of ['signature', 'sbom', 'provenance'] as const) {
     const a = r.attachments.find((x) => x.kind === kind && !x.problem && x.signedBy !== 'unsigned');
     if (a) parts.push(kind === 'signature' ? 'sigstore' : `${kind} (${a.signedBy})`);
