@@ -179,13 +179,13 @@ try {
     if (!stdout.includes(`Verify: ${IMAGES} of ${IMAGES} image(s) verified.`))
       throw new Error(`verify failed:\n${stdout.slice(-1500)}`);
     verifyRuns.push(wallMs);
+    if (i === 0) verifyRequests = (await registry.requestsSince(mark)).length;
     if (i === 0 && values.profile)
       arbor(['verify', '-f', tree.file, '--tag', tag], root, env, [
         '--cpu-prof',
         '--cpu-prof-dir',
         path.resolve(values.profile),
       ]);
-    if (i === 0) verifyRequests = (await registry.requestsSince(mark)).length;
   }
   const repositories = plan.images.map((i) => i.repository.slice(registry.host.length + 1));
   const floors = [];

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { formatReference, type Reference } from '../registry/reference.js';
 import { writeFileAtomic } from '../write-atomic.js';
 import { sha256Hex } from './dsse.js';
-import { type GpgOptions, gpgSign } from './gpg.js';
+import type { GpgOptions } from './gpg.js';
 import { appendSignatures, type LookasideBase, readSignatures, signaturePath } from './lookaside.js';
 import type { PublicKeyring } from './openpgp-verify.js';
 import { identityAccepts, parseSimpleSigningPayload, simpleSigningPayload } from './simple-signing.js';
@@ -75,18 +75,17 @@ export async function checkReferenceSignatures(
   const stored = await readSignatures(base, reference.repository, digest);
   const { unverifiedPayload, verifySignedMessage } = await import('./openpgp-verify.js');
   for (const signature of stored) {
-    const payload = await unverifiedPayload(signature.bytes);
+    const read = await unverifiedPayload(signature.bytes);
     let claim: ReturnType<typeof parseSimpleSigningPayload> | null = null;
     try {
-      claim = payload ? parseSimpleSigningPayload(payload) : null;
+      claim = read ? parseSimpleSigningPayload(read.payload) : null;
     } catch {
       claim = null;
     }
-    if (!claim || claim.digest !== digest || !identityAccepts(reference, claim.dockerReference)) continue;
+    if (!read || !claim || claim.digest !== digest || !identityAccepts(reference, claim.dockerReference))
+      continue;
     try {
-      const verified = parseSimpleSigningPayload(
-        (await verifySignedMessage(signature.bytes, keyring)).payload,
-      );
+      const verified = parseSimpleSigningPayload((await verifySignedMessage(read.message, keyring)).payload);
       if (verified.digest === digest && identityAccepts(reference, verified.dockerReference))
         return { valid: 1, problem: null };
     } catch {
@@ -114,6 +113,8 @@ export function gpgProblem(reference: Reference, checks: SignatureCheck[]): stri
 
 export interface GpgSigningKey {
   key: string;
+  /** Signs a payload (gpg, batched with the other signatures of the run). */
+  sign: (payload: Buffer) => Promise<Buffer>;
   /** The signer's public key as a keyring, read (OpenPGP.js loaded) only when it is needed. */
   keyring: () => Promise<PublicKeyring>;
   lookaside: string;
@@ -160,13 +161,11 @@ export async function addGpgSignatures(
   if (missing.length === 0) return [];
   const signatures = await Promise.all(
     missing.map((identity) =>
-      gpgSign(
-        signer.key,
+      signer.sign(
         simpleSigningPayload(
           { dockerReference: identity, digest },
           { creator: signer.creator, timestamp: Math.floor(now.getTime() / 1000) },
         ),
-        signer.gpg,
       ),
     ),
   );

@@ -3,6 +3,9 @@
 // there. A passphrase goes to gpg on its own file descriptor (loopback pinentry), never on the
 // command line, in the environment of a child or in a message.
 import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { redact, registerSecret } from '../secrets.js';
 
@@ -93,4 +96,111 @@ export async function gpgRequireSecretKey(key: string, options: GpgOptions = {})
     const home = (options.env ?? process.env).GNUPGHOME ?? '~/.gnupg';
     throw new GpgError(`no secret key ${key} in the GnuPG home ${home}`);
   }
+}
+
+/**
+ * Signs many payloads with few processes: requests made close together are gathered and signed
+ * by one shell loop running gpg per payload (files in a private temporary directory, the
+ * passphrase, when there is one, in a file there readable only by this user, all removed after).
+ * Forking this (large) Node process once per signature is what made signing a release slow.
+ */
+export function createGpgBatchSigner(key: string, options: GpgOptions = {}) {
+  let pending: Array<{ payload: Buffer; resolve: (b: Buffer) => void; reject: (e: Error) => void }> = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 1) {
+      const [one] = batch;
+      gpgSign(key, one!.payload, options).then(one!.resolve, one!.reject);
+      return;
+    }
+    signBatch(
+      key,
+      batch.map((b) => b.payload),
+      options,
+    ).then(
+      (signatures) => {
+        for (const [i, b] of batch.entries()) b.resolve(signatures[i]!);
+      },
+      (e: Error) => {
+        for (const b of batch) b.reject(e);
+      },
+    );
+  };
+  return {
+    sign(payload: Buffer): Promise<Buffer> {
+      return new Promise((resolve, reject) => {
+        pending.push({ payload, resolve, reject });
+        if (pending.length >= BATCH) flush();
+        else if (!timer) timer = setTimeout(flush, 5);
+      });
+    },
+  };
+}
+
+const BATCH = 256;
+
+async function signBatch(key: string, payloads: Buffer[], options: GpgOptions): Promise<Buffer[]> {
+  if (options.passphrase !== undefined) registerSecret(options.passphrase);
+  const dir = await mkdtemp(join(tmpdir(), 'arbor-gpg-'));
+  try {
+    const files = await Promise.all(
+      payloads.map(async (payload, i) => {
+        const file = join(dir, `p${i}`);
+        await writeFile(file, payload, { mode: 0o600 });
+        return file;
+      }),
+    );
+    const passphrase =
+      options.passphrase !== undefined
+        ? ['--pinentry-mode', 'loopback', '--passphrase-file', join(dir, 'passphrase')]
+        : [];
+    if (options.passphrase !== undefined)
+      await writeFile(join(dir, 'passphrase'), `${options.passphrase}\n`, { mode: 0o600 });
+    const gpg = [...BASE, ...passphrase, '--local-user', key, '--sign'].map(shellWord).join(' ');
+    // Two loops: gpg's own start-up runs on both cores while gpg-agent signs.
+    const halves = [files.filter((_, i) => i % 2 === 0), files.filter((_, i) => i % 2 === 1)].filter(
+      (h) => h.length,
+    );
+    await Promise.all(
+      halves.map(async (half) => {
+        const result = await runShell(
+          `for f; do gpg ${gpg} --output "$f.sig" "$f" || exit $?; done`,
+          half,
+          options,
+        );
+        if (result.code !== 0) throw failure(`gpg could not sign with key ${key}`, result);
+      }),
+    );
+    return Promise.all(files.map((f) => readFile(`${f}.sig`)));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function shellWord(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function runShell(script: string, args: string[], options: GpgOptions): Promise<GpgResult> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', script, 'sh', ...args], {
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const stderr: Buffer[] = [];
+    child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+    child.on('error', (e) =>
+      resolve({ code: 1, stdout: Buffer.alloc(0), stderr: '', spawnError: e.message }),
+    );
+    child.on('close', (code) =>
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.alloc(0),
+        stderr: redact(Buffer.concat(stderr).toString('utf8')).trim(),
+      }),
+    );
+  });
 }

@@ -8,7 +8,13 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/model.js';
 import { ArborError, type Diagnostic, error } from '../errors.js';
 import { VERSION } from '../package-info.js';
-import { type GpgOptions, gpgExportPublicKey, gpgRequireSecretKey, gpgSign } from './gpg.js';
+import {
+  createGpgBatchSigner,
+  type GpgOptions,
+  gpgExportPublicKey,
+  gpgRequireSecretKey,
+  gpgSign,
+} from './gpg.js';
 import type { GpgSigningKey } from './gpg-signatures.js';
 import type { PublicKeyring } from './openpgp-verify.js';
 import { readPassphrase } from './passphrase.js';
@@ -50,6 +56,7 @@ export async function openSigningKeys(
       await mkdir(lookaside, { recursive: true });
       keys.gpg = {
         key,
+        sign: createGpgBatchSigner(key, gpg).sign,
         keyring: () => (keyring ??= import('./openpgp-verify.js').then((m) => m.readKeyring(publicKey))),
         lookaside,
         gpg,

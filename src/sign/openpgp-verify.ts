@@ -24,24 +24,31 @@ export interface VerifiedSignature {
 }
 
 /** What a signed message says, read without checking the signature: only to choose what to verify. */
-export async function unverifiedPayload(signature: Buffer): Promise<Buffer | null> {
+export async function unverifiedPayload(
+  signature: Buffer,
+): Promise<{ message: SignedMessage; payload: Buffer } | null> {
   try {
     const message = await readMessage({ binaryMessage: new Uint8Array(signature) });
     const data = message.getLiteralData();
-    return data instanceof Uint8Array ? Buffer.from(data) : null;
+    return data instanceof Uint8Array ? { message, payload: Buffer.from(data) } : null;
   } catch {
     return null;
   }
 }
 
+export type SignedMessage = Awaited<ReturnType<typeof readMessage<Uint8Array>>>;
+
 /** The signed payload when a key of the keyring made the signature; throws why not otherwise. */
 export async function verifySignedMessage(
-  signature: Buffer,
+  signature: Buffer | SignedMessage,
   keyring: PublicKeyring,
 ): Promise<VerifiedSignature> {
-  let message: Awaited<ReturnType<typeof readMessage<Uint8Array>>>;
+  let message: SignedMessage;
   try {
-    message = await readMessage({ binaryMessage: new Uint8Array(signature) });
+    // A message already read (unverifiedPayload) is not parsed and decompressed again.
+    message = Buffer.isBuffer(signature)
+      ? await readMessage({ binaryMessage: new Uint8Array(signature) })
+      : signature;
   } catch {
     throw new Error('not an OpenPGP message');
   }

@@ -75,20 +75,40 @@ export interface SignedImage {
 
 /** Signs and attests every image; throws on the first failure (nothing half-done is hidden). */
 export async function signPublished(images: PublishedImage[], context: SignContext): Promise<SignedImage[]> {
+  // GPG signatures of every image first, all at once: they are local files, and the signer
+  // batches the gpg runs of the whole release into a few processes.
+  const local = pLimit(64);
+  const gpgWritten = await Promise.all(
+    images.map((image) => local(() => guarded(image, () => gpgSignImage(image, context)))),
+  );
   const limit = pLimit(context.concurrency ?? Math.max(4, availableParallelism() * 2));
-  return Promise.all(images.map((image) => limit(() => signImage(image, context))));
+  return Promise.all(
+    images.map((image, i) =>
+      limit(async () => {
+        const signed = await guarded(image, () => signOne(image, context));
+        return { ...signed, gpgSignatures: signed.gpgSignatures + gpgWritten[i]! };
+      }),
+    ),
+  );
+}
+
+async function gpgSignImage(image: PublishedImage, context: SignContext): Promise<number> {
+  const gpg = context.keys.gpg;
+  if (!gpg) return 0;
+  const registry = context.config.registry.url;
+  const identities = image.tags.map((tag) => dockerReference(registry, image.repositoryPath, tag));
+  const now = context.now?.() ?? new Date();
+  return (await addGpgSignatures(gpg, image.repositoryPath, image.digest, identities, now)).length;
 }
 
 /** Signing failures name the image: apply reports them as one line each. */
-async function signImage(image: PublishedImage, context: SignContext): Promise<SignedImage> {
+async function guarded<T>(image: PublishedImage, work: () => Promise<T>): Promise<T> {
   try {
-    return await signOne(image, context);
+    return await work();
   } catch (e) {
     throw new ArborError(
       [error(`signing ${image.repository}@${image.digest}: ${(e as Error).message}`, { image: image.name })],
-      {
-        cause: e,
-      },
+      { cause: e },
     );
   }
 }
@@ -100,12 +120,6 @@ async function signOne(image: PublishedImage, context: SignContext): Promise<Sig
   const registry = context.config.registry.url;
   const result: SignedImage = { name: image.name, digest: image.digest, gpgSignatures: 0, attached: [] };
 
-  if (keys.gpg) {
-    const identities = image.tags.map((tag) => dockerReference(registry, image.repositoryPath, tag));
-    result.gpgSignatures += (
-      await addGpgSignatures(keys.gpg, image.repositoryPath, image.digest, identities, now)
-    ).length;
-  }
   const wanted: AttachmentKind[] = [
     ...(keys.sigstore ? (['signature'] as const) : []),
     ...(keys.sbom ? (['sbom'] as const) : []),

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { parseReference } from '../../src/registry/reference.js';
-import { gpgExportPublicKey } from '../../src/sign/gpg.js';
+import { createGpgBatchSigner, gpgExportPublicKey } from '../../src/sign/gpg.js';
 import {
   addGpgSignatures,
   checkStoredSignatures,
@@ -42,6 +42,7 @@ beforeAll(async () => {
   signing = {
     key: signer.fingerprint,
     keyring: async () => keyring,
+    sign: createGpgBatchSigner(signer.fingerprint, { env: signer.env, passphrase: 'correct horse' }).sign,
     lookaside: join(work, 'lookaside'),
     gpg: { env: signer.env, passphrase: 'correct horse' },
     creator: 'arbor test',
