@@ -28,7 +28,9 @@ export async function referrers(
   const filter = (list: Descriptor[]) =>
     options.artifactType ? list.filter((d) => d.artifactType === options.artifactType) : list;
   if (!withoutApi.has(ctx)) {
-    const query = options.artifactType ? `?${new URLSearchParams({ artifactType: options.artifactType })}` : '';
+    const query = options.artifactType
+      ? `?${new URLSearchParams({ artifactType: options.artifactType })}`
+      : '';
     const response = await ctx.send({
       method: 'GET',
       url: `${repoPath(repository, 'referrers', digest)}${query}`,
