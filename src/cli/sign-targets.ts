@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { Command } from 'commander';
 import type { Config } from '../config/model.js';
 import { ArborError } from '../errors.js';
 import { RegistryClients } from '../plan/clients.js';
@@ -17,6 +18,16 @@ import { readKeyring } from '../sign/openpgp-verify.js';
 import { loadPublicKey } from '../sign/sigstore.js';
 import { treeImagesAtTag } from '../sign/targets.js';
 import type { ImageTarget, VerifyPolicy } from '../sign/verify.js';
+
+/** The flags of the commands that verify (verify, diff): keys, lookaside, registries on the command line. */
+export function keyOptions(cmd: Command): Command {
+  return cmd
+    .option('--gpg-key <file>', 'trusted OpenPGP public key(s), armored or binary (default: signing.gpg.key)')
+    .option('--lookaside <dir|url>', 'where GPG signatures are (default: signing.gpg.lookaside)')
+    .option('--sigstore-key <file>', 'PEM public key of sigstore bundles (default: signing.sigstore)')
+    .option('--insecure', 'plain HTTP for registries given on the command line')
+    .option('--ca-file <file>', 'trust this PEM CA for registries given on the command line');
+}
 
 export interface KeyFlags {
   gpgKey?: string;

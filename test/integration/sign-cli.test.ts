@@ -12,6 +12,7 @@ import { arbor } from '../support/cli.js';
 import { requireEngine } from '../support/engine.js';
 import { createGpgHome, type GpgHome } from '../support/gpg.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import { skopeoCopy } from '../support/skopeo-site.js';
 import { DPKG_STATUS } from '../support/tar-image.js';
 import { copyDefaultTree, removeLocalImages, type TreeCopy } from '../support/tree.js';
 
@@ -92,38 +93,12 @@ const noSecrets = (text: string) => {
   expect(text).not.toContain(KEY_PASSPHRASE);
 };
 
-function skopeoAccepts(ref: string, keyFile: string): { status: number | null; stderr: string } {
-  const dir = join(tree.dir, `skopeo-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(join(dir, 'registries.d'), { recursive: true });
-  writeFileSync(
-    join(dir, 'policy.json'),
-    JSON.stringify({
-      default: [{ type: 'reject' }],
-      transports: {
-        docker: { [registry.host]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: keyFile }] },
-        dir: { '': [{ type: 'insecureAcceptAnything' }] },
-      },
-    }),
+/** skopeo as a site trusting `keyFile`, reading the tree's lookaside directory. */
+function skopeoAccepts(ref: string, keyFile: string) {
+  return skopeoCopy(
+    { registry: registry.host, keyFile, lookaside: join(tree.dir, 'sigstore'), work: tree.dir },
+    ref,
   );
-  writeFileSync(
-    join(dir, 'registries.d', 'site.yaml'),
-    `docker:\n  ${registry.host}:\n    lookaside: file://${join(tree.dir, 'sigstore')}\n`,
-  );
-  const r = spawnSync(
-    'skopeo',
-    [
-      '--policy',
-      join(dir, 'policy.json'),
-      '--registries.d',
-      join(dir, 'registries.d'),
-      'copy',
-      '--src-tls-verify=false',
-      `docker://${ref}`,
-      `dir:${join(dir, 'out')}`,
-    ],
-    { encoding: 'utf8' },
-  );
-  return { status: r.status, stderr: r.stderr };
 }
 
 describe('signing with apply, verify, diff', () => {

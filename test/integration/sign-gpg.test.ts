@@ -2,8 +2,8 @@
 // `signedBy` GPGKeys policy and a registries.d lookaside accepts the signatures arbor writes and
 // refuses a wrong key or a changed image; arbor accepts the signatures `skopeo copy --sign-by`
 // writes and refuses them for another key, another tag or another manifest.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import { signaturePath } from '../../src/sign/lookaside.js';
 import { type PublicKeyring, readKeyring } from '../../src/sign/openpgp-verify.js';
 import { createGpgHome, type GpgHome } from '../support/gpg.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import { skopeoCopy } from '../support/skopeo-site.js';
 import { pushImage } from './registry-fixtures.js';
 
 let registry: TestRegistry;
@@ -57,51 +58,14 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** skopeo configured as a site that requires `keyFile`'s signatures, read from `lookaside`. */
-function skopeoCopy(
+/** skopeo as a site trusting `keyFile`, reading signatures from `lookaside`. */
+function skopeo(
   ref: string,
   keyFile: string,
   lookaside: string,
-  extra: string[] = [],
-  env = process.env,
+  options: Parameters<typeof skopeoCopy>[2] = {},
 ) {
-  const dir = mkdtempSync(join(work, 'skopeo-'));
-  writeFileSync(
-    join(dir, 'policy.json'),
-    JSON.stringify({
-      default: [{ type: 'reject' }],
-      transports: {
-        // When skopeo signs, it copies from this registry: then the source needs no signature.
-        docker: {
-          [registry.host]: extra.includes('--sign-by')
-            ? [{ type: 'insecureAcceptAnything' }]
-            : [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: keyFile }],
-        },
-        dir: { '': [{ type: 'insecureAcceptAnything' }] },
-      },
-    }),
-  );
-  mkdirSync(join(dir, 'registries.d'));
-  writeFileSync(
-    join(dir, 'registries.d', 'arbor.yaml'),
-    `docker:\n  ${registry.host}:\n    lookaside: file://${lookaside}\n    lookaside-staging: file://${lookaside}\n`,
-  );
-  return spawnSync(
-    'skopeo',
-    [
-      '--policy',
-      join(dir, 'policy.json'),
-      '--registries.d',
-      join(dir, 'registries.d'),
-      'copy',
-      '--src-tls-verify=false',
-      '--dest-tls-verify=false',
-      ...extra,
-      `docker://${ref}`,
-      extra.includes('--sign-by') ? `docker://${ref.replace('/app', '/copied')}` : `dir:${join(dir, 'out')}`,
-    ],
-    { encoding: 'utf8', env },
-  );
+  return skopeoCopy({ registry: registry.host, keyFile, lookaside, work }, ref, options);
 }
 
 describe('GPG simple signing', () => {
@@ -121,24 +85,24 @@ describe('GPG simple signing', () => {
     // Signing again adds nothing: every identity is already signed.
     expect(await addGpgSignatures(signing, 'ns/app', image.digest, [identity('v1')], new Date())).toEqual([]);
 
-    const accepted = skopeoCopy(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
+    const accepted = skopeo(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
     expect(accepted.stderr).toBe('');
     expect(accepted.status).toBe(0);
-    expect(skopeoCopy(identity('v2'), join(work, 'signer.gpg'), signing.lookaside).status).toBe(0);
+    expect(skopeo(identity('v2'), join(work, 'signer.gpg'), signing.lookaside).status).toBe(0);
 
-    const wrongKey = skopeoCopy(identity('v1'), join(work, 'stranger.gpg'), signing.lookaside);
+    const wrongKey = skopeo(identity('v1'), join(work, 'stranger.gpg'), signing.lookaside);
     expect(wrongKey.status).not.toBe(0);
     expect(wrongKey.stderr).toMatch(/not accepted|rejected|no signature/i);
 
     // A tag without its own signature is refused (the identity is the tag).
     await client.putManifest('ns/app', 'v3', image.manifest, 'application/vnd.oci.image.manifest.v1+json');
-    expect(skopeoCopy(identity('v3'), join(work, 'signer.gpg'), signing.lookaside).status).not.toBe(0);
+    expect(skopeo(identity('v3'), join(work, 'signer.gpg'), signing.lookaside).status).not.toBe(0);
 
     // v1 now names another image; its signatures are copied over as an attacker would.
     const other = await pushImage(client, 'ns/app', 'v1', { layerSizes: [301] });
     const stolen = join(signing.lookaside, signaturePath('ns/app', other.digest));
     cpSync(join(signing.lookaside, signaturePath('ns/app', image.digest)), stolen, { recursive: true });
-    const changed = skopeoCopy(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
+    const changed = skopeo(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
     expect(changed.status).not.toBe(0);
     expect(changed.stderr).toMatch(/digest|not accepted|rejected/i);
     // arbor refuses it too, saying why.
@@ -156,13 +120,17 @@ describe('GPG simple signing', () => {
     const lookaside = join(work, 'skopeo-lookaside');
     const passphraseFile = join(work, 'passphrase');
     writeFileSync(passphraseFile, 'correct horse');
-    const signed = skopeoCopy(
-      `${registry.host}/ns/app:skopeo`,
-      join(work, 'signer.gpg'),
-      lookaside,
-      ['--preserve-digests', '--sign-by', signer.fingerprint, '--sign-passphrase-file', passphraseFile],
-      signer.env,
-    );
+    const signed = skopeo(`${registry.host}/ns/app:skopeo`, join(work, 'signer.gpg'), lookaside, {
+      extra: [
+        '--preserve-digests',
+        '--sign-by',
+        signer.fingerprint,
+        '--sign-passphrase-file',
+        passphraseFile,
+      ],
+      env: signer.env,
+      signTo: `${registry.host}/ns/copied:skopeo`,
+    });
     expect(signed.stderr).not.toMatch(/error|fatal/i);
     expect(signed.status).toBe(0);
     const copied = `${registry.host}/ns/copied:skopeo`;

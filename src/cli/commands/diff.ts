@@ -11,7 +11,7 @@ import { type ImageTarget, sbomPackages, verifyImage } from '../../sign/verify.j
 import { action } from '../action.js';
 import { err, out } from '../io.js';
 import { debugSink, formatOption } from '../options.js';
-import { type KeyFlags, TargetClients, treeConfig, verifyPolicy } from '../sign-targets.js';
+import { type KeyFlags, keyOptions, TargetClients, treeConfig, verifyPolicy } from '../sign-targets.js';
 
 interface DiffFlags extends KeyFlags {
   file?: string;
@@ -24,13 +24,8 @@ export function register(program: Command): void {
     .argument('<from>', 'a release (tag) of the tree, or an image reference')
     .argument('<to>', 'a later release (tag), or an image reference')
     .description('packages added, removed and upgraded per image between two releases, from their SBOMs');
-  cmd
-    .option('-f, --file <path>', 'the image tree (default images.yaml)')
-    .option('--gpg-key <file>', 'trusted OpenPGP public key(s) (default: signing.gpg.key)')
-    .option('--lookaside <dir|url>', 'where GPG signatures are (default: signing.gpg.lookaside)')
-    .option('--sigstore-key <file>', 'PEM public key of sigstore bundles (default: signing.sigstore)')
-    .option('--insecure', 'plain HTTP for registries given on the command line')
-    .option('--ca-file <file>', 'trust this PEM CA for registries given on the command line');
+  cmd.option('-f, --file <path>', 'the image tree (default images.yaml)');
+  keyOptions(cmd);
   formatOption(cmd, ['text', 'json'], 'text');
   cmd.action(
     action<DiffFlags>(async ([from, to], flags) => {

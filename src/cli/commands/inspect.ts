@@ -48,7 +48,13 @@ export function register(program: Command): void {
           const name = formatReference(
             ref.tag === undefined && !ref.digest ? { ...ref, tag: 'latest' } : ref,
           );
-          const attached = await attachedTo(session.client, ref.repository, summary.digest);
+          // What is attached is extra: a registry that refuses to say does not fail inspect.
+          const attached = await attachedTo(session.client, ref.repository, summary.digest).catch(
+            (e: Error) => {
+              err(`warning: referrers not read: ${e.message}`);
+              return [];
+            },
+          );
           if (flags.format === 'json') {
             out(JSON.stringify({ reference: name, ...summary, attached }, null, 2));
           } else {

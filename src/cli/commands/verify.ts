@@ -10,6 +10,7 @@ import { err, out } from '../io.js';
 import { debugSink, formatOption } from '../options.js';
 import {
   type KeyFlags,
+  keyOptions,
   referenceTargets,
   TargetClients,
   treeConfig,
@@ -32,12 +33,8 @@ export function register(program: Command): void {
   cmd
     .option('-f, --file <path>', 'the image tree (default images.yaml, when no reference is given)')
     .option('--tag <tag>', 'with the tree: its images at this tag (default: their fingerprint tags)')
-    .option('--release <name>', 'with the tree: its images of this release (today: the tag of that name)')
-    .option('--gpg-key <file>', 'trusted OpenPGP public key(s), armored or binary (default: signing.gpg.key)')
-    .option('--lookaside <dir|url>', 'where GPG signatures are (default: signing.gpg.lookaside)')
-    .option('--sigstore-key <file>', 'PEM public key of sigstore bundles (default: signing.sigstore)')
-    .option('--insecure', 'plain HTTP for registries given on the command line')
-    .option('--ca-file <file>', 'trust this PEM CA for registries given on the command line');
+    .option('--release <name>', 'with the tree: its images of this release (today: the tag of that name)');
+  keyOptions(cmd);
   formatOption(cmd, ['text', 'json'], 'text');
   cmd.action(
     action<VerifyFlags>(async (references, flags) => {
