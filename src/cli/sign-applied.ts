@@ -1,6 +1,7 @@
-// After a successful apply: the images it published (built, refreshed or newly tagged), as the
-// signing module takes them, signed and attested with images.yaml's `signing:` keys. Lives in the
-// CLI because it joins apply's outcomes (execute) with signing (sign); the work is in src/sign/.
+// After a successful apply: the images of the tree in the registry (built, refreshed, newly
+// tagged, or unchanged: then only what is missing), as the signing module takes them, signed and
+// attested with images.yaml's `signing:` keys. Lives in the CLI because it joins apply's outcomes
+// (execute) with signing (sign); the work is in src/sign/.
 import type { BuilderConfig } from '../config/model.js';
 import type { ImageOutcome } from '../execute/apply.js';
 import { defaultDockerBinary } from '../execute/builders/docker.js';
@@ -15,7 +16,18 @@ import type { SigningKeys } from '../sign/keys.js';
 import { type PublishedImage, signPublished } from '../sign/publish.js';
 import { toolVersion } from '../sign/tool-version.js';
 
-const PUBLISHED = new Set<ImageOutcome['status']>(['built', 'tagged', 'refreshed', 'unchanged-content']);
+/**
+ * Outcomes whose image is in the registry as the tree wants it. Unchanged images are signed too
+ * (only what is missing): a rerun after a failed signing finishes it, and turning `signing:` on
+ * signs the release there is.
+ */
+const SIGNED = new Set<ImageOutcome['status']>([
+  'built',
+  'tagged',
+  'refreshed',
+  'unchanged-content',
+  'unchanged',
+]);
 
 /** The published images of an apply: digest, every tag it wants, and what provenance needs. */
 export function publishedImages(
@@ -27,7 +39,7 @@ export function publishedImages(
   for (const image of plan.images) if (image.digest) digests.set(image.name, image.digest);
   for (const o of outcomes) if (o.digest) digests.set(o.name, o.digest);
   return outcomes
-    .filter((o) => PUBLISHED.has(o.status) && o.digest)
+    .filter((o) => SIGNED.has(o.status) && o.digest)
     .map((o): PublishedImage => {
       const want = desired.images.get(o.name)!;
       const parentDigest = want.parent

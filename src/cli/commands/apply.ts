@@ -68,8 +68,12 @@ export function register(program: Command): void {
         try {
           if (!planFile) {
             out(renderText(plan, { color: useColor() }));
-            if (!hasChanges(plan) && !flags.refresh) return 0;
+            // Nothing to apply: with `signing:` the images are still signed where they are not
+            // yet (a rerun after a failed signing converges); without, there is nothing to do.
+            const nothingToApply = !hasChanges(plan) && !flags.refresh;
+            if (nothingToApply && !desired.config.signing) return 0;
             if (
+              !nothingToApply &&
               !flags.autoApprove &&
               !(await confirm('Apply this plan?', 'refusing to apply without asking'))
             ) {
