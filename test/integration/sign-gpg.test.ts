@@ -3,7 +3,11 @@
 // refuses a wrong key or a changed image; arbor accepts the signatures `skopeo copy --sign-by`
 // writes and refuses them for another key, another tag or another manifest.
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,11 +16,12 @@ import { parseReference } from '../../src/registry/reference.js';
 import { createGpgBatchSigner, gpgExportPublicKey } from '../../src/sign/gpg.js';
 import {
   addGpgSignatures,
+  checkReferenceSignatures,
   checkStoredSignatures,
   type GpgSigningKey,
   gpgProblem,
 } from '../../src/sign/gpg-signatures.js';
-import { signaturePath } from '../../src/sign/lookaside.js';
+import { lookasideBase, signaturePath } from '../../src/sign/lookaside.js';
 import { type PublicKeyring, readKeyring } from '../../src/sign/openpgp-verify.js';
 import { createGpgHome, type GpgHome } from '../support/gpg.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
@@ -147,6 +152,39 @@ describe('GPG simple signing', () => {
     const checks = await checkStoredSignatures({ kind: 'dir', dir: lookaside }, 'ns/copied', digest, keyring);
     expect(checks).toMatchObject([{ identity: copied, digest, fingerprint: signer.fingerprint }]);
     expect(gpgProblem(parseReference(copied), checks)).toBeNull();
+
+    // The same lookaside published by a static web server, as sites read it.
+    const server = createServer((req, res) => {
+      const file = join(lookaside, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+      readFile(file).then(
+        (bytes) => res.end(bytes),
+        () => {
+          res.statusCode = 404;
+          res.end();
+        },
+      );
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    try {
+      const overHttp = await checkReferenceSignatures(
+        lookasideBase(`http://127.0.0.1:${port}/`),
+        parseReference(copied),
+        digest,
+        keyring,
+      );
+      expect(overHttp).toEqual({ valid: 1, problem: null });
+      const otherTag = await checkReferenceSignatures(
+        lookasideBase(`http://127.0.0.1:${port}`),
+        parseReference(`${registry.host}/ns/copied:other`),
+        digest,
+        keyring,
+      );
+      expect(otherTag.problem).toMatch(/no GPG signature names .*:other/);
+    } finally {
+      server.close();
+    }
     expect(gpgProblem(parseReference(`${registry.host}/ns/copied@${digest}`), checks)).toBeNull();
     expect(gpgProblem(parseReference(`${registry.host}/ns/copied:other`), checks)).toMatch(
       /no GPG signature names/,
