@@ -184,6 +184,10 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
   const flips: TagFlipReport[] = [];
   /** Parents already in a registry whose layers `known` has learnt (once per reference). */
   const learnt = new Map<string, Promise<void>>();
+  // Digests published so far (parents finish before their children build): the base.digest label.
+  const digests = new Map<string, string>();
+  const baseDigest = (want: DesiredImage) =>
+    want.parent ? (digests.get(want.parent) ?? planned.get(want.parent)?.digest) : undefined;
 
   const ensureRegistry = () => {
     const state = home.availability.current;
@@ -224,7 +228,11 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
         ...want.config.args,
         ...(want.parentRef ? extraBuildArgs(want.config, want.parentRef) : {}),
       },
-      labels: imageLabels(want, { created: (request.now?.() ?? new Date()).toISOString(), git: request.git }),
+      labels: imageLabels(want, {
+        created: (request.now?.() ?? new Date()).toISOString(),
+        git: request.git,
+        ...(baseDigest(want) ? { baseDigest: baseDigest(want)! } : {}),
+      }),
       network: desired.config.builder.network,
       platforms: want.config.platforms,
       logFile,
@@ -359,6 +367,7 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
 
   const run = async (name: string, signal: AbortSignal): Promise<Done> => {
     const result = await perform(name, signal);
+    digests.set(name, result.digest);
     doneLabels.set(name, DONE_LABELS[result.status]);
     return result;
   };
@@ -466,7 +475,8 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
     } else if (!succeededAll)
       // Every human tag this apply was to write, whether or not its image got that far.
       tagsHeldBack = work.reduce(
-        (n, i) => n + (building.has(i.name) ? (desired.images.get(i.name)?.tags.length ?? 0) : i.tagsToAdd.length),
+        (n, i) =>
+          n + (building.has(i.name) ? (desired.images.get(i.name)?.tags.length ?? 0) : i.tagsToAdd.length),
         0,
       );
   }

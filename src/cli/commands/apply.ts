@@ -20,10 +20,12 @@ import { hasChanges, renderText } from '../../plan/views/text.js';
 import { readGitInfo } from '../../render/git.js';
 import { applyRetention, planRetention, protectedTagsOf } from '../../retention/index.js';
 import { describeResult, resultSummary } from '../../retention/report.js';
+import { openSigningKeys } from '../../sign/keys.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out, useColor } from '../io.js';
 import { fileOption, type PlanningFlags, planRequestFrom, selectionOptions } from '../options.js';
+import { signApplied } from '../sign-applied.js';
 
 interface ApplyFlags extends PlanningFlags {
   concurrency?: string;
@@ -96,12 +98,21 @@ async function applyCommand(
   try {
     if (!planFile) {
       out(renderText(plan, { color: useColor() }));
-      if (!hasChanges(plan) && !flags.refresh) return 0;
-      if (!flags.autoApprove && !(await confirm('Apply this plan?', 'refusing to apply without asking'))) {
+      // Nothing to apply: with `signing:` the images are still signed where they are not yet (a
+      // rerun after a failed signing converges); without, there is nothing to do.
+      const nothingToApply = !hasChanges(plan) && !flags.refresh;
+      if (nothingToApply && !desired.config.signing) return 0;
+      if (
+        !nothingToApply &&
+        !flags.autoApprove &&
+        !(await confirm('Apply this plan?', 'refusing to apply without asking'))
+      ) {
         err('Apply cancelled.');
         return 1;
       }
     }
+    // Keys are opened (and tried) before anything changes: a wrong passphrase stops here.
+    const signingKeys = await openSigningKeys(desired.config);
     const builderConfig: BuilderConfig = {
       ...desired.config.builder,
       ...(flags.builder ? { name: flags.builder } : {}),
@@ -127,16 +138,18 @@ async function applyCommand(
       stream: process.stderr,
     });
     const logDir = await createLogDir(desired.config.root);
+    const builder = createBuilder(builderConfig);
+    const git = await readGitInfo(desired.config.root);
     let report: ApplyReport;
     try {
       report = await applyPlan({
         plan,
         desired,
         clients,
-        builder: createBuilder(builderConfig),
+        builder,
         concurrency,
         logDir,
-        git: await readGitInfo(desired.config.root),
+        git,
         signal: controller.signal,
         refresh: flags.refresh ?? false,
         atomic: flags.atomic,
@@ -158,6 +171,20 @@ async function applyCommand(
         );
       return interrupted ? exitCodeFor(interrupted) : 1;
     }
+    if (signingKeys)
+      out(
+        await signApplied({
+          keys: signingKeys,
+          plan,
+          desired,
+          outcomes,
+          clients,
+          git,
+          builder,
+          builderConfig,
+          logDir,
+        }),
+      );
     await applyDeletions(plan, clients);
     return 0;
   } finally {
