@@ -42,6 +42,11 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
     env: raw.env ?? [],
     tags: raw.tags ?? [],
     templateOverrides: raw.template_overrides ?? [],
+    templateOptions: {
+      trimBlocks: raw.template_options?.trim_blocks ?? true,
+      lstripBlocks: raw.template_options?.lstrip_blocks ?? true,
+      keepTrailingNewline: raw.template_options?.keep_trailing_newline ?? true,
+    },
     fingerprint: { tagPrefix: raw.fingerprint?.tag_prefix ?? DEFAULT_TAG_PREFIX },
     images: imageNamesInFileOrder(raw, context).map((name) =>
       buildImage(name, raw.images[name]!, context.locateKey(['images', name])),
@@ -73,6 +78,7 @@ function buildImage(name: string, raw: RawImage, loc: SourceLocation): ImageConf
     platforms: raw.platforms ?? [],
     ...(raw.tags !== undefined ? { tags: raw.tags } : {}),
     labels: stringValues(raw.labels),
+    ...(raw.variables !== undefined ? { variables: raw.variables } : {}),
     ...(raw.content_fingerprint ? { contentFingerprint: { command: raw.content_fingerprint.command } } : {}),
     loc,
   };

@@ -38,11 +38,23 @@ export function lenientRaw(data: unknown, rejected: Rejected): RawConfig {
     ...optional('tags', texts(top.tags)),
     ...optional('template_overrides', texts(top.template_overrides)),
     ...optional('templates_dir', text(top.templates_dir)),
+    ...optional(
+      'template_options',
+      top.template_options === undefined ? undefined : templateOptions(mapping(top.template_options)),
+    ),
     ...optional('fingerprint', { ...optional('tag_prefix', text(fingerprint.tag_prefix)) }),
     images,
     // A rule that is not a mapping stays as an empty rule so the others keep their index (and
     // position); everything in it is rejected, so no check speaks about it.
     ...optional('retention', Array.isArray(top.retention) ? top.retention.map(lenientRule) : undefined),
+  };
+}
+
+function templateOptions(options: Mapping): RawConfig['template_options'] {
+  return {
+    ...optional('trim_blocks', flag(options.trim_blocks)),
+    ...optional('lstrip_blocks', flag(options.lstrip_blocks)),
+    ...optional('keep_trailing_newline', flag(options.keep_trailing_newline)),
   };
 }
 
@@ -66,6 +78,7 @@ function lenientImage(entry: Mapping, parentRejected: boolean): RawImage {
     ...optional('platforms', texts(entry.platforms)),
     ...optional('tags', texts(entry.tags)),
     ...optional('labels', scalars(entry.labels)),
+    ...optional('variables', isMapping(entry.variables) ? entry.variables : undefined),
     ...optional(
       'content_fingerprint',
       entry.content_fingerprint === undefined ? undefined : { command: text(fingerprint.command) ?? '' },

@@ -56,6 +56,8 @@ export interface ImageConfig {
   tags?: string[];
   /** Labels added to the image besides arbor's own. */
   labels: Record<string, string>;
+  /** Variables of this image's Dockerfile templates, over the top-level ones (e.g. Kolla's `image_name`). */
+  variables?: Record<string, unknown>;
   /** Command run inside the built image whose output is the content fingerprint (plan & apply issue). */
   contentFingerprint?: { command: string };
   /** Where the image's key is in the file. */
@@ -94,6 +96,12 @@ export interface RetentionRule {
   loc: SourceLocation;
 }
 
+export interface TemplateOptions {
+  trimBlocks: boolean;
+  lstripBlocks: boolean;
+  keepTrailingNewline: boolean;
+}
+
 export interface Config {
   /** Absolute path of images.yaml. */
   file: string;
@@ -113,6 +121,8 @@ export interface Config {
   tags: string[];
   /** Applied to every image in order, Kolla style: each extends the previous template. */
   templateOverrides: string[];
+  /** Whitespace handling of Dockerfile templates (`template_options`, Jinja2's option names). */
+  templateOptions?: TemplateOptions;
   fingerprint: { tagPrefix: string };
   /** In file order. */
   images: ImageConfig[];

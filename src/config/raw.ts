@@ -15,6 +15,7 @@ export interface RawImage {
   platforms?: string[];
   tags?: string[];
   labels?: Record<string, RawScalar>;
+  variables?: Record<string, unknown>;
   content_fingerprint?: { command: string };
 }
 
@@ -45,6 +46,7 @@ export interface RawConfig {
   tags?: string[];
   template_overrides?: string[];
   templates_dir?: string;
+  template_options?: { trim_blocks?: boolean; lstrip_blocks?: boolean; keep_trailing_newline?: boolean };
   fingerprint?: { tag_prefix?: string };
   images: Record<string, RawImage>;
   retention?: RawRetentionRule[];

@@ -22,6 +22,8 @@ import type { Config, ImageConfig } from '../config/model.js';
 import { repositoryOf } from '../config/repository.js';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
+import { installKollaHelpers } from './helpers/kolla-methods.js';
+import { installJinja2 } from './jinja2/index.js';
 import { describeTemplateError } from './template-errors.js';
 import { PARENT_TEMPLATE, TemplateLoader, type TemplateLookupError } from './template-loader.js';
 
@@ -53,8 +55,19 @@ export const NUNJUCKS_OPTIONS: nunjucks.ConfigureOptions = {
 
 export function createRenderer(config: Config): Renderer {
   const loader = new TemplateLoader(config.templatesDir);
-  const env = new nunjucks.Environment(loader as unknown as nunjucks.ILoader, NUNJUCKS_OPTIONS);
+  const env = new nunjucks.Environment(
+    loader as unknown as nunjucks.ILoader,
+    {
+      ...NUNJUCKS_OPTIONS,
+      // template_options (Jinja2's names); keepTrailingNewline is read by the Jinja2 compiler.
+      trimBlocks: config.templateOptions?.trimBlocks ?? true,
+      lstripBlocks: config.templateOptions?.lstripBlocks ?? true,
+      keepTrailingNewline: config.templateOptions?.keepTrailingNewline ?? true,
+    } as nunjucks.ConfigureOptions,
+  );
   loader.attach(env);
+  installJinja2(env);
+  installKollaHelpers(env, { templatesDir: config.templatesDir, root: config.root });
 
   function templateChain(image: ImageConfig): string[] {
     if (image.dockerfile !== undefined) return [];
@@ -67,6 +80,7 @@ export function createRenderer(config: Config): Renderer {
     const target = names[names.length - 1]!;
     const context = {
       ...config.variables,
+      ...image.variables,
       variables: config.variables,
       image: {
         name: image.name,
