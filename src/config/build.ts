@@ -46,6 +46,7 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
       trimBlocks: raw.template_options?.trim_blocks ?? true,
       lstripBlocks: raw.template_options?.lstrip_blocks ?? true,
       keepTrailingNewline: raw.template_options?.keep_trailing_newline ?? true,
+      strictUndefined: raw.template_options?.strict_undefined ?? true,
     },
     fingerprint: { tagPrefix: raw.fingerprint?.tag_prefix ?? DEFAULT_TAG_PREFIX },
     images: imageNamesInFileOrder(raw, context).map((name) =>

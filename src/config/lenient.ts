@@ -55,6 +55,7 @@ function templateOptions(options: Mapping): RawConfig['template_options'] {
     ...optional('trim_blocks', flag(options.trim_blocks)),
     ...optional('lstrip_blocks', flag(options.lstrip_blocks)),
     ...optional('keep_trailing_newline', flag(options.keep_trailing_newline)),
+    ...optional('strict_undefined', flag(options.strict_undefined)),
   };
 }
 

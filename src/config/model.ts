@@ -100,6 +100,8 @@ export interface TemplateOptions {
   trimBlocks: boolean;
   lstripBlocks: boolean;
   keepTrailingNewline: boolean;
+  /** An undefined variable is an error (arbor), or an empty string (Jinja2's default). */
+  strictUndefined: boolean;
 }
 
 export interface Config {
@@ -121,7 +123,7 @@ export interface Config {
   tags: string[];
   /** Applied to every image in order, Kolla style: each extends the previous template. */
   templateOverrides: string[];
-  /** Whitespace handling of Dockerfile templates (`template_options`, Jinja2's option names). */
+  /** Whitespace and undefined variables in Dockerfile templates (`template_options`, Jinja2's names). */
   templateOptions?: TemplateOptions;
   fingerprint: { tagPrefix: string };
   /** In file order. */

@@ -46,7 +46,12 @@ export interface RawConfig {
   tags?: string[];
   template_overrides?: string[];
   templates_dir?: string;
-  template_options?: { trim_blocks?: boolean; lstrip_blocks?: boolean; keep_trailing_newline?: boolean };
+  template_options?: {
+    trim_blocks?: boolean;
+    lstrip_blocks?: boolean;
+    keep_trailing_newline?: boolean;
+    strict_undefined?: boolean;
+  };
   fingerprint?: { tag_prefix?: string };
   images: Record<string, RawImage>;
   retention?: RawRetentionRule[];

@@ -60,6 +60,7 @@ export function createRenderer(config: Config): Renderer {
     {
       ...NUNJUCKS_OPTIONS,
       // template_options (Jinja2's names); keepTrailingNewline is read by the Jinja2 compiler.
+      throwOnUndefined: config.templateOptions?.strictUndefined ?? true,
       trimBlocks: config.templateOptions?.trimBlocks ?? true,
       lstripBlocks: config.templateOptions?.lstripBlocks ?? true,
       keepTrailingNewline: config.templateOptions?.keepTrailingNewline ?? true,

@@ -22,6 +22,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   usage: () => import('./usage.js'),
   ls: () => import('./ls.js'),
   inspect: () => import('./inspect.js'),
+  'import-kolla': () => import('./import-kolla.js'),
 };
 
 /** Registers the command named in argv, or every command when none is (help, typos). */

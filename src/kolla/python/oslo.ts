@@ -57,12 +57,13 @@ const OPT_KINDS: Record<string, OptKind> = {
   MultiStrOpt: 'multi',
 };
 
-/** Values given from outside the code: a kolla-build.conf and command-line options. */
+/**
+ * Values given from outside the code, as text: a kolla-build.conf, with command-line options
+ * appended to its DEFAULT section (the last value given wins, as on kolla-build's command line).
+ */
 export interface ConfigSources {
-  /** Sections of the config file: section → option (dest form) → every value given, in order. */
+  /** Section → option (dest form) → every value given, in order. */
   file: Map<string, Map<string, string[]>>;
-  /** Command-line options of the DEFAULT group, by dest, already typed. */
-  cli: Record<string, PyValue>;
 }
 
 const DEFAULT_GROUP = 'DEFAULT';
@@ -133,8 +134,6 @@ export class ConfigOpts implements NativeObject {
     const key = `${group}\0${dest}`;
     let value: PyValue;
     if (this.overrides.has(key)) value = this.overrides.get(key)!;
-    else if (group === DEFAULT_GROUP && Object.hasOwn(this.sources.cli, dest))
-      value = this.sources.cli[dest]!;
     else {
       const given = this.sources.file.get(group)?.get(dest);
       if (given !== undefined && given.length > 0) value = convert(opt, given);

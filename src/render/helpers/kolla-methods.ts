@@ -283,6 +283,10 @@ function pyList(items: string[]): string {
   return `[${items.map((i) => `'${i}'`).join(', ')}]`;
 }
 
+/** The names these helpers go by in templates (what kolla-build's _get_methods / _get_filters install). */
+export const KOLLA_GLOBALS = ['debian_package_install', 'handle_repos', 'raise_error'] as const;
+export const KOLLA_FILTERS = ['customizable'] as const;
+
 /** Installs the helpers into an environment: globals and the `customizable` filter. */
 export function installKollaHelpers(env: nunjucks.Environment, options: KollaHelperOptions): void {
   env.addGlobal(
