@@ -4,8 +4,7 @@
 // (`FROM <namespace>/<prefix><image>:<tag>`, split on single spaces as kolla-build does). A parent
 // that is an image of the tree becomes `parent:`, anything else is the external base (`from:`).
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config, ImageConfig } from '../config/model.js';
@@ -45,7 +44,8 @@ export function kollaImages(imageDirs: string[], perImage: Record<string, string
   return imageDirs.map((dir) => {
     const kollaName = path.posix.basename(dir);
     const variables: Record<string, string> = {};
-    for (const [name, value] of Object.entries(perImage)) variables[name] = value.replaceAll(IMAGE_PLACEHOLDER, kollaName);
+    for (const [name, value] of Object.entries(perImage))
+      variables[name] = value.replaceAll(IMAGE_PLACEHOLDER, kollaName);
     return { kollaName, dir, template: `${dir}/${IMAGE_TEMPLATE}`, variables };
   });
 }
@@ -82,7 +82,13 @@ export function findParents(
         text = renderer.renderDockerfile(toImageConfig(image, dir), 'scratch');
       } catch (err) {
         if (!(err instanceof ArborError)) throw err;
-        problems.push(...err.diagnostics.map((d) => ({ ...d, message: `${image.template}: ${d.message}`, image: image.kollaName })));
+        problems.push(
+          ...err.diagnostics.map((d) => ({
+            ...d,
+            message: `${image.template}: ${d.message}`,
+            image: image.kollaName,
+          })),
+        );
         continue;
       }
       const from = fromTarget(text);
@@ -144,7 +150,8 @@ function renderConfig(dir: string, images: KollaImage[], context: Record<string,
 /** The template files rendering needs: every Dockerfile.j2, the other .j2 files, repos.yaml. */
 export function templateSources(dockerDir: string, files: string[], reposFile: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const rel of files) if (rel.endsWith('.j2')) out.set(rel, readFileSync(path.join(dockerDir, rel), 'utf8'));
+  for (const rel of files)
+    if (rel.endsWith('.j2')) out.set(rel, readFileSync(path.join(dockerDir, rel), 'utf8'));
   out.set(REPOS_FILE, readFileSync(reposFile, 'utf8'));
   return out;
 }

@@ -65,7 +65,8 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   if (options.namespace) cli.push(['namespace', options.namespace]);
   for (const option of options.options) {
     const at = option.indexOf('=');
-    if (at <= 0) throw new ArborError([error(`--option ${option}: expected NAME=VALUE (a kolla-build option)`)]);
+    if (at <= 0)
+      throw new ArborError([error(`--option ${option}: expected NAME=VALUE (a kolla-build option)`)]);
     cli.push([option.slice(0, at).trim().replace(/^--/, ''), option.slice(at + 1)]);
   }
   const defaults = sources.file.get('DEFAULT') ?? new Map<string, string[]>();
@@ -86,8 +87,12 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const { context } = kolla;
 
   const missing = [
-    ...context.filters.filter((f) => !(KOLLA_FILTERS as readonly string[]).includes(f)).map((f) => `filter ${f}`),
-    ...context.globals.filter((g) => !(KOLLA_GLOBALS as readonly string[]).includes(g)).map((g) => `function ${g}`),
+    ...context.filters
+      .filter((f) => !(KOLLA_FILTERS as readonly string[]).includes(f))
+      .map((f) => `filter ${f}`),
+    ...context.globals
+      .filter((g) => !(KOLLA_GLOBALS as readonly string[]).includes(g))
+      .map((g) => `function ${g}`),
   ];
   if (missing.length > 0)
     throw new ArborError(
@@ -102,7 +107,8 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   // (a value that depends on the machine would make fingerprints differ between machines).
   for (const keyword of context.renderKeywords) if (!(keyword in variables)) variables[keyword] = {};
   warnings.push(...unknownValueProblems(context));
-  for (const [name, value] of Object.entries(variables)) if (containsUnknown(value as PyValue)) delete variables[name];
+  for (const [name, value] of Object.entries(variables))
+    if (containsUnknown(value as PyValue)) delete variables[name];
 
   const base = String(variables.base_distro ?? options.base ?? '');
   const arch = String(variables.base_arch ?? options.hostArch);
@@ -111,7 +117,9 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const images = kollaImages(imageDirs, context.perImage);
   const duplicates = duplicateNames(images);
   if (duplicates.length > 0)
-    throw new ArborError(duplicates.map((d) => error(`two images named ${d} in ${displayPath(checkout.dockerDir)}`)));
+    throw new ArborError(
+      duplicates.map((d) => error(`two images named ${d} in ${displayPath(checkout.dockerDir)}`)),
+    );
 
   const reposFile = path.join(checkout.packageDir, ...REPOS_YAML);
   if (!existsSync(reposFile))
@@ -119,7 +127,8 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const parents = findParents(images, templateSources(checkout.dockerDir, dockerFiles, reposFile), variables);
 
   const table = unbuildableTable(program, warnings);
-  const listed = kolla.option('enable_unbuildable') === true ? new Set<string>() : unbuildableFor(table, base, arch);
+  const listed =
+    kolla.option('enable_unbuildable') === true ? new Set<string>() : unbuildableFor(table, base, arch);
   const excluded = withDescendants(
     listed,
     (name) => parents.get(name)?.parent,
@@ -134,7 +143,8 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
     sources: imageSources(program, kolla.conf, image.kollaName),
   }));
   const locks = new Map<string, SourceLock>();
-  for (const source of inProject.flatMap((i) => i.sources)) locks.set(source.section, lockOf(source, previousLock(options.outDir, source)));
+  for (const source of inProject.flatMap((i) => i.sources))
+    locks.set(source.section, lockOf(source, previousLock(options.outDir, source)));
 
   const projectFiles = dockerProjectFiles(checkout.dockerDir, dockerFiles, included, excluded, images);
   const overrides = options.templateOverrides.map((file) => {
@@ -143,7 +153,8 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   });
   const names = overrides.map((o) => o.name);
   const twice = names.filter((n, i) => names.indexOf(n) !== i);
-  if (twice.length > 0) throw new ArborError(twice.map((n) => error(`two --template-override files named ${n}`)));
+  if (twice.length > 0)
+    throw new ArborError(twice.map((n) => error(`two --template-override files named ${n}`)));
 
   const registryUrl = stringOption(kolla.option('registry')) ?? 'docker.io';
   const plan = planProject({
@@ -159,7 +170,8 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
       ...(options.insecure ? { insecure: true } : {}),
     },
     locks,
-    explicitRegistry: options.registry !== undefined || options.namespace !== undefined || options.insecure === true,
+    explicitRegistry:
+      options.registry !== undefined || options.namespace !== undefined || options.insecure === true,
   });
   const write = await writeProject(options.outDir, plan, { force: options.force });
   return {
@@ -171,7 +183,11 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
       ...warnings,
       ...program.problems
         .filter((p) => /kolla\/common\/|kolla\/image\/kolla_worker/.test(p.file))
-        .map((p) => warning(`${displayPath(p.file)}:${p.line}: not understood (${p.message}); the values it sets may be missing`)),
+        .map((p) =>
+          warning(
+            `${displayPath(p.file)}:${p.line}: not understood (${p.message}); the values it sets may be missing`,
+          ),
+        ),
       ...write.overwritten,
     ],
     write,
@@ -239,7 +255,11 @@ function checkRoots(images: KollaImage[], parents: Map<string, Parentage>): void
       const p = parents.get(i.kollaName)!;
       return p.parent !== undefined && !names.has(p.parent);
     })
-    .map((i) => error(`${i.template}: its parent ${parents.get(i.kollaName)!.parent} is not imported`, { image: i.kollaName }));
+    .map((i) =>
+      error(`${i.template}: its parent ${parents.get(i.kollaName)!.parent} is not imported`, {
+        image: i.kollaName,
+      }),
+    );
   if (problems.length > 0) throw new ArborError(problems);
 }
 
@@ -267,7 +287,11 @@ function dockerProjectFiles(
     if (includedTemplates.has(rel) && path.posix.basename(rel) === IMAGE_TEMPLATE) {
       const rewritten = rewriteFromLine(content.toString('utf8'));
       if (rewritten === undefined) {
-        problems.push(error(`${rel}: no FROM line at the start of a line to point at the parent`, { image: image?.kollaName }));
+        problems.push(
+          error(`${rel}: no FROM line at the start of a line to point at the parent`, {
+            image: image?.kollaName,
+          }),
+        );
         continue;
       }
       out.set(rel, rewritten);

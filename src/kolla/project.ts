@@ -75,16 +75,23 @@ export function planProject(input: ProjectInput): ProjectPlan {
   for (const [rel, content] of input.dockerFiles) files.set(`${TEMPLATES_DIR}/${rel}`, content);
   files.set(`${TEMPLATES_DIR}/repos.yaml`, input.reposYaml);
   for (const o of input.overrides) files.set(`${TEMPLATES_DIR}/${OVERRIDES_DIR}/${o.name}`, o.text);
-  for (const [section, lock] of input.locks) files.set(sourceLockFile(section), `${JSON.stringify(lock, null, 2)}\n`);
+  for (const [section, lock] of input.locks)
+    files.set(sourceLockFile(section), `${JSON.stringify(lock, null, 2)}\n`);
 
   const values: OwnedValue[] = [
     { path: ['templates_dir'], value: TEMPLATES_DIR },
     {
       path: ['template_options'],
-      value: { trim_blocks: false, lstrip_blocks: false, keep_trailing_newline: false, strict_undefined: false },
+      value: {
+        trim_blocks: false,
+        lstrip_blocks: false,
+        keep_trailing_newline: false,
+        strict_undefined: false,
+      },
     },
   ];
-  for (const [name, value] of Object.entries(input.variables)) values.push({ path: ['variables', name], value });
+  for (const [name, value] of Object.entries(input.variables))
+    values.push({ path: ['variables', name], value });
 
   const items: OwnedItems[] = [
     { path: ['template_overrides'], items: input.overrides.map((o) => `${OVERRIDES_DIR}/${o.name}`) },
@@ -93,13 +100,17 @@ export function planProject(input: ProjectInput): ProjectPlan {
   const ordered = parentsFirst(input.images);
   for (const { image, parentage, sources } of ordered) {
     const at = ['images', arborName(image.kollaName)];
-    if (parentage.parent !== undefined) values.push({ path: [...at, 'parent'], value: arborName(parentage.parent) });
+    if (parentage.parent !== undefined)
+      values.push({ path: [...at, 'parent'], value: arborName(parentage.parent) });
     else values.push({ path: [...at, 'from'], value: parentage.from });
     values.push({ path: [...at, 'template'], value: image.template });
     values.push({ path: [...at, 'context'], value: `${TEMPLATES_DIR}/${image.dir}` });
     for (const [name, value] of Object.entries(image.variables))
       values.push({ path: [...at, 'variables', name], value });
-    items.push({ path: [...at, 'inputs', 'files'], items: [...new Set(sources.map((s) => sourceLockFile(s.section)))] });
+    items.push({
+      path: [...at, 'inputs', 'files'],
+      items: [...new Set(sources.map((s) => sourceLockFile(s.section)))],
+    });
   }
 
   const registry: OwnedValue[] = [
@@ -107,7 +118,10 @@ export function planProject(input: ProjectInput): ProjectPlan {
     { path: ['registry', 'namespace'], value: input.registry.namespace },
     ...(input.registry.insecure ? [{ path: ['registry', 'insecure'], value: true }] : []),
   ];
-  const initial: OwnedValue[] = [{ path: ['version'], value: 1 }, { path: ['tags'], value: ['{{ tag }}'] }];
+  const initial: OwnedValue[] = [
+    { path: ['version'], value: 1 },
+    { path: ['tags'], value: ['{{ tag }}'] },
+  ];
   if (input.explicitRegistry) values.push(...registry);
   else initial.push(...registry);
 

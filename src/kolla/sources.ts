@@ -22,7 +22,9 @@ export function imageSources(program: KollaProgram, conf: ConfigOpts, image: str
     ['additions', 'addition', 'additions-archive'],
   ] as const) {
     const prefix = `${image}-${infix}-`;
-    for (const section of [...sections].filter((s) => s.startsWith(prefix) && s.length > prefix.length).sort()) {
+    for (const section of [...sections]
+      .filter((s) => s.startsWith(prefix) && s.length > prefix.length)
+      .sort()) {
       const source = readSource(program, conf, section, archive, kind);
       if (source) found.push(source);
     }
@@ -63,7 +65,8 @@ function readSource(
   const reference = value('reference');
   if (type === 'git' && typeof reference === 'string') source.reference = reference;
   const sha256 = value('sha256');
-  if (isDict(sha256)) source.sha256 = Object.fromEntries(Object.entries(sha256).map(([k, v]) => [k, String(v)]));
+  if (isDict(sha256))
+    source.sha256 = Object.fromEntries(Object.entries(sha256).map(([k, v]) => [k, String(v)]));
   return source;
 }
 

@@ -17,7 +17,11 @@ export function unbuildableFor(table: UnbuildableTable, base: string, arch: stri
 }
 
 /** The images left out: the listed ones and every descendant. `parentOf` gives each image's parent in the tree. */
-export function withDescendants(listed: Set<string>, parentOf: (image: string) => string | undefined, images: string[]): Set<string> {
+export function withDescendants(
+  listed: Set<string>,
+  parentOf: (image: string) => string | undefined,
+  images: string[],
+): Set<string> {
   const out = new Set<string>();
   for (const image of images) {
     for (let at: string | undefined = image; at !== undefined; at = parentOf(at)) {

@@ -57,13 +57,19 @@ const TOP_LEVEL_ORDER = [
   'images',
 ];
 
+const STRINGIFY = { lineWidth: 0, flowCollectionPadding: false } as const;
+
 function hashOf(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
 const keyOf = (p: readonly string[]) => JSON.stringify(p);
 
-export async function writeProject(outDir: string, plan: ProjectPlan, options: { force: boolean }): Promise<WriteResult> {
+export async function writeProject(
+  outDir: string,
+  plan: ProjectPlan,
+  options: { force: boolean },
+): Promise<WriteResult> {
   const manifestFile = path.join(outDir, MANIFEST);
   const manifest = readManifest(manifestFile);
   const imagesFile = path.join(outDir, IMAGES_FILE);
@@ -105,7 +111,11 @@ export async function writeProject(outDir: string, plan: ProjectPlan, options: {
     const file = path.join(outDir, rel);
     if (!existsSync(file)) continue;
     if (hashOf(readFileSync(file)) !== last)
-      conflicts.push(error(`${displayPath(file)} was edited since the last import; the checkout no longer has it, so it would be deleted`));
+      conflicts.push(
+        error(
+          `${displayPath(file)} was edited since the last import; the checkout no longer has it, so it would be deleted`,
+        ),
+      );
     toDelete.push(rel);
   }
 
@@ -113,6 +123,8 @@ export async function writeProject(outDir: string, plan: ProjectPlan, options: {
   const lineCounter = new LineCounter();
   const existing = existsSync(imagesFile) ? readFileSync(imagesFile, 'utf8') : undefined;
   const doc = existing === undefined ? newDocument(plan) : parseDocument(existing, imagesFile, lineCounter);
+  // The stringifier normalizes formatting; the file is rewritten only when a value changed.
+  const before = existing === undefined ? undefined : doc.toString(STRINGIFY);
   const where = (p: readonly string[]): SourceLocation | undefined => locate(doc, lineCounter, p, imagesFile);
   const lastValues = new Map(manifest.values.map((v) => [keyOf(v.path), v.value]));
   const wantedValues = new Set(plan.values.map((v) => keyOf(v.path)));
@@ -139,9 +151,12 @@ export async function writeProject(outDir: string, plan: ProjectPlan, options: {
     if (current === undefined) continue;
     if (!equal(current, last))
       conflicts.push(
-        error(`${p.join('.')} was edited since the last import; the checkout no longer has it, so it would be deleted`, {
-          loc: where(p) ?? { file: displayPath(imagesFile), line: 1, col: 1 },
-        }),
+        error(
+          `${p.join('.')} was edited since the last import; the checkout no longer has it, so it would be deleted`,
+          {
+            loc: where(p) ?? { file: displayPath(imagesFile), line: 1, col: 1 },
+          },
+        ),
       );
     deleteIn(doc, p);
   }
@@ -149,7 +164,8 @@ export async function writeProject(outDir: string, plan: ProjectPlan, options: {
   const lastItems = new Map(manifest.items.map((i) => [keyOf(i.path), i.items]));
   const wantedItems = new Set(plan.items.map((i) => keyOf(i.path)));
   for (const { path: p, items } of plan.items) mergeItems(doc, p, items, lastItems.get(keyOf(p)) ?? []);
-  for (const { path: p, items: last } of manifest.items) if (!wantedItems.has(keyOf(p))) mergeItems(doc, p, [], last);
+  for (const { path: p, items: last } of manifest.items)
+    if (!wantedItems.has(keyOf(p))) mergeItems(doc, p, [], last);
 
   for (const { path: p, value } of plan.initial) if (getIn(doc, p) === undefined) setIn(doc, p, value);
 
@@ -160,10 +176,11 @@ export async function writeProject(outDir: string, plan: ProjectPlan, options: {
     ]);
 
   // ---- write
-  for (const [rel, content] of toWrite) await writeFileAtomic(path.join(outDir, rel), content, { makeDirectory: true });
+  for (const [rel, content] of toWrite)
+    await writeFileAtomic(path.join(outDir, rel), content, { makeDirectory: true });
   for (const rel of toDelete) await rm(path.join(outDir, rel), { force: true });
-  const text = doc.toString({ lineWidth: 0 });
-  const imagesYamlChanged = text !== existing;
+  const text = doc.toString(STRINGIFY);
+  const imagesYamlChanged = text !== before;
   if (imagesYamlChanged) await writeFileAtomic(imagesFile, text, { makeDirectory: true });
   const next: Manifest = { formatVersion: 1, files: fileHashes, values: plan.values, items: plan.items };
   await mkdir(outDir, { recursive: true });
@@ -173,7 +190,9 @@ export async function writeProject(outDir: string, plan: ProjectPlan, options: {
     deleted: toDelete,
     unchanged,
     imagesYamlChanged,
-    overwritten: conflicts.map((c) => warning(`overwritten: ${c.message}`, c.loc ? { loc: c.loc } : undefined)),
+    overwritten: conflicts.map((c) =>
+      warning(`overwritten: ${c.message}`, c.loc ? { loc: c.loc } : undefined),
+    ),
   };
 }
 
@@ -183,10 +202,19 @@ function readManifest(file: string): Manifest {
   try {
     data = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
   } catch (err) {
-    throw new ArborError([error(`${displayPath(file)}: not valid JSON (${(err as Error).message}); delete it to import afresh`)]);
+    throw new ArborError([
+      error(`${displayPath(file)}: not valid JSON (${(err as Error).message}); delete it to import afresh`),
+    ]);
   }
-  if (data.formatVersion !== 1 || typeof data.files !== 'object' || !Array.isArray(data.values) || !Array.isArray(data.items))
-    throw new ArborError([error(`${displayPath(file)}: not a manifest of arbor import-kolla; delete it to import afresh`)]);
+  if (
+    data.formatVersion !== 1 ||
+    typeof data.files !== 'object' ||
+    !Array.isArray(data.values) ||
+    !Array.isArray(data.items)
+  )
+    throw new ArborError([
+      error(`${displayPath(file)}: not a manifest of arbor import-kolla; delete it to import afresh`),
+    ]);
   return data;
 }
 
@@ -202,7 +230,11 @@ function parseDocument(text: string, file: string, lineCounter: LineCounter): Do
     ]);
   }
   if (doc.contents !== null && !isMap(doc.contents))
-    throw new ArborError([error('cannot update it: the document is not a mapping', { loc: { file: displayPath(file), line: 1, col: 1 } })]);
+    throw new ArborError([
+      error('cannot update it: the document is not a mapping', {
+        loc: { file: displayPath(file), line: 1, col: 1 },
+      }),
+    ]);
   return doc;
 }
 
@@ -211,7 +243,8 @@ function newDocument(plan: ProjectPlan): Document {
   const doc = new YAML.Document({});
   doc.commentBefore = HEADER;
   const present = new Set([...plan.values, ...plan.initial].map((v) => v.path[0]));
-  if (plan.items.some((i) => i.path[0] === 'template_overrides' && i.items.length > 0)) present.add('template_overrides');
+  if (plan.items.some((i) => i.path[0] === 'template_overrides' && i.items.length > 0))
+    present.add('template_overrides');
   for (const key of TOP_LEVEL_ORDER) {
     if (!present.has(key)) continue;
     const first = [...plan.initial, ...plan.values].find((v) => v.path.length === 1 && v.path[0] === key);
@@ -229,14 +262,14 @@ function getIn(doc: Document, p: readonly string[]): unknown {
 
 /** Small mappings of scalars are written in flow style: `{ uid: 42400, gid: 42400, group: kolla }`. */
 function setIn(doc: Document, p: readonly string[], value: unknown): void {
-  const flow =
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.keys(value).length <= 4 &&
-    Object.values(value).every((v) => v === null || typeof v !== 'object');
   ensureMaps(doc, p.slice(0, -1));
-  doc.setIn(p, doc.createNode(value, { flow }));
+  const node = doc.createNode(value);
+  YAML.visit(node, {
+    Map(_key, map) {
+      if (map.items.length <= 4 && map.items.every((pair) => YAML.isScalar(pair.value))) map.flow = true;
+    },
+  });
+  doc.setIn(p, node);
 }
 
 /** Creates missing parent mappings, so `setIn` never meets a null (`images:` with nothing under it). */
@@ -244,7 +277,8 @@ function ensureMaps(doc: Document, p: readonly string[]): void {
   for (let i = 1; i <= p.length; i++) {
     const at = p.slice(0, i);
     const node = doc.getIn(at, true);
-    if (node === undefined || node === null || (YAML.isScalar(node) && node.value === null)) doc.setIn(at, doc.createNode({}));
+    if (node === undefined || node === null || (YAML.isScalar(node) && node.value === null))
+      doc.setIn(at, doc.createNode({}));
   }
 }
 
@@ -269,7 +303,12 @@ function mergeItems(doc: Document, p: readonly string[], ours: string[], lastOur
   else setIn(doc, p, next);
 }
 
-function locate(doc: Document, lineCounter: LineCounter, p: readonly string[], file: string): SourceLocation | undefined {
+function locate(
+  doc: Document,
+  lineCounter: LineCounter,
+  p: readonly string[],
+  file: string,
+): SourceLocation | undefined {
   const node = doc.getIn(p, true) as { range?: [number, number, number] } | undefined;
   const offset = node && typeof node === 'object' && node.range ? node.range[0] : undefined;
   if (offset === undefined) return undefined;

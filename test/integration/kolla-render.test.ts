@@ -4,7 +4,16 @@
 // fingerprint, the external base by digest) and the base image's `LABEL kolla_version=` (the
 // snapshot has no .git for it). The external base is not reachable here: each import points
 // kolla-build's base_image at a loopback registry holding a stand-in, so render can pin it.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +46,11 @@ afterAll(async () => {
 });
 
 /** Imports the checkout for a base, pushes a stand-in for its external base, renders every image. */
-async function importAndRender(checkout: string, base: string, name: string): Promise<{ project: string; rendered: string }> {
+async function importAndRender(
+  checkout: string,
+  base: string,
+  name: string,
+): Promise<{ project: string; rendered: string }> {
   const project = join(work, name);
   const imported = arbor([
     'import-kolla',
@@ -74,7 +87,13 @@ async function importAndRender(checkout: string, base: string, name: string): Pr
 function comparable(dockerfile: string): string {
   return dockerfile
     .split('\n')
-    .map((line) => (line.startsWith('FROM ') ? 'FROM <parent>' : line.startsWith('LABEL kolla_version=') ? 'LABEL kolla_version=<commit>' : line))
+    .map((line) =>
+      line.startsWith('FROM ')
+        ? 'FROM <parent>'
+        : line.startsWith('LABEL kolla_version=')
+          ? 'LABEL kolla_version=<commit>'
+          : line,
+    )
     .join('\n');
 }
 
@@ -82,7 +101,8 @@ function firstDifference(a: string, b: string): string {
   const la = a.split('\n');
   const lb = b.split('\n');
   for (let i = 0; i < Math.max(la.length, lb.length); i++)
-    if (la[i] !== lb[i]) return `line ${i + 1}:\n  kolla-build: ${JSON.stringify(lb[i])}\n  arbor:       ${JSON.stringify(la[i])}`;
+    if (la[i] !== lb[i])
+      return `line ${i + 1}:\n  kolla-build: ${JSON.stringify(lb[i])}\n  arbor:       ${JSON.stringify(la[i])}`;
   return '';
 }
 
@@ -107,7 +127,9 @@ describe('import-kolla + render: the Dockerfiles kolla-build renders', () => {
         else differences.push(`${image}: ${firstDifference(ours, theirs)}`);
       }
       identical[base] = same;
-      console.log(`kolla ${base}: ${same} of ${expectedImages.length} Dockerfiles identical to kolla-build's`);
+      console.log(
+        `kolla ${base}: ${same} of ${expectedImages.length} Dockerfiles identical to kolla-build's`,
+      );
       expect(differences).toEqual([]);
       expect(same).toBe(expectedImages.length);
 
@@ -117,7 +139,9 @@ describe('import-kolla + render: the Dockerfiles kolla-build renders', () => {
       if (existsSync(join(SOURCE, 'kolla', 'image', 'unbuildable.py'))) expect(extra).toEqual([]);
       // FROM lines: the parent's exact build (fingerprint tag) or the base pinned by digest.
       const base0 = readFileSync(join(rendered, 'base', 'Dockerfile'), 'utf8');
-      expect(base0.split('\n')[0]).toMatch(new RegExp(`^FROM ${registry.host}/stand-in/${base}@sha256:[0-9a-f]{64}$`));
+      expect(base0.split('\n')[0]).toMatch(
+        new RegExp(`^FROM ${registry.host}/stand-in/${base}@sha256:[0-9a-f]{64}$`),
+      );
       const child = readFileSync(join(rendered, 'openstack-base', 'Dockerfile'), 'utf8');
       expect(child.split('\n')[0]).toMatch(new RegExp(`^FROM ${registry.host}/kolla/base:fp-[0-9a-f]{24}$`));
       expect(existsSync(join(project, 'images.yaml'))).toBe(true);
@@ -131,7 +155,8 @@ describe('import-kolla + render: the Dockerfiles kolla-build renders', () => {
     const checkout = join(work, 'with-unbuildable');
     const pkg = join(checkout, 'kolla');
     mkdirSync(join(pkg, 'image'), { recursive: true });
-    for (const entry of ['docker', 'template', 'common']) symlinkSync(join(SOURCE, 'kolla', entry), join(pkg, entry));
+    for (const entry of ['docker', 'template', 'common'])
+      symlinkSync(join(SOURCE, 'kolla', entry), join(pkg, entry));
     symlinkSync(join(SOURCE, 'kolla', 'image', 'kolla_worker.py'), join(pkg, 'image', 'kolla_worker.py'));
     const all = readdirSync(join(EXPECTED, 'debian')).concat(readdirSync(join(EXPECTED, 'ubuntu')));
     const table = BASES.map((b) => {

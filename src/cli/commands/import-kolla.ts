@@ -58,7 +58,10 @@ export function register(program: Command): void {
         });
         for (const w of report.warnings) err(formatDiagnostic(w));
         const w = report.write;
-        const skipped = report.unbuildable.length > 0 ? `, ${report.unbuildable.length} left out as unbuildable on ${report.base} (${report.unbuildable.join(', ')})` : '';
+        const skipped =
+          report.unbuildable.length > 0
+            ? `, ${report.unbuildable.length} left out as unbuildable on ${report.base} (${report.unbuildable.join(', ')})`
+            : '';
         out(
           `Imported ${report.images} images for ${report.base}${skipped}, ${report.sources} archive sources.\n` +
             `${flags.out}: ${w.written.length} files written, ${w.deleted.length} deleted, ${w.unchanged} unchanged; ` +
