@@ -10,8 +10,9 @@ import { ArborError, type Diagnostic, error, warning } from '../errors.js';
 import { KOLLA_FILTERS, KOLLA_GLOBALS } from '../render/helpers/kolla-methods.js';
 import { findImageDirs, gitShortCommit, IMAGE_TEMPLATE, locateCheckout, packageVersion } from './checkout.js';
 import { type KollaSource, readDefaults, unknownValueProblems, usersFromConf } from './defaults.js';
+import { fetchSources } from './fetch.js';
 import { findParents, type KollaImage, kollaImages, type Parentage, templateSources } from './images.js';
-import { type ImageInProject, planProject, rewriteFromLine } from './project.js';
+import { type ImageInProject, planProject, rewriteFromLine, TEMPLATES_DIR } from './project.js';
 import { parseIni } from './python/oslo.js';
 import { KollaProgram } from './python/program.js';
 import { containsUnknown, isDict, type PyValue, toPlain } from './python/values.js';
@@ -37,6 +38,8 @@ export interface ImportOptions {
   /** kolla-build's --template-override files, in order. */
   templateOverrides: string[];
   force: boolean;
+  /** Fetch the `*-archive` sources into the build contexts: all (true) or these sections. */
+  fetchSources?: true | string[];
   env: NodeJS.ProcessEnv;
   /** `os.uname()[4]` as kolla-build would see it. */
   hostArch: string;
@@ -142,11 +145,23 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
     parentage: parents.get(image.kollaName)!,
     sources: imageSources(program, kolla.conf, image.kollaName),
   }));
-  const locks = new Map<string, SourceLock>();
+  let locks = new Map<string, SourceLock>();
   for (const source of inProject.flatMap((i) => i.sources))
     locks.set(source.section, lockOf(source, previousLock(options.outDir, source)));
+  let archives = keptArchives(options.outDir, inProject, locks);
+  if (options.fetchSources !== undefined) {
+    const fetched = await fetchSources(inProject, locks, {
+      ...(options.fetchSources === true ? {} : { only: options.fetchSources }),
+      debianArch: String(variables.debian_arch ?? 'amd64'),
+      contextsDir: TEMPLATES_DIR,
+      localsBase: stringOption(kolla.option('locals_base')) ?? '.',
+    });
+    locks = fetched.locks;
+    archives = new Map([...archives, ...fetched.archives]);
+  }
 
   const projectFiles = dockerProjectFiles(checkout.dockerDir, dockerFiles, included, excluded, images);
+  for (const [rel, bytes] of archives) projectFiles.set(rel.slice(TEMPLATES_DIR.length + 1), bytes);
   const overrides = options.templateOverrides.map((file) => {
     if (!existsSync(file)) throw new ArborError([error(`--template-override ${file}: no such file`)]);
     return { name: path.basename(file), text: readFileSync(file, 'utf8') };
@@ -299,6 +314,33 @@ function dockerProjectFiles(
   }
   if (problems.length > 0) throw new ArborError(problems);
   return out;
+}
+
+/**
+ * Archives an earlier --fetch-sources left in the contexts, kept while what they came from is
+ * unchanged (their locks still resolved); the others are dropped, so a stale archive is never
+ * built: fetch again.
+ */
+function keptArchives(
+  outDir: string,
+  images: ImageInProject[],
+  locks: Map<string, SourceLock>,
+): Map<string, Uint8Array> {
+  const kept = new Map<string, Uint8Array>();
+  const resolved = (s: KollaSource) => locks.get(s.section)?.resolved !== undefined;
+  for (const { image, sources } of images) {
+    const candidates: Array<[string, boolean]> = [
+      ...sources.filter((s) => s.kind === 'source').map((s) => [s.archive, resolved(s)] as [string, boolean]),
+      ['plugins-archive', sources.filter((s) => s.kind === 'plugin').every(resolved)],
+      ['additions-archive', sources.filter((s) => s.kind === 'addition').every(resolved)],
+    ];
+    for (const [archive, keep] of candidates) {
+      const rel = `${TEMPLATES_DIR}/${image.dir}/${archive}`;
+      const file = path.join(outDir, rel);
+      if (keep && existsSync(file)) kept.set(rel, readFileSync(file));
+    }
+  }
+  return kept;
 }
 
 function previousLock(outDir: string, source: KollaSource): SourceLock | undefined {

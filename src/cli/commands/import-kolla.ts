@@ -18,6 +18,7 @@ interface ImportFlags {
   option?: string[];
   templateOverride?: string[];
   force?: boolean;
+  fetchSources?: true | string[];
 }
 
 /** kolla-build's default --base-arch: the machine, with Apple's arm64 called aarch64. */
@@ -39,6 +40,10 @@ export function register(program: Command): void {
     .option('--config <file>', 'a kolla-build.conf (options, sources, users)')
     .option('-o, --option <name=value...>', 'more kolla-build options, e.g. base-arch=aarch64 tag=2025.1')
     .option('--template-override <file...>', "kolla-build's --template-override files, in order")
+    .option(
+      '--fetch-sources [section...]',
+      'download / clone the *-archive sources into the build contexts (all, or these config sections)',
+    )
     .option('--force', 'overwrite generated files and values that were edited since the last import')
     .action(
       action<ImportFlags>(async (args, flags) => {
@@ -53,6 +58,7 @@ export function register(program: Command): void {
           options: flags.option ?? [],
           templateOverrides: flags.templateOverride ?? [],
           force: flags.force === true,
+          ...(flags.fetchSources !== undefined ? { fetchSources: flags.fetchSources } : {}),
           env: process.env,
           hostArch: hostArch(),
         });
