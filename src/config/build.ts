@@ -42,6 +42,14 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
     env: raw.env ?? [],
     tags: raw.tags ?? [],
     templateOverrides: raw.template_overrides ?? [],
+    ...(raw.template_helpers !== undefined
+      ? {
+          templateHelpers: {
+            globals: raw.template_helpers.globals ?? {},
+            filters: raw.template_helpers.filters ?? {},
+          },
+        }
+      : {}),
     templateOptions: {
       trimBlocks: raw.template_options?.trim_blocks ?? true,
       lstripBlocks: raw.template_options?.lstrip_blocks ?? true,

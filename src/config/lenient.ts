@@ -39,6 +39,15 @@ export function lenientRaw(data: unknown, rejected: Rejected): RawConfig {
     ...optional('template_overrides', texts(top.template_overrides)),
     ...optional('templates_dir', text(top.templates_dir)),
     ...optional(
+      'template_helpers',
+      top.template_helpers === undefined
+        ? undefined
+        : {
+            ...optional('globals', stringMap(mapping(top.template_helpers).globals)),
+            ...optional('filters', stringMap(mapping(top.template_helpers).filters)),
+          },
+    ),
+    ...optional(
       'template_options',
       top.template_options === undefined ? undefined : templateOptions(mapping(top.template_options)),
     ),
@@ -48,6 +57,13 @@ export function lenientRaw(data: unknown, rejected: Rejected): RawConfig {
     // position); everything in it is rejected, so no check speaks about it.
     ...optional('retention', Array.isArray(top.retention) ? top.retention.map(lenientRule) : undefined),
   };
+}
+
+function stringMap(value: unknown): Record<string, string> | undefined {
+  if (!isMapping(value)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
+  return out;
 }
 
 function templateOptions(options: Mapping): RawConfig['template_options'] {

@@ -125,6 +125,8 @@ export interface Config {
   templateOverrides: string[];
   /** Whitespace and undefined variables in Dockerfile templates (`template_options`, Jinja2's names). */
   templateOptions?: TemplateOptions;
+  /** Template functions and filters written in Python: name → file under templatesDir. */
+  templateHelpers?: { globals: Record<string, string>; filters: Record<string, string> };
   fingerprint: { tagPrefix: string };
   /** In file order. */
   images: ImageConfig[];

@@ -46,6 +46,7 @@ export interface RawConfig {
   tags?: string[];
   template_overrides?: string[];
   templates_dir?: string;
+  template_helpers?: { globals?: Record<string, string>; filters?: Record<string, string> };
   template_options?: {
     trim_blocks?: boolean;
     lstrip_blocks?: boolean;

@@ -49,16 +49,32 @@ export function locateCheckout(dir: string): KollaCheckout {
   ]);
 }
 
-/** Every directory holding a Dockerfile.j2, relative to the images directory, sorted. */
-export function findImageDirs(dockerDir: string): string[] {
-  const found: string[] = [];
+/**
+ * Every file under the images directory, relative, sorted. Symbolic links are followed, as
+ * kolla-build's copy of the directory (shutil.copytree) follows them: Kolla links one image's
+ * files into another (`rabbitmq-4-1/Dockerfile.j2 -> ../rabbitmq/Dockerfile.j2`).
+ */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
   const walk = (rel: string) => {
-    const entries = readdirSync(path.join(dockerDir, rel), { withFileTypes: true });
-    if (entries.some((e) => e.isFile() && e.name === IMAGE_TEMPLATE)) found.push(rel);
-    for (const e of entries) if (e.isDirectory()) walk(rel === '' ? e.name : `${rel}/${e.name}`);
+    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const child = rel === '' ? e.name : `${rel}/${e.name}`;
+      const kind = e.isSymbolicLink() ? statSync(path.join(dir, child), { throwIfNoEntry: false }) : e;
+      if (kind?.isDirectory()) walk(child);
+      else if (kind?.isFile()) out.push(child);
+    }
   };
   walk('');
-  return found.sort();
+  return out.sort();
+}
+
+/** Every directory holding a Dockerfile.j2, relative to the images directory, sorted. */
+export function findImageDirs(files: string[]): string[] {
+  return files
+    .filter((f) => path.posix.basename(f) === IMAGE_TEMPLATE)
+    .map((f) => path.posix.dirname(f))
+    .map((d) => (d === '.' ? '' : d))
+    .sort();
 }
 
 /** The short commit kolla-build puts into `kolla_version` (pbr's git_info), or '' outside git. */

@@ -11,10 +11,8 @@
 // arbor lacks is reported, never silently missing.
 
 import { ArborError, type Diagnostic, error, warning } from '../errors.js';
-import { type Interpreter, repr, walkStatements } from './python/interpret.js';
-import type { ConfigOpts } from './python/oslo.js';
-import type { Expr, Stmt } from './python/parse.js';
-import type { KollaProgram } from './python/program.js';
+import { type Interpreter, repr, walkStatements } from '../python/interpret.js';
+import type { Expr, Stmt } from '../python/parse.js';
 import {
   BoundMethod,
   containsUnknown,
@@ -29,7 +27,9 @@ import {
   Scope,
   toPlain,
   unknown,
-} from './python/values.js';
+} from '../python/values.js';
+import type { ConfigOpts } from './python/oslo.js';
+import type { KollaProgram } from './python/program.js';
 
 /** Stands for the image in the path create_dockerfiles() loops over. */
 export const IMAGE_PLACEHOLDER = '__arbor_kolla_image__';
@@ -42,9 +42,9 @@ export interface TemplateContext {
   perImage: Record<string, string>;
   /** Keyword arguments of `template.render(values, …)` (Kolla passes `env=os.environ`). */
   renderKeywords: string[];
-  /** Names of the template filters and globals kolla-build installs. */
-  filters: string[];
-  globals: string[];
+  /** The template filters and globals kolla-build installs: name → the Python file defining it. */
+  filters: Record<string, string | undefined>;
+  globals: Record<string, string | undefined>;
 }
 
 export interface KollaSource {
@@ -64,6 +64,12 @@ export interface KollaDefaults {
   conf: ConfigOpts;
   worker: PyInstance;
   context: TemplateContext;
+  /**
+   * kolla-build's test of an UNBUILDABLE_IMAGES key for this build (filter_images' `tag_re`:
+   * base and architecture, in some releases the base tag too), run from the checkout's code;
+   * undefined when the checkout has none.
+   */
+  unbuildableKey?: (key: string) => boolean;
   /** Option values, by dest, of the DEFAULT group that the import uses besides the context. */
   option(name: string): PyValue;
 }
@@ -91,10 +97,12 @@ export function readDefaults(program: KollaProgram): KollaDefaults {
     'kolla/image/kolla_worker.py: KollaWorker(conf)',
   ) as PyInstance;
   const context = templateContext(interp, worker, workerClass);
+  const unbuildableKey = unbuildableKeyTest(interp, worker, workerClass);
   return {
     conf,
     worker,
     context,
+    ...(unbuildableKey ? { unbuildableKey } : {}),
     option: (name) => conf.getattr(name) ?? null,
   };
 }
@@ -148,17 +156,45 @@ function templateContext(interp: Interpreter, worker: PyInstance, cls: PyClass):
 
 /** The statement `values = {…}` (the template context) in a function body. */
 function findValuesAssignment(body: Stmt[]): Stmt | undefined {
+  return findAssignment(body, 'values', (s) => s.k === 'assign' && s.value.k === 'dict');
+}
+
+function findAssignment(
+  body: Stmt[],
+  name: string,
+  also: (s: Stmt) => boolean = () => true,
+): Stmt | undefined {
   let found: Stmt | undefined;
   walkStatements(body, (s) => {
-    if (
-      !found &&
-      s.k === 'assign' &&
-      s.value.k === 'dict' &&
-      s.targets.some((t) => t.k === 'name' && t.id === 'values')
-    )
+    if (!found && s.k === 'assign' && s.targets.some((t) => t.k === 'name' && t.id === name) && also(s))
       found = s;
   });
   return found;
+}
+
+function unbuildableKeyTest(
+  interp: Interpreter,
+  worker: PyInstance,
+  cls: PyClass,
+): ((key: string) => boolean) | undefined {
+  const filter = cls.lookup('filter_images');
+  if (!(filter instanceof PyFunction)) return undefined;
+  const target = findAssignment(filter.body, 'tag_re');
+  if (!target) return undefined;
+  const scope = new Scope(filter.closure, filter.closure.module);
+  scope.assign(filter.params[0]?.name ?? 'self', worker);
+  try {
+    runUntil(interp, filter.body, target, scope);
+    const match = interp.getattr(scope.vars.get('tag_re') ?? null, 'match');
+    if (isUnknown(match)) return undefined;
+    return (key) => {
+      const m = interp.callValue(match, [key], {});
+      return m !== null && !isUnknown(m);
+    };
+  } catch (err) {
+    if (err instanceof PyException) return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -231,15 +267,26 @@ function renderKeywords(body: Stmt[]): string[] {
   return [...names];
 }
 
-function helperNames(interp: Interpreter, worker: PyInstance, method: string): string[] {
+function helperNames(
+  interp: Interpreter,
+  worker: PyInstance,
+  method: string,
+): Record<string, string | undefined> {
   const fn = worker.cls.lookup(method);
-  if (!(fn instanceof PyFunction)) return [];
+  if (!(fn instanceof PyFunction)) return {};
+  let result: PyValue;
   try {
-    const result = interp.callValue(new BoundMethod(fn, worker), [], {});
-    return isDict(result) ? Object.keys(result) : [];
+    result = interp.callValue(new BoundMethod(fn, worker), [], {});
   } catch {
-    return [];
+    return {};
   }
+  if (!isDict(result)) return {};
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(result)) {
+    const file = value instanceof PyFunction ? value.closure.module?.vars.get('__file__') : undefined;
+    out[name] = typeof file === 'string' ? file : undefined;
+  }
+  return out;
 }
 
 /** Diagnostics for context values that stayed unknown. */

@@ -55,16 +55,21 @@ export function canonicalName(context: Record<string, unknown>, kollaName: strin
   return `${String(context.namespace)}/${String(context.image_prefix ?? '')}${kollaName}:${String(context.tag)}`;
 }
 
+/** What rendering an original template gave: its text, or the problems it raised. */
+export type Rendered = { text: string } | { problems: Diagnostic[] };
+
 /**
- * Renders every image's original template (as kolla-build would) and reads the parent from the
- * first FROM line. `templateFiles` are the templates' sources by name (relative to the images
- * directory), plus `repos.yaml`: they are rendered from a temporary directory.
+ * Renders every image's original template as kolla-build would. `templateFiles` are the
+ * sources by name (relative to the images directory), with repos.yaml and any helper files:
+ * they are rendered from a temporary directory. With `helpers`, the template functions and
+ * filters are the checkout's own Python (template_helpers) instead of arbor's built-in ones.
  */
-export function findParents(
+export function renderOriginals(
   images: KollaImage[],
-  templateFiles: Map<string, string>,
+  templateFiles: Map<string, string | Buffer>,
   context: Record<string, unknown>,
-): Map<string, Parentage> {
+  helpers?: { globals: Record<string, string>; filters: Record<string, string> },
+): Map<string, Rendered> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'arbor-kolla-'));
   try {
     for (const [name, text] of templateFiles) {
@@ -72,38 +77,57 @@ export function findParents(
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, text);
     }
-    const byCanonical = new Map(images.map((i) => [canonicalName(context, i.kollaName), i.kollaName]));
-    const renderer = createRenderer(renderConfig(dir, images, context));
-    const parents = new Map<string, Parentage>();
-    const problems: Diagnostic[] = [];
+    const config = renderConfig(dir, images, context);
+    if (helpers) config.templateHelpers = helpers;
+    const renderer = createRenderer(config);
+    const out = new Map<string, Rendered>();
     for (const image of images) {
-      let text: string;
       try {
-        text = renderer.renderDockerfile(toImageConfig(image, dir), 'scratch');
+        out.set(image.kollaName, { text: renderer.renderDockerfile(toImageConfig(image, dir), 'scratch') });
       } catch (err) {
         if (!(err instanceof ArborError)) throw err;
-        problems.push(
-          ...err.diagnostics.map((d) => ({
+        out.set(image.kollaName, {
+          problems: err.diagnostics.map((d) => ({
             ...d,
             message: `${image.template}: ${d.message}`,
             image: image.kollaName,
+            // The temporary directory means nothing to the user.
+            ...(d.loc ? { loc: { ...d.loc, file: path.relative(dir, d.loc.file) || d.loc.file } } : {}),
           })),
-        );
-        continue;
+        });
       }
-      const from = fromTarget(text);
-      if (from === undefined) {
-        problems.push(error(`${image.template} renders no FROM line`, { image: image.kollaName }));
-        continue;
-      }
-      const parent = byCanonical.get(from);
-      parents.set(image.kollaName, parent !== undefined ? { parent } : { from });
     }
-    if (problems.length > 0) throw new ArborError(problems);
-    return parents;
+    return out;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Each image's parent, from the first FROM line of its rendered template; every problem at once. */
+export function parentsOf(
+  images: KollaImage[],
+  rendered: Map<string, Rendered>,
+  context: Record<string, unknown>,
+): Map<string, Parentage> {
+  const byCanonical = new Map(images.map((i) => [canonicalName(context, i.kollaName), i.kollaName]));
+  const parents = new Map<string, Parentage>();
+  const problems: Diagnostic[] = [];
+  for (const image of images) {
+    const result = rendered.get(image.kollaName)!;
+    if ('problems' in result) {
+      problems.push(...result.problems);
+      continue;
+    }
+    const from = fromTarget(result.text);
+    if (from === undefined) {
+      problems.push(error(`${image.template} renders no FROM line`, { image: image.kollaName }));
+      continue;
+    }
+    const parent = byCanonical.get(from);
+    parents.set(image.kollaName, parent !== undefined ? { parent } : { from });
+  }
+  if (problems.length > 0) throw new ArborError(problems);
+  return parents;
 }
 
 /** kolla-build: `re.search('^FROM.*$', content, re.MULTILINE).group(0).split(' ')[1]`. */
@@ -147,11 +171,17 @@ function renderConfig(dir: string, images: KollaImage[], context: Record<string,
   };
 }
 
-/** The template files rendering needs: every Dockerfile.j2, the other .j2 files, repos.yaml. */
-export function templateSources(dockerDir: string, files: string[], reposFile: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const rel of files)
-    if (rel.endsWith('.j2')) out.set(rel, readFileSync(path.join(dockerDir, rel), 'utf8'));
+/**
+ * The files rendering needs: the whole images directory (templates include other files, as
+ * Kolla's rabbitmq includes its package lists) and repos.yaml.
+ */
+export function templateSources(
+  dockerDir: string,
+  files: string[],
+  reposFile: string,
+): Map<string, string | Buffer> {
+  const out = new Map<string, string | Buffer>();
+  for (const rel of files) out.set(rel, readFileSync(path.join(dockerDir, rel)));
   out.set(REPOS_FILE, readFileSync(reposFile, 'utf8'));
   return out;
 }

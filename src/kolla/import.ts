@@ -7,18 +7,25 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, warning } from '../errors.js';
-import { KOLLA_FILTERS, KOLLA_GLOBALS } from '../render/helpers/kolla-methods.js';
-import { findImageDirs, gitShortCommit, IMAGE_TEMPLATE, locateCheckout, packageVersion } from './checkout.js';
+import { containsUnknown, isDict, type PyValue, toPlain } from '../python/values.js';
+import {
+  findImageDirs,
+  gitShortCommit,
+  IMAGE_TEMPLATE,
+  listFiles,
+  locateCheckout,
+  packageVersion,
+} from './checkout.js';
 import { type KollaSource, readDefaults, unknownValueProblems, usersFromConf } from './defaults.js';
 import { fetchSources } from './fetch.js';
-import { findParents, type KollaImage, kollaImages, type Parentage, templateSources } from './images.js';
+import { chooseHelpers } from './helpers.js';
+import { type KollaImage, kollaImages, type Parentage, parentsOf, templateSources } from './images.js';
 import { type ImageInProject, planProject, rewriteFromLine, TEMPLATES_DIR } from './project.js';
 import { parseIni } from './python/oslo.js';
 import { KollaProgram } from './python/program.js';
-import { containsUnknown, isDict, type PyValue, toPlain } from './python/values.js';
 import { imageSources } from './sources.js';
 import { lockOf, parseLock, type SourceLock, sourceLockFile } from './sources-lock.js';
-import { type UnbuildableTable, unbuildableFor, withDescendants } from './unbuildable.js';
+import { matchesBaseAndArch, type UnbuildableTable, unbuildableFor, withDescendants } from './unbuildable.js';
 import { type WriteResult, writeProject } from './write.js';
 
 export interface ImportOptions {
@@ -89,21 +96,6 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const kolla = readDefaults(program);
   const { context } = kolla;
 
-  const missing = [
-    ...context.filters
-      .filter((f) => !(KOLLA_FILTERS as readonly string[]).includes(f))
-      .map((f) => `filter ${f}`),
-    ...context.globals
-      .filter((g) => !(KOLLA_GLOBALS as readonly string[]).includes(g))
-      .map((g) => `function ${g}`),
-  ];
-  if (missing.length > 0)
-    throw new ArborError(
-      missing.map((m) =>
-        error(`kolla-build gives its templates the ${m} (kolla/template/), which arbor does not implement`),
-      ),
-    );
-
   const variables: Record<string, unknown> = { ...context.common };
   if (containsUnknown(variables.users as PyValue)) variables.users = usersFromConf(kolla.conf);
   // Kolla renders with `env=os.environ`; the imported tree's templates see an empty environment
@@ -116,7 +108,7 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const base = String(variables.base_distro ?? options.base ?? '');
   const arch = String(variables.base_arch ?? options.hostArch);
   const dockerFiles = listFiles(checkout.dockerDir);
-  const imageDirs = findImageDirs(checkout.dockerDir);
+  const imageDirs = findImageDirs(dockerFiles);
   const images = kollaImages(imageDirs, context.perImage);
   const duplicates = duplicateNames(images);
   if (duplicates.length > 0)
@@ -127,11 +119,20 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const reposFile = path.join(checkout.packageDir, ...REPOS_YAML);
   if (!existsSync(reposFile))
     throw new ArborError([error(`${displayPath(reposFile)}: not found (handle_repos reads it)`)]);
-  const parents = findParents(images, templateSources(checkout.dockerDir, dockerFiles, reposFile), variables);
+  const helpers = chooseHelpers(
+    images,
+    templateSources(checkout.dockerDir, dockerFiles, reposFile),
+    variables,
+    context,
+  );
+  warnings.push(...helpers.notes);
+  const parents = parentsOf(images, helpers.rendered, variables);
 
   const table = unbuildableTable(program, warnings);
   const listed =
-    kolla.option('enable_unbuildable') === true ? new Set<string>() : unbuildableFor(table, base, arch);
+    kolla.option('enable_unbuildable') === true
+      ? new Set<string>()
+      : unbuildableFor(table, kolla.unbuildableKey ?? ((key) => matchesBaseAndArch(key, base, arch)));
   const excluded = withDescendants(
     listed,
     (name) => parents.get(name)?.parent,
@@ -162,6 +163,7 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
 
   const projectFiles = dockerProjectFiles(checkout.dockerDir, dockerFiles, included, excluded, images);
   for (const [rel, bytes] of archives) projectFiles.set(rel.slice(TEMPLATES_DIR.length + 1), bytes);
+  for (const [rel, text] of helpers.files) projectFiles.set(rel, text);
   const overrides = options.templateOverrides.map((file) => {
     if (!existsSync(file)) throw new ArborError([error(`--template-override ${file}: no such file`)]);
     return { name: path.basename(file), text: readFileSync(file, 'utf8') };
@@ -185,6 +187,7 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
       ...(options.insecure ? { insecure: true } : {}),
     },
     locks,
+    ...(helpers.python ? { templateHelpers: helpers.python } : {}),
     explicitRegistry:
       options.registry !== undefined || options.namespace !== undefined || options.insecure === true,
   });
@@ -221,20 +224,6 @@ function readConfigFile(file: string | undefined): Map<string, Map<string, strin
 
 function stringOption(value: PyValue): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** Every file under the images directory, relative, sorted. */
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const child = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) walk(child);
-      else if (e.isFile() || e.isSymbolicLink()) out.push(child);
-    }
-  };
-  walk('');
-  return out.sort();
 }
 
 function duplicateNames(images: KollaImage[]): string[] {

@@ -59,6 +59,8 @@ export interface ProjectInput {
   registry: { url: string; namespace: string; insecure?: boolean };
   /** Lock of each source (same order as the images' sources). */
   locks: Map<string, SourceLock>;
+  /** The checkout's own Python helpers (template_helpers), when the built-in ones differ. */
+  templateHelpers?: { globals: Record<string, string>; filters: Record<string, string> };
   /** Given explicitly on this run: registry / namespace are then owned, not only initial. */
   explicitRegistry: boolean;
 }
@@ -90,6 +92,7 @@ export function planProject(input: ProjectInput): ProjectPlan {
       },
     },
   ];
+  if (input.templateHelpers) values.push({ path: ['template_helpers'], value: input.templateHelpers });
   for (const [name, value] of Object.entries(input.variables))
     values.push({ path: ['variables', name], value });
 

@@ -7,10 +7,10 @@
 // kolla-build.conf. A section only in the file gets Kolla's own source options registered
 // (kolla/common/config.py get_source_opts()), as kolla-build does. Disabled sources are skipped.
 
+import { isDict, isUnknown, PyException, PyFunction, type PyValue } from '../python/values.js';
 import type { KollaSource } from './defaults.js';
 import type { ConfigOpts } from './python/oslo.js';
 import type { KollaProgram } from './python/program.js';
-import { isDict, isUnknown, PyException, PyFunction, type PyValue } from './python/values.js';
 
 export function imageSources(program: KollaProgram, conf: ConfigOpts, image: string): KollaSource[] {
   const sections = new Set([...conf.groupNames(), ...conf.fileSections()]);

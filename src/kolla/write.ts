@@ -50,6 +50,7 @@ const TOP_LEVEL_ORDER = [
   'version',
   'registry',
   'templates_dir',
+  'template_helpers',
   'template_options',
   'template_overrides',
   'variables',

@@ -23,6 +23,7 @@ import { repositoryOf } from '../config/repository.js';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
 import { installKollaHelpers } from './helpers/kolla-methods.js';
+import { installPythonHelpers, PythonHelperError } from './helpers/python-helpers.js';
 import { installJinja2 } from './jinja2/index.js';
 import { describeTemplateError } from './template-errors.js';
 import { PARENT_TEMPLATE, TemplateLoader, type TemplateLookupError } from './template-loader.js';
@@ -69,6 +70,7 @@ export function createRenderer(config: Config): Renderer {
   loader.attach(env);
   installJinja2(env);
   installKollaHelpers(env, { templatesDir: config.templatesDir, root: config.root });
+  if (config.templateHelpers) installHelpers(env, config);
 
   function templateChain(image: ImageConfig): string[] {
     if (image.dockerfile !== undefined) return [];
@@ -134,6 +136,22 @@ export function createRenderer(config: Config): Renderer {
       return renderTemplate(image, ref);
     },
   };
+}
+
+/** `template_helpers`: a helper that cannot be loaded is an error at its key in images.yaml. */
+function installHelpers(env: nunjucks.Environment, config: Config): void {
+  try {
+    installPythonHelpers(env, config.templateHelpers!, {
+      templatesDir: config.templatesDir,
+      root: config.root,
+    });
+  } catch (err) {
+    if (!(err instanceof PythonHelperError)) throw err;
+    const kind = Object.hasOwn(config.templateHelpers!.globals, err.helper) ? 'globals' : 'filters';
+    throw new ArborError([
+      error(err.message, { loc: config.locate(['template_helpers', kind, err.helper]) }),
+    ]);
+  }
 }
 
 /**

@@ -37,7 +37,7 @@ async function tarball(files: Record<string, string>): Promise<Buffer> {
   pack.on('data', (c: unknown) => {
     chunks.push(c as Buffer);
   });
-  const done = new Promise((resolve) => pack.on('end', resolve));
+  const done = new Promise((resolve) => pack.on('end', () => resolve(undefined)));
   for (const [name, content] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, content);
   pack.finalize();
   await done;

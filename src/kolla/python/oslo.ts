@@ -4,8 +4,8 @@
 // substitution in string values. The order a value is taken in is oslo's: set_override, then
 // the command line and config file, then set_default, then the option's own default.
 
-import { native, str } from './interpret.js';
-import { NativeModule } from './stdlib.js';
+import { native, str } from '../../python/interpret.js';
+import { NativeModule } from '../../python/stdlib.js';
 import {
   dict,
   isDict,
@@ -16,7 +16,7 @@ import {
   type PyValue,
   tuple,
   unknown,
-} from './values.js';
+} from '../../python/values.js';
 
 export type OptKind = 'str' | 'int' | 'float' | 'bool' | 'list' | 'dict' | 'multi';
 

@@ -5,9 +5,8 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Interpreter, native } from './interpret.js';
-import { ConfigOpts, type ConfigSources, cfgModule, typesModule } from './oslo.js';
-import { parseModule } from './parse.js';
+import { Interpreter, native } from '../../python/interpret.js';
+import { parseModule } from '../../python/parse.js';
 import {
   builtinScope,
   itertoolsModule,
@@ -16,9 +15,10 @@ import {
   osModule,
   reModule,
   ScopeModule,
-} from './stdlib.js';
-import { PythonSyntaxError } from './tokenize.js';
-import { PyClass, PyException, type PyValue, type Scope, unknown } from './values.js';
+} from '../../python/stdlib.js';
+import { PythonSyntaxError } from '../../python/tokenize.js';
+import { PyClass, PyException, type PyValue, type Scope, unknown } from '../../python/values.js';
+import { ConfigOpts, type ConfigSources, cfgModule, typesModule } from './oslo.js';
 
 export interface ProgramOptions {
   /** The `kolla` package directory. */

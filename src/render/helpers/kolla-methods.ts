@@ -21,7 +21,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
 import YAML from 'yaml';
-import { isMapping, pyStr, withSignature } from '../jinja2/python.js';
+import { isMapping, pyStr, withSignature } from '../../python/semantics.js';
 
 /** What the helpers need to know about the project. */
 export interface KollaHelperOptions {

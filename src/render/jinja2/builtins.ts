@@ -3,7 +3,7 @@
 // none, boolean, true, false, integer, float, in. Nunjucks' own filters and tests stay as they are.
 
 import type nunjucks from 'nunjucks';
-import { isMapping, member, percentFormat, pyEquals } from './python.js';
+import { isMapping, member, percentFormat, pyEquals } from '../../python/semantics.js';
 
 type Filter = (this: unknown, ...args: never[]) => unknown;
 

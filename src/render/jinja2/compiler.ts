@@ -78,11 +78,36 @@ class Jinja2Compiler extends CompilerClass {
     this._emit(')');
   }
 
+  /**
+   * `{% from x import a %}` / `{% import x as m %}`: Nunjucks binds the name to a JavaScript
+   * variable declared inside the callback that loads the template, so after an enclosing
+   * `{% if %}` the name is out of scope ("t_24 is not defined"). Jinja2 binds a template
+   * variable; so does this: the runtime frame or context it sets is where later lookups go.
+   */
+  override compileFromImport(node: Node, frame: unknown): void {
+    super.compileFromImport(node, frame);
+    const names = (node.names as Node).children.map(
+      (n) => ((n.value as Node | undefined)?.value ?? n.value) as string,
+    );
+    forgetCompileTimeNames(frame, names);
+  }
+
+  override compileImport(node: Node, frame: unknown): void {
+    super.compileImport(node, frame);
+    forgetCompileTimeNames(frame, [(node.target as Node).value as string]);
+  }
+
   compileSplat(node: Node, frame: unknown): void {
     this._emit('...(');
     this._compileExpression(node.target as Node, frame);
     this._emit(')');
   }
+}
+
+/** Drops names from the compiler's frame, so they are looked up at run time. */
+function forgetCompileTimeNames(frame: unknown, names: string[]): void {
+  const variables = (frame as { variables?: Record<string, unknown> }).variables;
+  if (variables) for (const name of names) delete variables[name];
 }
 
 interface EnvironmentInternals {

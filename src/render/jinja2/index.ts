@@ -3,8 +3,8 @@
 // See docs/kolla.md ("Jinja2 in arbor templates") for what is covered.
 
 import type nunjucks from 'nunjucks';
+import { add, member, modulo, multiply, pyEquals } from '../../python/semantics.js';
 import { installJinja2Builtins } from './builtins.js';
-import { add, member, modulo, multiply, pyEquals } from './python.js';
 
 export { compileJinja2Source, JINJA2_RUNTIME } from './compiler.js';
 export { parseJinja2 } from './parser.js';

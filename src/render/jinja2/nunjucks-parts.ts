@@ -48,6 +48,8 @@ export interface ParserBase {
 
 export interface CompilerBase {
   _emit(code: string): void;
+  compileFromImport(node: Node, frame: unknown): void;
+  compileImport(node: Node, frame: unknown): void;
   compile(node: Node, frame: unknown): void;
   _compileExpression(node: Node, frame: unknown): void;
   assertType(node: Node, ...types: unknown[]): void;

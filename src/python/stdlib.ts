@@ -28,6 +28,8 @@ export class NativeModule implements NativeObject {
   constructor(
     readonly name: string,
     private readonly attrs: Record<string, PyValue>,
+    /** Not loaded: every attribute is unknown. */
+    readonly opaque = false,
   ) {}
   getattr(name: string): PyValue | undefined {
     if (Object.hasOwn(this.attrs, name)) return this.attrs[name]!;
@@ -40,7 +42,7 @@ export class NativeModule implements NativeObject {
 
 /** A module of the program that was not loaded (third-party, or not needed): all unknown. */
 export function opaqueModule(name: string): NativeModule {
-  return new NativeModule(name, {});
+  return new NativeModule(name, {}, true);
 }
 
 /** A module that was interpreted: its global scope. */
@@ -218,6 +220,9 @@ export function builtinScope(interp: () => Interpreter): Scope {
   );
   set('abs', ([v]) => Math.abs(Number(v)));
   set('print', () => null);
+  // Decorators whose effect on a class is beyond this interpreter: the function as it is.
+  for (const name of ['property', 'staticmethod', 'classmethod', 'abstractmethod'])
+    set(name, ([fn]) => fn ?? null);
   set('isinstance', ([v, cls]) => {
     if (isUnknown(v)) return v;
     const classes = isTuple(cls) ? (cls as PyValue[]) : [cls];

@@ -10,8 +10,8 @@
 // silently wrong. Only what an import needs is implemented: no classes beyond attributes and
 // methods, generators are run to completion, `while` loops are capped.
 
-import { member, percentFormat, pyEquals, strFormat } from '../../render/jinja2/python.js';
 import type { Expr, Param, Stmt } from './parse.js';
+import { member, percentFormat, pyEquals, strFormat } from './semantics.js';
 import {
   BoundMethod,
   Builtin,
@@ -66,6 +66,8 @@ export type ModuleLoader = (name: string) => PyValue;
 
 export class Interpreter {
   private depth = 0;
+  /** Exceptions being handled (innermost last), for a bare `raise`. */
+  private readonly handling: PyException[] = [];
 
   constructor(
     private readonly builtins: Scope,
@@ -161,10 +163,15 @@ export class Interpreter {
       case 'def': {
         const defaults = new Map<string, PyValue>();
         for (const p of stmt.params) if (p.default) defaults.set(p.name, this.eval(p.default, scope));
-        scope.assign(
+        const fn = new PyFunction(
           stmt.name,
-          new PyFunction(stmt.name, stmt.params, stmt.body, defaults, scope, containsYield(stmt.body)),
+          stmt.params,
+          stmt.body,
+          defaults,
+          scope,
+          containsYield(stmt.body),
         );
+        scope.assign(stmt.name, this.decorate(fn, stmt.decorators, scope));
         return;
       }
       case 'class': {
@@ -184,7 +191,8 @@ export class Interpreter {
           else if (isEnum && !name.startsWith('_')) attrs.set(name, new EnumMember(name, value));
           else attrs.set(name, value);
         }
-        scope.assign(stmt.name, new PyClass(stmt.name, attrs, bases, baseValues.some(isUnknown)));
+        const cls = new PyClass(stmt.name, attrs, bases, baseValues.some(isUnknown));
+        scope.assign(stmt.name, this.decorate(cls, stmt.decorators, scope));
         return;
       }
       case 'return':
@@ -200,7 +208,10 @@ export class Interpreter {
         return;
       }
       case 'raise': {
-        if (!stmt.exc) throw new PyException('RuntimeError', 'No active exception to reraise');
+        if (!stmt.exc) {
+          const current = this.handling[this.handling.length - 1];
+          throw current ?? new PyException('RuntimeError', 'No active exception to reraise');
+        }
         const exc = this.eval(stmt.exc, scope);
         if (exc instanceof PyException) throw exc;
         if (exc instanceof PyClass) throw new PyException(exc.name, '', exc);
@@ -237,7 +248,7 @@ export class Interpreter {
           // `from package import submodule`
           if (isUnknown(value) && !isUnknown(loaded)) {
             const sub = this.importModule(`${stmt.module}.${name}`);
-            if (!isUnknown(sub)) value = sub;
+            if (!isUnknown(sub) && !(sub as { opaque?: boolean }).opaque) value = sub;
           }
           scope.assign(asname ?? name, value);
         }
@@ -258,6 +269,16 @@ export class Interpreter {
     }
   }
 
+  /** Applies decorators, innermost first; one that could not be loaded leaves the function as it is. */
+  private decorate(value: PyValue, decorators: Expr[] | undefined, scope: Scope): PyValue {
+    let out = value;
+    for (const d of [...(decorators ?? [])].reverse()) {
+      const decorator = this.eval(d, scope);
+      if (!isUnknown(decorator)) out = this.callValue(decorator, [out], {});
+    }
+    return out;
+  }
+
   private execTry(stmt: Extract<Stmt, { k: 'try' }>, scope: Scope, frame: Frame): void {
     try {
       try {
@@ -267,7 +288,12 @@ export class Interpreter {
         const handler = stmt.handlers.find((h) => this.handles(h.type, err, scope));
         if (!handler) throw err;
         if (handler.name) scope.assign(handler.name, err);
-        this.execBlock(handler.body, scope, frame);
+        this.handling.push(err);
+        try {
+          this.execBlock(handler.body, scope, frame);
+        } finally {
+          this.handling.pop();
+        }
         return;
       }
       this.execBlock(stmt.orelse, scope, frame);
@@ -846,6 +872,7 @@ export class Interpreter {
         else if (Array.isArray(right)) found = right.some((x) => pyEquals(x, left));
         else if (right instanceof Set) found = right.has(left);
         else if (isDict(right)) found = Object.hasOwn(right, String(left));
+        else if (isNative(right) && right.contains) found = right.contains(left);
         else if (isNative(right) && right.iterate) found = right.iterate().some((x) => pyEquals(x, left));
         else throw new PyException('TypeError', `argument of type '${typeName(right)}' is not iterable`);
         return op === 'in' ? found : !found;

@@ -30,6 +30,8 @@ export interface NativeObject {
   setattr?(name: string, value: PyValue): void;
   getitem?(key: PyValue): PyValue;
   iterate?(): PyValue[];
+  /** `x in obj` */
+  contains?(key: PyValue): boolean;
 }
 
 export class PyFunction {

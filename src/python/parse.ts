@@ -49,8 +49,8 @@ export type Stmt = { line: number } & (
   | { k: 'if'; test: Expr; body: Stmt[]; orelse: Stmt[] }
   | { k: 'for'; target: Expr; iter: Expr; body: Stmt[]; orelse: Stmt[] }
   | { k: 'while'; test: Expr; body: Stmt[]; orelse: Stmt[] }
-  | { k: 'def'; name: string; params: Param[]; body: Stmt[] }
-  | { k: 'class'; name: string; bases: Expr[]; body: Stmt[] }
+  | { k: 'def'; name: string; params: Param[]; body: Stmt[]; decorators?: Expr[] }
+  | { k: 'class'; name: string; bases: Expr[]; body: Stmt[]; decorators?: Expr[] }
   | { k: 'return'; value: Expr | null }
   | { k: 'raise'; exc: Expr | null }
   | { k: 'yield'; value: Expr | null; from: boolean }
@@ -154,11 +154,15 @@ class Parser {
     const t = this.tok;
     const line = t.line;
     if (t.type === 'op' && t.value === '@') {
+      const decorators: Expr[] = [];
       while (this.acceptOp('@')) {
-        this.expression();
+        decorators.push(this.expression());
         this.expectNewline();
       }
-      return this.statement();
+      const [decorated] = this.statement();
+      if (decorated?.k !== 'def' && decorated?.k !== 'class')
+        this.fail('a decorator must be followed by def or class', t);
+      return [{ ...decorated, decorators }];
     }
     if (t.type === 'name') {
       switch (t.value) {

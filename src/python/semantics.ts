@@ -1,8 +1,10 @@
-// Python semantics that Jinja2 templates rely on and JavaScript does not share: `+` joins lists,
-// `*` repeats lists and strings, `%` formats strings, and values have Python's methods
-// (`'a,b'.split(',')`, `list.append(x)`, `dict.items()`). The compiled templates call these
-// helpers instead of the bare JavaScript operators (see compiler.ts); plain numbers still add,
-// multiply and take the remainder as before, so templates written for Nunjucks render the same.
+// Python semantics on plain JavaScript values, shared by the Jinja2 template layer
+// (src/render/jinja2/) and the Python interpreter (src/python/interpret.ts): `+` joins lists,
+// `*` repeats lists and strings, `%` formats strings, equality compares lists and mappings by
+// content, and values have Python's methods (`'a,b'.split(',')`, `list.append(x)`,
+// `dict.items()`). Compiled templates call these helpers instead of the bare JavaScript
+// operators (see render/jinja2/compiler.ts); plain numbers still add, multiply and take the
+// remainder as before, so templates written for Nunjucks render the same.
 
 /** A Jinja2 mapping: a plain object (not an array, not a Nunjucks SafeString or other class). */
 export function isMapping(value: unknown): value is Record<string, unknown> {
