@@ -3,7 +3,7 @@
 // template context, every image's parent by rendering it); only then is anything written, by
 // write.ts, which refuses to overwrite what someone edited.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, warning } from '../errors.js';
