@@ -42,6 +42,7 @@ export interface ParserBase {
   skipSymbol(value: string): boolean;
   fail(message: string, lineno?: number, colno?: number): never;
   parseExpression(): Node;
+  parseCompare(): Node;
   parsePrimary(noPostfix?: boolean): Node;
   parseAsRoot(): Node;
 }
@@ -70,6 +71,11 @@ interface Lexer {
   TOKEN_OPERATOR: string;
   TOKEN_SYMBOL: string;
   TOKEN_BLOCK_END: string;
+  TOKEN_STRING: string;
+  TOKEN_INT: string;
+  TOKEN_FLOAT: string;
+  TOKEN_BOOLEAN: string;
+  TOKEN_NONE: string;
 }
 
 type NodeName =
@@ -81,7 +87,11 @@ type NodeName =
   | 'NodeList'
   | 'KeywordArgs'
   | 'Literal'
-  | 'InlineIf';
+  | 'InlineIf'
+  | 'Symbol'
+  | 'FunCall'
+  | 'Is'
+  | 'Not';
 
 interface Internals {
   parser: { Parser: new (tokens: unknown) => ParserBase };

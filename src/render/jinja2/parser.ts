@@ -2,7 +2,8 @@
 // - a trailing comma in list, tuple, dict literals and call arguments: `['a', 'b',]`, `f(x,)`;
 // - tuples: `(a, b)` and `(a,)` are lists (Nunjucks would compile a JavaScript comma expression);
 // - `*args` in calls and filter arguments: `'%s-%s' | format(*parts)`;
-// - Python's `True`, `False` and `None` besides `true`, `false` and `none`.
+// - Python's `True`, `False` and `None` besides `true`, `false` and `none`;
+// - a test's one argument without parentheses: `x is divisibleby 3`, `x is in [1, 2]`.
 // A loop filter (`{% for x in items if x.enabled %}`) is refused with a clear error: Nunjucks
 // would read it as an inline `if` over the whole list and silently loop over nothing.
 // Everything else is Nunjucks' own parser, so templates written for Nunjucks parse as before.
@@ -13,6 +14,19 @@ import { lexer, type Node, nodes, ParserClass, type Token } from './nunjucks-par
 export const Splat = nodes.Node.extend('Splat', { fields: ['target'] });
 
 const PYTHON_CONSTANTS: Record<string, unknown> = { True: true, False: false, None: null };
+
+/** Tokens that start the one argument a test takes without parentheses. */
+const TEST_ARGUMENT_START = new Set([
+  lexer.TOKEN_SYMBOL,
+  lexer.TOKEN_STRING,
+  lexer.TOKEN_INT,
+  lexer.TOKEN_FLOAT,
+  lexer.TOKEN_LEFT_BRACKET,
+  lexer.TOKEN_LEFT_CURLY,
+  lexer.TOKEN_BOOLEAN,
+  lexer.TOKEN_NONE,
+]);
+const NOT_AN_ARGUMENT = new Set(['else', 'or', 'and', 'if', 'in', 'is', 'not']);
 
 const CLOSERS = new Set([lexer.TOKEN_RIGHT_PAREN, lexer.TOKEN_RIGHT_BRACKET, lexer.TOKEN_RIGHT_CURLY]);
 
@@ -125,6 +139,32 @@ export class Jinja2Parser extends ParserClass {
       return noPostfix ? literal : (this as unknown as { parsePostfix(n: Node): Node }).parsePostfix(literal);
     }
     return super.parsePrimary(noPostfix);
+  }
+
+  /** `x is [not] name`, `name(args)`, or `name arg` (Jinja2's parse_test). */
+  parseIs(): Node {
+    let node = this.parseCompare();
+    const isTok = this.peekToken();
+    if (!this.skipSymbol('is')) return node;
+    const not = this.skipSymbol('not');
+    const nameTok = this.nextToken()!;
+    if (![lexer.TOKEN_SYMBOL, lexer.TOKEN_NONE, lexer.TOKEN_BOOLEAN].includes(nameTok.type))
+      this.fail('expected the name of a test after "is"', nameTok.lineno, nameTok.colno);
+    const name = new nodes.Symbol(nameTok.lineno, nameTok.colno, nameTok.value);
+    const next = this.peekToken();
+    let right: Node = name;
+    if (next.type === lexer.TOKEN_LEFT_PAREN) {
+      right = new nodes.FunCall(nameTok.lineno, nameTok.colno, name, this.parseSignature());
+    } else if (
+      TEST_ARGUMENT_START.has(next.type) &&
+      !(next.type === lexer.TOKEN_SYMBOL && NOT_AN_ARGUMENT.has(next.value))
+    ) {
+      const args = new nodes.NodeList(next.lineno, next.colno);
+      args.addChild(this.parsePrimary());
+      right = new nodes.FunCall(nameTok.lineno, nameTok.colno, name, args);
+    }
+    node = new nodes.Is(isTok.lineno, isTok.colno, node, right);
+    return not ? new nodes.Not(isTok.lineno, isTok.colno, node) : node;
   }
 
   parseFor(): Node {
