@@ -67,32 +67,21 @@ export function chooseHelpers(
       ],
     };
   }
-  if (lacking.length === 0) {
-    const builtIn = renderOriginals(images, templateFiles, variables);
-    const differing = images.filter((i) => !same(builtIn.get(i.kollaName)!, own!.get(i.kollaName)!));
-    if (differing.length === 0) return { rendered: builtIn, files: new Map(), notes: [] };
-    return {
-      rendered: own,
-      python: config,
-      files,
-      notes: [
-        warning(
-          `this Kolla's template helpers render ${differing.length} image(s) differently from arbor's built-in ones ` +
-            `(first: ${differing[0]!.kollaName}); the project runs the checkout's own helpers (template_helpers: ${HELPERS_DIR}/)`,
-        ),
-      ],
-    };
-  }
-  return {
-    rendered: own,
+  const theirs = (note: string): HelperChoice => ({
+    rendered: own!,
     python: config,
     files,
     notes: [
-      warning(
-        `arbor has no built-in ${lacking.join(', ')}; the project runs the checkout's own helpers (${HELPERS_DIR}/)`,
-      ),
+      warning(`${note}; the project runs the checkout's own helpers (template_helpers: ${HELPERS_DIR}/)`),
     ],
-  };
+  });
+  if (lacking.length > 0) return theirs(`arbor has no built-in ${lacking.join(', ')}`);
+  const builtIn = renderOriginals(images, templateFiles, variables);
+  const differing = images.filter((i) => !same(builtIn.get(i.kollaName)!, own.get(i.kollaName)!));
+  if (differing.length === 0) return { rendered: builtIn, files: new Map(), notes: [] };
+  return theirs(
+    `this Kolla's template helpers render ${differing.length} image(s) differently from arbor's built-in ones (first: ${differing[0]!.kollaName})`,
+  );
 }
 
 function same(a: Rendered, b: Rendered): boolean {

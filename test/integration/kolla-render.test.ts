@@ -18,11 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { arbor } from '../support/cli.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
-import { pushImage } from './registry-fixtures.js';
+import { pushStandIns } from './kolla-fixtures.js';
 
 const SHARED = fileURLToPath(new URL('../../../shared/kolla/', import.meta.url));
 const SOURCE = join(SHARED, 'source');
@@ -67,15 +66,7 @@ async function importAndRender(
   ]);
   expect(imported.stderr.replace(/^warning: no UNBUILDABLE_IMAGES.*\n/m, '')).toBe('');
   expect(imported.code).toBe(0);
-  const config = YAML.parse(readFileSync(join(project, 'images.yaml'), 'utf8')) as {
-    images: Record<string, { from?: string }>;
-  };
-  for (const image of Object.values(config.images)) {
-    if (image.from === undefined) continue;
-    const ref = image.from.slice(registry.host.length + 1);
-    const at = ref.lastIndexOf(':');
-    await pushImage(client, ref.slice(0, at), ref.slice(at + 1));
-  }
+  await pushStandIns(client, registry.host, join(project, 'images.yaml'));
   const rendered = join(work, `${name}-rendered`);
   const result = arbor(['render', '-f', join(project, 'images.yaml'), '--out', rendered]);
   expect(result.stderr).toBe('');

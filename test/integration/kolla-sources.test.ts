@@ -15,11 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { arbor, BIN, type CliResult } from '../support/cli.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
-import { pushImage } from './registry-fixtures.js';
+import { changedImages, fingerprintsOf, pushStandIns, subtreeOf } from './kolla-fixtures.js';
 
 const SOURCE = fileURLToPath(new URL('../../../shared/kolla/source', import.meta.url));
 
@@ -95,37 +94,8 @@ function arborAsync(args: string[]): Promise<CliResult> {
   });
 }
 
-function fingerprints(): Map<string, string> {
-  const result = arbor(['fingerprint', '--format', 'json', '-f', join(project, 'images.yaml')]);
-  expect(result.stderr).toBe('');
-  return new Map(
-    (JSON.parse(result.stdout) as { images: Array<{ name: string; fingerprint: string }> }).images.map(
-      (i) => [i.name, i.fingerprint],
-    ),
-  );
-}
-
-function subtree(name: string): Set<string> {
-  const graph = JSON.parse(
-    arbor(['graph', '--format', 'json', '-f', join(project, 'images.yaml')]).stdout,
-  ) as {
-    images: Array<{ name: string; children: string[] }>;
-  };
-  const children = new Map(graph.images.map((i) => [i.name, i.children]));
-  const out = new Set([name]);
-  const visit = (n: string) => {
-    for (const c of children.get(n) ?? []) {
-      out.add(c);
-      visit(c);
-    }
-  };
-  visit(name);
-  return out;
-}
-
-function changed(before: Map<string, string>, after: Map<string, string>): Set<string> {
-  return new Set([...after].filter(([n, fp]) => before.get(n) !== fp).map(([n]) => n));
-}
+const fingerprints = () => fingerprintsOf(join(project, 'images.yaml'));
+const subtree = (name: string) => subtreeOf(join(project, 'images.yaml'), name);
 
 function lock(section: string): { resolved?: { sha256?: string; commit?: string } } {
   return JSON.parse(readFileSync(join(project, 'kolla-sources', `${section}.json`), 'utf8'));
@@ -170,11 +140,7 @@ beforeAll(async () => {
   );
   const first = await arborAsync(importArgs('--fetch-sources', ...FETCHED));
   expect(first.code, first.stderr).toBe(0);
-  const from = (
-    YAML.parse(readFileSync(join(project, 'images.yaml'), 'utf8')) as { images: { base: { from: string } } }
-  ).images.base.from;
-  const ref = from.slice(registry.host.length + 1);
-  await pushImage(client, ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1));
+  await pushStandIns(client, registry.host, join(project, 'images.yaml'));
 });
 
 afterAll(async () => {
@@ -224,7 +190,7 @@ describe('import-kolla --fetch-sources', () => {
     const result = await arborAsync(importArgs('--fetch-sources', 'nova-base'));
     expect(result.code, result.stderr).toBe(0);
     expect(lock('nova-base').resolved).toEqual({ commit: gitIn(repo, 'rev-parse', 'HEAD') });
-    expect(changed(before, fingerprints())).toEqual(subtree('nova-base'));
+    expect(changedImages(before, fingerprints())).toEqual(subtree('nova-base'));
   });
 
   it('a new tarball rebuilds exactly the images that ADD it', async () => {
@@ -232,7 +198,7 @@ describe('import-kolla --fetch-sources', () => {
     served.set('/glance.tar.gz', await tarball({ 'glance-1.1/setup.py': 'print(11)\n' }));
     const result = await arborAsync(importArgs('--fetch-sources', 'glance-base'));
     expect(result.code, result.stderr).toBe(0);
-    expect(changed(before, fingerprints())).toEqual(subtree('glance-base'));
+    expect(changedImages(before, fingerprints())).toEqual(subtree('glance-base'));
   });
 
   it('a checksum that does not match stops the import before anything changes', async () => {
