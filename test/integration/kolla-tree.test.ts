@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
@@ -128,13 +129,19 @@ describe('the imported Kolla tree', () => {
 
     // What apply would leave behind: each image under its fingerprint tag and its tags.
     const parts = imageParts({});
-    for (const image of plan.images) {
-      const repository = image.repository.slice(registry.host.length + 1);
-      for (const blob of [parts.config, ...parts.layers])
-        await client.uploadBlob(repository, blob.digest, blob.bytes, blob.bytes.length);
-      for (const tag of [image.fingerprintTag, ...image.tags])
-        await client.putManifest(repository, tag, parts.manifest, OCI_MANIFEST);
-    }
+    const limit = pLimit(8);
+    await Promise.all(
+      plan.images.map((image) =>
+        limit(async () => {
+          const repository = image.repository.slice(registry.host.length + 1);
+          for (const blob of [parts.config, ...parts.layers])
+            await client.uploadBlob(repository, blob.digest, blob.bytes, blob.bytes.length);
+          // The fingerprint tag last, as apply does.
+          for (const tag of [...image.tags, image.fingerprintTag])
+            await client.putManifest(repository, tag, parts.manifest, OCI_MANIFEST);
+        }),
+      ),
+    );
     const noop = run(['plan', '--detailed-exitcode']);
     expect(noop.stderr).toBe('');
     expect(noop.code).toBe(0);
