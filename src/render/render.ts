@@ -47,7 +47,8 @@ export const NUNJUCKS_OPTIONS: nunjucks.ConfigureOptions = {
   throwOnUndefined: true,
   // Dockerfiles and tags are not HTML.
   autoescape: false,
-  // As Kolla's Jinja2 environment: block tags do not leave blank lines and indentation behind.
+  // Block tags do not leave blank lines and indentation behind. Dockerfile templates can turn this
+  // off with template_options (Jinja2's own defaults, which kolla-build keeps, have both off).
   trimBlocks: true,
   lstripBlocks: true,
   // Keeps the original error object (position, stack) instead of a re-thrown copy.
