@@ -162,8 +162,13 @@ const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('h
  * A tiny single-layer image uploaded with arbor's registry client (no engine needed), put under
  * `tags` in order (so a fingerprint tag given last lands last, as apply does). Returns its digest.
  */
-export async function pushTinyImage(client, repository, { tags, labels = {}, layerSize = 256 }) {
-  const layer = randomBytes(layerSize);
+export async function pushTinyImage(
+  client,
+  repository,
+  { tags, labels = {}, layerSize = 256, layer: given },
+) {
+  // `layer`: the layer's bytes (a real tar, for benchmarks that read layers); random bytes otherwise.
+  const layer = given ?? randomBytes(layerSize);
   const config = Buffer.from(
     JSON.stringify({
       created: new Date().toISOString(),

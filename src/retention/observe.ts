@@ -27,6 +27,9 @@ import type { Artifact, RepositoryHistory, StoredBlob } from './model.js';
 import type { Selections } from './select.js';
 import { askTagWith, type TagHints } from './tag-hints.js';
 
+/** The OCI referrers tag schema: `<algorithm>-<hex of the subject digest>`. */
+const REFERRERS_TAG = /^sha256-[0-9a-f]{64}$/;
+
 export const DEFAULT_CONCURRENCY = 16;
 
 export interface ObserveOptions {
@@ -67,8 +70,11 @@ export async function observeArtifacts(
 ): Promise<Artifact[]> {
   const { cache, hints } = options;
   const limit = options.limit ?? pLimit(DEFAULT_CONCURRENCY);
-  // A repository that does not exist has no tags.
-  const tags = await limit(() => unlessNotFound(client.listTags(repository), [] as string[]));
+  // A repository that does not exist has no tags. The referrers fallback tags (`sha256-<hex>`,
+  // the index of an image's signatures, SBOM and provenance) are not versions: never judged.
+  const tags = (await limit(() => unlessNotFound(client.listTags(repository), [] as string[]))).filter(
+    (tag) => !REFERRERS_TAG.test(tag),
+  );
   const lastSeen = hints?.read(client.registry, repository) ?? new Map<string, string>();
   const digestOfTag = new Map<string, string>();
   const manifests = new Map<string, Manifest>();

@@ -23,6 +23,9 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   ls: () => import('./ls.js'),
   inspect: () => import('./inspect.js'),
   'import-kolla': () => import('./import-kolla.js'),
+  unpack: () => import('./unpack.js'),
+  verify: () => import('./verify.js'),
+  diff: () => import('./diff.js'),
 };
 
 /** Registers the command named in argv, or every command when none is (help, typos). */
