@@ -1,0 +1,367 @@
+// Layer deltas end to end on real registries (distribution 2.8: the artifacts are listed through
+// the sha256-<hex> fallback tag) with small synthetic layers: a publisher attaches deltas to
+// release 2, a site registry holding release 1 rebuilds release 2 from them, digest-exact, and
+// every way a delta can be unusable falls back to the whole blob with its reason.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chooseLayerSource, type LayerSource, wholeAfterFailedDelta } from '../../src/delta/choose.js';
+import { DeltaUnusable } from '../../src/delta/errors.js';
+import { deltaArtifactSpec, type PublishedDelta, parseDeltaRecord } from '../../src/delta/format.js';
+import { DeltaPublishCache, publishDeltas } from '../../src/delta/publish.js';
+import { deltasForImage, rebuildFromDelta } from '../../src/delta/rebuild.js';
+import { computeZstdPatch, patchParameters } from '../../src/delta/zstd.js';
+import { attachArtifact } from '../../src/registry/attach.js';
+import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
+import { copyImage } from '../../src/registry/copy.js';
+import { digestOf } from '../../src/registry/digest.js';
+import type { Descriptor, ImageManifestJson } from '../../src/registry/manifest-model.js';
+import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import {
+  type BuiltLayer,
+  layerOf,
+  pushLayeredImage,
+  rootfsFiles,
+  tarOf,
+  textFile,
+  updatedFiles,
+} from './delta-fixtures.js';
+
+let central: TestRegistry;
+let site: TestRegistry;
+let source: RegistryClient;
+let target: RegistryClient;
+
+beforeAll(async () => {
+  [central, site] = await Promise.all([startRegistry(), startRegistry()]);
+  source = createRegistryClient({ registry: central.host, insecure: true });
+  target = createRegistryClient({ registry: site.host, insecure: true });
+});
+
+afterAll(async () => {
+  await Promise.all([source?.close(), target?.close()]);
+  await Promise.all([central, site].filter(Boolean).map(destroyRegistry));
+});
+
+interface Release {
+  digest: string;
+  layers: BuiltLayer[];
+}
+
+/**
+ * Releases 1 and 2 of an image in `repository` at the central registry: a rootfs layer (a few
+ * files changed in release 2), a small app layer, and a layer of random bytes (no delta pays).
+ */
+async function pushReleases(repository: string, seed: number, options: { foreign?: boolean } = {}) {
+  const rootfs1 = rootfsFiles(400, 3000, seed);
+  const rootfs2 = updatedFiles(rootfs1, 6, seed + 1);
+  const build = async (rootfs: typeof rootfs1, release: number) => [
+    await layerOf(await tarOf(rootfs), options),
+    await layerOf(await tarOf({ 'etc/app.conf': textFile(2000, seed * 10 + release) })),
+    await layerOf(await tarOf({ 'opt/blob.bin': randomBytes(200_000) })),
+  ];
+  const push = async (tag: string, layers: BuiltLayer[]): Promise<Release> => {
+    const commands = ['ADD file:0123456789abcdef0123 in / ', 'COPY app.conf /etc/', 'COPY blob.bin /opt/'];
+    const { digest } = await pushLayeredImage(
+      source,
+      repository,
+      tag,
+      layers.map((layer, i) => ({ layer, command: commands[i]! })),
+    );
+    return { digest, layers };
+  };
+  const r1 = await push('r1', await build(rootfs1, 1));
+  const r2 = await push('r2', await build(rootfs2, 2));
+  return { r1, r2 };
+}
+
+async function publish(repository: string, r1: Release, r2: Release, cache?: DeltaPublishCache) {
+  const [m1, m2] = await Promise.all([
+    source.getManifest(repository, r1.digest),
+    source.getManifest(repository, r2.digest),
+  ]);
+  return publishDeltas(source, repository, m2, [{ manifest: m1 }], cache ? { cache } : {});
+}
+
+/** What a site does for one image: each layer present, rebuilt from a delta, or copied whole. */
+async function syncImage(repository: string, digest: string) {
+  const manifest = await source.getManifest(repository, digest);
+  const json = manifest.json as ImageManifestJson;
+  const { deltas, declined } = await deltasForImage(source, repository, digest);
+  const atTarget = new Set<string>();
+  for (const d of deltas) if (await target.headBlob(repository, d.base)) atTarget.add(d.base);
+  const sources: LayerSource[] = [];
+  let sourceBytes = 0;
+  for (const layer of json.layers) {
+    const present = Boolean(await target.headBlob(repository, layer.digest));
+    let choice = chooseLayerSource(layer, {
+      presentAtTarget: present,
+      deltasAvailable: deltas,
+      declined,
+      baseLayersAtTarget: atTarget,
+    });
+    if (choice.kind === 'delta') {
+      try {
+        const rebuilt = await rebuildFromDelta(source, target, {
+          sourceRepository: repository,
+          targetRepository: repository,
+          layer,
+          delta: choice.delta,
+        });
+        await target.uploadBlob(repository, rebuilt.digest, () => rebuilt.open(), rebuilt.size);
+        sourceBytes += rebuilt.sourceBytes;
+        await rebuilt.dispose();
+      } catch (e) {
+        if (!(e instanceof DeltaUnusable)) throw e;
+        choice = wholeAfterFailedDelta(layer, choice.delta, e);
+      }
+    }
+    if (choice.kind === 'whole') {
+      await copyBlob(repository, layer);
+      sourceBytes += layer.size;
+    }
+    sources.push(choice);
+  }
+  await copyBlob(repository, json.config);
+  const put = await target.putManifest(repository, 'r2', manifest.bytes, manifest.mediaType);
+  return { digest: put, sources, sourceBytes };
+}
+
+async function copyBlob(repository: string, blob: Descriptor) {
+  if (await target.headBlob(repository, blob.digest)) return;
+  await target.uploadBlob(
+    repository,
+    blob.digest,
+    async () => (await source.getBlob(repository, blob.digest)).stream,
+    blob.size,
+  );
+}
+
+function blobFile(registry: TestRegistry, digest: string): string {
+  const hex = digest.slice('sha256:'.length);
+  return join(registry.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+}
+
+describe('publishDeltas', () => {
+  it('attaches a delta for the changed rootfs, declines what does not pay, and reuses both on a rerun', async () => {
+    const { r1, r2 } = await pushReleases('pub/app', 1);
+    const results = await publish('pub/app', r1, r2);
+    const [rootfs, app, blob] = r2.layers.map((l) => results.find((r) => r.target === l.descriptor.digest)!);
+
+    expect(rootfs).toMatchObject({
+      outcome: 'published',
+      base: r1.layers[0]!.descriptor.digest,
+      pairedBy: 'same-command',
+    });
+    expect(rootfs!.deltaSize!).toBeLessThan(r2.layers[0]!.descriptor.size * 0.2);
+    expect(app).toMatchObject({ outcome: 'unpaired' });
+    expect(app!.reason).toMatch(/small layer/);
+    expect(blob).toMatchObject({ outcome: 'declined', base: r1.layers[2]!.descriptor.digest });
+    expect(blob!.reason).toMatch(/a delta would be \d+ % of the blob/);
+
+    const listed = await deltasForImage(source, 'pub/app', r2.digest);
+    expect(listed.deltas).toEqual([
+      {
+        artifact: rootfs!.artifact,
+        base: r1.layers[0]!.descriptor.digest,
+        target: r2.layers[0]!.descriptor.digest,
+        encoding: 'zstd-patch-from',
+        size: rootfs!.deltaSize,
+      },
+    ]);
+    expect(listed.declined).toMatchObject([{ target: r2.layers[2]!.descriptor.digest, reason: 'not-worth' }]);
+    // The record names both layers (digest and diffID), the encoding and the compressor.
+    const artifact = await source.getManifest('pub/app', rootfs!.artifact!);
+    const json = artifact.json as ImageManifestJson;
+    expect(json.subject?.digest).toBe(r2.digest);
+    const record = parseDeltaRecord(
+      Buffer.concat(await (await source.getBlob('pub/app', json.config.digest)).stream.toArray()),
+    );
+    expect(record.base).toMatchObject({
+      digest: r1.layers[0]!.descriptor.digest,
+      diffId: r1.layers[0]!.diffId,
+    });
+    expect(record.target).toMatchObject({
+      digest: r2.layers[0]!.descriptor.digest,
+      diffId: r2.layers[0]!.diffId,
+      size: r2.layers[0]!.descriptor.size,
+      uncompressedSize: r2.layers[0]!.tar.length,
+    });
+    expect(record.encoding).toMatchObject({
+      encoding: 'zstd-patch-from',
+      windowLog: patchParameters(r1.layers[0]!.tar.length, r2.layers[0]!.tar.length)!.windowLog,
+    });
+
+    const again = await publish('pub/app', r1, r2);
+    expect(again.find((r) => r.target === rootfs!.target)).toMatchObject({
+      outcome: 'reused',
+      artifact: rootfs!.artifact,
+    });
+    expect(again.find((r) => r.target === blob!.target)).toMatchObject({ outcome: 'declined' });
+    expect(again.find((r) => r.target === blob!.target)!.reason).toMatch(/decided before/);
+    const after = await source.referrers('pub/app', r2.digest);
+    expect(after.manifests).toHaveLength(2);
+  });
+
+  it('computes a pair shared by two repositories once and mounts its delta into the second', async () => {
+    const { r1, r2 } = await pushReleases('shared/a', 2);
+    await copyImage(source, 'shared/a', 'r1', source, 'shared/b', ['r1']);
+    await copyImage(source, 'shared/a', 'r2', source, 'shared/b', ['r2']);
+    const cache = new DeltaPublishCache();
+    const first = await publish('shared/a', r1, r2, cache);
+    const mark = (await central.log()).length;
+    const second = await publish('shared/b', r1, r2, cache);
+    const rootfs = (rows: typeof first) => rows.find((r) => r.target === r2.layers[0]!.descriptor.digest)!;
+    expect(rootfs(first).outcome).toBe('published');
+    expect(rootfs(second)).toMatchObject({ outcome: 'published', deltaSize: rootfs(first).deltaSize });
+    // No layer was downloaded for the second repository: the computation was shared.
+    const log = (await central.log()).slice(mark);
+    expect(log).not.toMatch(new RegExp(`GET /v2/shared/b/blobs/${r2.layers[0]!.descriptor.digest}`));
+    expect(log).toMatch(/POST \/v2\/shared\/b\/blobs\/uploads\/\?mount=\S+&from=shared%2Fa/);
+  });
+
+  it('declines a layer compressed by another tool (not reproducible); the site fetches it whole and says why', async () => {
+    const { r1, r2 } = await pushReleases('foreign/app', 3, { foreign: true });
+    const results = await publish('foreign/app', r1, r2);
+    const rootfs = results.find((r) => r.target === r2.layers[0]!.descriptor.digest)!;
+    expect(rootfs.outcome).toBe('declined');
+    expect(rootfs.reason).toMatch(/not reproducible/);
+    await copyImage(source, 'foreign/app', 'r1', target, 'foreign/app', ['r1']);
+    const synced = await syncImage('foreign/app', r2.digest);
+    expect(synced.digest).toBe(r2.digest);
+    expect(synced.sources[0]).toMatchObject({ kind: 'whole' });
+    expect(synced.sources[0]!.reason).toMatch(/no delta: not reproducible/);
+  });
+});
+
+describe('a site rebuilding release 2 from deltas', () => {
+  it('rebuilds the changed layer digest-exact and copies the rest; the image keeps its digest', async () => {
+    const { r1, r2 } = await pushReleases('site/app', 4);
+    await publish('site/app', r1, r2);
+    await copyImage(source, 'site/app', 'r1', target, 'site/app', ['r1']);
+    const synced = await syncImage('site/app', r2.digest);
+    expect(synced.digest).toBe(r2.digest);
+    expect(synced.sources.map((s) => s.kind)).toEqual(['delta', 'whole', 'whole']);
+    expect(synced.sources[2]!.reason).toMatch(/no delta: a delta would be/);
+    const rebuilt = await target.getBlob('site/app', r2.layers[0]!.descriptor.digest);
+    const bytes = Buffer.concat(await rebuilt.stream.toArray());
+    expect(digestOf(bytes)).toBe(r2.layers[0]!.descriptor.digest);
+    // Over the link: the delta artifact and the two small layers, far less than the rootfs layer.
+    const whole = r2.layers.reduce((n, l) => n + l.descriptor.size, 0);
+    expect(synced.sourceBytes).toBeLessThan(whole - r2.layers[0]!.descriptor.size * 0.8);
+    expect((await target.headManifest('site/app', 'r2'))!.digest).toBe(r2.digest);
+  });
+
+  it('falls back with a reason when the base is not at the target', async () => {
+    const { r1, r2 } = await pushReleases('nobase/app', 5);
+    await publish('nobase/app', r1, r2);
+    const { deltas } = await deltasForImage(source, 'nobase/app', r2.digest);
+    const layer = r2.layers[0]!.descriptor;
+    const choice = chooseLayerSource(layer, {
+      presentAtTarget: false,
+      deltasAvailable: deltas,
+      baseLayersAtTarget: new Set(),
+    });
+    expect(choice).toMatchObject({
+      kind: 'whole',
+      reason: expect.stringMatching(/no delta base is at the target/),
+    });
+    const failure = await rebuildFromDelta(source, target, {
+      sourceRepository: 'nobase/app',
+      targetRepository: 'nobase/app',
+      layer,
+      delta: deltas[0]!,
+    }).catch((e) => e);
+    expect(failure).toBeInstanceOf(DeltaUnusable);
+    expect(failure.reason).toBe('base-missing');
+  });
+
+  it('falls back when the delta does not decode, decodes to another layer, or its bytes or the base are damaged', async () => {
+    const { r1, r2 } = await pushReleases('bad/app', 6);
+    const results = await publish('bad/app', r1, r2);
+    await copyImage(source, 'bad/app', 'r1', target, 'bad/app', ['r1']);
+    const layer = r2.layers[0]!.descriptor;
+    const good = (await deltasForImage(source, 'bad/app', r2.digest)).deltas[0]!;
+    const recordOf = async (delta: PublishedDelta) => {
+      const m = (await source.getManifest('bad/app', delta.artifact)).json as ImageManifestJson;
+      return parseDeltaRecord(
+        Buffer.concat(await (await source.getBlob('bad/app', m.config.digest)).stream.toArray()),
+      );
+    };
+    const record = await recordOf(good);
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: r2.digest, size: 0 };
+    subject.size = (await source.getManifest('bad/app', r2.digest)).bytes.length;
+    const attachDelta = async (bytes: Buffer): Promise<PublishedDelta> => {
+      const digest = digestOf(bytes);
+      await source.uploadBlob('bad/app', digest, bytes, bytes.length);
+      const attached = await attachArtifact(
+        source,
+        'bad/app',
+        deltaArtifactSpec(subject, record, { digest, size: bytes.length }),
+      );
+      return { ...good, artifact: attached.digest, size: bytes.length };
+    };
+    const attempt = (delta: PublishedDelta) =>
+      rebuildFromDelta(source, target, {
+        sourceRepository: 'bad/app',
+        targetRepository: 'bad/app',
+        layer,
+        delta,
+      }).then(
+        () => undefined,
+        (e) => e as DeltaUnusable,
+      );
+
+    // Not a zstd frame at all.
+    const garbage = await attempt(await attachDelta(randomBytes(5000)));
+    expect(garbage).toMatchObject({
+      reason: 'delta-corrupt',
+      message: expect.stringMatching(/zstd could not decode/),
+    });
+    expect(wholeAfterFailedDelta(layer, good, garbage!).reason).toMatch(
+      /unusable \(delta-corrupt: .*\): sent whole/,
+    );
+
+    // A valid delta from the right base to another tar: the rebuilt layer is not the manifest's.
+    const dir = await mkdtemp(join(tmpdir(), 'arbor-delta-test-'));
+    try {
+      await writeFile(join(dir, 'old.tar'), r1.layers[0]!.tar);
+      await writeFile(join(dir, 'other.tar'), await tarOf(rootfsFiles(400, 3000, 77)));
+      const p = patchParameters(r1.layers[0]!.tar.length, 2_000_000)!;
+      await computeZstdPatch(join(dir, 'old.tar'), join(dir, 'other.tar'), join(dir, 'd.zst'), p);
+      const wrong = await attempt(await attachDelta(await readFile(join(dir, 'd.zst'))));
+      expect(wrong).toMatchObject({
+        reason: 'mismatch',
+        message: expect.stringMatching(/not the layer's diffID/),
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    // The delta blob damaged in the source registry's storage.
+    const blobDigest = ((await source.getManifest('bad/app', good.artifact)).json as ImageManifestJson)
+      .layers[0]!.digest;
+    const stored = await readFile(blobFile(central, blobDigest));
+    stored[10] = stored[10]! ^ 0xff;
+    await writeFile(blobFile(central, blobDigest), stored);
+    expect(await attempt(good)).toMatchObject({ reason: 'delta-corrupt' });
+    stored[10] = stored[10]! ^ 0xff;
+    await writeFile(blobFile(central, blobDigest), stored);
+
+    // The base damaged in the site registry's storage.
+    const base = r1.layers[0]!.descriptor.digest;
+    const baseBytes = await readFile(blobFile(site, base));
+    await writeFile(
+      blobFile(site, base),
+      Buffer.concat([baseBytes.subarray(0, 100), Buffer.alloc(50), baseBytes.subarray(150)]),
+    );
+    expect(await attempt(good)).toMatchObject({ reason: 'base-mismatch' });
+    await writeFile(blobFile(site, base), baseBytes);
+
+    // Restored, the published delta works.
+    expect(await attempt(good)).toBeUndefined();
+    expect(results.find((r) => r.target === layer.digest)?.outcome).toBe('published');
+  });
+});
