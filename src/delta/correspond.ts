@@ -61,7 +61,7 @@ export function layerCommands(config: unknown, layerCount: number): (string | un
     .filter((h) => typeof h === 'object' && h !== null && !(h as { empty_layer?: boolean }).empty_layer)
     .map((h) => (h as { created_by?: unknown }).created_by);
   if (steps.length !== layerCount) return undefined;
-  return steps.map((c) => (typeof c === 'string' ? normalizeCommand(c) : undefined));
+  return steps.map((c) => (typeof c === 'string' ? c : undefined));
 }
 
 function pairWithCandidate(
@@ -84,11 +84,13 @@ function pairWithCandidate(
   const positionOf = (target: Descriptor) => image.layers.indexOf(target);
   const remaining: Descriptor[] = [];
 
+  const step = (commands: ImageLayers['commands'], at: number) => {
+    const command = commands?.[at];
+    return command === undefined ? undefined : normalizeCommand(command);
+  };
   for (const target of targets) {
-    const command = image.commands?.[positionOf(target)];
-    const same = command
-      ? [...free.keys()].filter((i) => candidate.commands?.[i] === command)
-      : ([] as number[]);
+    const command = step(image.commands, positionOf(target));
+    const same = command ? [...free.keys()].filter((i) => step(candidate.commands, i) === command) : [];
     if (same.length === 1) take(target, same[0]!, 'same-command');
     else remaining.push(target);
   }
