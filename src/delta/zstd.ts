@@ -88,6 +88,40 @@ function runZstd(args: string[], signal?: AbortSignal): ZstdRun {
   return { stdout: child.stdout, done };
 }
 
+/** zstd's arguments to write the delta turning `oldTar` into `newTar` (the benchmark runs them too). */
+export function computeArguments(
+  oldTar: string,
+  newTar: string,
+  deltaFile: string,
+  parameters: ZstdPatchParameters,
+): string[] {
+  return [
+    `-${parameters.level}`,
+    '-q',
+    '-f',
+    '--check',
+    `--long=${parameters.windowLog}`,
+    `--zstd=strategy=5,chainLog=${parameters.chainLog},hashLog=${parameters.hashLog}`,
+    `--patch-from=${oldTar}`,
+    newTar,
+    '-o',
+    deltaFile,
+  ];
+}
+
+/** zstd's arguments to decode a delta against `oldTar` onto stdout. */
+export function applyArguments(oldTar: string, deltaFile: string, windowLog: number): string[] {
+  return [
+    '-d',
+    '-q',
+    '-c',
+    `--long=${windowLog}`,
+    `--memory=${2 ** windowLog}`,
+    `--patch-from=${oldTar}`,
+    deltaFile,
+  ];
+}
+
 /** Writes the delta turning `oldTar` into `newTar` to `deltaFile`. */
 export async function computeZstdPatch(
   oldTar: string,
@@ -96,21 +130,7 @@ export async function computeZstdPatch(
   parameters: ZstdPatchParameters,
   signal?: AbortSignal,
 ): Promise<void> {
-  const run = runZstd(
-    [
-      `-${parameters.level}`,
-      '-q',
-      '-f',
-      '--check',
-      `--long=${parameters.windowLog}`,
-      `--zstd=strategy=5,chainLog=${parameters.chainLog},hashLog=${parameters.hashLog}`,
-      `--patch-from=${oldTar}`,
-      newTar,
-      '-o',
-      deltaFile,
-    ],
-    signal,
-  );
+  const run = runZstd(computeArguments(oldTar, newTar, deltaFile, parameters), signal);
   run.stdout.resume();
   await run.done;
 }

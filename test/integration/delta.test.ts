@@ -7,7 +7,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chooseLayerSource, type LayerSource, wholeAfterFailedDelta } from '../../src/delta/choose.js';
+import { chooseLayerSource, wholeAfterFailedDelta } from '../../src/delta/choose.js';
+import { copyImageWithDeltas } from '../../src/delta/copy-with-deltas.js';
 import { DeltaUnusable } from '../../src/delta/errors.js';
 import { deltaArtifactSpec, type PublishedDelta, parseDeltaRecord } from '../../src/delta/format.js';
 import { DeltaPublishCache, publishDeltas } from '../../src/delta/publish.js';
@@ -17,7 +18,7 @@ import { attachArtifact } from '../../src/registry/attach.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { copyImage } from '../../src/registry/copy.js';
 import { digestOf } from '../../src/registry/digest.js';
-import type { Descriptor, ImageManifestJson } from '../../src/registry/manifest-model.js';
+import type { ImageManifestJson } from '../../src/registry/manifest-model.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import {
   type BuiltLayer,
@@ -87,56 +88,8 @@ async function publish(repository: string, r1: Release, r2: Release, cache?: Del
 
 /** What a site does for one image: each layer present, rebuilt from a delta, or copied whole. */
 async function syncImage(repository: string, digest: string) {
-  const manifest = await source.getManifest(repository, digest);
-  const json = manifest.json as ImageManifestJson;
-  const { deltas, declined } = await deltasForImage(source, repository, digest);
-  const atTarget = new Set<string>();
-  for (const d of deltas) if (await target.headBlob(repository, d.base)) atTarget.add(d.base);
-  const sources: LayerSource[] = [];
-  let sourceBytes = 0;
-  for (const layer of json.layers) {
-    const present = Boolean(await target.headBlob(repository, layer.digest));
-    let choice = chooseLayerSource(layer, {
-      presentAtTarget: present,
-      deltasAvailable: deltas,
-      declined,
-      baseLayersAtTarget: atTarget,
-    });
-    if (choice.kind === 'delta') {
-      try {
-        const rebuilt = await rebuildFromDelta(source, target, {
-          sourceRepository: repository,
-          targetRepository: repository,
-          layer,
-          delta: choice.delta,
-        });
-        await target.uploadBlob(repository, rebuilt.digest, () => rebuilt.open(), rebuilt.size);
-        sourceBytes += rebuilt.sourceBytes;
-        await rebuilt.dispose();
-      } catch (e) {
-        if (!(e instanceof DeltaUnusable)) throw e;
-        choice = wholeAfterFailedDelta(layer, choice.delta, e);
-      }
-    }
-    if (choice.kind === 'whole') {
-      await copyBlob(repository, layer);
-      sourceBytes += layer.size;
-    }
-    sources.push(choice);
-  }
-  await copyBlob(repository, json.config);
-  const put = await target.putManifest(repository, 'r2', manifest.bytes, manifest.mediaType);
-  return { digest: put, sources, sourceBytes };
-}
-
-async function copyBlob(repository: string, blob: Descriptor) {
-  if (await target.headBlob(repository, blob.digest)) return;
-  await target.uploadBlob(
-    repository,
-    blob.digest,
-    async () => (await source.getBlob(repository, blob.digest)).stream,
-    blob.size,
-  );
+  const synced = await copyImageWithDeltas(source, repository, digest, target, repository, ['r2']);
+  return { ...synced, sources: synced.layers.map((l) => l.source) };
 }
 
 function blobFile(registry: TestRegistry, digest: string): string {
@@ -252,6 +205,38 @@ describe('a site rebuilding release 2 from deltas', () => {
     const whole = r2.layers.reduce((n, l) => n + l.descriptor.size, 0);
     expect(synced.sourceBytes).toBeLessThan(whole - r2.layers[0]!.descriptor.size * 0.8);
     expect((await target.headManifest('site/app', 'r2'))!.digest).toBe(r2.digest);
+  });
+
+  it('rebuilds a layer shared by two repositories once: the second mounts it at the target', async () => {
+    const { r1, r2 } = await pushReleases('two/a', 7);
+    await copyImage(source, 'two/a', 'r1', source, 'two/b', ['r1']);
+    await copyImage(source, 'two/a', 'r2', source, 'two/b', ['r2']);
+    const cache = new DeltaPublishCache();
+    const compressedByArbor = new Set(r2.layers.map((l) => l.descriptor.digest));
+    for (const repository of ['two/a', 'two/b']) {
+      const [m1, m2] = await Promise.all([
+        source.getManifest(repository, 'r1'),
+        source.getManifest(repository, 'r2'),
+      ]);
+      await publishDeltas(source, repository, m2, [{ manifest: m1 }], { cache, compressedByArbor });
+      await copyImage(source, repository, 'r1', target, repository, ['r1']);
+    }
+    const atTarget = new Map<string, string>();
+    const a = await copyImageWithDeltas(source, 'two/a', 'r2', target, 'two/a', ['r2'], { atTarget });
+    const b = await copyImageWithDeltas(source, 'two/b', 'r2', target, 'two/b', ['r2'], { atTarget });
+    expect(a.layers[0]!.source.kind).toBe('delta');
+    expect(b.layers.map((l) => l.source)).toEqual([
+      { kind: 'present', reason: 'mounted from two/a at the target' },
+      { kind: 'present', reason: 'mounted from two/a at the target' },
+      { kind: 'present', reason: 'mounted from two/a at the target' },
+    ]);
+    expect(b.sourceBytes).toBe(0);
+    expect((await target.headManifest('two/b', 'r2'))!.digest).toBe(r2.digest);
+    // Without deltas the same copy takes every missing layer whole.
+    const whole = await copyImageWithDeltas(source, 'two/a', 'r2', target, 'two/c', [], { deltas: false });
+    expect(whole.layers.map((l) => l.source.kind)).toEqual(['whole', 'whole', 'whole']);
+    expect(whole.layers[0]!.source.reason).toBe('no delta published for this layer');
+    expect(r1.layers).toHaveLength(3);
   });
 
   it('falls back with a reason when the base is not at the target', async () => {
