@@ -8,9 +8,10 @@
 //    and two children with a few small layers), pushed with arbor's LayerGzip through the registry
 //    client to a central loopback registry: time and CPU (arbor + zstd) per GB of new layers.
 // 3. end to end: site registries holding release 1 take release 2 through a byte-counting loopback
-//    proxy (the WAN link): arbor's deltas (copyImageWithDeltas), the whole missing blobs (arbor's
-//    copyImage), and `skopeo sync`. Bytes on the wire each way, digests at the site, and
-//    `docker pull` + `docker run` of the rebuilt images from the delta site.
+//    proxy (the WAN link): arbor's deltas (copyImageWithDeltas), the whole missing blobs (the same
+//    flow with deltas off: HEAD, cross-repository mount at the site, else GET), and `skopeo sync`.
+//    Bytes on the wire each way, digests at the site, and `docker pull` + `docker run` of the
+//    rebuilt images from the delta site.
 //
 //   npm run build && node bench/delta.mjs [--runs 1] [--skip encodings,e2e] [--cache-dir DIR] [--rebuild]
 import { spawn, spawnSync } from 'node:child_process';
@@ -324,20 +325,21 @@ async function endToEnd(dir, pair) {
       log(`${method}: ${bytes.toSite} B to the site`);
       return m.value;
     };
-    const viaDeltas = await timedOverLink('arborDeltas', async () => {
+    // One sync per method: what crossed into one repository at the site is mounted into the next.
+    const sync = async (site, deltas) => {
+      const atTarget = new Map();
       const rows = [];
       for (const name of names)
         rows.push(
-          await copyImageWithDeltas(viaLink, `bench/${name}`, 'r2', siteClients.deltas, `bench/${name}`, [
-            'r2',
-          ]),
+          await copyImageWithDeltas(viaLink, `bench/${name}`, 'r2', site, `bench/${name}`, ['r2'], {
+            atTarget,
+            deltas,
+          }),
         );
       return rows;
-    });
-    await timedOverLink('wholeMissingBlobs', async () => {
-      for (const name of names)
-        await copyImage(viaLink, `bench/${name}`, 'r2', siteClients.whole, `bench/${name}`, ['r2']);
-    });
+    };
+    const viaDeltas = await timedOverLink('arborDeltas', () => sync(siteClients.deltas, true));
+    await timedOverLink('wholeMissingBlobs', () => sync(siteClients.whole, false));
     await timedOverLink('skopeoSync', async () => {
       for (const name of names)
         await runAsync('skopeo', [
