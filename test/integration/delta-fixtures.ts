@@ -11,7 +11,7 @@ import { pack } from 'tar-stream';
 import { LayerGzip } from '../../src/layers/gzip.js';
 import type { RegistryClient } from '../../src/registry/client.js';
 import type { Descriptor } from '../../src/registry/manifest-model.js';
-import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../src/registry/media-types.js';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../src/registry/media-types.js';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -92,13 +92,14 @@ export async function pushLayeredImage(
   repository: string,
   tag: string,
   layers: { layer: BuiltLayer; command: string }[],
+  architecture = 'amd64',
 ): Promise<{ digest: string; manifest: Buffer; config: Buffer }> {
   for (const { layer } of layers)
     if (!(await client.headBlob(repository, layer.descriptor.digest)))
       await client.uploadBlob(repository, layer.descriptor.digest, layer.blob, layer.blob.length);
   const config = Buffer.from(
     JSON.stringify({
-      architecture: 'amd64',
+      architecture,
       os: 'linux',
       config: { Cmd: ['/bin/sh'] },
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.layer.diffId) },
@@ -116,4 +117,26 @@ export async function pushLayeredImage(
   );
   const digest = await client.putManifest(repository, tag, manifest, OCI_MANIFEST);
   return { digest, manifest, config };
+}
+
+/** An OCI index over images pushed by digest, one per platform. */
+export async function pushIndex(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  children: { digest: string; manifest: Buffer; architecture: string }[],
+): Promise<string> {
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: children.map((c) => ({
+        mediaType: OCI_MANIFEST,
+        digest: c.digest,
+        size: c.manifest.length,
+        platform: { os: 'linux', architecture: c.architecture },
+      })),
+    }),
+  );
+  return client.putManifest(repository, tag, index, OCI_INDEX);
 }

@@ -23,6 +23,7 @@ import { destroyRegistry, startRegistry, type TestRegistry } from '../support/re
 import {
   type BuiltLayer,
   layerOf,
+  pushIndex,
   pushLayeredImage,
   rootfsFiles,
   tarOf,
@@ -173,6 +174,47 @@ describe('publishDeltas', () => {
     const log = (await central.log()).slice(mark);
     expect(log).not.toMatch(new RegExp(`GET /v2/shared/b/blobs/${r2.layers[0]!.descriptor.digest}`));
     expect(log).toMatch(/POST \/v2\/shared\/b\/blobs\/uploads\/\?mount=\S+&from=shared%2Fa/);
+  });
+
+  it('pairs the children of a multi-platform index by platform, each delta attached to its child', async () => {
+    const rootfs = { amd64: rootfsFiles(300, 3000, 8), arm64: rootfsFiles(300, 3000, 9) };
+    const releases: Record<
+      string,
+      { digest: string; manifest: Buffer; architecture: string; layer: BuiltLayer }[]
+    > = {};
+    for (const release of ['r1', 'r2']) {
+      releases[release] = [];
+      // The arm64 child is listed first in r2: pairing goes by platform, not by position.
+      const order = release === 'r1' ? (['amd64', 'arm64'] as const) : (['arm64', 'amd64'] as const);
+      for (const architecture of order) {
+        const files = release === 'r1' ? rootfs[architecture] : updatedFiles(rootfs[architecture], 4, 50);
+        const layer = await layerOf(await tarOf(files));
+        const pushed = await pushLayeredImage(
+          source,
+          'multi/app',
+          `${release}-${architecture}`,
+          [{ layer, command: 'ADD rootfs /' }],
+          architecture,
+        );
+        releases[release].push({ ...pushed, architecture, layer });
+      }
+      await pushIndex(source, 'multi/app', release, releases[release]);
+    }
+    const [m1, m2] = await Promise.all([
+      source.getManifest('multi/app', 'r1'),
+      source.getManifest('multi/app', 'r2'),
+    ]);
+    const results = await publishDeltas(source, 'multi/app', m2, [{ manifest: m1 }]);
+    const old = Object.fromEntries(releases.r1!.map((c) => [c.architecture, c.layer.descriptor.digest]));
+    expect(results.map((r) => [r.platform, r.outcome, r.subject, r.base])).toEqual(
+      releases.r2!.map((c) => [`linux/${c.architecture}`, 'published', c.digest, old[c.architecture]]),
+    );
+    for (const child of releases.r2!)
+      expect((await deltasForImage(source, 'multi/app', child.digest)).deltas).toHaveLength(1);
+    await copyImage(source, 'multi/app', 'r1', target, 'multi/app', ['r1']);
+    const synced = await copyImageWithDeltas(source, 'multi/app', 'r2', target, 'multi/app', ['r2']);
+    expect(synced.layers.map((l) => l.source.kind)).toEqual(['delta', 'delta']);
+    expect((await target.headManifest('multi/app', 'r2'))!.digest).toBe(m2.digest);
   });
 
   it('declines a layer compressed by another tool (not reproducible); the site fetches it whole and says why', async () => {
