@@ -105,8 +105,8 @@ export interface PublishDeltasOptions {
   log?: (line: string) => void;
 }
 
-const pairKey = (registry: string, base: string | undefined, target: string) =>
-  `${registry} ${base ?? '-'} ${target}`;
+const pairKey = (registry: string, pair: LayerPair) =>
+  `${registry} ${pair.base.digest} ${pair.target.digest}`;
 
 function percent(part: number, whole: number): string {
   return `${Math.round((100 * part) / Math.max(1, whole))} %`;
@@ -187,7 +187,10 @@ async function publishForImage(
       results.push({ ...row, ...found });
       continue;
     }
-    const computed = await computations.get(pair)!;
+    const scheduled = computations.get(pair)!;
+    const computed = await scheduled.promise;
+    // Time is reported by the call that spent it; a pair computed for another image costs nothing here.
+    if (!scheduled.here) computed.seconds = 0;
     const outcome = computed.outcome;
     if (outcome.kind === 'failed') {
       results.push({ ...row, outcome: 'failed', reason: outcome.reason, seconds: computed.seconds });
@@ -257,6 +260,12 @@ function findExisting(
   return undefined;
 }
 
+interface Scheduled {
+  promise: Promise<Computed>;
+  /** Computed by this call (not joined from the cache). */
+  here: boolean;
+}
+
 /** Starts (or joins, through the cache) the computation of every pair not already published. */
 function scheduleComputations(
   client: RegistryClient,
@@ -266,27 +275,34 @@ function scheduleComputations(
   existing: { deltas: PublishedDelta[]; declined: DeclinedDelta[] },
   cache: DeltaPublishCache,
   options: PublishDeltasOptions,
-): Map<LayerPair, Promise<Computed>> {
-  const out = new Map<LayerPair, Promise<Computed>>();
+): Map<LayerPair, Scheduled> {
+  const out = new Map<LayerPair, Scheduled>();
   const byTarget = new Map<string, LayerPair[]>();
   for (const pair of pairs) {
     if (findExisting(existing, pair)) continue;
-    const cached = cache.pairs.get(pairKey(client.registry, pair.base.digest, pair.target.digest));
-    if (cached) out.set(pair, cached);
+    const cached = cache.pairs.get(pairKey(client.registry, pair));
+    if (cached) out.set(pair, { promise: cached.then((c) => ({ ...c })), here: false });
     else byTarget.set(pair.target.digest, [...(byTarget.get(pair.target.digest) ?? []), pair]);
   }
   for (const group of byTarget.values()) {
     const settle = new Map<LayerPair, (c: Computed) => void>();
     for (const pair of group) {
       const promise = new Promise<Computed>((resolve) => settle.set(pair, resolve));
-      cache.pairs.set(pairKey(client.registry, pair.base.digest, pair.target.digest), promise);
-      out.set(pair, promise);
+      cache.pairs.set(pairKey(client.registry, pair), promise);
+      out.set(pair, { promise: promise.then((c) => ({ ...c })), here: true });
     }
-    void cache.limit(() =>
-      computeForTarget(client, repository, candidates, group, options, (pair, computed) =>
-        settle.get(pair)!(computed),
-      ),
-    );
+    const settleAll = (computed: Computed) => {
+      for (const pair of group) settle.get(pair)!(computed);
+    };
+    // A settled promise ignores later calls: whatever computeForTarget did not settle fails here.
+    cache
+      .limit(() =>
+        computeForTarget(client, repository, candidates, group, options, (p, c) => settle.get(p)!(c)),
+      )
+      .then(
+        () => settleAll({ outcome: { kind: 'failed', reason: 'not computed' }, seconds: 0 }),
+        (e: Error) => settleAll({ outcome: { kind: 'failed', reason: e.message }, seconds: 0 }),
+      );
   }
   return out;
 }
@@ -320,7 +336,14 @@ async function computeForTarget(
   }
   const dir = await mkdtemp(join(options.workDir ?? tmpdir(), 'arbor-delta-'));
   try {
-    const fresh = await downloadChecked(client, repository, target, join(dir, 'new.tar'), options);
+    const fresh = await downloadChecked(
+      client,
+      repository,
+      target,
+      join(dir, 'new.tar'),
+      options,
+      'new layer',
+    );
     const again = options.compressedByArbor?.has(target.digest)
       ? { digest: target.digest }
       : await compressTarFile(fresh.path, undefined, options.signal);
@@ -392,10 +415,16 @@ async function downloadChecked(
   layer: Descriptor,
   path: string,
   options: PublishDeltasOptions,
+  what: 'new layer' | 'base layer',
 ): Promise<LayerTar> {
-  const tar = await downloadLayerTar(client, repository, layer, path, options.signal);
+  let tar: LayerTar;
+  try {
+    tar = await downloadLayerTar(client, repository, layer, path, options.signal);
+  } catch (e) {
+    throw new Error(`reading the ${what}: ${(e as Error).message}`, { cause: e });
+  }
   if (tar.blobDigest !== layer.digest || tar.blobSize !== layer.size)
-    throw new Error(`layer ${shortDigest(layer.digest)}: ${repository} served other bytes`);
+    throw new Error(`the ${what} ${shortDigest(layer.digest)}: ${repository} served other bytes`);
   return tar;
 }
 
@@ -414,7 +443,14 @@ async function computePair(
       kind: 'declined',
       record: declined(base, target, 'unsupported', `base media type ${base.mediaType} is not supported`),
     };
-  const old = await downloadChecked(client, baseRepository, base, join(dir, 'old.tar'), options);
+  const old = await downloadChecked(
+    client,
+    baseRepository,
+    base,
+    join(dir, 'old.tar'),
+    options,
+    'base layer',
+  );
   try {
     const parameters = patchParameters(old.tarSize, fresh.tarSize);
     if (!parameters)

@@ -56,8 +56,14 @@ interface Release {
  * Releases 1 and 2 of an image in `repository` at the central registry: a rootfs layer (a few
  * files changed in release 2), a small app layer, and a layer of random bytes (no delta pays).
  */
-async function pushReleases(repository: string, seed: number, options: { foreign?: boolean } = {}) {
-  const rootfs1 = rootfsFiles(400, 3000, seed);
+async function pushReleases(
+  repository: string,
+  seed: number,
+  options: { foreign?: boolean; files?: number } = {},
+) {
+  // 250 files: a tar under LayerGzip's 1 MiB piece, compressed in-thread (fast); 400 files: several
+  // pieces, through fflate's worker, as real layers are.
+  const rootfs1 = rootfsFiles(options.files ?? 250, 3000, seed);
   const rootfs2 = updatedFiles(rootfs1, 6, seed + 1);
   const build = async (rootfs: typeof rootfs1, release: number) => [
     await layerOf(await tarOf(rootfs), options),
@@ -177,7 +183,7 @@ describe('publishDeltas', () => {
   });
 
   it('pairs the children of a multi-platform index by platform, each delta attached to its child', async () => {
-    const rootfs = { amd64: rootfsFiles(300, 3000, 8), arm64: rootfsFiles(300, 3000, 9) };
+    const rootfs = { amd64: rootfsFiles(250, 3000, 8), arm64: rootfsFiles(250, 3000, 9) };
     const releases: Record<
       string,
       { digest: string; manifest: Buffer; architecture: string; layer: BuiltLayer }[]
@@ -217,6 +223,22 @@ describe('publishDeltas', () => {
     expect((await target.headManifest('multi/app', 'r2'))!.digest).toBe(m2.digest);
   });
 
+  it('reports a pair it could not compute (the base blob unreadable) without throwing, and a rerun converges', async () => {
+    const { r1, r2 } = await pushReleases('fail/app', 10);
+    const file = blobFile(central, r1.layers[0]!.descriptor.digest);
+    const stored = await readFile(file);
+    await rm(file);
+    const failed = await publish('fail/app', r1, r2);
+    const rootfs = failed.find((r) => r.target === r2.layers[0]!.descriptor.digest)!;
+    expect(rootfs).toMatchObject({ outcome: 'failed', base: r1.layers[0]!.descriptor.digest });
+    expect(rootfs.reason).toMatch(/^reading the base layer: .*blob unknown to registry \(404\)$/);
+    expect(rootfs.artifact).toBeUndefined();
+    expect((await deltasForImage(source, 'fail/app', r2.digest)).deltas).toEqual([]);
+    await writeFile(file, stored);
+    const again = await publish('fail/app', r1, r2);
+    expect(again.find((r) => r.target === rootfs.target)?.outcome).toBe('published');
+  });
+
   it('declines a layer compressed by another tool (not reproducible); the site fetches it whole and says why', async () => {
     const { r1, r2 } = await pushReleases('foreign/app', 3, { foreign: true });
     const results = await publish('foreign/app', r1, r2);
@@ -233,7 +255,7 @@ describe('publishDeltas', () => {
 
 describe('a site rebuilding release 2 from deltas', () => {
   it('rebuilds the changed layer digest-exact and copies the rest; the image keeps its digest', async () => {
-    const { r1, r2 } = await pushReleases('site/app', 4);
+    const { r1, r2 } = await pushReleases('site/app', 4, { files: 400 });
     await publish('site/app', r1, r2);
     await copyImage(source, 'site/app', 'r1', target, 'site/app', ['r1']);
     const synced = await syncImage('site/app', r2.digest);
@@ -355,8 +377,8 @@ describe('a site rebuilding release 2 from deltas', () => {
     const dir = await mkdtemp(join(tmpdir(), 'arbor-delta-test-'));
     try {
       await writeFile(join(dir, 'old.tar'), r1.layers[0]!.tar);
-      await writeFile(join(dir, 'other.tar'), await tarOf(rootfsFiles(400, 3000, 77)));
-      const p = patchParameters(r1.layers[0]!.tar.length, 2_000_000)!;
+      await writeFile(join(dir, 'other.tar'), await tarOf(rootfsFiles(250, 3000, 77)));
+      const p = patchParameters(r1.layers[0]!.tar.length, 1_000_000)!;
       await computeZstdPatch(join(dir, 'old.tar'), join(dir, 'other.tar'), join(dir, 'd.zst'), p);
       const wrong = await attempt(await attachDelta(await readFile(join(dir, 'd.zst'))));
       expect(wrong).toMatchObject({
