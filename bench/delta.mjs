@@ -42,7 +42,7 @@ import {
   zstdArbor,
   zstdPlain,
 } from './lib/delta-encodings.mjs';
-import { startRegistry } from './lib/registry.mjs';
+import { pushManifest, startRegistry } from './lib/registry.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -55,7 +55,6 @@ const { values } = parseArgs({
 const RUNS = Number(values.runs);
 const SKIP = new Set(values.skip.split(',').filter(Boolean));
 const DOCKER = '/usr/bin/docker';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const load = () => Math.round(loadavg()[0] * 100) / 100;
 const log = (line) => process.stderr.write(`delta: ${line}\n`);
@@ -185,22 +184,13 @@ async function pushImage(client, repository, tag, layers) {
       history: layers.map((l) => ({ created: '2025-01-01T00:00:00Z', created_by: l.command })),
     }),
   );
-  const { createHash } = await import('node:crypto');
-  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-  await client.uploadBlob(repository, configDigest, config, config.length);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: configDigest,
-        size: config.length,
-      },
-      layers: layers.map((l) => l.descriptor),
-    }),
+  return pushManifest(
+    client,
+    repository,
+    [tag],
+    config,
+    layers.map((l) => l.descriptor),
   );
-  return client.putManifest(repository, tag, manifest, OCI_MANIFEST);
 }
 
 /** The image family of both releases: base (rootfs), tools (+ 2 MB of modules), app (+ two small layers). */

@@ -146,18 +146,7 @@ export function applyZstdPatch(
   windowLog: number,
   signal?: AbortSignal,
 ): ZstdRun {
-  return runZstd(
-    [
-      '-d',
-      '-q',
-      '-c',
-      `--long=${windowLog}`,
-      `--memory=${2 ** windowLog}`,
-      `--patch-from=${oldTar}`,
-      deltaFile,
-    ],
-    signal,
-  );
+  return runZstd(applyArguments(oldTar, deltaFile, windowLog), signal);
 }
 
 /** `1.5.4`, recorded in the artifact (any zstd decodes any version's frames). */
