@@ -95,10 +95,9 @@ async function readDeltaArtifact(
     const record = parseDeltaRecord(config);
     return { record, blob, bytes: manifest.bytes.length + config.length };
   } catch (e) {
-    if (e instanceof RegistryError && e.status === 404)
-      throw new DeltaUnusable('malformed', `the delta artifact is gone from the source (${e.message})`, {
-        cause: e,
-      });
+    // Gone, garbled, or unreadable after the client's retries: the whole blob is the way left.
+    if (e instanceof RegistryError)
+      throw new DeltaUnusable('malformed', `reading the delta artifact: ${e.message}`, { cause: e });
     throw e;
   }
 }
@@ -149,7 +148,16 @@ export async function rebuildFromDelta(
   const dir = await mkdtemp(join(options.workDir ?? tmpdir(), 'arbor-rebuild-'));
   try {
     const deltaPath = join(dir, 'delta.zst');
-    const got = await downloadBlob(source, options.sourceRepository, artifact.blob.digest, deltaPath, signal);
+    const got = await downloadBlob(
+      source,
+      options.sourceRepository,
+      artifact.blob.digest,
+      deltaPath,
+      signal,
+    ).catch((e: Error) => {
+      if (!(e instanceof RegistryError)) throw e;
+      throw new DeltaUnusable('delta-corrupt', `fetching the delta: ${e.message}`, { cause: e });
+    });
     if (got.digest !== artifact.blob.digest || got.size !== artifact.blob.size)
       throw new DeltaUnusable(
         'delta-corrupt',

@@ -409,6 +409,15 @@ describe('a site rebuilding release 2 from deltas', () => {
     expect(await attempt(good)).toMatchObject({ reason: 'base-mismatch' });
     await writeFile(blobFile(site, base), baseBytes);
 
+    // An artifact deleted at the source since the referrers list was read (last: distribution then
+    // refuses further updates of the fallback index that lists it).
+    const gone = await attachDelta(randomBytes(100));
+    await source.deleteManifest('bad/app', gone.artifact);
+    expect(await attempt(gone)).toMatchObject({
+      reason: 'malformed',
+      message: expect.stringMatching(/^reading the delta artifact: .*\(404\)$/),
+    });
+
     // Restored, the published delta works.
     expect(await attempt(good)).toBeUndefined();
     expect(results.find((r) => r.target === layer.digest)?.outcome).toBe('published');
