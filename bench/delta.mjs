@@ -396,6 +396,22 @@ async function endToEnd(dir, pair) {
   }
 }
 
+// Tools only this benchmark uses (the project itself needs zstd alone, from scripts/setup-host.sh).
+const needed = {
+  mmdebstrap: 'mmdebstrap',
+  xdelta3: 'xdelta3',
+  bsdiff: 'bsdiff',
+  '/usr/bin/time': 'time',
+  skopeo: 'skopeo',
+};
+const missing = Object.entries(needed).filter(
+  ([tool]) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0,
+);
+if (missing.length > 0) {
+  process.stderr.write(`delta: missing tools; apt-get install ${missing.map(([, p]) => p).join(' ')}\n`);
+  process.exit(1);
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-delta-'));
 try {
   const pair = await debianRootfsPair({ cacheDir: values['cache-dir'], rebuild: values.rebuild });
