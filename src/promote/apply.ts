@@ -16,6 +16,7 @@ import { copyImageTo } from '../transfer/copy-image.js';
 import { type FlipResult, flipTags, type TagWrite } from '../transfer/flip.js';
 import { BlobLedger } from '../transfer/ledger.js';
 import { type CopyTotals, emptyTotals, type ImageToCopy } from '../transfer/model.js';
+import type { SourceManifests } from '../transfer/source-manifests.js';
 import {
   beginEntry,
   completeEntry,
@@ -25,7 +26,6 @@ import {
   writeJournal,
 } from './journal.js';
 import type { PromotePlan, TargetPlan } from './model.js';
-import type { SourceManifests } from './source.js';
 
 export interface TargetOutcome {
   target: string;
