@@ -18,11 +18,15 @@ import type { ReleaseRecord } from '../release/record.js';
 import { releasesRepository, writeRecord } from '../release/store.js';
 import type { BlobSource } from '../transfer/blob-source.js';
 import { copyImageTo } from '../transfer/copy-image.js';
+import { copyReferrers } from '../transfer/copy-referrers.js';
 import { type FlipResult, flipTags, type TagWrite } from '../transfer/flip.js';
 import { BlobLedger } from '../transfer/ledger.js';
 import { type CopyTotals, emptyTotals, type ImageToCopy } from '../transfer/model.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
 import type { SyncPlan } from './model.js';
+
+/** Layer deltas and the publisher's "declined" notes: useful at the centre only. */
+const LAYER_DELTA_PREFIX = 'application/vnd.arbor.layer-delta';
 
 export interface SyncResult {
   totals: CopyTotals;
@@ -30,6 +34,8 @@ export interface SyncResult {
   rebuilt: number;
   /** Layers the plan meant to rebuild from a delta that were fetched whole instead, with why. */
   fallbacks: string[];
+  /** Artifacts referring to the images (signatures, SBOMs, provenance) copied along. */
+  referrers: number;
 }
 
 export interface SyncApplyRequest {
@@ -50,6 +56,7 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
   const fallbacks: string[] = [];
   const rebuilt: RebuiltLayer[] = [];
   const limit = pLimit(2);
+  let referrers = 0;
   try {
     const copies = plan.images.filter((i) => i.action === 'copy');
     if (copies.length > 0) request.onStep?.(`copying ${copies.length} image(s)`);
@@ -87,6 +94,20 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
           await copyImageTo(target, image.targetRepository, withDeltas(copy), ledger, totals, {
             ...(request.signal ? { signal: request.signal } : {}),
           });
+          // Signatures, SBOMs and provenance travel with the image; its layer deltas stay at the centre.
+          referrers += await copyReferrers(
+            source,
+            target,
+            image.sourceRepository,
+            image.targetRepository,
+            image.digest,
+            ledger,
+            totals,
+            {
+              include: (type) => !type?.startsWith(LAYER_DELTA_PREFIX),
+              ...(request.signal ? { signal: request.signal } : {}),
+            },
+          );
         }),
       ),
     );
@@ -113,7 +134,7 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
         .filter((i) => byName.has(i.name))
         .map((i) => ({ ...i, repository: byName.get(i.name)!.targetRepository })),
     });
-    return { totals, flip, rebuilt: rebuilt.length, fallbacks };
+    return { totals, flip, rebuilt: rebuilt.length, fallbacks, referrers };
   } finally {
     await Promise.all(rebuilt.map((r) => r.dispose().catch(() => undefined)));
     await rm(workDir, { recursive: true, force: true });

@@ -4,12 +4,15 @@
 // published at the centre as apply publishes them. The site, holding release 1, gets release 2
 // through the deltas: digests identical, the layers rebuilt locally, a fraction of the bytes, and
 // no more than 1.1 × a clean transfer's bytes despite the cuts.
+
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishDeltas } from '../../src/delta/publish.js';
+import { attachArtifact } from '../../src/registry/attach.js';
 import { createAuthenticator } from '../../src/registry/auth/index.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { RELEASE_FORMAT_VERSION, type ReleaseImage } from '../../src/release/record.js';
@@ -180,6 +183,37 @@ describe('arbor sync', () => {
     const again = await sync(rough.site, ['--release', 'r2']);
     expect(again.stdout).toContain('0 to copy, 0 to tag, 2 unchanged');
     await Promise.all([clean.client.close(), rough.client.close()]);
+  });
+
+  it('carries the artifacts that refer to an image (not its layer deltas); --require-signature refuses unsigned images', async () => {
+    const head = (await centralClient.headManifest('ns/app', 'r2'))!;
+    const note = await attachArtifact(centralClient, 'ns/app', {
+      artifactType: 'application/spdx+json',
+      subject: { mediaType: head.mediaType, digest: head.digest, size: head.size },
+      blobs: [{ mediaType: 'application/spdx+json', bytes: Buffer.from('{"spdxVersion":"SPDX-2.3"}') }],
+    });
+    const { site, client } = await newSite();
+    const keyDir = await mkdtemp(join(tmpdir(), 'arbor-sync-key-'));
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(join(keyDir, 'pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const mark = (await site.log()).length;
+    const refused = await sync(site, [
+      '--release',
+      'r2',
+      '--require-signature',
+      '--sigstore-key',
+      join(keyDir, 'pub.pem'),
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('sync refused: not every image is validly signed; nothing moved');
+    expect((await site.log()).slice(mark)).not.toMatch(/"(PUT|POST|PATCH) /);
+    await rm(keyDir, { recursive: true, force: true });
+
+    const synced = await sync(site, ['--release', 'r2']);
+    expect(synced.code, synced.stderr).toBe(0);
+    const listed = await client.referrers('ns/app', head.digest);
+    expect(listed.manifests.map((d) => d.digest)).toEqual([note.digest]);
+    await client.close();
   });
 
   it('without deltas (or without the base at the site) layers come whole, said why', async () => {

@@ -28,7 +28,10 @@ interface DiffFlags extends KeyFlags {
 export function register(program: Command): void {
   const cmd = program
     .command('diff')
-    .argument('<from>', 'a release of the tree (its record, else the tag of that name), or an image reference')
+    .argument(
+      '<from>',
+      'a release of the tree (its record, else the tag of that name), or an image reference',
+    )
     .argument('<to>', 'a later release (tag), or an image reference')
     .description('packages added, removed and upgraded per image between two releases, from their SBOMs');
   cmd.option('-f, --file <path>', 'the image tree (default images.yaml)');

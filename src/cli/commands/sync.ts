@@ -8,9 +8,10 @@ import { formatBytes } from '../../execute/report.js';
 import { listCatalog } from '../../registry/catalog.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { openRegistry } from '../../registry/open.js';
-import { registryProblem, repositoryProblem } from '../../registry/reference.js';
+import { parseReference, registryProblem, repositoryProblem } from '../../registry/reference.js';
 import { RELEASE_FORMAT_VERSION, type ReleaseRecord } from '../../release/record.js';
 import { listReleases, readRecord, releasesRepository } from '../../release/store.js';
+import { checkSignatures } from '../../sign/verify.js';
 import { applySync } from '../../sync/apply.js';
 import { type SyncPlan, syncHasChanges } from '../../sync/model.js';
 import { observeSync } from '../../sync/observe.js';
@@ -20,6 +21,7 @@ import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out } from '../io.js';
 import { debugSink, formatOption } from '../options.js';
+import { verifyPolicy } from '../sign-targets.js';
 
 interface SyncFlags {
   release?: string;
@@ -36,6 +38,10 @@ interface SyncFlags {
   sourceCaFile?: string;
   targetCaFile?: string;
   releasesRepository: string;
+  requireSignature?: boolean;
+  gpgKey?: string;
+  lookaside?: string;
+  sigstoreKey?: string;
   debug?: boolean;
 }
 
@@ -66,6 +72,10 @@ export function register(program: Command): void {
       'where release records are, under each namespace',
       'arbor-releases',
     )
+    .option('--require-signature', 'refuse, before anything moves, images not signed with the keys given')
+    .option('--gpg-key <file>', 'with --require-signature: trusted OpenPGP public key(s)')
+    .option('--lookaside <dir|url>', 'with --gpg-key: where the GPG signatures are')
+    .option('--sigstore-key <file>', 'with --require-signature: PEM public key of sigstore bundles')
     .action(
       action<SyncFlags>(async ([sourceArg, targetArg], flags) => {
         const source = parseLocation(sourceArg ?? '', 'source');
@@ -92,6 +102,29 @@ export function register(program: Command): void {
           const unknown = (flags.only ?? []).filter((n) => !record.images.some((i) => i.name === n));
           if (unknown.length > 0)
             throw new ArborError(`not in release ${record.release}: ${unknown.join(', ')}`);
+          if (flags.requireSignature) {
+            const policy = await verifyPolicy(flags, null);
+            if (!policy.gpg && !policy.sigstore)
+              throw new ArborError(
+                '--require-signature needs --gpg-key (with --lookaside) or --sigstore-key',
+              );
+            const problems = await checkSignatures(
+              images.map((i) => ({
+                name: i.name,
+                reference: parseReference(`${source.registry}/${i.repository}@${i.digest}`),
+              })),
+              policy,
+              () => from.client,
+            );
+            if (problems.length > 0)
+              throw new ArborError([
+                {
+                  severity: 'error',
+                  message: 'sync refused: not every image is validly signed; nothing moved',
+                },
+                ...problems,
+              ]);
+          }
           const manifests = new SourceManifests(from.client);
           const observed = await observeSync(
             manifests,
@@ -126,7 +159,7 @@ export function register(program: Command): void {
           });
           const t = result.totals;
           out(
-            `Sync: ${t.blobsUploaded} blob(s) uploaded (${formatBytes(t.bytesUploaded)}), ${result.rebuilt} rebuilt from deltas, ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${result.flip.tags} tag(s) written together in ${result.flip.windowMs} ms.`,
+            `Sync: ${t.blobsUploaded} blob(s) uploaded (${formatBytes(t.bytesUploaded)}), ${result.rebuilt} rebuilt from deltas, ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${result.referrers} referrer(s); ${result.flip.tags} tag(s) written together in ${result.flip.windowMs} ms.`,
           );
           for (const f of result.fallbacks) out(`  delta not used for ${f}`);
           return 0;
