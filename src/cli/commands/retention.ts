@@ -1,6 +1,6 @@
 // `arbor retention plan|apply`: retention alone, across every repository the rules select.
 // apply shows the plan, asks on a terminal (or takes --auto-approve), then deletes with a
-// re-check of every digest just before its DELETE.
+// re-check of every digest just before its DELETE (apply.ts).
 import { type Command, Option } from 'commander';
 import { durationProblem, parseDuration } from '../../config/duration.js';
 import { ArborError, formatDiagnostic } from '../../errors.js';
@@ -100,7 +100,12 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
     if (flags.format === 'json') {
       out(
         JSON.stringify(
-          { formatVersion: 1, results: applied.results, bytesFreed: applied.bytesFreed },
+          {
+            formatVersion: 1,
+            results: applied.results,
+            bytesFreed: applied.bytesFreed,
+            vanished: applied.vanished,
+          },
           null,
           2,
         ),
