@@ -9,6 +9,7 @@
 import type { RegistryClients } from '../plan/clients.js';
 import type { DesiredImage, DesiredState } from '../plan/desired.js';
 import type { Plan, PlannedImage } from '../plan/model.js';
+import { writeTagsGuarded } from '../registry/deletion-guard.js';
 import type { GitInfo } from '../render/git.js';
 import { extraBuildArgs } from '../render/render.js';
 import { BuildError, type Builder, type BuildRequest } from './builders/index.js';
@@ -133,10 +134,9 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
     if (tags.length === 0) return;
     emit({ type: 'step', name, step: 'tag', detail: tags.join(', ') });
     const path = desired.images.get(name)!.repositoryPath;
-    for (const tag of tags) {
-      signal.throwIfAborted();
-      await home.tagManifest(path, digest, tag);
-    }
+    // Manifest copies that a concurrent `arbor retention` cannot delete unnoticed (it would put
+    // them back): registry/deletion-guard.ts.
+    await writeTagsGuarded(home, path, digest, tags, { signal });
   };
 
   /** Builds the image locally under all its refs; with a content fingerprint, measures it. */

@@ -83,6 +83,23 @@ async function deleteReference<NotFound extends DeleteResult>(
     return 'deleted';
   }
   if (response.status === 404) return onNotFound(response, reference);
+  if (response.status === 400 && tagOrDigest.includes(':')) {
+    // Distribution answers DIGEST_INVALID when, while deleting, it reads a tag link that another
+    // request is rewriting or removing in the same repository (a concurrent push or delete):
+    // a transient answer about the repository, not a refusal of deletion.
+    const error = parseErrorBody((await readBody(response, 64 * 1024, reference)).toString('utf8'));
+    if (error?.code === 'DIGEST_INVALID')
+      throw new RegistryError(
+        reference,
+        `${error.message ?? 'digest invalid'} (a concurrent change in the repository)`,
+        {
+          status: 400,
+          code: error.code,
+          restartable: true,
+        },
+      );
+    return 'unsupported';
+  }
   if (response.status === 405 || response.status === 400) {
     await response.body.dump();
     return 'unsupported';

@@ -1,4 +1,7 @@
 // Carrying retention out without deleting what changed since the plan. Per repository:
+// 0. a deletion marker goes up first (registry/deletion-guard.ts): arbor processes writing tags
+//    here check for it and put back what a DELETE took; it comes down SETTLE_MS after the last
+//    DELETE (not on Docker Hub, which deletes tags, never a tag it was not asked to);
 // 1. a sweep: list the tags and HEAD every one, so this run knows what each points at;
 // 2. then per small batch of deletions, immediately before their DELETEs: list the tags again and
 //    HEAD the ones whose digest could matter (recheck.ts: new tags, the batch's tags, the tags of
@@ -16,6 +19,15 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { ArborError } from '../errors.js';
 import type { PlannedDeletion } from '../plan/model.js';
 import type { RegistryClient } from '../registry/client.js';
+import {
+  type DeletionMarker,
+  isMarkerTag,
+  lowerMarker,
+  MARKER_MARGIN_MS,
+  MARKER_RENEW_MS,
+  raiseMarker,
+  SETTLE_MS,
+} from '../registry/deletion-guard.js';
 import { isRestartable, RegistryError, unlessNotFound } from '../registry/errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../registry/transport/backoff.js';
 import type { DockerHubClient } from './dockerhub.js';
@@ -100,14 +112,19 @@ export async function applyRetention(
     disabled: undefined,
   };
   const repositories = pLimit(options.repositoryConcurrency ?? 2);
+  const lowering: Array<Promise<void>> = [];
   await Promise.all(
     [...byRepository(deletions)].map(([repository, group]) =>
       repositories(async () => {
         if (run.disabled) return;
-        vanished.push(...(await new RepositoryRun(run, repository).apply(group)));
+        const done = await new RepositoryRun(run, repository).apply(group);
+        vanished.push(...done.vanished);
+        lowering.push(done.lowered);
       }),
     ),
   );
+  // Markers come down SETTLE_MS after each repository's last DELETE: the run ends after that.
+  await Promise.all(lowering);
   if (run.disabled) throw run.disabled;
   const bytesFreed = results
     .filter((r) => r.status === 'deleted' && r.deletion.tag === null)
@@ -144,6 +161,12 @@ class RepositoryRun {
   private readonly deleted = new Set<string>();
   private readonly vanished: VanishedTag[] = [];
   private aborted = false;
+  /** This run's deletion marker here (none on Docker Hub). */
+  private marker: DeletionMarker | undefined;
+  /** performance.now() of the last DELETE answer; a DELETE without an answer may still land. */
+  private lastAnswer = 0;
+  private unanswered = false;
+  private readonly lowerings: Array<Promise<void>> = [];
 
   constructor(
     private readonly run: Run,
@@ -153,17 +176,24 @@ class RepositoryRun {
     this.limit = pLimit(run.options.concurrency ?? 8);
   }
 
-  async apply(group: readonly PlannedDeletion[]): Promise<VanishedTag[]> {
+  async apply(
+    group: readonly PlannedDeletion[],
+  ): Promise<{ vanished: VanishedTag[]; lowered: Promise<void> }> {
     const tagged = group.filter((d) => d.tag === null && d.tags.length > 0);
     const untagged = group.filter((d) => d.tag === null && d.tags.length === 0);
     const tagOnly = group.filter((d) => d.tag !== null);
     try {
+      if (!this.run.options.hub) this.marker = await raiseMarker(this.run.client, this.path);
       await this.sweep();
     } catch (e) {
       if (!(e instanceof RegistryError)) throw e;
       for (const d of group)
-        this.run.settle({ deletion: d, status: 'aborted', detail: `re-check failed: ${e.message}` });
-      return [];
+        this.run.settle({
+          deletion: d,
+          status: 'aborted',
+          detail: `${this.marker || this.run.options.hub ? 're-check' : 'raising the deletion marker'} failed: ${e.message}`,
+        });
+      return { vanished: [], lowered: this.lower() };
     }
     // Tagged digests (indexes among them) first; untagged children only once every tagged
     // deletion of the repository went through, since an aborted index still needs its children.
@@ -178,7 +208,30 @@ class RepositoryRun {
     } else await this.drain(untagged, []);
     await this.drain(tagOnly, []);
     if (!this.run.disabled) await this.lastLook().catch(() => undefined);
-    return this.vanished;
+    return { vanished: this.vanished, lowered: this.lower() };
+  }
+
+  /**
+   * Takes the marker down SETTLE_MS after the last DELETE's answer (writers that listed sooner
+   * saw it). After a DELETE that got no answer it stays until it expires: that DELETE may land later.
+   */
+  private lower(): Promise<void> {
+    const marker = this.marker;
+    if (marker && !this.unanswered) {
+      const wait = this.lastAnswer + SETTLE_MS - performance.now();
+      this.lowerings.push(
+        sleep(Math.max(0, wait)).then(() => lowerMarker(this.run.client, marker).catch(() => undefined)),
+      );
+    }
+    return Promise.all(this.lowerings).then(() => undefined);
+  }
+
+  /** A fresh marker before the current one nears its expiry; the old comes down once the new is up. */
+  private async renewMarker(): Promise<void> {
+    const old = this.marker;
+    if (!old || performance.now() - old.raisedAt < MARKER_RENEW_MS) return;
+    this.marker = await raiseMarker(this.run.client, this.path);
+    this.lowerings.push(lowerMarker(this.run.client, old).catch(() => undefined));
   }
 
   /** What every tag points at now: the base the batches' checks compare against. */
@@ -204,6 +257,7 @@ class RepositoryRun {
       );
       let check: Check;
       try {
+        await this.renewMarker();
         check = await this.check(batch, later);
       } catch (e) {
         if (!(e instanceof RegistryError)) throw e;
@@ -264,10 +318,15 @@ class RepositoryRun {
       this.settleAborted(deletion, verdict.reason);
       return;
     }
+    if (this.marker && Date.now() > this.marker.expiresAt - MARKER_MARGIN_MS) {
+      this.settleAborted(deletion, 'the deletion marker is about to expire: not deleting under it');
+      return;
+    }
     const sentAt = performance.now();
     try {
       const outcome = await this.send(deletion);
       const answeredAt = performance.now();
+      this.lastAnswer = Math.max(this.lastAnswer, answeredAt);
       if (outcome === 'disabled') {
         this.run.disabled ??= new DeletionDisabledError(disabledMessage(this.run.client, this.repository));
         return;
@@ -286,6 +345,9 @@ class RepositoryRun {
       });
     } catch (e) {
       if (!(e instanceof RegistryError)) throw e;
+      // A status is an answer; a lost connection or timeout leaves the DELETE's fate open.
+      if (e.status === undefined) this.unanswered = true;
+      else this.lastAnswer = Math.max(this.lastAnswer, performance.now());
       const attempts = this.run.options.deleteAttempts ?? 3;
       if (isRestartable(e) && queued.attempt + 1 < attempts) return { deletion, attempt: queued.attempt + 1 };
       this.settleAborted(deletion, e.message);
@@ -356,9 +418,9 @@ class RepositoryRun {
 
   /** The tag list; a tag this run knew that is no longer listed is noted (vanished) and forgotten. */
   private async list(): Promise<string[]> {
-    const listed = await this.limit(() =>
-      unlessNotFound(this.run.client.listTags(this.path), [] as string[]),
-    );
+    const listed = (
+      await this.limit(() => unlessNotFound(this.run.client.listTags(this.path), [] as string[]))
+    ).filter((tag) => !isMarkerTag(tag));
     const names = new Set(listed);
     for (const lost of vanishedTags({ known: this.known, listed: names, deleted: this.deleted })) {
       this.known.delete(lost.tag);

@@ -13,6 +13,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { RegistryClient } from '../registry/client.js';
 import { getImageConfigBytes, parseImageConfig } from '../registry/config-blob.js';
 import { describeRef } from '../registry/context.js';
+import { isMarkerTag } from '../registry/deletion-guard.js';
 import type { DigestCache } from '../registry/digest-cache.js';
 import { unlessNotFound } from '../registry/errors.js';
 import {
@@ -67,8 +68,11 @@ export async function observeArtifacts(
 ): Promise<Artifact[]> {
   const { cache, hints } = options;
   const limit = options.limit ?? pLimit(DEFAULT_CONCURRENCY);
-  // A repository that does not exist has no tags.
-  const tags = await limit(() => unlessNotFound(client.listTags(repository), [] as string[]));
+  // A repository that does not exist has no tags. A running retention's deletion marker is not
+  // an image anyone keeps (registry/deletion-guard.ts), so it is not retention's to judge.
+  const tags = (await limit(() => unlessNotFound(client.listTags(repository), [] as string[]))).filter(
+    (tag) => !isMarkerTag(tag),
+  );
   const lastSeen = hints?.read(client.registry, repository) ?? new Map<string, string>();
   const digestOfTag = new Map<string, string>();
   const manifests = new Map<string, Manifest>();
