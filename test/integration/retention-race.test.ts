@@ -12,7 +12,12 @@ import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTree } from '../../src/plan/desired.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
-import { isMarkerTag, writeTagsGuarded } from '../../src/registry/deletion-guard.js';
+import {
+  isMarkerTag,
+  lowerMarker,
+  raiseMarker,
+  writeTagsGuarded,
+} from '../../src/registry/deletion-guard.js';
 import { applyRetention } from '../../src/retention/apply.js';
 import { planRetentionDetailed } from '../../src/retention/index.js';
 import { arbor, BIN } from '../support/cli.js';
@@ -44,6 +49,48 @@ interface Write {
   digest: string;
   rewritten: boolean;
 }
+
+describe('the deletion guard, step by step', () => {
+  it('a tag deleted under a marker after it was written is written again once the marker is down', async () => {
+    const repository = 'guard/app';
+    const digest = await pushVersion(client, repository, ['old'], day(1));
+    const marker = await raiseMarker(client, repository);
+    const guarded = writeTagsGuarded(client, repository, digest, ['wanted']);
+    // A retention whose last look came before the write: the DELETE takes the new tag along.
+    while (!(await client.headManifest(repository, 'wanted'))) await sleep(10);
+    expect(await client.deleteManifest(repository, digest)).toBe('deleted');
+    expect(await client.headManifest(repository, 'wanted')).toBeNull();
+    await sleep(300);
+    await lowerMarker(client, marker);
+    const result = await guarded;
+    expect(result.rewritten).toEqual(['wanted']);
+    expect(result.waitedMs).toBeGreaterThan(250);
+    expect((await client.headManifest(repository, 'wanted'))?.digest).toBe(digest);
+    expect(await client.listTags(repository)).toEqual(['wanted']);
+  });
+
+  it('without a marker the write returns at once; a plan does not judge a marker', async () => {
+    const repository = 'guard/quiet';
+    const digest = await pushVersion(client, repository, ['v1'], day(1));
+    await pushVersion(client, repository, ['v2'], day(2));
+    expect(await writeTagsGuarded(client, repository, digest, ['v1-alias'])).toEqual({
+      rewritten: [],
+      waitedMs: 0,
+    });
+    const marker = await raiseMarker(client, repository);
+    const tree = await writeConfig(
+      registry.host,
+      `  - extra_repositories: ["${repository}"]\n    keep_last: 1`,
+    );
+    const { config } = await loadTree(tree.file);
+    await tree.remove();
+    const plan = await planRetentionDetailed(config, [], client, new Date(), { cacheDir: false });
+    const judged = [...plan.deletions.map((d) => d.digest), ...plan.kept.map((k) => k.digest)];
+    expect(judged).not.toContain(marker.digest);
+    expect(plan.deletions.map((d) => d.tags)).toEqual([['v1', 'v1-alias']]);
+    await lowerMarker(client, marker);
+  });
+});
 
 describe('retention racing the tag step of applies (in process)', () => {
   it('50 rounds: every tag the writer reported written is still there, on its digest', async () => {
