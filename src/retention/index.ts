@@ -81,6 +81,7 @@ export async function planRetentionDetailed(
   const histories = await observeRepositories(client, selections, {
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(cache && hints ? { cache, hints } : {}),
+    now: now.getTime(),
   });
   // After the run's reads, so this run's entries count as just used; hints on the same daily turn.
   if (await cache?.pruneIfDue()) await hints?.prune();

@@ -17,6 +17,11 @@ export interface Artifact {
   created?: number;
   /** When the registry received it, if the registry says so (distribution does not). */
   pushedAt?: number;
+  /**
+   * Tags arbor saw arrive on it after an earlier look (tag-hints.ts): tag → when arbor first saw
+   * it here (ms since epoch). The write happened before that, but after the earlier look.
+   */
+  tagsSeenSince?: Record<string, number>;
   mediaType: string;
   /** For an index: the manifests it lists. */
   children: string[];

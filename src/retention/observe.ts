@@ -26,7 +26,7 @@ import {
 import { isForeignLayer } from '../registry/media-types.js';
 import type { Artifact, RepositoryHistory, StoredBlob } from './model.js';
 import type { Selections } from './select.js';
-import { askTagWith, type TagHints } from './tag-hints.js';
+import { askTagWith, type TagHints, tagsFirstSeen } from './tag-hints.js';
 
 export const DEFAULT_CONCURRENCY = 16;
 
@@ -37,6 +37,8 @@ export interface ObserveOptions {
   cache?: DigestCache;
   /** What tags pointed at last time: chooses HEAD or GET per tag (needs `cache` to matter). */
   hints?: TagHints;
+  /** The time of this look (ms since epoch), recorded in the hints; default now. */
+  now?: number;
 }
 
 export async function observeRepositories(
@@ -73,7 +75,8 @@ export async function observeArtifacts(
   const tags = (await limit(() => unlessNotFound(client.listTags(repository), [] as string[]))).filter(
     (tag) => !isMarkerTag(tag),
   );
-  const lastSeen = hints?.read(client.registry, repository) ?? new Map<string, string>();
+  const previous = hints?.readRecord(client.registry, repository);
+  const lastSeen = previous?.tags ?? new Map<string, string>();
   const digestOfTag = new Map<string, string>();
   const manifests = new Map<string, Manifest>();
   await Promise.all(
@@ -102,7 +105,9 @@ export async function observeArtifacts(
     if (list) list.push(tag);
     else tagsByDigest.set(digest, [tag]);
   }
-  if (hints && cache) await hints.write(client.registry, repository, digestOfTag);
+  const observedAt = options.now ?? Date.now();
+  const since = previous ? tagsFirstSeen(previous, digestOfTag, observedAt) : new Map<string, number>();
+  if (hints && cache) await hints.write(client.registry, repository, digestOfTag, { observedAt, since });
 
   // Breadth first through indexes: their children are artifacts too (untagged, usually).
   let wanted = new Set([...tagsByDigest.keys()].filter((d) => !manifests.has(d)));
@@ -131,7 +136,11 @@ export async function observeArtifacts(
       ),
   );
 
-  return [...manifests.values()].map((m) => toArtifact(m, tagsByDigest.get(m.digest) ?? [], created));
+  return [...manifests.values()].map((m) => {
+    const artifact = toArtifact(m, tagsByDigest.get(m.digest) ?? [], created);
+    const seen = artifact.tags.filter((t) => since.has(t)).map((t) => [t, since.get(t)!] as const);
+    return seen.length > 0 ? { ...artifact, tagsSeenSince: Object.fromEntries(seen) } : artifact;
+  });
 }
 
 /** The manifest with this digest: from the cache, else fetched (and then stored). */
