@@ -24,7 +24,8 @@
 //   npx tsc -p tsconfig.build.json && node bench/retention.mjs        (prints JSON)
 //   env REPOSITORIES, TAGS, WARM_RUNS (default 5); REGISTRY_GOGC sets the registry's GOGC (its
 //   garbage collector is half its CPU per request at the default 100) to see arbor against a faster registry;
-//   SECTIONS (default plan,apply,race), APPLY_REPOSITORIES, APPLY_RUNS (3), BEFORE_DIST, RACE_ROUNDS
+//   SECTIONS (default plan,apply,race), APPLY_REPOSITORIES, APPLY_RUNS (3), BEFORE_DIST, RACE_ROUNDS,
+//   BATCH_SIZE (deletions per re-check, default 8)
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -260,6 +261,7 @@ async function timedApply(apply, deletions, host) {
     const start = performance.now();
     let lastResult = 0;
     const result = await apply(deletions, client, {
+      ...(process.env.BATCH_SIZE ? { batchSize: Number(process.env.BATCH_SIZE) } : {}),
       onResult: () => {
         lastResult = performance.now();
       },
