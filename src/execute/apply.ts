@@ -133,10 +133,10 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
   const addTags = async (name: string, digest: string, tags: string[], signal: AbortSignal) => {
     if (tags.length === 0) return;
     emit({ type: 'step', name, step: 'tag', detail: tags.join(', ') });
-    const path = desired.images.get(name)!.repositoryPath;
-    // Manifest copies that a concurrent `arbor retention` cannot delete unnoticed (it would put
-    // them back): registry/deletion-guard.ts.
-    await writeTagsGuarded(home, path, digest, tags, { signal });
+    const want = desired.images.get(name)!;
+    // Manifest copies that a concurrent `arbor retention` cannot delete unnoticed: it would put
+    // them back, with the fingerprint tag they stand on (registry/deletion-guard.ts).
+    await writeTagsGuarded(home, want.repositoryPath, digest, tags, { signal, keep: [want.fingerprintTag] });
   };
 
   /** Builds the image locally under all its refs; with a content fingerprint, measures it. */

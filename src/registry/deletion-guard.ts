@@ -103,12 +103,17 @@ export async function lowerMarker(client: RegistryClient, marker: DeletionMarker
 
 export interface GuardedWriteOptions {
   signal?: AbortSignal;
+  /**
+   * Tags already on the digest that the writer relies on (the fingerprint tag): put back too, last,
+   * if a DELETE took them along with the digest.
+   */
+  keep?: readonly string[];
   /** Longest wait for other processes' markers to go (default: until they expire). */
   maxWaitMs?: number;
 }
 
 export interface GuardedWrite {
-  /** Tags a concurrent retention deleted after they were written, and that were written again. */
+  /** Tags a concurrent retention deleted (written, or kept), and that were written again. */
   rewritten: string[];
   /** Time spent waiting for deletion markers to come down. */
   waitedMs: number;
@@ -145,7 +150,7 @@ export async function writeTagsGuarded(
     await waitForNoMarker(client, repository, deadline, options.signal);
     result.waitedMs += performance.now() - waitStart;
     const missing: string[] = [];
-    for (const tag of tags) {
+    for (const tag of [...tags, ...(options.keep ?? []).filter((t) => !tags.includes(t))]) {
       // A tag now on another digest was written by someone after us: theirs stands.
       if (!(await client.headManifest(repository, tag))) missing.push(tag);
     }

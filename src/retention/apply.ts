@@ -1,5 +1,6 @@
 // Carrying retention out without deleting what changed since the plan. Per repository:
-// 0. a deletion marker goes up first (registry/deletion-guard.ts): arbor processes writing tags
+// 0. a DELETE of a digest nobody has tells whether deletion is on (405: stop, nothing left behind);
+//    then a deletion marker goes up (registry/deletion-guard.ts): arbor processes writing tags
 //    here check for it and put back what a DELETE took; it comes down SETTLE_MS after the last
 //    DELETE (not on Docker Hub, which deletes tags, never a tag it was not asked to);
 // 1. a sweep: list the tags and HEAD every one, so this run knows what each points at;
@@ -14,6 +15,7 @@
 //
 // The caller (arbor apply) must not call this when any build or push failed: deletion decisions
 // assume the images.yaml tags now exist.
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { ArborError } from '../errors.js';
@@ -28,6 +30,7 @@ import {
   raiseMarker,
   SETTLE_MS,
 } from '../registry/deletion-guard.js';
+import { digestOf } from '../registry/digest.js';
 import { isRestartable, RegistryError, unlessNotFound } from '../registry/errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../registry/transport/backoff.js';
 import type { DockerHubClient } from './dockerhub.js';
@@ -183,7 +186,16 @@ class RepositoryRun {
     const untagged = group.filter((d) => d.tag === null && d.tags.length === 0);
     const tagOnly = group.filter((d) => d.tag !== null);
     try {
-      if (!this.run.options.hub) this.marker = await raiseMarker(this.run.client, this.path);
+      if (!this.run.options.hub) {
+        // A registry with deletion off would keep the marker for good: ask it first, with a
+        // DELETE of a digest nobody has (404 where deletion works, 405 where it is off).
+        const probe = await this.run.client.deleteManifest(this.path, digestOf(randomBytes(32)));
+        if (probe === 'unsupported') {
+          this.run.disabled ??= new DeletionDisabledError(disabledMessage(this.run.client, this.repository));
+          return { vanished: [], lowered: Promise.resolve() };
+        }
+        this.marker = await raiseMarker(this.run.client, this.path);
+      }
       await this.sweep();
     } catch (e) {
       if (!(e instanceof RegistryError)) throw e;
@@ -191,7 +203,7 @@ class RepositoryRun {
         this.run.settle({
           deletion: d,
           status: 'aborted',
-          detail: `${this.marker || this.run.options.hub ? 're-check' : 'raising the deletion marker'} failed: ${e.message}`,
+          detail: `${this.marker || this.run.options.hub ? 're-check' : 'preparing to delete'} failed: ${e.message}`,
         });
       return { vanished: [], lowered: this.lower() };
     }
