@@ -40,6 +40,7 @@ import { createRegistryClient } from '../dist/registry/client.js';
 import { writeTagsGuarded } from '../dist/registry/deletion-guard.js';
 import { applyRetention } from '../dist/retention/apply.js';
 import { planRetentionDetailed } from '../dist/retention/index.js';
+import { pushTinyImage } from './lib/registry.mjs';
 
 const REPOSITORIES = Number(process.env.REPOSITORIES ?? 50);
 const TAGS = Number(process.env.TAGS ?? 200);
@@ -341,8 +342,6 @@ async function applySection(dir, registry, config) {
 /** RACE_ROUNDS rounds: 8 old digests deleted while a writer adds 3 tags onto them at random moments. */
 async function raceSection(host) {
   const client = createRegistryClient({ registry: host, insecure: true });
-  const layer = randomBytes(1024);
-  const layerDigest = sha256(layer);
   const out = {};
   try {
     for (const writer of ['plain', 'guarded']) {
@@ -351,39 +350,13 @@ async function raceSection(host) {
       let failed = 0;
       for (let round = 0; round < RACE_ROUNDS; round++) {
         const repository = `race/${writer}-${round}`;
-        await client.uploadBlob(repository, layerDigest, layer, layer.length);
         const manifests = new Map();
         for (let v = 0; v < 10; v++) {
-          const config = Buffer.from(
-            JSON.stringify({
-              created: new Date(Date.UTC(2024, 0, 1) + v * 86_400_000).toISOString(),
-              architecture: 'amd64',
-              os: 'linux',
-              config: { Labels: { round: repository } },
-              rootfs: { type: 'layers', diff_ids: [layerDigest] },
-            }),
-          );
-          await client.uploadBlob(repository, sha256(config), config, config.length);
-          const manifest = Buffer.from(
-            JSON.stringify({
-              schemaVersion: 2,
-              mediaType: OCI_MANIFEST,
-              config: {
-                mediaType: 'application/vnd.oci.image.config.v1+json',
-                digest: sha256(config),
-                size: config.length,
-              },
-              layers: [
-                {
-                  mediaType: 'application/vnd.oci.image.layer.v1.tar',
-                  digest: layerDigest,
-                  size: layer.length,
-                },
-              ],
-            }),
-          );
-          const digest = await client.putManifest(repository, `b${v}`, manifest, OCI_MANIFEST);
-          if (v < 8) manifests.set(digest, manifest);
+          const digest = await pushTinyImage(client, repository, {
+            tags: [`b${v}`],
+            created: new Date(Date.UTC(2024, 0, 1) + v * 86_400_000).toISOString(),
+          });
+          if (v < 8) manifests.set(digest, (await client.getManifest(repository, digest)).bytes);
         }
         const deletions = [...manifests.keys()].map((digest, v) => ({
           repository: `${host}/${repository}`,

@@ -162,11 +162,15 @@ const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('h
  * A tiny single-layer image uploaded with arbor's registry client (no engine needed), put under
  * `tags` in order (so a fingerprint tag given last lands last, as apply does). Returns its digest.
  */
-export async function pushTinyImage(client, repository, { tags, labels = {}, layerSize = 256 }) {
+export async function pushTinyImage(
+  client,
+  repository,
+  { tags, labels = {}, layerSize = 256, created = new Date().toISOString() },
+) {
   const layer = randomBytes(layerSize);
   const config = Buffer.from(
     JSON.stringify({
-      created: new Date().toISOString(),
+      created,
       architecture: 'amd64',
       os: 'linux',
       config: { Labels: labels },

@@ -31,7 +31,7 @@ import { OCI_MANIFEST } from './media-types.js';
 
 export const MARKER_PREFIX = 'arbor-deleting-';
 /** How long after retention's last DELETE its marker stays up, and how fast a writer must list. */
-export const SETTLE_MS = 2_000;
+export const SETTLE_MS = 1_000;
 /** A marker's life; retention replaces it after MARKER_RENEW_MS. */
 export const MARKER_LEASE_MS = 150_000;
 export const MARKER_RENEW_MS = 30_000;

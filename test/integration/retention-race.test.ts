@@ -105,9 +105,10 @@ describe('retention racing the tag step of applies (in process)', () => {
 
     const round = async (n: number) => {
       const repository = `race/r${n}`;
-      const doomed: string[] = [];
-      for (let v = 0; v < 8; v++) doomed.push(await pushVersion(client, repository, [`b${v}`], day(v)));
-      for (let v = 8; v < 10; v++) await pushVersion(client, repository, [`b${v}`], day(v));
+      const versions = await Promise.all(
+        Array.from({ length: 10 }, (_, v) => pushVersion(client, repository, [`b${v}`], day(v))),
+      );
+      const doomed = versions.slice(0, 8);
       await client.tagManifest(repository, 'b9', 'release');
       const plan = await planRetentionDetailed(
         config,
@@ -151,7 +152,7 @@ describe('retention racing the tag step of applies (in process)', () => {
       expect((await client.listTags(repository)).filter(isMarkerTag)).toEqual([]);
     };
 
-    const limit = pLimit(6);
+    const limit = pLimit(10);
     await Promise.all(Array.from({ length: 50 }, (_, n) => limit(() => round(n))));
     expect(lost).toEqual([]);
     // The race was real: writes landed on digests retention had planned to delete, and
@@ -236,7 +237,7 @@ describe('`arbor retention apply` racing `arbor apply` of an older tree (real CL
       const current = versions[2]!;
 
       let interplay = 0;
-      for (let n = 0; n < 8; n++) {
+      for (let n = 0; n < 6; n++) {
         // The old versions are back with their fingerprint tags (their blobs were never collected).
         for (const digest of versions) {
           const m = saved.get(digest)!;
@@ -249,7 +250,7 @@ describe('`arbor retention apply` racing `arbor apply` of an older tree (real CL
         await rm(join(dirs[2]!, '.arbor', 'cache', 'registry-tags'), { recursive: true, force: true });
         // Older history, so retention has more to delete than the two rollback targets.
         await Promise.all(
-          Array.from({ length: 24 }, (_, i) => pushVersion(client, 'cli/app', [`h${n}-${i}`], day(i))),
+          Array.from({ length: 16 }, (_, i) => pushVersion(client, 'cli/app', [`h${n}-${i}`], day(i))),
         );
         const rollbackTo = n % 2;
         const round = `${n}`;
