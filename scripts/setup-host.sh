@@ -14,8 +14,12 @@ dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 # Auth and TLS tests: bcrypt htpasswd files for the registry, and a throwaway CA.
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Signing: gpg and its agent (GPG simple signing, and the skopeo oracle tests).
+command -v gpg-agent >/dev/null 2>&1 || need+=(gnupg)
 # The demo registry is probed with curl.
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# arbor unpack writes extended attributes (file capabilities, overlay opaque markers) with setfattr.
+command -v setfattr >/dev/null 2>&1 || need+=(attr)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-host: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -165,9 +165,10 @@ const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('h
 export async function pushTinyImage(
   client,
   repository,
-  { tags, labels = {}, layerSize = 256, created = new Date().toISOString() },
+  { tags, labels = {}, layerSize = 256, layer: given, created = new Date().toISOString() },
 ) {
-  const layer = randomBytes(layerSize);
+  // `layer`: the layer's bytes (a real tar, for benchmarks that read layers); random bytes otherwise.
+  const layer = given ?? randomBytes(layerSize);
   const config = Buffer.from(
     JSON.stringify({
       created,

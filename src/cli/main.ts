@@ -1,7 +1,7 @@
 // The bin entry: builds the command tree, runs it, and turns every failure into one clear
 // message and an exit code (0 ok, 1 error, 2 "plan has changes" with --detailed-exitcode).
 import { Command, CommanderError } from 'commander';
-import { ArborError, formatDiagnostic } from '../errors.js';
+import { ArborError, briefMessage, formatDiagnostic } from '../errors.js';
 import { VERSION } from '../package-info.js';
 import { registerCommands } from './commands/index.js';
 import { err } from './io.js';
@@ -40,7 +40,7 @@ function report(e: unknown, debug: boolean): number {
     return 1;
   }
   const message = e instanceof Error ? e.message : String(e);
-  err(`arbor: ${message}`);
+  err(`arbor: ${briefMessage(message)}`);
   if (debug && e instanceof Error && e.stack) err(e.stack);
   return 1;
 }

@@ -3,7 +3,8 @@
 import path from 'node:path';
 import type { SourceLocation } from '../errors.js';
 import type { Config, ImageConfig, RetentionRule } from './model.js';
-import type { RawConfig, RawImage, RawRetentionRule, RawScalar } from './raw.js';
+import type { RawConfig, RawImage, RawMetadata, RawRetentionRule, RawScalar } from './raw.js';
+import { buildSigning, metadataLabels } from './signing.js';
 import type { DataPath } from './source.js';
 
 export const DEFAULT_TEMPLATES_DIR = 'templates';
@@ -44,11 +45,12 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
     templateOverrides: raw.template_overrides ?? [],
     fingerprint: { tagPrefix: raw.fingerprint?.tag_prefix ?? DEFAULT_TAG_PREFIX },
     images: imageNamesInFileOrder(raw, context).map((name) =>
-      buildImage(name, raw.images[name]!, context.locateKey(['images', name])),
+      buildImage(name, raw.images[name]!, context.locateKey(['images', name]), raw.metadata),
     ),
     retention: (raw.retention ?? []).map((rule, index) =>
       buildRule(rule, index, context.locate(['retention', index])),
     ),
+    ...(raw.signing ? { signing: buildSigning(raw.signing)! } : {}),
     locate: context.locate,
   };
 }
@@ -59,7 +61,12 @@ function imageNamesInFileOrder(raw: RawConfig, context: BuildContext): string[] 
   return names.length === Object.keys(raw.images).length ? names : Object.keys(raw.images);
 }
 
-function buildImage(name: string, raw: RawImage, loc: SourceLocation): ImageConfig {
+function buildImage(
+  name: string,
+  raw: RawImage,
+  loc: SourceLocation,
+  metadata: RawMetadata | undefined,
+): ImageConfig {
   return {
     name,
     ...(raw.parent !== undefined ? { parent: raw.parent } : {}),
@@ -72,7 +79,7 @@ function buildImage(name: string, raw: RawImage, loc: SourceLocation): ImageConf
     args: stringValues(raw.args),
     platforms: raw.platforms ?? [],
     ...(raw.tags !== undefined ? { tags: raw.tags } : {}),
-    labels: stringValues(raw.labels),
+    labels: { ...metadataLabels(metadata, raw.metadata), ...stringValues(raw.labels) },
     ...(raw.content_fingerprint ? { contentFingerprint: { command: raw.content_fingerprint.command } } : {}),
     loc,
   };

@@ -41,6 +41,7 @@ export async function checkFiles(
     const caFile = path.resolve(config.root, config.registry.caFile);
     push(await checker.exists(caFile, 'file', ['registry', 'ca_file'], 'ca_file'));
   }
+  for (const d of await checkSigningFiles(checker, config, rejected)) push(d);
   if (templatesUsable) {
     const checks = config.templateOverrides.map((template, index) =>
       rejected.at(['template_overrides', index])
@@ -58,6 +59,22 @@ export async function checkFiles(
     }),
   );
   return { images, diagnostics };
+}
+
+/** The key and passphrase files `signing:` names (keys may live outside the repository, like ca_file). */
+function checkSigningFiles(checker: PathChecker, config: Config, rejected: Rejected) {
+  const signing = config.signing;
+  const files: Array<[string | undefined, DataPath, string]> = [
+    [signing?.gpg?.passphraseFile, ['signing', 'gpg', 'passphrase_file'], 'passphrase_file'],
+    [signing?.sigstore?.key, ['signing', 'sigstore', 'key'], 'key'],
+    [signing?.sigstore?.publicKey, ['signing', 'sigstore', 'public_key'], 'public_key'],
+    [signing?.sigstore?.passphraseFile, ['signing', 'sigstore', 'passphrase_file'], 'passphrase_file'],
+  ];
+  return Promise.all(
+    files
+      .filter(([file, at]) => file !== undefined && !rejected.at(at))
+      .map(([file, at, what]) => checker.exists(path.resolve(config.root, file!), 'file', at, what)),
+  );
 }
 
 async function checkImage(

@@ -5,7 +5,7 @@
 // wrong type keeps its key (a `template: 5` is still "a template was given") as its text, or is
 // dropped where presence means nothing; a parent the schema rejected is dropped so the graph does
 // not report it a second time.
-import type { RawConfig, RawImage, RawRetentionRule, RawScalar } from './raw.js';
+import type { RawConfig, RawImage, RawRetentionRule, RawScalar, RawSigning } from './raw.js';
 import type { Rejected } from './rejected.js';
 
 type Mapping = Record<string, unknown>;
@@ -43,6 +43,35 @@ export function lenientRaw(data: unknown, rejected: Rejected): RawConfig {
     // A rule that is not a mapping stays as an empty rule so the others keep their index (and
     // position); everything in it is rejected, so no check speaks about it.
     ...optional('retention', Array.isArray(top.retention) ? top.retention.map(lenientRule) : undefined),
+    ...optional('signing', isMapping(top.signing) ? lenientSigning(top.signing) : undefined),
+  };
+}
+
+/** The key files of `signing:` are still checked when another part of the file was rejected. */
+function lenientSigning(signing: Mapping): RawSigning {
+  const gpg = mapping(signing.gpg);
+  const sigstore = mapping(signing.sigstore);
+  const passphrase = (m: Mapping) => ({
+    ...optional('passphrase_env', text(m.passphrase_env)),
+    ...optional('passphrase_file', text(m.passphrase_file)),
+  });
+  return {
+    ...optional(
+      'gpg',
+      isMapping(signing.gpg)
+        ? { key: text(gpg.key) ?? '', lookaside: text(gpg.lookaside) ?? '', ...passphrase(gpg) }
+        : undefined,
+    ),
+    ...optional(
+      'sigstore',
+      isMapping(signing.sigstore)
+        ? {
+            key: text(sigstore.key) ?? '',
+            ...optional('public_key', text(sigstore.public_key)),
+            ...passphrase(sigstore),
+          }
+        : undefined,
+    ),
   };
 }
 

@@ -54,15 +54,17 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
   const cwd = options.cwd ?? process.cwd();
   const absolute = path.resolve(cwd, file);
   const shown = displayPath(absolute, cwd);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(absolute, 'utf8');
+    bytes = await readFile(absolute);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
     return { diagnostics: [error(`cannot read ${shown}: ${reason}`)] };
   }
+  const text = configText(bytes, shown);
+  if (typeof text !== 'string') return { diagnostics: [text] };
 
   const source = await parse(absolute, text, shown);
   // Without data (a YAML syntax error) there is nothing to check further.
@@ -97,6 +99,79 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
     ...(warnings.length > 0 ? { warnings } : {}),
   };
   return matched ? { config: model, model, diagnostics } : { model, diagnostics };
+}
+
+/** Larger than any tree's images.yaml (a 2,000-image tree is about 1 MB): not parsed at all. */
+export const CONFIG_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The file as text, or why it is not an images.yaml worth parsing: too large, or not text (a
+ * NUL byte or invalid UTF-8, e.g. a binary given by mistake). Summarised, never echoed.
+ */
+function configText(bytes: Buffer, shown: string): string | Diagnostic {
+  const size = `${bytes.length.toLocaleString('en-US')} bytes`;
+  if (bytes.length > CONFIG_MAX_BYTES)
+    return error(`${size}: too large for an images file (at most ${CONFIG_MAX_BYTES / 1024 / 1024} MiB)`, {
+      loc: { file: shown, line: 1, col: 1 },
+    });
+  const nul = bytes.indexOf(0);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(nul >= 0 ? bytes.subarray(0, nul) : bytes);
+  } catch {
+    const bad = firstInvalidUtf8(bytes);
+    return error(`not a text file (${size}; invalid UTF-8 at byte ${bad})`, {
+      loc: positionOf(bytes, bad, shown),
+    });
+  }
+  if (nul >= 0)
+    return error(`not a text file (${size}; a NUL byte at byte ${nul})`, {
+      loc: positionOf(bytes, nul, shown),
+    });
+  return text;
+}
+
+/** Offset of the first byte that is not part of valid UTF-8 (the file is known to hold one). */
+function firstInvalidUtf8(bytes: Buffer): number {
+  // Halving keeps it fast on a large file. A prefix decoded as a stream holds no invalid byte
+  // when it decodes (a character cut at its end is held back, not an error).
+  const decodes = (end: number) => {
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, end), { stream: true });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let good = 0;
+  let bad = bytes.length;
+  while (bad - good > 1) {
+    const middle = Math.floor((good + bad) / 2);
+    if (decodes(middle)) good = middle;
+    else bad = middle;
+  }
+  // The shortest failing prefix ends with the byte that made it fail: a byte that can never
+  // start a character, or one that cannot continue the character begun before it (then the
+  // character's first byte is where the problem is).
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, good));
+    return good;
+  } catch {
+    let start = good - 1;
+    while (start > 0 && (bytes[start]! & 0xc0) === 0x80) start--;
+    return start;
+  }
+}
+
+/** 1-based line and column (in bytes) of a byte offset. */
+function positionOf(bytes: Buffer, offset: number, file: string): SourceLocation {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = bytes.indexOf(10); i >= 0 && i < offset; i = bytes.indexOf(10, i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { file, line, col: offset - lineStart + 1 };
 }
 
 /** The parsed text, from source-index.ts when this exact text was parsed cleanly before. */

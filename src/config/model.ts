@@ -62,6 +62,25 @@ export interface ImageConfig {
   loc: SourceLocation;
 }
 
+/** A passphrase for a signing key: from an environment variable or a file, never from images.yaml. */
+export interface PassphraseSource {
+  passphraseEnv?: string;
+  /** Relative to the config root. */
+  passphraseFile?: string;
+}
+
+/** `signing:` (docs/signing.md). Paths are relative to the config root, as written. */
+export interface SigningConfig {
+  /** GPG simple signing: the key's fingerprint and the lookaside directory signatures go to. */
+  gpg?: { key: string; lookaside: string } & PassphraseSource;
+  /** Sigstore bundles signed with a PEM PKCS#8 ECDSA P-256 key. */
+  sigstore?: { key: string; publicKey?: string } & PassphraseSource;
+  /** Attach an SPDX SBOM to every published image (default true). */
+  sbom: boolean;
+  /** Attach an in-toto SLSA provenance statement to every published image (default true). */
+  provenance: boolean;
+}
+
 export type RetentionOrder = 'created' | 'semver' | 'tag-pattern';
 
 export interface RetentionRule {
@@ -117,6 +136,8 @@ export interface Config {
   /** In file order. */
   images: ImageConfig[];
   retention: RetentionRule[];
+  /** Absent: apply signs nothing and attaches nothing. */
+  signing?: SigningConfig;
   /** Warnings found while loading (e.g. a retention rule that keeps nothing); absent when none. */
   warnings?: Diagnostic[];
   /**

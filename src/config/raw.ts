@@ -16,6 +16,27 @@ export interface RawImage {
   tags?: string[];
   labels?: Record<string, RawScalar>;
   content_fingerprint?: { command: string };
+  metadata?: RawMetadata;
+}
+
+/** `metadata:` keys → `org.opencontainers.image.<key>` labels. */
+export type RawMetadata = Partial<
+  Record<
+    'title' | 'description' | 'vendor' | 'authors' | 'licenses' | 'url' | 'documentation' | 'source',
+    string
+  >
+>;
+
+interface RawPassphrase {
+  passphrase_env?: string;
+  passphrase_file?: string;
+}
+
+export interface RawSigning {
+  gpg?: { key: string; lookaside: string } & RawPassphrase;
+  sigstore?: { key: string; public_key?: string } & RawPassphrase;
+  sbom?: boolean;
+  provenance?: boolean;
 }
 
 export interface RawRetentionRule {
@@ -48,4 +69,6 @@ export interface RawConfig {
   fingerprint?: { tag_prefix?: string };
   images: Record<string, RawImage>;
   retention?: RawRetentionRule[];
+  signing?: RawSigning;
+  metadata?: RawMetadata;
 }

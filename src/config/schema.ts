@@ -2,7 +2,7 @@
 // through the yaml-language-server comment) and turns ajv's errors into messages a person can
 // act on, each at the position of the offending node.
 import type { ErrorObject } from 'ajv';
-import { type Diagnostic, error } from '../errors.js';
+import { type Diagnostic, error, quote } from '../errors.js';
 import { validate as generated } from './images-schema.validator.js';
 import { NOTHING_REJECTED, type Rejected, rejectedPaths } from './rejected.js';
 import type { DataPath, SourceDocument } from './source.js';
@@ -115,7 +115,7 @@ function propertyNameDiagnostic(e: ErrorObject, causes: ErrorObject[], source: S
   const reasons = causes.map((c) => annotation(c) ?? plainStringProblem(c));
   const what = path[0] === 'images' && path.length === 2 ? 'image name' : 'name';
   const reason = reasons.length > 0 ? reasons.join('; ') : 'not allowed here';
-  return error(`invalid ${what} "${name}": ${reason}`, { loc: source.locateKey(path) });
+  return error(`invalid ${what} ${quote(name)}: ${reason}`, { loc: source.locateKey(path) });
 }
 
 function keywordDiagnostic(e: ErrorObject, data: unknown, source: SourceDocument): Diagnostic {
@@ -135,37 +135,31 @@ function keywordDiagnostic(e: ErrorObject, data: unknown, source: SourceDocument
       const key = String(params.additionalProperty);
       const known = Object.keys((e.parentSchema?.properties as object | undefined) ?? {});
       const where = inner.length > 0 ? ` in ${subject}` : '';
-      return error(`unknown key "${key}"${where}${didYouMean(key, known)}`, {
+      return error(`unknown key ${quote(key)}${where}${didYouMean(key, known)}`, {
         ...at,
         loc: source.locateKey([...path, key]),
       });
     }
     case 'required': {
       const key = String(params.missingProperty);
-      return error(`${inner.length > 0 ? `${subject}: ` : ''}missing required key "${key}"`, at);
+      return error(`${inner.length > 0 ? `${subject}: ` : ''}missing required key ${quote(key)}`, at);
     }
     case 'type':
       return error(`${subject} must be ${typeNames(params.type)}, not ${describeValue(value)}`, at);
     case 'const':
-      return error(
-        `${subject} must be ${JSON.stringify(params.allowedValue)}, not ${JSON.stringify(value)}`,
-        at,
-      );
+      return error(`${subject} must be ${JSON.stringify(params.allowedValue)}, not ${shown(value)}`, at);
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);
       const hint = typeof value === 'string' ? didYouMean(value, allowed) : '';
-      return error(
-        `${subject} must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}${hint}`,
-        at,
-      );
+      return error(`${subject} must be one of ${allowed.join(', ')}, not ${shown(value)}${hint}`, at);
     }
     case 'pattern':
     case 'minLength':
     case 'maxLength':
     case 'format':
-      return error(`${subject} ${JSON.stringify(value)}: ${plainStringProblem(e)}`, at);
+      return error(`${subject} ${shown(value)}: ${plainStringProblem(e)}`, at);
     case 'minimum':
-      return error(`${subject} must be at least ${params.limit}, not ${JSON.stringify(value)}`, at);
+      return error(`${subject} must be at least ${params.limit}, not ${shown(value)}`, at);
     case 'minItems':
     case 'minProperties':
       return error(
@@ -176,7 +170,7 @@ function keywordDiagnostic(e: ErrorObject, data: unknown, source: SourceDocument
       );
     case 'uniqueItems': {
       const { i, j } = params as { i: number; j: number };
-      return error(`${subject} lists ${JSON.stringify(valueAt(data, [...path, i]))} twice`, {
+      return error(`${subject} lists ${shown(valueAt(data, [...path, i]))} twice`, {
         ...at,
         loc: source.locate([...path, Math.max(i, j)]),
       });
@@ -237,7 +231,16 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'number') return `the number ${value}`;
-  return `${typeof value} ${JSON.stringify(value)}`;
+  return `${typeof value} ${shown(value)}`;
+}
+
+/** A value from the file for a message: short, whatever its size. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return quote(value);
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 80
+    ? text
+    : `${text.slice(0, 80)}… (${text.length.toLocaleString('en-US')} characters)`;
 }
 
 function pointerToPath(pointer: string): Array<string | number> {

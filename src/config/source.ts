@@ -51,17 +51,40 @@ export function parseSource(text: string, displayFile: string): ParsedSource {
   const lineCounter = new LineCounter();
   // Duplicate keys are found below in linear time; yaml's own uniqueKeys check compares every
   // pair of keys, which is slow for a file with thousands of images.
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: true });
+  // resolveKnownTags: false keeps YAML 1.1's !!binary, !!set, !!timestamp… unresolved too, so
+  // every explicit tag beyond plain data is refused below, not turned into a Buffer or a Date.
+  const doc = parseDocument(text, {
+    lineCounter,
+    uniqueKeys: false,
+    prettyErrors: true,
+    resolveKnownTags: false,
+  });
   const at = (offset: number): SourceLocation => {
     const { line, col } = lineCounter.linePos(offset);
     return { file: displayFile, line, col };
   };
+  // An unresolved tag (`!!js/function`, `!!python/object`, `!Ref`) is an error, not a warning:
+  // images.yaml is plain data, and the value would otherwise be read as a string and used.
+  const unsafe = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+  const yamlErrors = [...doc.errors, ...unsafe].sort((a, b) => a.pos[0] - b.pos[0]);
   const diagnostics: Diagnostic[] = [
-    ...doc.errors.map((e) => error(yamlMessage(e.message), { loc: at(e.pos[0]) })),
-    ...doc.warnings.map((w) => warning(yamlMessage(w.message), { loc: at(w.pos[0]) })),
+    ...yamlErrors
+      .slice(0, YAML_ERRORS_SHOWN)
+      .map((e) => error(yamlMessage(e.message), { loc: at(e.pos[0]) })),
+    ...doc.warnings
+      .filter((w) => w.code !== 'TAG_RESOLVE_FAILED')
+      .map((w) => warning(yamlMessage(w.message), { loc: at(w.pos[0]) })),
   ];
+  if (yamlErrors.length > YAML_ERRORS_SHOWN) {
+    const rest = yamlErrors.length - YAML_ERRORS_SHOWN;
+    diagnostics.push(
+      error(`${rest} more YAML error${rest === 1 ? '' : 's'} (is this a YAML file?)`, {
+        loc: at(yamlErrors[YAML_ERRORS_SHOWN]!.pos[0]),
+      }),
+    );
+  }
   let data: unknown;
-  if (doc.errors.length === 0) {
+  if (yamlErrors.length === 0) {
     // A repeated key is reported, and its first occurrence is the one read and located, so the
     // rest of the file is still checked in the same run.
     diagnostics.push(...duplicateKeys(doc, at));
@@ -151,9 +174,25 @@ function jsonSafe(value: unknown): boolean {
   return Object.entries(value).every(([k, v]) => k !== '__proto__' && jsonSafe(v));
 }
 
-/** `yaml` appends "at line L, column C:" and a code excerpt; the location is printed separately. */
+/** A file with more YAML errors than this is probably not YAML: the rest are counted, not listed. */
+const YAML_ERRORS_SHOWN = 10;
+
+/**
+ * `yaml` appends "at line L, column C:" and a code excerpt; the location is printed separately.
+ * Unresolved tags get arbor's own words; quoted source text is shortened (a binary or minified
+ * file would otherwise be echoed).
+ */
 function yamlMessage(message: string): string {
-  return `YAML: ${message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim()}`;
+  const text = message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim();
+  const tag = /^Unresolved tag: (.*)$/.exec(text);
+  if (tag)
+    return `YAML tag ${yamlTagName(tag[1]!)} is not allowed: images.yaml holds plain data (strings, numbers, true/false, lists, mappings)`;
+  return `YAML: ${text.replace(/"((?:[^"\\]|\\.){60})(?:[^"\\]|\\.)+"/g, '"$1…"')}`;
+}
+
+/** `tag:yaml.org,2002:js/function` as the user wrote it: `!!js/function`. */
+function yamlTagName(tag: string): string {
+  return tag.startsWith('tag:yaml.org,2002:') ? `!!${tag.slice('tag:yaml.org,2002:'.length)}` : tag;
 }
 
 /**

@@ -1,23 +1,33 @@
 // apply: carry out exactly a plan. Builds run on the DAG scheduler (parents first, critical
-// path first, failures isolated to their subtree); every built image is pushed under one tag
-// by the builder, its other tags are added by manifest copy, and the fingerprint tag goes last,
-// so an interrupted apply never leaves an image that looks complete. Tag-only images get their
-// tags by manifest copy: no build, no blob upload. An image with a `content_fingerprint` is
+// path first, failures isolated to their subtree). arbor publishes every built image itself
+// (publish.ts: the builder exports it, arbor compresses and uploads it) under its fingerprint tag
+// only; the human tags of the whole apply are written at the end, all together, and only if
+// every image succeeded (atomic, the default; `atomic: false` writes each image's tags as soon as
+// it is published). A fingerprint tag that appears while an image builds (another apply of the
+// same tree) is taken as it is: that image is not pushed again. Tag-only images get their tags in
+// the same final burst: no build, no blob upload. An image with a `content_fingerprint` is
 // measured after its build and stamped with it (content-fingerprint.ts); `--refresh` rebuilds
 // such images without the cache and pushes only those whose content really changed.
 
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RegistryClients } from '../plan/clients.js';
 import type { DesiredImage, DesiredState } from '../plan/desired.js';
 import type { Plan, PlannedImage } from '../plan/model.js';
-import { writeTagsGuarded } from '../registry/deletion-guard.js';
+import { parseReference } from '../registry/reference.js';
 import type { GitInfo } from '../render/git.js';
 import { extraBuildArgs } from '../render/render.js';
+import { BlobLedger } from '../transfer/ledger.js';
+import { type CopyTotals, emptyTotals, type ManifestBytes } from '../transfer/model.js';
 import { BuildError, type Builder, type BuildRequest } from './builders/index.js';
 import { measureContent, registryContentFingerprint, stampRequest } from './content-fingerprint.js';
+import { KnownLayers } from './known-layers.js';
 import { imageLabels } from './labels.js';
 import { logFileFor } from './logs.js';
-import { pushBuiltImage } from './push.js';
+import { publishImage } from './publish.js';
 import { runDag, type SchedulerEvent, type Task } from './scheduler.js';
+import { flipReleaseTags, type PendingTags, type TagFlipReport } from './tag-flip.js';
 
 export type ImageStatus =
   | 'built'
@@ -27,6 +37,8 @@ export type ImageStatus =
   | 'refreshed'
   /** `apply --refresh`: rebuilt, same content fingerprint as the registry's: not pushed. */
   | 'unchanged-content'
+  /** Its fingerprint tag appeared while this apply was at it (another apply built it): taken as it is. */
+  | 'adopted'
   | 'failed'
   | 'skipped'
   | 'cancelled';
@@ -37,7 +49,7 @@ export interface ImageOutcome {
   status: ImageStatus;
   /** Digest now at the image's tags. */
   digest?: string;
-  /** Blob bytes uploaded for this image; null when the builder cannot tell. */
+  /** Blob bytes uploaded for this image (counted as the registry accepted them). */
   bytesUploaded: number | null;
   tagsAdded: string[];
   ms: number;
@@ -50,7 +62,7 @@ export interface ImageOutcome {
 
 export type ApplyEvent =
   | SchedulerEvent
-  | { type: 'step'; name: string; step: 'build' | 'push' | 'tag' | 'run'; detail?: string }
+  | { type: 'step'; name: string; step: 'build' | 'export' | 'push' | 'tag' | 'run'; detail?: string }
   /** The scheduler's `done`, labelled with what was done (`built`, `content unchanged, not pushed`, …). */
   | { type: 'done'; name: string; ms: number; label: string };
 
@@ -73,9 +85,34 @@ export interface ApplyRequest {
    * timestamps, so every refresh would push them all.
    */
   refresh?: boolean;
+  /**
+   * Human tags all together at the end, only if everything succeeded (default true). False
+   * writes each image's tags as soon as it is published (partial progress survives a failure).
+   */
+  atomic?: boolean;
 }
 
-type DoneStatus = 'built' | 'tagged' | 'refreshed' | 'unchanged-content';
+export interface ApplyReport {
+  outcomes: ImageOutcome[];
+  /** The final burst of human tags; null when none was written (nothing to tag, or a failure). */
+  flip: TagFlipReport | null;
+  /** Human tags not written because something failed (atomic mode). */
+  tagsHeldBack: number;
+  /** Set when the registry went away and the apply stopped launching work. */
+  registryProblem?: string;
+  /** Every image this apply published or tagged, with the manifest now at its tags. */
+  published: PublishedImage[];
+}
+
+export interface PublishedImage {
+  name: string;
+  repositoryPath: string;
+  digest: string;
+  tags: string[];
+  fingerprintTag: string;
+}
+
+type DoneStatus = 'built' | 'tagged' | 'refreshed' | 'unchanged-content' | 'adopted';
 
 interface Done {
   status: DoneStatus;
@@ -83,6 +120,7 @@ interface Done {
   bytesUploaded: number | null;
   tagsAdded: string[];
   contentFingerprint?: string;
+  detail?: string;
 }
 
 const DONE_LABELS: Record<DoneStatus, string> = {
@@ -90,6 +128,7 @@ const DONE_LABELS: Record<DoneStatus, string> = {
   tagged: 'tagged',
   refreshed: 'refreshed',
   'unchanged-content': 'content unchanged, not pushed',
+  adopted: 'taken from another apply',
 };
 
 /** Images `--refresh` rebuilds: unchanged inputs (`none`, `tag`) and a content fingerprint to compare. */
@@ -107,8 +146,18 @@ export function appliedImages(plan: Plan, desired: DesiredState, refresh: boolea
   return plan.images.filter((i) => i.action !== 'none' || refreshing.has(i.name)).map((i) => i.name);
 }
 
-export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> {
+export async function applyPlan(request: ApplyRequest): Promise<ApplyReport> {
+  const workDir = await mkdtemp(join(tmpdir(), 'arbor-apply-'));
+  try {
+    return await applyIn(request, workDir);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyReport> {
   const { plan, desired, clients, builder } = request;
+  const atomic = request.atomic ?? true;
   const planned = new Map(plan.images.map((i) => [i.name, i]));
   const refreshing = request.refresh ? refreshedImages(plan, desired) : new Set<string>();
   const work = plan.images.filter((i) => i.action !== 'none' || refreshing.has(i.name));
@@ -129,15 +178,41 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
     request.onEvent?.(label && e.type === 'done' ? { ...e, label } : e);
   };
   const home = clients.home;
+  const known = new KnownLayers(workDir);
+  const ledger = new BlobLedger();
+  const pending: PendingTags[] = [];
+  const flips: TagFlipReport[] = [];
+  /** Parents already in a registry whose layers `known` has learnt (once per reference). */
+  const learnt = new Map<string, Promise<void>>();
+  // Digests published so far (parents finish before their children build): the base.digest label.
+  const digests = new Map<string, string>();
+  const baseDigest = (want: DesiredImage) =>
+    want.parent ? (digests.get(want.parent) ?? planned.get(want.parent)?.digest) : undefined;
 
-  const addTags = async (name: string, digest: string, tags: string[], signal: AbortSignal) => {
-    if (tags.length === 0) return;
-    emit({ type: 'step', name, step: 'tag', detail: tags.join(', ') });
-    const want = desired.images.get(name)!;
-    // Manifest copies that a concurrent `arbor retention` cannot delete unnoticed: it would put
-    // them back, with the fingerprint tag they stand on (registry/deletion-guard.ts).
-    await writeTagsGuarded(home, want.repositoryPath, digest, tags, { signal, keep: [want.fingerprintTag] });
+  const ensureRegistry = () => {
+    const state = home.availability.current;
+    if (state.state === 'gone') throw new RegistryUnavailable(`${home.registry}: ${state.reason}`);
   };
+
+  /** Tags for one image: held for the final burst (atomic), or written now. */
+  const tagLater = async (entry: PendingTags) => {
+    if (entry.tags.length === 0) return;
+    if (atomic) {
+      pending.push(entry);
+      return;
+    }
+    emit({ type: 'step', name: entry.name, step: 'tag', detail: entry.tags.join(', ') });
+    flips.push(await flipReleaseTags(home, [entry]));
+  };
+
+  const manifestAt = async (path: string, digest: string): Promise<ManifestBytes> => {
+    const m = await home.getManifest(path, digest);
+    return { digest: m.digest, mediaType: m.mediaType, bytes: m.bytes };
+  };
+
+  /** The image another apply published under this fingerprint tag, if any. */
+  const fingerprintTagNow = (want: DesiredImage) =>
+    home.headManifest(want.repositoryPath, want.fingerprintTag);
 
   /** Builds the image locally under all its refs; with a content fingerprint, measures it. */
   const buildLocally = async (want: DesiredImage, signal: AbortSignal, noCache: boolean) => {
@@ -153,7 +228,11 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
         ...want.config.args,
         ...(want.parentRef ? extraBuildArgs(want.config, want.parentRef) : {}),
       },
-      labels: imageLabels(want, { created: (request.now?.() ?? new Date()).toISOString(), git: request.git }),
+      labels: imageLabels(want, {
+        created: (request.now?.() ?? new Date()).toISOString(),
+        git: request.git,
+        ...(baseDigest(want) ? { baseDigest: baseDigest(want)! } : {}),
+      }),
       network: desired.config.builder.network,
       platforms: want.config.platforms,
       logFile,
@@ -170,35 +249,88 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
     return { buildRequest, refs, fingerprintRef, logFile, content };
   };
 
-  /** Stamps the content fingerprint label (when there is one), then pushes every tag, the fingerprint tag last. */
+  /** The layers of the image's parent (or external base) that are already in a registry. */
+  const learnParentLayers = (want: DesiredImage): Promise<void> => {
+    const ref = want.parentRef;
+    if (!ref || ref === 'scratch' || (want.parent && building.has(want.parent))) return Promise.resolve();
+    let learning = learnt.get(ref);
+    if (!learning) {
+      learning = (async () => {
+        const parsed = parseReference(ref);
+        const client = clients.for(parsed.registry);
+        const manifest = await client.getManifest(parsed.repository, parsed.digest ?? parsed.tag ?? 'latest');
+        await known.learnFromRegistry(client, parsed.repository, manifest);
+      })();
+      learnt.set(ref, learning);
+    }
+    return learning;
+  };
+
+  /**
+   * Exports the built image from the builder, uploads it by digest, and puts it under its
+   * fingerprint tag — unless another apply put an image there first, which is then taken.
+   */
   const publish = async (
     want: DesiredImage,
     built: Awaited<ReturnType<typeof buildLocally>>,
     signal: AbortSignal,
-  ): Promise<Omit<Done, 'status'>> => {
+    totals: CopyTotals,
+    overwriteFingerprintTag: boolean,
+  ): Promise<{ manifest: ManifestBytes; adopted: boolean }> => {
     if (built.content) {
       emit({ type: 'step', name: want.name, step: 'build', detail: 'content fingerprint label' });
       await builder.build(stampRequest(builder, built.buildRequest, built.fingerprintRef, built.content));
     }
-    emit({ type: 'step', name: want.name, step: 'push' });
-    const pushed = await pushBuiltImage({
-      builder,
-      client: home,
-      repository: want.repository,
-      repositoryPath: want.repositoryPath,
-      tags: want.tags,
-      fingerprintTag: want.fingerprintTag,
-      insecure: desired.config.registry.insecure,
-      logFile: built.logFile,
-      signal,
-    });
-    return {
-      digest: pushed.digest,
-      bytesUploaded: pushed.bytesUploaded,
-      tagsAdded: [...want.tags, want.fingerprintTag],
-      ...(built.content ? { contentFingerprint: built.content } : {}),
-    };
+    ensureRegistry();
+    emit({ type: 'step', name: want.name, step: 'export' });
+    const imageDir = join(workDir, 'images', want.name);
+    await mkdir(imageDir, { recursive: true });
+    try {
+      await learnParentLayers(want);
+      const images = await builder.export(built.fingerprintRef, {
+        logFile: built.logFile,
+        signal,
+        workDir: imageDir,
+        known: known.sizes(),
+      });
+      emit({ type: 'step', name: want.name, step: 'push' });
+      const manifest = await publishImage({
+        images,
+        known,
+        target: home,
+        repository: want.repositoryPath,
+        ledger,
+        totals,
+        signal,
+      });
+      if (!overwriteFingerprintTag) {
+        // Another apply of the same tree may have published this fingerprint meanwhile: the first
+        // image under the tag stays, so every apply's human tags end on the same digest.
+        const there = await fingerprintTagNow(want);
+        if (there && there.digest !== manifest.digest)
+          return { manifest: await manifestAt(want.repositoryPath, there.digest), adopted: true };
+      }
+      await home.putManifest(want.repositoryPath, want.fingerprintTag, manifest.bytes, manifest.mediaType);
+      return { manifest, adopted: false };
+    } finally {
+      await rm(imageDir, { recursive: true, force: true });
+    }
   };
+
+  const done = (
+    want: DesiredImage,
+    status: DoneStatus,
+    manifest: ManifestBytes,
+    totals: CopyTotals | null,
+    tags: string[],
+    extra: Partial<Done> = {},
+  ): Done => ({
+    status,
+    digest: manifest.digest,
+    bytesUploaded: totals ? totals.bytesUploaded : 0,
+    tagsAdded: status === 'built' || status === 'refreshed' ? [want.fingerprintTag, ...tags] : tags,
+    ...extra,
+  });
 
   /**
    * `--refresh` of an image whose inputs are unchanged: rebuild without the layer cache, compare
@@ -212,35 +344,62 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
       // The registry's image stays the one children build on: drop the local rebuild, so a
       // child FROM the fingerprint tag gets the pushed image, not layers the registry never saw.
       await builder.remove?.(built.refs).catch(() => undefined);
-      await addTags(image.name, image.digest!, image.tagsToAdd, signal);
-      return {
-        status: 'unchanged-content',
-        digest: image.digest!,
-        bytesUploaded: 0,
-        tagsAdded: image.tagsToAdd,
+      const manifest = await manifestAt(want.repositoryPath, image.digest!);
+      await tagLater({ ...pendingOf(want, image.tagsToAdd), manifest });
+      return done(want, 'unchanged-content', manifest, null, image.tagsToAdd, {
         contentFingerprint: built.content,
-      };
+      });
     }
-    return { status: 'refreshed', ...(await publish(want, built, signal)) };
+    const totals = emptyTotals();
+    const { manifest } = await publish(want, built, signal, totals, true);
+    await tagLater({ ...pendingOf(want, want.tags), manifest });
+    return done(want, 'refreshed', manifest, totals, want.tags, {
+      ...(built.content ? { contentFingerprint: built.content } : {}),
+    });
   };
 
+  const pendingOf = (want: DesiredImage, tags: string[]): Omit<PendingTags, 'manifest'> => ({
+    name: want.name,
+    repositoryPath: want.repositoryPath,
+    fingerprintTag: want.fingerprintTag,
+    tags,
+  });
+
   const run = async (name: string, signal: AbortSignal): Promise<Done> => {
-    const done = await perform(name, signal);
-    doneLabels.set(name, DONE_LABELS[done.status]);
-    return done;
+    const result = await perform(name, signal);
+    digests.set(name, result.digest);
+    doneLabels.set(name, DONE_LABELS[result.status]);
+    return result;
   };
 
   const perform = async (name: string, signal: AbortSignal): Promise<Done> => {
     const image = planned.get(name)!;
     const want = desired.images.get(name);
     if (!want) throw new Error(`image ${name} is in the plan but not in the config`);
+    ensureRegistry();
     if (refreshing.has(name)) return refresh(image, want, signal);
     if (image.action === 'tag') {
-      await addTags(name, image.digest!, image.tagsToAdd, signal);
-      return { status: 'tagged', digest: image.digest!, bytesUploaded: 0, tagsAdded: image.tagsToAdd };
+      const manifest = await manifestAt(want.repositoryPath, image.digest!);
+      await tagLater({ ...pendingOf(want, image.tagsToAdd), manifest });
+      return done(want, 'tagged', manifest, null, image.tagsToAdd);
+    }
+    // Published by another apply since this plan was made: take it, build nothing.
+    const already = await fingerprintTagNow(want);
+    if (already) {
+      const manifest = await manifestAt(want.repositoryPath, already.digest);
+      await tagLater({ ...pendingOf(want, want.tags), manifest });
+      return done(want, 'adopted', manifest, null, want.tags, {
+        detail: 'fingerprint tag already published (another apply)',
+      });
     }
     const built = await buildLocally(want, signal, false);
-    return { status: 'built', ...(await publish(want, built, signal)) };
+    const totals = emptyTotals();
+    const { manifest, adopted } = await publish(want, built, signal, totals, false);
+    await tagLater({ ...pendingOf(want, want.tags), manifest });
+    return done(want, adopted ? 'adopted' : 'built', manifest, totals, want.tags, {
+      ...(built.content ? { contentFingerprint: built.content } : {}),
+      ...(adopted ? { detail: 'fingerprint tag published by another apply meanwhile' } : {}),
+    });
   };
 
   const outcomes = await runDag(tasks, run, {
@@ -249,7 +408,7 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
     onEvent: emit,
   });
 
-  return plan.images.map((image): ImageOutcome => {
+  const imageOutcomes = plan.images.map((image): ImageOutcome => {
     const base = {
       name: image.name,
       action: image.action,
@@ -273,12 +432,20 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
           ...(outcome.value.contentFingerprint
             ? { contentFingerprint: outcome.value.contentFingerprint }
             : {}),
+          ...(outcome.value.detail ? { detail: outcome.value.detail } : {}),
         };
       case 'failed': {
         const error = outcome.error;
         // A build stopped by Ctrl-C did not fail: it was cancelled.
         if (error instanceof BuildError && error.aborted)
           return { ...base, status: 'cancelled', ms: outcome.ms, detail: 'interrupted' };
+        if (error instanceof RegistryUnavailable)
+          return {
+            ...base,
+            status: 'cancelled',
+            ms: outcome.ms,
+            detail: 'not started: the registry is unavailable',
+          };
         return {
           ...base,
           status: 'failed',
@@ -293,6 +460,56 @@ export async function applyPlan(request: ApplyRequest): Promise<ImageOutcome[]> 
         return { ...base, status: 'cancelled', detail: 'interrupted before it finished' };
     }
   });
+
+  const succeededAll = imageOutcomes.every(
+    (o) => o.status !== 'failed' && o.status !== 'cancelled' && o.status !== 'skipped',
+  );
+  const gone = home.availability.current;
+  const registryProblem = gone.state === 'gone' ? `${home.registry}: ${gone.reason}` : undefined;
+  let flip: TagFlipReport | null = flips.length > 0 ? mergeFlips(flips) : null;
+  let tagsHeldBack = 0;
+  if (atomic) {
+    if (succeededAll && pending.length > 0) {
+      for (const p of pending) emit({ type: 'step', name: p.name, step: 'tag', detail: p.tags.join(', ') });
+      flip = await flipReleaseTags(home, pending);
+    } else if (!succeededAll)
+      // Every human tag this apply was to write, whether or not its image got that far.
+      tagsHeldBack = work.reduce(
+        (n, i) =>
+          n + (building.has(i.name) ? (desired.images.get(i.name)?.tags.length ?? 0) : i.tagsToAdd.length),
+        0,
+      );
+  }
+  const published: PublishedImage[] = imageOutcomes
+    .filter((o) => o.digest && o.status !== 'failed' && o.status !== 'cancelled' && o.status !== 'skipped')
+    .map((o) => {
+      const want = desired.images.get(o.name)!;
+      return {
+        name: o.name,
+        repositoryPath: want.repositoryPath,
+        digest: o.digest!,
+        tags: want.tags,
+        fingerprintTag: want.fingerprintTag,
+      };
+    });
+  return {
+    outcomes: imageOutcomes,
+    flip,
+    tagsHeldBack,
+    published,
+    ...(registryProblem ? { registryProblem } : {}),
+  };
+}
+
+/** Thrown for an image not started because the registry went away (reported once, not per image). */
+class RegistryUnavailable extends Error {}
+
+function mergeFlips(flips: TagFlipReport[]): TagFlipReport {
+  return {
+    tags: flips.reduce((n, f) => n + f.tags, 0),
+    windowMs: 0,
+    followed: flips.flatMap((f) => f.followed),
+  };
 }
 
 function firstLine(error: unknown): string {

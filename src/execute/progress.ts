@@ -86,6 +86,8 @@ export function formatSeconds(ms: number, width = 0): string {
 const STEP_VERBS: Record<string, string> = {
   build: 'building',
   push: 'pushing',
+  export: 'exporting',
+  compress: 'compressing',
   tag: 'tagging',
   run: 'running',
 };

@@ -1,5 +1,5 @@
 // The table apply ends with: what happened to every image that had work, and the totals.
-import type { ImageOutcome } from './apply.js';
+import type { ApplyReport, ImageOutcome } from './apply.js';
 
 export function formatBytes(bytes: number | null): string {
   if (bytes === null) return '?';
@@ -15,7 +15,13 @@ export function formatBytes(bytes: number | null): string {
 }
 
 /** Statuses that wrote to the registry (and so have an upload size). */
-const PUBLISHED = new Set<ImageOutcome['status']>(['built', 'tagged', 'refreshed', 'unchanged-content']);
+const PUBLISHED = new Set<ImageOutcome['status']>([
+  'built',
+  'tagged',
+  'refreshed',
+  'unchanged-content',
+  'adopted',
+]);
 
 function detail(o: ImageOutcome): string {
   const tags = o.tagsAdded.length ? `+ ${o.tagsAdded.join(', ')}` : '';
@@ -63,8 +69,31 @@ export function totalsLine(outcomes: ImageOutcome[]): string {
   // Only `apply --refresh` produces these; other applies keep their familiar totals line.
   if (count('refreshed')) parts.push(`${count('refreshed')} refreshed`);
   if (count('unchanged-content')) parts.push(`${count('unchanged-content')} content unchanged`);
+  if (count('adopted')) parts.push(`${count('adopted')} taken from another apply`);
   parts.push(`${count('unchanged')} unchanged`, `${formatBytes(uploaded)} uploaded`);
   return `Apply: ${parts.join(', ')}.`;
+}
+
+/** What happened to the human tags: one burst (its window), or held back because of a failure. */
+export function tagsLine(
+  report: Pick<ApplyReport, 'flip' | 'tagsHeldBack' | 'registryProblem'>,
+  atomic: boolean,
+): string | undefined {
+  const lines: string[] = [];
+  if (report.registryProblem) lines.push(`Registry unavailable, stopped: ${report.registryProblem}.`);
+  if (report.tagsHeldBack > 0)
+    lines.push(
+      `Tags: none moved (${report.tagsHeldBack} held back): an image failed, and tags are written only when the whole apply succeeds. Run apply again to finish.`,
+    );
+  else if (report.flip && report.flip.tags > 0)
+    lines.push(
+      atomic
+        ? `Tags: ${report.flip.tags} written together in ${report.flip.windowMs} ms.`
+        : `Tags: ${report.flip.tags} written as each image was published.`,
+    );
+  if (report.flip && report.flip.followed.length > 0)
+    lines.push(`Tags follow another apply's images for: ${report.flip.followed.join(', ')}.`);
+  return lines.length > 0 ? lines.join('\n') : undefined;
 }
 
 export function succeeded(outcomes: ImageOutcome[]): boolean {

@@ -3,16 +3,16 @@
 // fingerprint → tags, in that order; each step reports every problem before the next runs.
 import { join, resolve } from 'node:path';
 import type { Config, ImageConfig } from '../config/model.js';
-import { repositoryOf, repositoryPath } from '../config/repository.js';
-import { ArborError, type Diagnostic, throwIfErrors } from '../errors.js';
+import { fingerprintTag, repositoryOf, repositoryPath } from '../config/repository.js';
+import { ArborError, type Diagnostic, mergeRepeats, sortByLocation, throwIfErrors } from '../errors.js';
 import { FileHashCache } from '../fingerprint/cache.js';
-import { fingerprintImages } from '../fingerprint/compute.js';
+import { type FingerprintedImage, fingerprintImages } from '../fingerprint/compute.js';
 import type { ContextFile } from '../fingerprint/context.js';
 import type { FingerprintInput } from '../fingerprint/model.js';
 import type { ImageGraph } from '../graph/graph.js';
 import { loadImageGraph } from '../graph/load.js';
 import { createRenderer } from '../render/render.js';
-import { renderTags } from '../render/tags.js';
+import { renderImagesTags } from '../render/tags.js';
 
 export interface DesiredImage {
   name: string;
@@ -49,6 +49,9 @@ export interface Tree {
   graph: ImageGraph;
 }
 
+/** What tag templates see as the fingerprint of an image whose fingerprint could not be computed. */
+const STAND_IN_FINGERPRINT = `sha256:${'0'.repeat(64)}`;
+
 export interface DesiredOptions {
   tree: Tree;
   only?: string[];
@@ -81,42 +84,60 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
     : import('../render/git.js').then((git) => git.readGitInfo(config.root));
   const renderer = createRenderer(config);
   const cache = await FileHashCache.load(join(config.root, '.arbor', 'cache', 'file-hashes.json'));
-  const fingerprinted = await fingerprintImages({
-    config,
-    order,
-    renderDockerfile: (image, parentRef) => renderer.renderDockerfile(image, parentRef),
-    resolveBase:
-      options.resolveBase ??
-      (async (ref) => {
-        throw new ArborError(`external base "${ref}" must be resolved through its registry (run arbor plan)`);
-      }),
-    env,
-    cache,
-  });
-  // A selection hashes only part of the tree: keep the other images' entries.
-  await cache.save({ prune: order.length === graph.size });
+  // Every problem of every step is reported in one run: when fingerprinting fails (a template,
+  // a context), the tag templates are still checked, with a stand-in fingerprint.
+  const problems: Diagnostic[] = [];
+  let fingerprinted = new Map<string, FingerprintedImage>();
+  try {
+    fingerprinted = await fingerprintImages({
+      config,
+      order,
+      renderDockerfile: (image, parentRef) => renderer.renderDockerfile(image, parentRef),
+      resolveBase:
+        options.resolveBase ??
+        (async (ref) => {
+          throw new ArborError(
+            `external base "${ref}" must be resolved through its registry (run arbor plan)`,
+          );
+        }),
+      env,
+      cache,
+    });
+  } catch (e) {
+    if (!(e instanceof ArborError)) throw e;
+    problems.push(...e.diagnostics);
+  }
+  // A selection, or a run that stopped early, hashes only part of the tree: keep the other entries.
+  await cache.save({ prune: order.length === graph.size && problems.length === 0 });
 
   const git = await gitInfo;
-  const diagnostics: Diagnostic[] = [];
+  const rendered = git
+    ? renderImagesTags(
+        config,
+        order.map((name) => {
+          const fp = fingerprinted.get(name);
+          const fingerprint = fp?.fingerprint ?? STAND_IN_FINGERPRINT;
+          return {
+            image: graph.image(name),
+            ctx: {
+              fingerprint,
+              fingerprintTag: fp?.fingerprintTag ?? fingerprintTag(config, fingerprint),
+              git,
+              env,
+            },
+          };
+        }),
+      )
+    : undefined;
+  problems.push(...(rendered?.diagnostics ?? []));
+  throwIfErrors(sortByLocation(mergeRepeats(problems)));
+
   const images = new Map<string, DesiredImage>();
   for (const name of order) {
     const image = graph.image(name);
     const fp = fingerprinted.get(name);
     if (!fp) throw new Error(`internal: no fingerprint for ${name}`);
-    let tags: string[] = [];
-    if (git) {
-      try {
-        tags = renderTags(config, image, {
-          fingerprint: fp.fingerprint,
-          fingerprintTag: fp.fingerprintTag,
-          git,
-          env,
-        });
-      } catch (e) {
-        if (e instanceof ArborError) diagnostics.push(...e.diagnostics);
-        else throw e;
-      }
-    }
+    const tags = rendered?.tags.get(name) ?? [];
     images.set(name, {
       name,
       config: image,
@@ -133,6 +154,5 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
       contextDir: image.context ? resolve(config.root, image.context) : null,
     });
   }
-  throwIfErrors(diagnostics);
   return { config, graph, order, images };
 }

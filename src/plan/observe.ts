@@ -25,7 +25,7 @@ export interface Observation {
 
 export async function observe(
   desired: DesiredState,
-  client: RegistryClient,
+  client: Pick<RegistryClient, 'headManifest' | 'getManifest' | 'getImageConfig'>,
   options: { concurrency?: number } = {},
 ): Promise<Observation> {
   // 64 in flight over the client's 8 connections: it pipelines HEADs (see registry/client.ts).

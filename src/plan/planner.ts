@@ -58,6 +58,8 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
     await abandon();
     throw e;
   }
+  // The file's warnings, as validate prints them (retention's own come with its plan).
+  for (const w of tree.config.warnings ?? []) request.onWarning?.(w);
   phase('config and graph');
   // The same text names the same registry, but images.yaml may have been edited between its
   // digest above and loadTree's read: the HEADs go only where the file loaded now points.

@@ -1,8 +1,8 @@
-// Blobs on the wire. Downloads are streams (a layer is never held in memory whole); uploads are
-// one POST + PUT for small blobs and POST + PATCH chunks + PUT for big ones. A failed upload
-// session is never resumed blindly: it is started again from the first byte, when the source
-// can be read again.
-import type { Readable } from 'node:stream';
+// Blobs on the wire. Downloads are streams (a layer is never held in memory whole), resumable
+// with Range; uploads are one POST + PUT for small blobs and POST + PATCH chunks + PUT for big
+// ones, continued from the offset the registry reports after a failure (never blindly), or
+// started again from the first byte when the registry lost the session.
+import { Readable } from 'node:stream';
 import { describeRef, pullScope, pushScope, type RegistryContext, repoPath } from './context.js';
 import { isRestartable, RegistryError } from './errors.js';
 import { unexpected } from './response.js';
@@ -10,14 +10,18 @@ import { backoffDelay, sleep } from './transport/backoff.js';
 import { header, type RegistryResponse } from './transport/types.js';
 
 /**
- * What to upload: bytes, a stream (one attempt only), or a function opening the stream afresh
- * for every attempt (so a failed session can start over).
+ * What to upload: bytes, a stream (one attempt only), a function opening the stream afresh for
+ * every attempt (so a failed session can start over), or a source that opens at any offset (so an
+ * upload continues where the registry says it stopped, without reading the head again).
  */
-export type BlobSource = Buffer | Readable | (() => Promise<Readable> | Readable);
+export type BlobSource = Buffer | Readable | (() => Promise<Readable> | Readable) | SeekableSource;
 
 export interface BlobStream {
   stream: Readable;
+  /** Content-Length of this answer (the rest of the blob for a ranged GET). */
   size: number;
+  /** The whole body, when it was asked for buffered. */
+  bytes?: Buffer;
 }
 
 export async function headBlob(
@@ -42,8 +46,17 @@ export async function headBlob(
 const MAX_REDIRECTS = 5;
 const REDIRECTS = [301, 302, 303, 307, 308];
 
-/** GETs a blob as a stream, following redirects to storage (without the registry's credentials). */
-export async function getBlob(ctx: RegistryContext, repository: string, digest: string): Promise<BlobStream> {
+/**
+ * GETs a blob as a stream, following redirects to storage (without the registry's credentials).
+ * `buffer` reads a small blob whole inside the request (a cut body is then retried); `offset`
+ * asks for the bytes from there on (`Range`), to continue a download that broke.
+ */
+export async function getBlob(
+  ctx: RegistryContext,
+  repository: string,
+  digest: string,
+  options: { buffer?: number; offset?: number } = {},
+): Promise<BlobStream> {
   const reference = describeRef(ctx.registry, repository, digest);
   let url = repoPath(repository, 'blobs', digest);
   let response: RegistryResponse | undefined;
@@ -56,6 +69,8 @@ export async function getBlob(ctx: RegistryContext, repository: string, digest: 
       reference,
       idempotent: true,
       anonymous: target.origin !== ctx.baseUrl.origin,
+      ...(options.offset ? { headers: { range: `bytes=${options.offset}-` } } : {}),
+      ...(options.buffer !== undefined ? { buffer: options.buffer } : {}),
     });
     const location = header(response, 'location');
     if (!REDIRECTS.includes(response.status) || !location) break;
@@ -64,9 +79,22 @@ export async function getBlob(ctx: RegistryContext, repository: string, digest: 
   }
   if (!response || REDIRECTS.includes(response.status))
     throw new RegistryError(reference, `more than ${MAX_REDIRECTS} redirects`);
-  if (response.status !== 200) throw await unexpected(response, reference);
+  const expected = options.offset ? 206 : 200;
+  if (response.status !== expected) {
+    if (options.offset && response.status === 200) {
+      await response.body.dump();
+      throw new RegistryError(reference, 'registry ignored the Range of a resumed download', {
+        code: 'NO_RANGE',
+      });
+    }
+    throw await unexpected(response, reference);
+  }
   const size = Number(header(response, 'content-length'));
-  return { stream: response.body, size: Number.isFinite(size) ? size : Number.NaN };
+  return {
+    stream: response.body,
+    size: Number.isFinite(size) ? size : Number.NaN,
+    ...(response.bytes ? { bytes: response.bytes } : {}),
+  };
 }
 
 /** GETs a small blob (an image config) whole. */
@@ -76,19 +104,8 @@ export async function getBlobBytes(
   digest: string,
   limit: number,
 ): Promise<Buffer> {
-  const reference = describeRef(ctx.registry, repository, digest);
-  const { stream } = await getBlob(ctx, repository, digest);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      stream.destroy();
-      throw new RegistryError(reference, `blob larger than ${limit} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  const { bytes } = await getBlob(ctx, repository, digest, { buffer: limit });
+  return bytes ?? Buffer.alloc(0);
 }
 
 /** POST …/blobs/uploads/: opens an upload session; returns its absolute URL. */
@@ -116,17 +133,57 @@ export function sessionLocation(response: RegistryResponse, reference: string): 
   return new URL(location, response.url).href;
 }
 
-async function openSource(source: BlobSource): Promise<Buffer | Readable> {
-  return typeof source === 'function' ? await source() : source;
+/** A source that can be opened at any offset: a file, a buffer, a registry blob (Range). */
+export interface SeekableSource {
+  open(offset: number): Promise<Readable> | Readable;
 }
 
-function canRestart(source: BlobSource): boolean {
-  return Buffer.isBuffer(source) || typeof source === 'function';
+function isSeekable(source: BlobSource): source is SeekableSource {
+  return typeof source === 'object' && source !== null && !Buffer.isBuffer(source) && 'open' in source;
+}
+
+/** The bytes from `offset` on; a source without offsets is read from its start and the head skipped. */
+async function openAt(source: BlobSource, offset: number): Promise<Buffer | Readable> {
+  if (Buffer.isBuffer(source)) return source.subarray(offset);
+  if (isSeekable(source)) return await source.open(offset);
+  const stream = typeof source === 'function' ? await source() : source;
+  return offset === 0 ? stream : skipBytes(stream, offset);
+}
+
+function skipBytes(stream: Readable, count: number): Readable {
+  let left = count;
+  return Readable.from(
+    (async function* () {
+      for await (const data of stream) {
+        const chunk = data as Buffer;
+        if (left >= chunk.length) {
+          left -= chunk.length;
+          continue;
+        }
+        yield left > 0 ? chunk.subarray(left) : chunk;
+        left = 0;
+      }
+    })(),
+  );
+}
+
+function canReopen(source: BlobSource): boolean {
+  return Buffer.isBuffer(source) || typeof source === 'function' || isSeekable(source);
+}
+
+export interface UploadOptions {
+  /** An upload URL already opened (e.g. by a mount the registry declined). */
+  session?: string;
 }
 
 /**
- * Uploads a blob. `session` is an upload URL already opened (e.g. by a mount the registry
- * declined); later attempts open their own.
+ * Uploads a blob: one PUT for a blob up to the chunk size, else PATCH chunks and a closing PUT.
+ * When a request fails on the way, the session's status is asked (`GET` on its last Location):
+ * a registry that kept the data says how far it got (`Range: 0-N`) and the upload continues from
+ * N + 1, re-opening the source there; a session the registry no longer knows (distribution
+ * invalidates one whose last chunk arrived in part) starts over with a new one. Never blindly: the
+ * offset is always the registry's. A commit refused because another client stored the same blob
+ * meanwhile counts as done once a HEAD shows the blob is there.
  */
 export async function uploadBlob(
   ctx: RegistryContext,
@@ -134,24 +191,116 @@ export async function uploadBlob(
   digest: string,
   source: BlobSource,
   size: number,
-  options: { session?: string } = {},
+  options: UploadOptions = {},
 ): Promise<void> {
   const reference = describeRef(ctx.registry, repository, digest);
-  let session = options.session;
+  let location = options.session ?? (await startUploadRetrying(ctx, repository, reference));
+  let offset = 0;
   for (let attempt = 0; ; attempt++) {
     let body: Buffer | Readable | undefined;
     try {
-      const location = session ?? (await startUpload(ctx, repository, reference));
-      session = undefined;
-      body = await openSource(source);
-      if (size > ctx.chunkSize) await sendChunks(ctx, repository, reference, location, digest, body);
-      else await sendWhole(ctx, repository, reference, location, digest, body, size);
+      body = await openAt(source, offset);
+      if (offset === 0 && size <= ctx.chunkSize) {
+        await sendWhole(ctx, repository, reference, location, digest, body, size);
+      } else {
+        const progress = { location, offset };
+        try {
+          await sendChunks(ctx, repository, reference, progress, digest, body);
+        } finally {
+          ({ location, offset } = progress);
+        }
+      }
       return;
     } catch (e) {
       if (body && !Buffer.isBuffer(body)) body.destroy();
-      if (!isRestartable(e) || attempt >= ctx.retries || !canRestart(source)) throw e;
+      if (await blobArrived(ctx, repository, digest, size)) return;
+      // A commit whose bytes do not hash to the digest (a resumed session that lost or repeated
+      // bytes on the way) is started over, never accepted.
+      const corrupt = e instanceof RegistryError && e.code === 'DIGEST_INVALID';
+      if ((!isRestartable(e) && !corrupt) || attempt >= ctx.retries || !canReopen(source)) throw e;
+      if (corrupt) {
+        location = await startUploadRetrying(ctx, repository, reference);
+        offset = 0;
+        continue;
+      }
+      await sleep(backoffDelay(attempt, ctx.backoff));
+      const status = await uploadStatus(ctx, repository, reference, location);
+      if (status && status.offset <= size) {
+        location = status.location;
+        offset = status.offset;
+      } else {
+        location = await startUploadRetrying(ctx, repository, reference);
+        offset = 0;
+      }
+    }
+  }
+}
+
+/** POST with the same patience as the rest of the upload: a refused session start is tried again. */
+async function startUploadRetrying(
+  ctx: RegistryContext,
+  repository: string,
+  reference: string,
+): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startUpload(ctx, repository, reference);
+    } catch (e) {
+      if (!isRestartable(e) || attempt >= ctx.retries) throw e;
       await sleep(backoffDelay(attempt, ctx.backoff));
     }
+  }
+}
+
+/**
+ * How far the registry got with an upload session: its Location and the next offset, or null
+ * when it no longer knows the session (404, or distribution's BLOB_UPLOAD_INVALID).
+ */
+export async function uploadStatus(
+  ctx: RegistryContext,
+  repository: string,
+  reference: string,
+  location: string,
+): Promise<{ location: string; offset: number } | null> {
+  let response: RegistryResponse;
+  try {
+    response = await ctx.send({
+      method: 'GET',
+      url: location,
+      scope: pushScope(repository),
+      reference,
+      idempotent: true,
+    });
+  } catch (e) {
+    if (isRestartable(e)) return null;
+    throw e;
+  }
+  await response.body.dump();
+  if (response.status !== 204 && response.status !== 200) return null;
+  const range = /^(?:bytes=)?0-(\d+)$/.exec(header(response, 'range') ?? '');
+  const next = header(response, 'location');
+  // `0-0` is what distribution answers for a session with no data yet, and also what one byte
+  // would look like: read as 0. Resuming too early is refused by the registry (416) and costs a
+  // restart; resuming one byte too late would corrupt the blob.
+  const last = range ? Number(range[1]) : 0;
+  return {
+    location: next ? new URL(next, response.url).href : location,
+    offset: last > 0 ? last + 1 : 0,
+  };
+}
+
+/** The blob is there (uploaded by someone else meanwhile, or our commit landed but its answer was lost). */
+async function blobArrived(
+  ctx: RegistryContext,
+  repository: string,
+  digest: string,
+  size: number,
+): Promise<boolean> {
+  try {
+    const present = await headBlob(ctx, repository, digest);
+    return present !== null && (Number.isNaN(present.size) || present.size === size);
+  } catch {
+    return false;
   }
 }
 
@@ -210,25 +359,27 @@ export async function* chunksOf(source: Buffer | Readable, size: number): AsyncG
   if (held > 0) yield Buffer.concat(parts);
 }
 
-/** Chunked: PATCH each chunk with its Content-Range, then an empty PUT with the digest. */
+/**
+ * Chunked: PATCH each chunk with its Content-Range from `progress.offset` on, then an empty PUT
+ * with the digest. `progress` always holds the last Location the registry gave and the offset it
+ * acknowledged, so a failure can ask the session where it stands.
+ */
 async function sendChunks(
   ctx: RegistryContext,
   repository: string,
   reference: string,
-  firstLocation: string,
+  progress: { location: string; offset: number },
   digest: string,
   body: Buffer | Readable,
 ): Promise<void> {
-  let location = firstLocation;
-  let offset = 0;
   for await (const chunk of chunksOf(body, ctx.chunkSize)) {
     const response = await ctx.send({
       method: 'PATCH',
-      url: location,
+      url: progress.location,
       headers: {
         'content-type': 'application/octet-stream',
         'content-length': String(chunk.length),
-        'content-range': `${offset}-${offset + chunk.length - 1}`,
+        'content-range': `${progress.offset}-${progress.offset + chunk.length - 1}`,
       },
       body: chunk,
       scope: pushScope(repository),
@@ -237,13 +388,13 @@ async function sendChunks(
     });
     if (response.status !== 202) throw await unexpected(response, reference);
     await response.body.dump();
-    location = sessionLocation(response, reference);
-    offset += chunk.length;
+    progress.location = sessionLocation(response, reference);
+    progress.offset += chunk.length;
     ctx.uploaded(chunk.length);
   }
   const response = await ctx.send({
     method: 'PUT',
-    url: withDigest(location, digest),
+    url: withDigest(progress.location, digest),
     headers: { 'content-length': '0' },
     scope: pushScope(repository),
     reference,

@@ -7,7 +7,7 @@
 //   on a tiny artifact of its own) before it first looks at the repository's tags, and lowers it
 //   (deletes the artifact, which takes the tag along) no sooner than SETTLE_MS after its last
 //   DELETE there was answered;
-// - a writer (writeTagsGuarded) puts its tags, then lists the repository's tags. No live marker,
+// - a writer (putTagsGuarded) puts its tags, then lists the repository's tags. No live marker,
 //   and list answered less than SETTLE_MS after its first PUT left: safe. A marker: it waits until
 //   no marker is left, then reads its tags back and writes again any that a DELETE took.
 //
@@ -24,6 +24,7 @@
 // between retention's last look and its DELETE: docs/retention.md measures it.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import pLimit from 'p-limit';
 import type { RegistryClient } from './client.js';
 import { digestOf } from './digest.js';
 import { unlessNotFound } from './errors.js';
@@ -101,63 +102,117 @@ export async function lowerMarker(client: RegistryClient, marker: DeletionMarker
   await client.deleteManifest(marker.repository, marker.digest);
 }
 
-export interface GuardedWriteOptions {
-  signal?: AbortSignal;
+export interface ManifestAt {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+/** One tag to put on a manifest (whose blobs the repository already holds). */
+export interface TagPut {
+  repository: string;
+  tag: string;
+  manifest: ManifestAt;
+}
+
+export interface GuardedPutOptions {
+  /** PUTs (and listings) in flight at once (default 16). */
+  concurrency?: number;
   /**
-   * Tags already on the digest that the writer relies on (the fingerprint tag): put back too, last,
-   * if a DELETE took them along with the digest.
+   * Tags already in place that the written ones stand on (fingerprint tags): put back too, after
+   * the others, if a DELETE took them with their digest.
    */
-  keep?: readonly string[];
+  keep?: readonly TagPut[];
+  signal?: AbortSignal;
   /** Longest wait for other processes' markers to go (default: until they expire). */
   maxWaitMs?: number;
 }
 
-export interface GuardedWrite {
-  /** Tags a concurrent retention deleted (written, or kept), and that were written again. */
+export interface GuardedPut {
+  tags: number;
+  /** From the first tag PUT sent to the last one answered (the first pass). */
+  windowMs: number;
+  startedAt?: string;
+  endedAt?: string;
+  /** `repository:tag` of the tags a concurrent retention deleted and that were put back. */
   rewritten: string[];
-  /** Time spent waiting for deletion markers to come down. */
+  /** Time spent waiting for deletion markers to come down (summed over repositories). */
   waitedMs: number;
 }
 
 /**
- * Adds `tags` to the manifest `digest` of `repository` (manifest copy: one GET, one PUT per tag)
- * and returns once no concurrent arbor retention can have deleted them: see the top of this file.
+ * Puts every tag (manifest PUTs, in one burst), and returns once no concurrent arbor retention
+ * can have deleted any of them: per repository, right after its own PUTs, one tag listing (see
+ * the top of this file).
  */
+export async function putTagsGuarded(
+  client: RegistryClient,
+  writes: readonly TagPut[],
+  options: GuardedPutOptions = {},
+): Promise<GuardedPut> {
+  const result: GuardedPut = { tags: writes.length, windowMs: 0, rewritten: [], waitedMs: 0 };
+  if (writes.length === 0) return result;
+  const limit = pLimit(options.concurrency ?? 16);
+  const deadline = performance.now() + (options.maxWaitMs ?? MARKER_LEASE_MS + SETTLE_MS);
+  const started = performance.now();
+  result.startedAt = new Date().toISOString();
+  let lastAnswer = started;
+  const put = (w: TagPut) =>
+    limit(async () => {
+      options.signal?.throwIfAborted();
+      await client.putManifest(w.repository, w.tag, w.manifest.bytes, w.manifest.mediaType);
+    });
+
+  const guardRepository = async (repository: string, group: readonly TagPut[]) => {
+    const keep = (options.keep ?? []).filter(
+      (k) => k.repository === repository && !group.some((w) => w.tag === k.tag),
+    );
+    let pending: readonly TagPut[] = group;
+    for (let first = true; ; first = false) {
+      const firstSent = performance.now();
+      await Promise.all(pending.map(put));
+      if (first) lastAnswer = Math.max(lastAnswer, performance.now());
+      const listed = await limit(() => unlessNotFound(client.listTags(repository), [] as string[]));
+      if (performance.now() - firstSent < SETTLE_MS && liveMarkers(listed, Date.now()).length === 0) return;
+      // A retention is deleting here (or this was too slow to tell): once no marker is left, every
+      // DELETE it made is over; read the tags back and put again what went.
+      const waitStart = performance.now();
+      await waitForNoMarker(client, repository, deadline, options.signal);
+      result.waitedMs += performance.now() - waitStart;
+      const missing: TagPut[] = [];
+      for (const w of [...group, ...keep]) {
+        // A tag now on another digest was written by someone after us: theirs stands.
+        if (!(await limit(() => client.headManifest(repository, w.tag)))) missing.push(w);
+      }
+      if (missing.length === 0) return;
+      result.rewritten.push(...missing.map((w) => `${repository}:${w.tag}`));
+      pending = missing;
+    }
+  };
+
+  const byRepository = new Map<string, TagPut[]>();
+  for (const w of writes) byRepository.set(w.repository, [...(byRepository.get(w.repository) ?? []), w]);
+  await Promise.all([...byRepository].map(([repository, group]) => guardRepository(repository, group)));
+  result.windowMs = Math.round((lastAnswer - started) * 10) / 10;
+  result.endedAt = new Date().toISOString();
+  return result;
+}
+
+/** `tags` added to the manifest `digest` of `repository` (one GET, then putTagsGuarded). */
 export async function writeTagsGuarded(
   client: RegistryClient,
   repository: string,
   digest: string,
   tags: readonly string[],
-  options: GuardedWriteOptions = {},
-): Promise<GuardedWrite> {
-  const result: GuardedWrite = { rewritten: [], waitedMs: 0 };
-  if (tags.length === 0) return result;
+  options: Omit<GuardedPutOptions, 'keep'> & { keep?: readonly string[] } = {},
+): Promise<GuardedPut> {
+  if (tags.length === 0) return { tags: 0, windowMs: 0, rewritten: [], waitedMs: 0 };
   const manifest = await client.getManifest(repository, digest);
-  const deadline = performance.now() + (options.maxWaitMs ?? MARKER_LEASE_MS + SETTLE_MS);
-  let pending: readonly string[] = tags;
-  for (;;) {
-    const firstSent = performance.now();
-    for (const tag of pending) {
-      options.signal?.throwIfAborted();
-      await client.putManifest(repository, tag, manifest.bytes, manifest.mediaType);
-    }
-    const listed = await unlessNotFound(client.listTags(repository), [] as string[]);
-    const quick = performance.now() - firstSent < SETTLE_MS;
-    if (quick && liveMarkers(listed, Date.now()).length === 0) return result;
-    // A retention is deleting here (or this was too slow to tell): once no marker is left, every
-    // DELETE it made is over; read the tags back and put again what went.
-    const waitStart = performance.now();
-    await waitForNoMarker(client, repository, deadline, options.signal);
-    result.waitedMs += performance.now() - waitStart;
-    const missing: string[] = [];
-    for (const tag of [...tags, ...(options.keep ?? []).filter((t) => !tags.includes(t))]) {
-      // A tag now on another digest was written by someone after us: theirs stands.
-      if (!(await client.headManifest(repository, tag))) missing.push(tag);
-    }
-    if (missing.length === 0) return result;
-    result.rewritten.push(...missing);
-    pending = missing;
-  }
+  const at = (tag: string): TagPut => ({ repository, tag, manifest });
+  return putTagsGuarded(client, tags.map(at), {
+    ...options,
+    keep: (options.keep ?? []).map(at),
+  });
 }
 
 async function waitForNoMarker(

@@ -11,6 +11,8 @@ export interface RegistryErrorOptions {
    */
   restartable?: boolean;
   cause?: unknown;
+  /** The reason in few words, without the reference or the request (`registry unreachable (ECONNREFUSED …)`). */
+  summary?: string;
 }
 
 export class RegistryError extends Error {
@@ -18,6 +20,8 @@ export class RegistryError extends Error {
   readonly status: number | undefined;
   readonly code: string | undefined;
   readonly restartable: boolean;
+  /** The reason without the reference (for messages that summarise several failures). */
+  readonly summary: string;
 
   constructor(reference: string, reason: string, options: RegistryErrorOptions = {}) {
     const suffix = options.status !== undefined ? ` (${options.status})` : '';
@@ -27,6 +31,7 @@ export class RegistryError extends Error {
     this.status = options.status;
     this.code = options.code;
     this.restartable = options.restartable ?? false;
+    this.summary = options.summary ?? `${reason}${suffix}`;
   }
 }
 

@@ -56,6 +56,7 @@ export async function getManifest(
     scope: pullScope(repository),
     reference,
     idempotent: true,
+    buffer: MANIFEST_LIMIT,
   });
   if (response.status !== 200) throw await unexpected(response, reference);
   const bytes = await readBody(response, MANIFEST_LIMIT, reference);

@@ -44,6 +44,7 @@ export async function getPagedList(ctx: RegistryContext, request: PagedListReque
       scope: request.scope,
       reference,
       idempotent: true,
+      buffer: PAGE_LIMIT,
     });
     if (response.status !== 200) throw await unexpected(response, reference, request.refusal);
     const page = parsePage(await readBody(response, PAGE_LIMIT, reference), request);

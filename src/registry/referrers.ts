@@ -9,11 +9,16 @@ import { OCI_INDEX } from './media-types.js';
 import { readBody, unexpected } from './response.js';
 import { header } from './transport/types.js';
 
+const REFERRERS_LIMIT = 4 * 1024 * 1024;
+
 export interface Referrers {
   manifests: Descriptor[];
   /** Where the list came from. */
   source: 'referrers-api' | 'tag-schema' | 'none';
 }
+
+/** Registries (by client context) that answered the referrers API 404: they do not have it. */
+const withoutApi = new WeakSet<RegistryContext>();
 
 export async function referrers(
   ctx: RegistryContext,
@@ -22,26 +27,34 @@ export async function referrers(
   options: { artifactType?: string } = {},
 ): Promise<Referrers> {
   const reference = describeRef(ctx.registry, repository, digest);
-  const query = options.artifactType ? `?${new URLSearchParams({ artifactType: options.artifactType })}` : '';
-  const response = await ctx.send({
-    method: 'GET',
-    url: `${repoPath(repository, 'referrers', digest)}${query}`,
-    headers: { accept: OCI_INDEX },
-    scope: pullScope(repository),
-    reference,
-    idempotent: true,
-  });
   const filter = (list: Descriptor[]) =>
     options.artifactType ? list.filter((d) => d.artifactType === options.artifactType) : list;
-  if (response.status === 200) {
-    const bytes = await readBody(response, 4 * 1024 * 1024, reference);
-    const { json } = parseManifest(bytes, reference, header(response, 'content-type'));
-    if (!isIndex(json)) throw new RegistryError(reference, 'referrers answer is not an index');
-    const filtered = header(response, 'oci-filters-applied')?.includes('artifactType');
-    return { manifests: filtered ? json.manifests : filter(json.manifests), source: 'referrers-api' };
+  if (!withoutApi.has(ctx)) {
+    const query = options.artifactType
+      ? `?${new URLSearchParams({ artifactType: options.artifactType })}`
+      : '';
+    const response = await ctx.send({
+      method: 'GET',
+      url: `${repoPath(repository, 'referrers', digest)}${query}`,
+      headers: { accept: OCI_INDEX },
+      scope: pullScope(repository),
+      reference,
+      idempotent: true,
+      buffer: REFERRERS_LIMIT,
+    });
+    if (response.status === 200) {
+      const bytes = await readBody(response, REFERRERS_LIMIT, reference);
+      const { json } = parseManifest(bytes, reference, header(response, 'content-type'));
+      if (!isIndex(json)) throw new RegistryError(reference, 'referrers answer is not an index');
+      const filtered = header(response, 'oci-filters-applied')?.includes('artifactType');
+      return { manifests: filtered ? json.manifests : filter(json.manifests), source: 'referrers-api' };
+    }
+    if (response.status !== 404) throw await unexpected(response, reference);
+    await response.body.dump();
+    // A registry with the API never answers it 404 (OCI distribution spec): ask this one's
+    // fallback tag directly from now on, one request per image instead of two.
+    withoutApi.add(ctx);
   }
-  if (response.status !== 404) throw await unexpected(response, reference);
-  await response.body.dump();
   try {
     const fallback = await getManifest(ctx, repository, referrersTag(digest));
     if (!isIndex(fallback.json)) return { manifests: [], source: 'none' };

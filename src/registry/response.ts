@@ -10,6 +10,11 @@ export async function readBody(
   limit: number,
   reference: string,
 ): Promise<Buffer> {
+  if (response.bytes) {
+    if (response.bytes.length > limit)
+      throw new RegistryError(reference, `response larger than ${limit} bytes`);
+    return response.bytes;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body) {
@@ -67,6 +72,12 @@ export async function unexpected(
     // An oversized or broken error body says nothing more than the status already does.
   }
   const parsed = parseErrorBody(text);
+  if (isStorageFull(response.status, text))
+    // Retrying cannot help until someone frees space: say so instead of "internal error".
+    return new RegistryError(reference, "the registry's storage is full (no space left on device)", {
+      status: response.status,
+      code: 'STORAGE_FULL',
+    });
   let reason = parsed?.message ?? fallback ?? STATUS_TEXT[response.status] ?? 'unexpected answer';
   if (response.status === 429) {
     const remaining = header(response, 'ratelimit-remaining');
@@ -77,6 +88,17 @@ export async function unexpected(
     ...(parsed?.code ? { code: parsed.code } : {}),
     restartable: isRetryableStatus(response.status),
   });
+}
+
+/**
+ * A registry whose disk is full answers 500 (distribution: `UNKNOWN` with the write error in the
+ * detail) or 507; the words of the operating system's error are what identify it.
+ */
+export function isStorageFull(status: number, body: string): boolean {
+  if (status === 507) return true;
+  return (
+    status >= 500 && /no space left on device|ENOSPC|disk quota exceeded|insufficient storage/i.test(body)
+  );
 }
 
 export async function expectStatus(

@@ -18,6 +18,8 @@ export interface AstNode {
   children?: AstNode[];
   /** Extends / Include / Import / FromImport: the template expression. */
   template?: AstNode;
+  /** Filter: the filter's name (a Symbol). */
+  name?: AstNode;
   findAll(type: unknown, results?: AstNode[]): AstNode[];
 }
 
@@ -26,7 +28,14 @@ interface Internals {
     compile(src: string, asyncFilters: unknown, extensions: unknown, name: string, opts: unknown): string;
   };
   parser: { parse(src: string, extensions: unknown, opts: unknown): AstNode };
-  nodes: { Output: unknown; Extends: unknown; Include: unknown; Import: unknown; FromImport: unknown };
+  nodes: {
+    Output: unknown;
+    Extends: unknown;
+    Include: unknown;
+    Import: unknown;
+    FromImport: unknown;
+    Filter: unknown;
+  };
 }
 
 /** What an Environment holds besides its typed API; the compiler needs it. */
@@ -58,4 +67,10 @@ export function templateReferenceNodes(env: nunjucks.Environment, src: string): 
   return [Extends, Include, Import, FromImport]
     .flatMap((type) => root.findAll(type))
     .sort((a, b) => a.lineno - b.lineno || a.colno - b.colno);
+}
+
+/** Every `| filter` of a template, with its 0-based position. */
+export function filterNodes(env: nunjucks.Environment, src: string): AstNode[] {
+  const e = env as unknown as EnvironmentInternals;
+  return internals.parser.parse(src, e.extensionsList, e.opts).findAll(internals.nodes.Filter);
 }

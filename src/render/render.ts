@@ -24,6 +24,7 @@ import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
 import { describeTemplateError } from './template-errors.js';
 import { PARENT_TEMPLATE, TemplateLoader, type TemplateLookupError } from './template-loader.js';
+import { findTemplateLoop } from './template-loops.js';
 
 /** The build argument that carries the parent reference into a plain `dockerfile:` image. */
 export const PARENT_REF_ARG = 'PARENT_REF';
@@ -81,8 +82,15 @@ export function createRenderer(config: Config): Renderer {
     };
     loader.chain = names;
     try {
+      const loop = findTemplateLoop(target, (name) => loader.references(name));
+      if (loop) {
+        const { in: template, line, col } = loop.closing;
+        const loc = { file: displayPath(loader.fileOf(template)), line, col };
+        throw new ArborError([error(loop.message, { loc, image: image.name })]);
+      }
       return env.render(target, context);
     } catch (err) {
+      if (err instanceof ArborError) throw err;
       throw new ArborError([templateDiagnostic(err, image, target, context)], { cause: err });
     } finally {
       loader.chain = [];
@@ -101,6 +109,8 @@ export function createRenderer(config: Config): Renderer {
     const root = problem.undefinedExpression?.split(/[.[]/)[0];
     if (root !== undefined && !(root in context))
       message += ` (not defined under variables: in ${displayPath(config.file)})`;
+    else if (root !== undefined && problem.undefinedExpression === root && context[root] === null)
+      message = `variable "${root}" is empty (null) in ${displayPath(config.file)}`;
     if (problem.line === undefined)
       return error(`template ${template}: ${message}`, { loc: image.loc, image: image.name });
     const loc: SourceLocation = {

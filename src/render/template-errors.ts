@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
-import { type AstNode, outputNodes, templateReferenceNodes } from './nunjucks-internals.js';
+import { type AstNode, filterNodes, outputNodes, templateReferenceNodes } from './nunjucks-internals.js';
 import {
   PARENT_TEMPLATE,
   TEMPLATE_SOURCE_URL,
@@ -47,8 +47,15 @@ export function describeTemplateError(
   fallbackTemplate?: string,
 ): TemplateProblem {
   const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as NunjucksError;
+  // After a stack overflow, neither the stack (cut short) nor the position (set by whichever
+  // template caught it) says where the recursion is: name the template rendered, no line.
+  if (isStackOverflow(e))
+    return {
+      message: RECURSION_MESSAGE,
+      ...(fallbackTemplate === undefined ? {} : { template: fallbackTemplate }),
+    };
   const template = templateOfCompileError(err) ?? templateInStack(e) ?? fallbackTemplate;
-  const { line, col } = position(e, env, template === undefined ? undefined : sourceOf(template), template);
+  const { line, col } = position(e, env, sourceOf(template), template);
   const problem: TemplateProblem = { message: originalMessage(e) };
   if (template !== undefined) problem.template = template;
   if (line !== undefined) problem.line = line;
@@ -64,6 +71,23 @@ export function describeTemplateError(
     }
   }
   return problem;
+}
+
+/**
+ * Loops by name are found before rendering (template-loops.ts); what is left to overflow the
+ * stack is recursion the names do not show.
+ */
+const RECURSION_MESSAGE =
+  'template recursion too deep: a macro that calls itself without end, or a template loaded by a computed name that leads back to itself';
+
+function isStackOverflow(e: NunjucksError): boolean {
+  for (let current: unknown = e; typeof current === 'object' && current !== null; ) {
+    if (current instanceof RangeError) return true;
+    const message = (current as NunjucksError).message;
+    if (typeof message === 'string' && message.endsWith('Maximum call stack size exceeded')) return true;
+    current = (current as NunjucksError).cause;
+  }
+  return false;
 }
 
 /** The innermost compiled template on the error's stack (see template-loader.ts). */
@@ -82,9 +106,16 @@ function templateInStack(e: NunjucksError): string | undefined {
  * through each template, and wraps foreign errors as `Name: message`; keep what the user wrote.
  */
 function originalMessage(e: NunjucksError): string {
-  if (e.cause instanceof Error) return e.cause.message;
-  let message = typeof e.message === 'string' ? e.message : String(e.message);
-  const prefix = /^\([^\n]*\)(?: \[Line \d+(?:, Column \d+)?\])?\n\s*/;
+  let message =
+    e.cause instanceof Error
+      ? e.cause.message
+      : typeof e.message === 'string'
+        ? e.message
+        : String(e.message);
+  // A wrapped error may itself be a wrapped error: strip every layer, and the parser's function
+  // names (`parseIf: expected …`), which mean nothing to a template's author.
+  const prefix =
+    /^(?:\([^\n]*\)(?: \[Line \d+(?:, Column \d+)?\])?\n\s*|Template render error: |Error: |parse[A-Z]\w*: )/;
   while (prefix.test(message)) message = message.replace(prefix, '');
   return message;
 }
@@ -101,7 +132,18 @@ function position(
   source: string | undefined,
   template: string | undefined,
 ): { line?: number; col?: number } {
-  if (e.cause === undefined) return { line: positive(e.lineno), col: positive(e.colno) };
+  if (e.cause === undefined) {
+    const line = positive(e.lineno);
+    if (line !== undefined) return { line, col: positive(e.colno) };
+    // The parser reports a tag left open without a position: it ran into the end of the file.
+    if (source !== undefined && /end of file/.test(originalMessage(e))) return endOf(source);
+    return {};
+  }
+  const filter = /^filter not found: (\S+)$/.exec(originalMessage(e));
+  if (filter && source !== undefined) {
+    const node = filterNode(env, source, filter[1]!);
+    if (node) return { line: node.lineno + 1, col: node.colno + 1 };
+  }
   if (e.cause instanceof TemplateLookupError && source !== undefined && template !== undefined) {
     const tag = referenceTag(env, source, template, e.cause.requested);
     if (tag) return { line: tag.lineno + 1, col: tag.colno + 1 };
@@ -132,6 +174,21 @@ function referenceTag(
     return name.value === requested || relative === requested;
   };
   return tags.find(asks) ?? (tags.length === 1 ? tags[0] : undefined);
+}
+
+/** The `| name` of the first use of a filter (Nunjucks names it without a position). */
+function filterNode(env: nunjucks.Environment, source: string, name: string): AstNode | undefined {
+  try {
+    return filterNodes(env, source).find((node) => node.name?.value === name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** 1-based line and column just past the last character. */
+function endOf(source: string): { line: number; col: number } {
+  const lines = source.replace(/\n$/, '').split('\n');
+  return { line: lines.length, col: lines[lines.length - 1]!.length + 1 };
 }
 
 function positive(n: unknown): number | undefined {

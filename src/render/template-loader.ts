@@ -14,7 +14,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
 import { displayPath } from '../display-path.js';
-import { compileTemplateSource } from './nunjucks-internals.js';
+import { compileTemplateSource, templateReferenceNodes } from './nunjucks-internals.js';
 
 /** The value of `parent_template` in every template context; resolved by the loader. */
 export const PARENT_TEMPLATE = 'arbor:parent_template';
@@ -41,6 +41,24 @@ export function templateOfCompileError(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? compileErrorTemplates.get(err) : undefined;
 }
 
+/** A template loading another by name: which, how, and where the tag is (1-based). */
+export interface TemplateReference {
+  name: string;
+  kind: 'extends' | 'include' | 'import';
+  line: number;
+  col: number;
+}
+
+/** As written in the template, before resolution. */
+type WrittenReference = TemplateReference;
+
+const REFERENCE_KINDS: Record<string, TemplateReference['kind'] | undefined> = {
+  Extends: 'extends',
+  Include: 'include',
+  Import: 'import',
+  FromImport: 'import',
+};
+
 export class TemplateLoader {
   /** Filled and read by the Nunjucks Environment: compiled templates by name. */
   cache: Record<string, unknown> = {};
@@ -48,6 +66,7 @@ export class TemplateLoader {
   chain: readonly string[] = [];
   private env: nunjucks.Environment | undefined;
   private readonly sources = new Map<string, string>();
+  private readonly written = new Map<string, WrittenReference[] | null>();
   private readonly realDir: string;
 
   constructor(readonly templatesDir: string) {
@@ -103,6 +122,53 @@ export class TemplateLoader {
       return previous;
     }
     return this.normalize(path.posix.join(path.posix.dirname(from), to));
+  }
+
+  /**
+   * The templates `name` loads by a name written in it (extends, include, import, from … import;
+   * `parent_template` through the current chain), resolved as Nunjucks resolves them. A name
+   * computed at render time cannot be known here. Undefined when the template cannot be read or
+   * parsed: rendering reports that, with its position.
+   */
+  references(name: string): TemplateReference[] | undefined {
+    const written = this.writtenReferences(name);
+    if (!written) return undefined;
+    const resolved: TemplateReference[] = [];
+    for (const ref of written) {
+      try {
+        const target = this.isRelative(ref.name) ? this.resolve(name, ref.name) : this.normalize(ref.name);
+        resolved.push({ ...ref, name: target });
+      } catch {
+        // A name that may not be used is reported when the template renders.
+      }
+    }
+    return resolved;
+  }
+
+  private writtenReferences(name: string): WrittenReference[] | null {
+    let written = this.written.get(name);
+    if (written !== undefined) return written;
+    written = null;
+    try {
+      const src = this.sources.get(name) ?? readFileSync(this.fileOf(name), 'utf8');
+      if (!this.env) throw new Error('TemplateLoader used before attach(env)');
+      written = templateReferenceNodes(this.env, src).flatMap((node): WrittenReference[] => {
+        const kind = REFERENCE_KINDS[node.typename];
+        const value = node.template;
+        const line = node.lineno + 1;
+        const col = node.colno + 1;
+        if (!kind || !value) return [];
+        if (value.typename === 'Literal' && typeof value.value === 'string')
+          return [{ name: value.value, kind, line, col }];
+        if (value.typename === 'Symbol' && value.value === 'parent_template')
+          return [{ name: PARENT_TEMPLATE, kind, line, col }];
+        return [];
+      });
+    } catch {
+      written = null;
+    }
+    this.written.set(name, written);
+    return written;
   }
 
   getSource(name: string): nunjucks.LoaderSource {

@@ -23,7 +23,6 @@ import type { PlannedDeletion } from '../plan/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import {
   type DeletionMarker,
-  isMarkerTag,
   lowerMarker,
   MARKER_MARGIN_MS,
   MARKER_RENEW_MS,
@@ -34,6 +33,7 @@ import { digestOf } from '../registry/digest.js';
 import { isRestartable, RegistryError, unlessNotFound } from '../registry/errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../registry/transport/backoff.js';
 import type { DockerHubClient } from './dockerhub.js';
+import { isVersionTag } from './observe.js';
 import {
   checkIsStale,
   judge,
@@ -432,7 +432,7 @@ class RepositoryRun {
   private async list(): Promise<string[]> {
     const listed = (
       await this.limit(() => unlessNotFound(this.run.client.listTags(this.path), [] as string[]))
-    ).filter((tag) => !isMarkerTag(tag));
+    ).filter(isVersionTag);
     const names = new Set(listed);
     for (const lost of vanishedTags({ known: this.known, listed: names, deleted: this.deleted })) {
       this.known.delete(lost.tag);

@@ -28,6 +28,18 @@ import type { Artifact, RepositoryHistory, StoredBlob } from './model.js';
 import type { Selections } from './select.js';
 import { askTagWith, type TagHints, tagsFirstSeen } from './tag-hints.js';
 
+/** The OCI referrers tag schema: `<algorithm>-<hex of the subject digest>`. */
+const REFERRERS_TAG = /^sha256-[0-9a-f]{64}$/;
+
+/**
+ * Whether retention judges a tag: not the referrers fallback tags (`sha256-<hex>`, the index of
+ * an image's signatures, SBOM and provenance), not a running retention's deletion marker
+ * (registry/deletion-guard.ts). Neither is a version anyone keeps.
+ */
+export function isVersionTag(tag: string): boolean {
+  return !REFERRERS_TAG.test(tag) && !isMarkerTag(tag);
+}
+
 export const DEFAULT_CONCURRENCY = 16;
 
 export interface ObserveOptions {
@@ -70,10 +82,9 @@ export async function observeArtifacts(
 ): Promise<Artifact[]> {
   const { cache, hints } = options;
   const limit = options.limit ?? pLimit(DEFAULT_CONCURRENCY);
-  // A repository that does not exist has no tags. A running retention's deletion marker is not
-  // an image anyone keeps (registry/deletion-guard.ts), so it is not retention's to judge.
+  // A repository that does not exist has no tags. Tags that are not versions are never judged.
   const tags = (await limit(() => unlessNotFound(client.listTags(repository), [] as string[]))).filter(
-    (tag) => !isMarkerTag(tag),
+    isVersionTag,
   );
   const previous = hints?.readRecord(client.registry, repository);
   const lastSeen = previous?.tags ?? new Map<string, string>();

@@ -72,9 +72,9 @@ describe('retention in plan and apply', () => {
     expect(failed.stderr).toContain(
       'Retention: 2 planned deletion(s) not made, because a build or push failed.',
     );
-    expect(cronTags()).toEqual(
-      ['2024.1', '2024.2', '2024.3', '2024.4', '2025.1', '2025.1-p5', expect.stringMatching(/^fp-/)].sort(),
-    );
+    // cron does not depend on nova-base: it was published under its fingerprint tag, but its
+    // human tags wait for an apply that succeeds as a whole (atomic tags).
+    expect(cronTags()).toEqual(['2024.1', '2024.2', '2024.3', '2024.4', expect.stringMatching(/^fp-/)]);
   });
 
   it('deletes after every build and push succeeded', async () => {

@@ -170,15 +170,21 @@ describe('plan and apply on the default tree', () => {
     expect(failed.stdout).toMatch(/^glance-base\s+built/m);
     expect(failed.stdout).toMatch(/^glance-api\s+built/m);
     expect(failed.stderr).toContain('broken on purpose');
+    // Atomic tags: the siblings are published under their fingerprint tags, no human tag moved.
+    expect(failed.stdout).toMatch(/^Tags: none moved \(\d+ held back\): an image failed/m);
 
     await tree.edit('templates/nova-base.Dockerfile.njk', '\nRUN echo "broken on purpose" && exit 3', '');
     const left = plan();
     expect(actions(left).build).toEqual([]);
+    // What was published is not built again; only its tags are left to move.
+    expect(actions(left).tag).toEqual(['glance-base', 'glance-api']);
     await tree.edit('templates/nova-base.Dockerfile.njk', 'COPY nova.conf', 'COPY  nova.conf');
     expect(actions(plan()).build).toEqual(['nova-base', 'nova-api', 'nova-scheduler']);
     const fixed = run('apply', '--auto-approve');
     expect(fixed.code, fixed.stderr).toBe(0);
-    expect(fixed.stdout).toContain('Apply: 3 built, 0 tagged, 0 failed, 0 skipped, 7 unchanged');
+    expect(fixed.stdout).toContain('Apply: 3 built, 2 tagged, 0 failed, 0 skipped, 5 unchanged');
+    expect(fixed.stdout).toMatch(/^Tags: \d+ written together in [\d.]+ ms\.$/m);
+    expect(run('plan', '--detailed-exitcode').code).toBe(0);
   });
 
   it('refuses a saved plan whose inputs or registry tags changed since it was made', async () => {
@@ -231,7 +237,8 @@ describe('plan and apply on the default tree', () => {
       if (/nova-api: build/.test(stderr) && !child.killed) child.kill('SIGINT');
     });
     const [code] = (await once(child, 'exit')) as [number];
-    expect(code).toBe(1);
+    // 128 + SIGINT, as shells report an interrupted command.
+    expect(code).toBe(130);
     expect(stderr).toContain('Interrupted');
     expect(stdout).toMatch(/^nova-api\s+(failed|cancelled)/m);
 

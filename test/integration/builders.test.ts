@@ -1,7 +1,7 @@
 // The builders against the real engine (docker classic and BuildKit, buildah) and a real
-// registry on loopback: images built FROM scratch + busybox, pushed, inspected with skopeo.
+// registry on loopback: images built FROM scratch + busybox and exported for arbor to publish.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,11 +46,8 @@ ENV GREETING=$GREETING
 RUN echo "$GREETING" > /greeting
 `;
 
-function skopeoDigest(ref: string): string {
-  const out = execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`], {
-    encoding: 'utf8',
-  });
-  return (JSON.parse(out) as { Digest: string }).Digest;
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 async function waitForLog(file: string, pattern: RegExp): Promise<void> {
@@ -153,16 +150,29 @@ describe.each([
     expect(out.split('\n')).toEqual(['child-of-base', `hello-${mode}`, 'lo']);
   });
 
-  it('pushes and returns the digest the registry holds', async () => {
+  it('exports the built image: the config as the engine holds it, every layer as its tar', async () => {
     const ref = `${repo()}-base:2025.1`;
-    const first = await builder.push(ref, { logFile: log('push'), insecure: true });
-    expect(first.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(first.digest).toBe(skopeoDigest(ref));
-    // COPY run-id, COPY busybox, RUN --install, RUN echo: four layers went up; a second tag
-    // uploads none.
-    expect(first.uploadedLayers).toHaveLength(4);
-    const again = await builder.push(`${repo()}-base:fp-1`, { logFile: log('push'), insecure: true });
-    expect(again).toEqual({ digest: first.digest, uploadedLayers: [] });
+    const exportDir = await mkdtemp(join(workDir, 'export-'));
+    const [image] = await builder.export(ref, { logFile: log('export'), workDir: exportDir });
+    const inspected = JSON.parse(docker(['image', 'inspect', ref]))[0] as {
+      Id: string;
+      RootFS: { Layers: string[] };
+    };
+    expect(sha256(image!.config)).toBe(inspected.Id);
+    // COPY run-id, COPY busybox, RUN --install, RUN echo: four layers, each hashing to its diffID.
+    expect(image!.layers.map((l) => l.diffId)).toEqual(inspected.RootFS.Layers);
+    for (const layer of image!.layers) expect(sha256(await readFile(layer.file!))).toBe(layer.diffId);
+    // Layers the caller already has (by size) are only hashed, not written again.
+    const known = new Map<number, Set<string>>();
+    for (const l of image!.layers) known.set(l.size, new Set([...(known.get(l.size) ?? []), l.diffId]));
+    const again = await builder.export(ref, {
+      logFile: log('export'),
+      workDir: await mkdtemp(join(workDir, 'export-')),
+      known,
+    });
+    expect(again[0]!.layers.map((l) => [l.diffId, l.file])).toEqual(
+      image!.layers.map((l) => [l.diffId, undefined]),
+    );
   });
 
   it('fails a broken RUN with a BuildError carrying the exit code and the log tail', async () => {
@@ -231,7 +241,7 @@ describe('buildah builder', () => {
     await builder.remove?.([ref()]);
   });
 
-  it('builds, runs a command in the image, and pushes with the registry’s digest', async () => {
+  it('builds, runs a command in the image, and exports it as an OCI layout with uncompressed layers', async () => {
     const log = join(workDir, 'logs', 'buildah.log');
     const result = await builder.build(
       request({
@@ -247,13 +257,17 @@ describe('buildah builder', () => {
     expect(result.imageId).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(await builder.runCommand(ref(), 'cat /greeting', { logFile: log })).toBe('hello-buildah');
 
-    const { digest } = await builder.push(ref(), { logFile: log, insecure: true });
-    expect(digest).toBe(skopeoDigest(ref()));
-    const config = JSON.parse(
-      execFileSync('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${ref()}`], {
-        encoding: 'utf8',
-      }),
-    ) as { config: { Labels: Record<string, string> } };
+    const [image] = await builder.export(ref(), {
+      logFile: log,
+      workDir: await mkdtemp(join(workDir, 'export-')),
+    });
+    expect(`sha256:${result.imageId.replace(/^sha256:/, '')}`).toBe(sha256(image!.config));
+    const config = JSON.parse(image!.config.toString('utf8')) as {
+      config: { Labels: Record<string, string> };
+      rootfs: { diff_ids: string[] };
+    };
     expect(config.config.Labels['org.arbor.fingerprint']).toBe('sha256:beef');
+    expect(image!.layers.map((l) => l.diffId)).toEqual(config.rootfs.diff_ids);
+    for (const layer of image!.layers) expect(sha256(await readFile(layer.file!))).toBe(layer.diffId);
   });
 });

@@ -147,14 +147,14 @@ describe('arbor inspect', () => {
     const tls = arbor(['inspect', `${registry.host}/tools/busybox:1.36`]);
     expect(tls.code).toBe(1);
     expect(tls.stderr).toBe(
-      `arbor: ${registry.host}/tools/busybox:1.36: TLS handshake failed (plain HTTP registry? use insecure: true or --insecure)\n`,
+      `arbor: ${registry.host}/tools/busybox:1.36: TLS handshake failed (plain HTTP registry? use insecure: true or --insecure) during GET ${registry.host}/v2/tools/busybox/manifests/1.36\n`,
     );
 
     const port = await freePort();
     const down = arbor(['inspect', `127.0.0.1:${port}/tools/busybox:1.36`, '--insecure']);
     expect(down.code).toBe(1);
     expect(down.stderr).toBe(
-      `arbor: 127.0.0.1:${port}/tools/busybox:1.36: registry unreachable (ECONNREFUSED 127.0.0.1:${port})\n`,
+      `arbor: 127.0.0.1:${port}/tools/busybox:1.36: registry unreachable (ECONNREFUSED 127.0.0.1:${port}) during GET 127.0.0.1:${port}/v2/tools/busybox/manifests/1.36\n`,
     );
   });
 

@@ -76,7 +76,9 @@ describe('registry over https with a self-signed CA (and Basic auth over it)', (
     const auth = createAuthenticator({ credentials: { [registry.host]: ALICE } });
     const client = createRegistryClient({ registry: registry.host, authenticator: auth, retries: 0 });
     const error = (await client.headManifest('secure/app', 'v1').catch((e: Error) => e)) as Error;
-    expect(error.message).toBe(`${registry.host}/secure/app:v1: TLS certificate not trusted (use ca_file)`);
+    expect(error.message).toBe(
+      `${registry.host}/secure/app:v1: TLS certificate not trusted (use ca_file) during HEAD ${registry.host}/v2/secure/app/manifests/v1`,
+    );
     await Promise.all([client.close(), auth.close()]);
   });
 });

@@ -25,10 +25,39 @@ export interface FailOptions {
   match?: (method: string, url: string) => boolean;
 }
 
+/**
+ * Faults at random, reproducibly (seeded): a share of requests answered with an error status, a
+ * share of answers cut in the middle of their body (the connection is destroyed), bodies sent
+ * slowly, and upload bodies cut on their way to the registry.
+ */
+export interface ChaosOptions {
+  seed?: number;
+  /** Share of matching requests answered with one of `statuses` (never reaching the registry). */
+  failRate?: number;
+  statuses?: number[];
+  retryAfter?: string;
+  /** Share of answers with a body that are cut after a random part of it. */
+  cutRate?: number;
+  /** Share of upload bodies (PATCH/PUT to blobs/uploads) cut after a random part reached the registry. */
+  cutUploadRate?: number;
+  /** Answers' bodies are sent at this rate (bytes per second). */
+  slowBytesPerSecond?: number;
+  /** Only these requests are subject to chaos (default: all but `GET /v2/`). */
+  match?: (method: string, url: string) => boolean;
+}
+
 export interface FaultProxy {
   host: string;
   port: number;
   requests: ProxiedRequest[];
+  /** Request body bytes the registry received through the proxy (upload bodies included in part when cut). */
+  bytesToRegistry: number;
+  /** Response body bytes the client received through the proxy. */
+  bytesToClient: number;
+  /** Faults injected by chaos, by kind. */
+  injected: { failed: number; cut: number; cutUploads: number };
+  /** Random faults from now on (see ChaosOptions); `chaos(null)` stops them. */
+  chaos(options: ChaosOptions | null): void;
   /** Connections clients opened to the proxy. */
   connections: number;
   failNext(count: number, status: number, options?: FailOptions): void;
@@ -61,6 +90,7 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   let keepDigest = false;
   let extraHeaders: Record<string, string> = {};
   let pagination: 'link' | 'no-link' | 'off' = 'off';
+  let chaos: (ChaosOptions & { random: () => number }) | null = null;
   const requests: ProxiedRequest[] = [];
   const agent = new Agent({ keepAlive: true });
   const sockets = new Set<Socket>();
@@ -77,6 +107,23 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
+    const chaotic = chaos && (chaos.match ? chaos.match(method, url) : url !== '/v2/') ? chaos : null;
+    if (chaotic && chaotic.random() < (chaotic.failRate ?? 0)) {
+      const statuses = chaotic.statuses ?? [503];
+      const status = statuses[Math.floor(chaotic.random() * statuses.length)]!;
+      proxy.injected.failed++;
+      req.resume();
+      const body = 'injected fault\n';
+      res.writeHead(status, {
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(body),
+        ...(chaotic.retryAfter !== undefined ? { 'retry-after': chaotic.retryAfter } : {}),
+        ...extraHeaders,
+      });
+      res.end(method === 'HEAD' ? undefined : body);
+      record(req, status, true);
+      return;
+    }
     const fault = faults.find((f) => f.remaining > 0 && (f.options.match?.(method, url) ?? true));
     if (fault) {
       fault.remaining--;
@@ -120,15 +167,90 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
           return;
         }
         res.writeHead(up.statusCode ?? 502, headers);
-        up.pipe(res);
-        record(req, up.statusCode ?? 502, false);
+        const length = Number(up.headers['content-length'] ?? 0);
+        const cutAt =
+          chaotic && method !== 'HEAD' && length > 1 && chaotic.random() < (chaotic.cutRate ?? 0)
+            ? Math.floor(chaotic.random() * (length - 1)) + 1
+            : undefined;
+        if (cutAt !== undefined) proxy.injected.cut++;
+        forwardBody(up, res, {
+          ...(cutAt !== undefined ? { cutAt } : {}),
+          ...(chaotic?.slowBytesPerSecond ? { rate: chaotic.slowBytesPerSecond } : {}),
+        });
+        record(req, up.statusCode ?? 502, cutAt !== undefined);
       },
     );
     upstream.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.destroy();
     });
-    req.pipe(upstream);
+    const upload = /\/blobs\/uploads\//.test(url) && (method === 'PATCH' || method === 'PUT');
+    const requestLength = Number(req.headers['content-length'] ?? 0);
+    const cutUploadAt =
+      chaotic && upload && requestLength > 1 && chaotic.random() < (chaotic.cutUploadRate ?? 0)
+        ? Math.floor(chaotic.random() * (requestLength - 1)) + 1
+        : undefined;
+    if (cutUploadAt !== undefined) proxy.injected.cutUploads++;
+    let sent = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (cutUploadAt !== undefined && sent + chunk.length >= cutUploadAt) {
+        const part = chunk.subarray(0, cutUploadAt - sent);
+        proxy.bytesToRegistry += part.length;
+        upstream.write(part);
+        sent = cutUploadAt;
+        // The registry got part of the body, then the connection broke both ways.
+        setTimeout(() => {
+          upstream.destroy();
+          req.socket.destroy();
+        }, 20);
+        req.pause();
+        return;
+      }
+      sent += chunk.length;
+      proxy.bytesToRegistry += chunk.length;
+      upstream.write(chunk);
+    });
+    req.on('end', () => {
+      if (cutUploadAt === undefined) upstream.end();
+    });
+  };
+
+  /** Copies an answer's body, slowly and/or cut after `cutAt` bytes (then the connection dies). */
+  const forwardBody = (up: IncomingMessage, res: ServerResponse, how: { cutAt?: number; rate?: number }) => {
+    let sent = 0;
+    const started = Date.now();
+    up.on('data', (chunk: Buffer) => {
+      let piece = chunk;
+      if (how.cutAt !== undefined && sent + piece.length >= how.cutAt) {
+        piece = piece.subarray(0, how.cutAt - sent);
+        res.write(piece);
+        proxy.bytesToClient += piece.length;
+        sent += piece.length;
+        up.destroy();
+        setTimeout(() => res.socket?.destroy(), 10);
+        return;
+      }
+      sent += piece.length;
+      proxy.bytesToClient += piece.length;
+      const ok = res.write(piece);
+      if (how.rate) {
+        // Hold the registry's stream back until the rate allows the next bytes.
+        const due = started + (sent / how.rate) * 1000;
+        const wait = due - Date.now();
+        if (wait > 0) {
+          up.pause();
+          setTimeout(() => up.resume(), wait);
+          return;
+        }
+      }
+      if (!ok) {
+        up.pause();
+        res.once('drain', () => up.resume());
+      }
+    });
+    up.on('end', () => {
+      if (how.cutAt === undefined || sent < how.cutAt) res.end();
+    });
   };
 
   const paginate = (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) => {
@@ -172,6 +294,12 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
     port: 0,
     requests,
     connections: 0,
+    bytesToRegistry: 0,
+    bytesToClient: 0,
+    injected: { failed: 0, cut: 0, cutUploads: 0 },
+    chaos(options) {
+      chaos = options ? { ...options, random: seeded(options.seed ?? 1) } : null;
+    },
     failNext(count, status, options = {}) {
       faults.push({ remaining: count, status, options });
     },
@@ -202,4 +330,16 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   proxy.port = typeof address === 'object' && address ? address.port : 0;
   proxy.host = `127.0.0.1:${proxy.port}`;
   return proxy;
+}
+
+/** mulberry32: a small seeded PRNG, so a chaotic run can be repeated exactly. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

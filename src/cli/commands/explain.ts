@@ -6,6 +6,7 @@ import { explainLines } from '../../fingerprint/explain.js';
 import { RegistryClients } from '../../plan/clients.js';
 import { computeDesired, loadTree } from '../../plan/desired.js';
 import { observe } from '../../plan/observe.js';
+import { attachedLines, attachedTo } from '../../sign/describe.js';
 import { action } from '../action.js';
 import { err, out } from '../io.js';
 import { fileOption, type TreeFlags } from '../options.js';
@@ -39,9 +40,11 @@ export function register(program: Command): void {
             const seen = (await observe({ ...desired, order: [image.name] }, clients.home)).images.get(
               image.name,
             )!;
-            if (seen.fingerprintDigest)
+            if (seen.fingerprintDigest) {
               out(`in the registry as ${image.fingerprintTag}: every input matches`);
-            else if (seen.previous) {
+              const attached = await attachedTo(clients.home, image.repositoryPath, seen.fingerprintDigest);
+              out(attachedLines(attached).join('\n'));
+            } else if (seen.previous) {
               out(`not in the registry; compared with ${image.repository}:${seen.previous.tag}`);
               previous = seen.previous.inputs;
             } else out('not in the registry, and none of its tags exists yet');

@@ -22,6 +22,9 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   usage: () => import('./usage.js'),
   ls: () => import('./ls.js'),
   inspect: () => import('./inspect.js'),
+  unpack: () => import('./unpack.js'),
+  verify: () => import('./verify.js'),
+  diff: () => import('./diff.js'),
 };
 
 /** Registers the command named in argv, or every command when none is (help, typos). */

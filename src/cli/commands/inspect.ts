@@ -5,6 +5,7 @@ import { formatBytes } from '../../plan/views/markdown.js';
 import { describeImage, type ImageSummary, platformName } from '../../registry/describe.js';
 import { openRegistry } from '../../registry/open.js';
 import { formatReference, parseReference } from '../../registry/reference.js';
+import { attachedLines, attachedTo } from '../../sign/describe.js';
 import { action } from '../action.js';
 import { err, out } from '../io.js';
 import { debugSink, formatOption } from '../options.js';
@@ -21,7 +22,9 @@ export function register(program: Command): void {
   const cmd = program
     .command('inspect')
     .argument('<reference>', 'registry/repository:tag or registry/repository@sha256:…')
-    .description('show a manifest: digest, media type, platforms, labels, created, layers and sizes');
+    .description(
+      'show a manifest: digest, media type, platforms, labels, created, layers and sizes, what is attached',
+    );
   formatOption(cmd, ['text', 'json'], 'text');
   cmd
     .option('--insecure', 'plain HTTP (a registry on loopback without TLS)')
@@ -45,10 +48,17 @@ export function register(program: Command): void {
           const name = formatReference(
             ref.tag === undefined && !ref.digest ? { ...ref, tag: 'latest' } : ref,
           );
+          // What is attached is extra: a registry that refuses to say does not fail inspect.
+          const attached = await attachedTo(session.client, ref.repository, summary.digest).catch(
+            (e: Error) => {
+              err(`warning: referrers not read: ${e.message}`);
+              return [];
+            },
+          );
           if (flags.format === 'json') {
-            out(JSON.stringify({ reference: name, ...summary }, null, 2));
+            out(JSON.stringify({ reference: name, ...summary, attached }, null, 2));
           } else {
-            out(renderText(name, summary));
+            out([renderText(name, summary), ...attachedLines(attached)].join('\n'));
             if (session.client.rateLimit) err(rateLimitLine(session.client.rateLimit));
           }
           return 0;

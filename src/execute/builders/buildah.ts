@@ -5,13 +5,13 @@ import { execa } from 'execa';
 import {
   containersBuild,
   containersBuildFlags,
-  containersPushArgv,
+  containersExport,
   storageDriver,
 } from './containers-storage.js';
 import { BuildError } from './errors.js';
 import { runLogged } from './process.js';
-import type { Builder, BuildRequest, PushOptions, RunOptions } from './types.js';
-import { type Workspace, withWorkspace } from './workspace.js';
+import type { Builder, BuildRequest, RunOptions } from './types.js';
+import type { Workspace } from './workspace.js';
 
 export function buildahIsolation(network: string): string {
   return process.env.ARBOR_BUILDAH_ISOLATION || (network === 'none' ? 'oci' : 'chroot');
@@ -30,14 +30,28 @@ export function buildahBuildArgv(req: BuildRequest, ws: Workspace, storage: stri
   ];
 }
 
+/** The image as an OCI layout whose layers stay uncompressed: arbor compresses them itself. */
+export function buildahExportArgv(ref: string, dir: string, storage: string): string[] {
+  return [
+    '--storage-driver',
+    storage,
+    'push',
+    '--quiet',
+    '--disable-compression',
+    '--format',
+    'oci',
+    ref,
+    `oci:${dir}`,
+  ];
+}
+
 export function createBuildahBuilder(options: { binary?: string } = {}): Builder {
   const binary = options.binary ?? 'buildah';
   const storage = storageDriver();
   return {
     name: 'buildah',
     build: containersBuild(binary, (req, ws) => buildahBuildArgv(req, ws, storage)),
-    push: (ref, opts) =>
-      pushWithDigestFile(binary, ref, opts, (file) => containersPushArgv(ref, file, opts.insecure, storage)),
+    export: (ref, opts) => containersExport(binary, (dir) => buildahExportArgv(ref, dir, storage), ref, opts),
     runCommand: (ref, command, opts) => buildahRun(binary, storage, ref, command, opts),
     remove: (refs) => removeContainersImages(binary, storage, refs),
   };
@@ -80,37 +94,6 @@ async function buildahRun(binary: string, storage: string, ref: string, command:
       signal: undefined,
     }).catch(() => undefined);
   }
-}
-
-/** Shared by buildah and podman: both write the pushed manifest's digest with `--digestfile`. */
-export async function pushWithDigestFile(
-  binary: string,
-  ref: string,
-  opts: PushOptions,
-  argv: (digestFile: string) => string[],
-): Promise<{ digest: string }> {
-  return withWorkspace('', null, async (ws) => {
-    const digestFile = ws.file('digest');
-    await runLogged(binary, argv(digestFile), {
-      step: 'push',
-      subject: ref,
-      logFile: opts.logFile,
-      signal: opts.signal,
-    });
-    const digest = await ws.read(digestFile);
-    if (!digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
-      throw new BuildError({
-        step: 'push',
-        subject: ref,
-        exitCode: 0,
-        summary: `${binary} push wrote no manifest digest`,
-        logFile: opts.logFile,
-        logTail: [],
-        aborted: false,
-      });
-    }
-    return { digest };
-  });
 }
 
 /** `rmi` in containers/storage; images already gone are not an error. */

@@ -1,17 +1,26 @@
 // docker buildx: builds on any BuildKit builder (`--builder NAME`: docker-container, remote,
-// Kubernetes). One platform is loaded into the local engine (`--load`) and pushed like docker's;
-// several platforms make a manifest list the engine cannot hold, so the build pushes it itself
-// (`--push`) and reports the digest from `--metadata-file`.
+// Kubernetes). One platform is loaded into the local engine (`--load`) and exported like docker's
+// (`docker save`); several platforms make a manifest list the engine cannot hold, so the build
+// writes an OCI layout archive (`--output type=oci,compression=uncompressed`) that arbor reads and
+// uploads itself, like every other builder's output.
 // Written against buildx's documented flags (docs.docker.com/reference/cli/docker/buildx/build);
 // buildx is not installed on the development machine, so only the command lines are tested.
+
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readImageArchive } from '../export/image-tar.js';
+import { imagesFromOciLayout, layoutArchive } from '../export/oci-layout.js';
 import { keyValues, networkFlag, noCacheFlag, repeated } from './argv.js';
-import { defaultDockerBinary, dockerPush, dockerRemove, dockerRunArgv } from './docker.js';
+import { defaultDockerBinary, dockerExport, dockerRemove, dockerRunArgv } from './docker.js';
 import { BuildError } from './errors.js';
 import { runLogged } from './process.js';
 import type { Builder, BuildRequest, BuildResult } from './types.js';
 import { type Workspace, withWorkspace } from './workspace.js';
 
-export function buildxPushes(req: BuildRequest): boolean {
+/** Several platforms: the result cannot be loaded into the engine, it is written as an OCI archive. */
+export function buildxWritesArchive(req: BuildRequest): boolean {
   return req.platforms.length > 1;
 }
 
@@ -20,6 +29,7 @@ export function buildxBuildArgv(
   ws: Workspace,
   metadataFile: string,
   builder: string | undefined,
+  archive?: string,
 ): string[] {
   return [
     'buildx',
@@ -39,7 +49,7 @@ export function buildxBuildArgv(
     ...repeated('--tag', req.tags),
     ...keyValues('--build-arg', req.buildArgs),
     ...keyValues('--label', req.labels),
-    buildxPushes(req) ? '--push' : '--load',
+    ...(archive ? ['--output', `type=oci,dest=${archive},compression=uncompressed`] : ['--load']),
     ws.context,
   ];
 }
@@ -61,21 +71,24 @@ export function parseBuildxMetadata(json: string | undefined): { digest?: string
 
 export function createBuildxBuilder(options: { binary?: string; builder?: string } = {}): Builder {
   const binary = options.binary ?? defaultDockerBinary();
-  /** Tags a multi-platform build already pushed, with the manifest list's digest. */
-  const pushed = new Map<string, string>();
+  /** Multi-platform builds: the OCI archive each tag's build wrote. */
+  const archives = new Map<string, string>();
   return {
     name: 'buildx',
     build: (req) =>
       withWorkspace(req.dockerfile, req.contextDir, async (ws): Promise<BuildResult> => {
         const metadataFile = ws.file('metadata.json');
-        await runLogged(binary, buildxBuildArgv(req, ws, metadataFile, options.builder), {
+        const archive = buildxWritesArchive(req)
+          ? join(await mkdtemp(join(tmpdir(), 'arbor-buildx-')), 'image.tar')
+          : undefined;
+        await runLogged(binary, buildxBuildArgv(req, ws, metadataFile, options.builder, archive), {
           step: 'build',
           subject: req.image,
           logFile: req.logFile,
           signal: req.signal,
         });
         const meta = parseBuildxMetadata(await ws.read(metadataFile));
-        const imageId = meta.configDigest ?? (await ws.read(ws.iidFile));
+        const imageId = meta.configDigest ?? meta.digest ?? (await ws.read(ws.iidFile));
         if (!imageId) {
           throw new BuildError({
             step: 'build',
@@ -87,38 +100,40 @@ export function createBuildxBuilder(options: { binary?: string; builder?: string
             aborted: false,
           });
         }
-        if (!buildxPushes(req)) return { imageId };
-        if (!meta.digest) {
-          throw new BuildError({
-            step: 'build',
-            subject: req.image,
-            exitCode: 0,
-            summary: 'buildx pushed but reported no manifest digest',
-            logFile: req.logFile,
-            logTail: [],
-            aborted: false,
-          });
-        }
-        for (const tag of req.tags) pushed.set(tag, meta.digest);
-        return { imageId, pushedDigest: meta.digest };
+        if (archive) for (const tag of req.tags) archives.set(tag, archive);
+        return { imageId };
       }),
-    push: async (ref, opts) => {
-      const digest = pushed.get(ref);
-      return digest ? { digest } : dockerPush(binary, ref, opts);
+    export: async (ref, opts) => {
+      const archive = archives.get(ref);
+      if (!archive) return dockerExport(binary, ref, opts);
+      const contents = await readImageArchive(createReadStream(archive), { workDir: opts.workDir });
+      for (const [tag, file] of archives) if (file === archive) archives.delete(tag);
+      await rm(join(archive, '..'), { recursive: true, force: true });
+      return imagesFromOciLayout(layoutArchive(contents), opts.workDir, ref);
     },
-    // A multi-platform image exists only in the registry, so it may be pulled for the command.
-    runCommand: (ref, command, opts) =>
-      runLogged(binary, dockerRunArgv(ref, command, pushed.has(ref) ? 'missing' : 'never'), {
+    runCommand: (ref, command, opts) => {
+      if (archives.has(ref))
+        throw new BuildError({
+          step: 'run',
+          subject: ref,
+          exitCode: null,
+          summary:
+            'content_fingerprint is not supported for multi-platform buildx images (they are not in the engine)',
+          logTail: [],
+          aborted: false,
+        });
+      return runLogged(binary, dockerRunArgv(ref, command, 'never'), {
         step: 'run',
         subject: ref,
         logFile: opts.logFile,
         signal: opts.signal,
         captureStdout: true,
-      }),
+      });
+    },
     remove: (refs) =>
       dockerRemove(
         binary,
-        refs.filter((ref) => !pushed.has(ref)),
+        refs.filter((ref) => !archives.has(ref)),
       ),
   };
 }

@@ -1,7 +1,9 @@
+import { join } from 'node:path';
+import { imagesFromOciLayout, layoutDirectory } from '../export/oci-layout.js';
 import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
 import { readImageId } from './docker.js';
 import { runLogged } from './process.js';
-import type { Builder, BuildRequest } from './types.js';
+import type { Builder, BuildRequest, ExportedImage, ExportOptions } from './types.js';
 import { type Workspace, withWorkspace } from './workspace.js';
 
 // buildah and podman share containers/storage. vfs works everywhere, including inside containers
@@ -39,23 +41,25 @@ export function containersBuildFlags(tool: 'buildah' | 'podman', req: BuildReque
   ];
 }
 
-/** `push --digestfile FILE ref docker://ref`: buildah and podman take the same arguments. */
-export function containersPushArgv(
+/**
+ * The built image as an OCI layout with uncompressed layers, from buildah (`push
+ * --disable-compression REF oci:DIR`) or podman (`save --format oci-dir --uncompressed`), read
+ * in place: the layer files are the layout's own blobs.
+ */
+export async function containersExport(
+  binary: string,
+  argv: (dir: string) => string[],
   ref: string,
-  digestFile: string,
-  insecure: boolean,
-  storage: string,
-): string[] {
-  return [
-    '--storage-driver',
-    storage,
-    'push',
-    '--digestfile',
-    digestFile,
-    ...tlsFlag(insecure),
-    ref,
-    `docker://${ref}`,
-  ];
+  opts: ExportOptions,
+): Promise<ExportedImage[]> {
+  const dir = join(opts.workDir, 'layout');
+  await runLogged(binary, argv(dir), {
+    step: 'export',
+    subject: ref,
+    logFile: opts.logFile,
+    signal: opts.signal,
+  });
+  return imagesFromOciLayout(layoutDirectory(dir), opts.workDir, ref);
 }
 
 /**

@@ -2,11 +2,16 @@
 // never force-pulled (no `--pull`): a parent built in this apply is a local image, and one that
 // only exists in the registry is pulled once because it is missing.
 import { existsSync } from 'node:fs';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { execa } from 'execa';
+import { ArchiveError, imageFromDockerArchive } from '../export/docker-archive.js';
+import { readImageArchive } from '../export/image-tar.js';
+import { tailLines } from '../logs.js';
 import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
 import { BuildError } from './errors.js';
-import { runLogged } from './process.js';
-import type { Builder, BuildRequest, PushOptions, PushResult, RunOptions } from './types.js';
+import { KILL_GRACE_MS, runLogged, TAIL_LINES } from './process.js';
+import type { Builder, BuildRequest, ExportedImage, ExportOptions, RunOptions } from './types.js';
 import { type Workspace, withWorkspace } from './workspace.js';
 
 /**
@@ -41,38 +46,62 @@ export function dockerRunArgv(ref: string, command: string, pull: 'never' | 'mis
   return ['run', '--rm', '--network', 'none', `--pull=${pull}`, '--entrypoint', 'sh', ref, '-c', command];
 }
 
-/** The digest line docker prints last: `2025.1: digest: sha256:… size: 1234`. */
-export function parseDockerPushDigest(output: string): string | undefined {
-  const matches = [...output.matchAll(/digest: (sha256:[0-9a-f]{64}) size: \d+/g)];
-  return matches.at(-1)?.[1];
-}
-
-/** Layers docker reports as `<id>: Pushed` (the others say `Layer already exists` or `Mounted from …`). */
-export function parseDockerPushedLayers(output: string): string[] {
-  return [...output.matchAll(/^([0-9a-f]{12,64}): Pushed\s*$/gm)].map((m) => m[1]!);
-}
-
-export async function dockerPush(binary: string, ref: string, opts: PushOptions): Promise<PushResult> {
-  const output = await runLogged(binary, ['push', ref], {
-    step: 'push',
-    subject: ref,
-    logFile: opts.logFile,
-    signal: opts.signal,
-    captureStdout: true,
-  });
-  const digest = parseDockerPushDigest(output);
-  if (!digest) {
-    throw new BuildError({
-      step: 'push',
-      subject: ref,
-      exitCode: 0,
-      summary: 'docker push printed no manifest digest',
-      logFile: opts.logFile,
-      logTail: output.split('\n').slice(-5),
-      aborted: false,
+/**
+ * `docker save REF`, read as it streams: the config, and each layer written to `workDir` while it
+ * is hashed (or only hashed, when the caller already has a layer of that size: see
+ * ExportOptions.known). A hashed-only layer that is not the one expected means the export is
+ * repeated once with every layer written.
+ */
+export async function dockerExport(
+  binary: string,
+  ref: string,
+  opts: ExportOptions,
+): Promise<ExportedImage[]> {
+  const attempt = async (hashOnlySizes: ReadonlySet<number> | undefined) => {
+    await mkdir(dirname(opts.logFile), { recursive: true });
+    await appendFile(opts.logFile, `$ ${binary} save ${ref}\n`);
+    const child = execa(binary, ['save', ref], {
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: { file: opts.logFile, append: true },
+      cancelSignal: opts.signal,
+      forceKillAfterDelay: KILL_GRACE_MS,
+      encoding: 'buffer',
+      reject: false,
     });
+    const reading = readImageArchive(child.stdout, {
+      workDir: opts.workDir,
+      ...(hashOnlySizes ? { hashOnlySizes } : {}),
+    });
+    const [contents, result] = await Promise.all([reading.catch((e: unknown) => e), child]);
+    if (result.failed) {
+      throw new BuildError({
+        step: 'export',
+        subject: ref,
+        exitCode: typeof result.exitCode === 'number' ? result.exitCode : null,
+        summary: result.isCanceled
+          ? 'docker save was cancelled'
+          : `docker save exited with code ${result.exitCode}`,
+        logFile: opts.logFile,
+        logTail: await tailLines(opts.logFile, TAIL_LINES),
+        aborted: result.isCanceled || Boolean(opts.signal?.aborted),
+      });
+    }
+    if (contents instanceof Error) throw contents;
+    return imageFromDockerArchive(contents as Awaited<typeof reading>, ref);
+  };
+  const known = opts.known;
+  const sizes = known && known.size > 0 ? new Set(known.keys()) : undefined;
+  try {
+    const image = await attempt(sizes);
+    // A layer that was only hashed must be one the caller knows; otherwise its bytes are needed.
+    if (image.layers.some((l) => !l.file && !known?.get(l.size)?.has(l.diffId)))
+      return [await attempt(undefined)];
+    return [image];
+  } catch (e) {
+    if (e instanceof ArchiveError && e.missingData) return [await attempt(undefined)];
+    throw e;
   }
-  return { digest, uploadedLayers: parseDockerPushedLayers(output) };
 }
 
 export async function dockerRemove(binary: string, refs: string[]): Promise<void> {
@@ -109,7 +138,7 @@ export function createDockerBuilder(options: { binary?: string; buildkit: boolea
         });
         return { imageId: await readImageId(ws, req) };
       }),
-    push: (ref, opts) => dockerPush(binary, ref, opts),
+    export: (ref, opts) => dockerExport(binary, ref, opts),
     runCommand: (ref, command, opts: RunOptions) =>
       runLogged(binary, dockerRunArgv(ref, command, 'never'), {
         step: 'run',

@@ -3,11 +3,11 @@
 // opening the file.
 import { ArborError } from '../../errors.js';
 
-export type BuildStep = 'build' | 'push' | 'run' | 'remove';
+export type BuildStep = 'build' | 'export' | 'run' | 'remove';
 
 export interface BuildErrorDetails {
   step: BuildStep;
-  /** Image name for a build; the reference for push, run and remove. */
+  /** Image name for a build; the reference for export, run and remove. */
   subject: string;
   /** null when the process did not exit by itself (not found, killed, aborted). */
   exitCode: number | null;

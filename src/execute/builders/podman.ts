@@ -1,8 +1,8 @@
-import { pushWithDigestFile, removeContainersImages } from './buildah.js';
+import { removeContainersImages } from './buildah.js';
 import {
   containersBuild,
   containersBuildFlags,
-  containersPushArgv,
+  containersExport,
   storageDriver,
 } from './containers-storage.js';
 import { runLogged } from './process.js';
@@ -43,14 +43,29 @@ export function podmanRunArgv(ref: string, command: string, storage: string): st
   ];
 }
 
+/** The image as an OCI layout whose layers stay uncompressed: arbor compresses them itself. */
+export function podmanExportArgv(ref: string, dir: string, storage: string): string[] {
+  return [
+    '--storage-driver',
+    storage,
+    'save',
+    '--quiet',
+    '--format',
+    'oci-dir',
+    '--uncompressed',
+    '-o',
+    dir,
+    ref,
+  ];
+}
+
 export function createPodmanBuilder(options: { binary?: string } = {}): Builder {
   const binary = options.binary ?? 'podman';
   const storage = storageDriver();
   return {
     name: 'podman',
     build: containersBuild(binary, (req, ws) => podmanBuildArgv(req, ws, storage)),
-    push: (ref, opts) =>
-      pushWithDigestFile(binary, ref, opts, (file) => containersPushArgv(ref, file, opts.insecure, storage)),
+    export: (ref, opts) => containersExport(binary, (dir) => podmanExportArgv(ref, dir, storage), ref, opts),
     runCommand: (ref, command, opts) =>
       runLogged(binary, podmanRunArgv(ref, command, storage), {
         step: 'run',

@@ -1,7 +1,10 @@
 // The one interface apply talks to, whatever builds the images: docker (classic or BuildKit),
 // buildah, podman or buildx. Every implementation runs its tool through execa, writes the whole
-// output to the request's log file, and throws BuildError (errors.ts) on failure.
+// output to the request's log file, and throws BuildError (errors.ts) on failure. Builders only
+// build: `export` hands the built image (config and uncompressed layers) to arbor, which
+// compresses and uploads it through its own registry client (execute/publish.ts).
 import type { BuilderName } from '../../config/model.js';
+import type { ExportedImage, ExportOptions } from '../export/model.js';
 
 export type { BuilderName };
 
@@ -39,31 +42,9 @@ export interface BuildRequest {
 export interface BuildResult {
   /** `sha256:…` of the image config (what `docker inspect .Id` shows). */
   imageId: string;
-  /**
-   * Added to the brief's interface: set when the build itself already pushed every tag (buildx
-   * with several platforms, whose manifest list cannot be loaded locally). push() of one of those
-   * tags then returns this digest without uploading again.
-   */
-  pushedDigest?: string;
 }
 
-export interface PushResult {
-  /** The manifest digest the registry holds for the pushed reference. */
-  digest: string;
-  /**
-   * Added to the brief's interface (apply reports bytes uploaded): the layers this push really
-   * uploaded, as the tool names them (docker: 12-hex diff-ID prefixes; not "already exists" nor
-   * "mounted"). Undefined when the tool does not say (buildah, podman, a buildx --push build).
-   */
-  uploadedLayers?: string[];
-}
-
-export interface PushOptions {
-  logFile: string;
-  signal?: AbortSignal;
-  /** The registry is plain HTTP (or has a certificate the tool must not verify). */
-  insecure: boolean;
-}
+export type { ExportedImage, ExportOptions };
 
 export interface RunOptions {
   logFile: string;
@@ -73,8 +54,11 @@ export interface RunOptions {
 export interface Builder {
   readonly name: BuilderName;
   build(req: BuildRequest): Promise<BuildResult>;
-  /** Pushes one local reference to its registry. */
-  push(ref: string, opts: PushOptions): Promise<PushResult>;
+  /**
+   * The built image of a local reference: its config and every layer as a tar (one image, or one
+   * per platform of a multi-platform build).
+   */
+  export(ref: string, opts: ExportOptions): Promise<ExportedImage[]>;
   /** For content fingerprints: `sh -c command` inside the image, without network; returns stdout. */
   runCommand(ref: string, command: string, opts: RunOptions): Promise<string>;
   /** Deletes local images (a missing one is not an error). */

@@ -1,10 +1,12 @@
 // The bottom of the transport: one keep-alive undici Pool per origin (the registry, and any
 // storage origin a blob redirect points to), with a connection cap and per-request timeouts.
 // Everything above this file sees only `Send`.
+
+import { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { RegistryError } from '../errors.js';
 import { describeConnectionError } from './connection-errors.js';
-import type { RegistryRequest, RegistryResponse, Send } from './types.js';
+import { describeRequest, type RegistryRequest, type RegistryResponse, type Send } from './types.js';
 import { Pool } from './undici.js';
 
 export interface PoolOptions {
@@ -69,14 +71,18 @@ export class Pools {
   }
 }
 
-/** Sends one request as is: no auth, no retry. Connection failures become RegistryErrors. */
+/**
+ * Sends one request as is: no auth, no retry. Connection failures, and bodies cut while a
+ * buffered answer is read, become RegistryErrors naming the request (method, host, path).
+ */
 export function poolSend(pools: Pools, baseUrl: URL): Send {
   return async (request: RegistryRequest): Promise<RegistryResponse> => {
     const url = new URL(request.url, baseUrl);
     const pool = pools.get(url.origin);
     pools.stats.requests++;
+    let response: RegistryResponse;
     try {
-      const response = await pool.request({
+      const answer = await pool.request({
         method: request.method,
         path: url.pathname + url.search,
         headers: request.headers ?? {},
@@ -86,14 +92,58 @@ export function poolSend(pools: Pools, baseUrl: URL): Send {
         // connection is kept: 187 HEADs over 8 connections instead of 187 connections.
         ...(request.method === 'HEAD' ? { reset: false } : {}),
       });
-      return { status: response.statusCode, headers: response.headers, body: response.body, url };
+      response = { status: answer.statusCode, headers: answer.headers, body: answer.body, url };
     } catch (e) {
-      const problem = describeConnectionError(e, url.host);
-      throw new RegistryError(request.reference, problem.reason, {
-        code: problem.code,
-        restartable: problem.transient,
-        cause: e,
-      });
+      throw connectionError(request, url, e);
     }
+    if (request.buffer === undefined) return response;
+    let bytes: Buffer;
+    try {
+      bytes = await readLimited(response.body, request.buffer, request.reference);
+    } catch (e) {
+      if (e instanceof RegistryError) throw e;
+      throw connectionError(request, url, e);
+    }
+    return { ...response, body: bufferedBody(bytes), bytes };
   };
+}
+
+function connectionError(request: RegistryRequest, url: URL, e: unknown): RegistryError {
+  const problem = describeConnectionError(e, url.host);
+  return new RegistryError(request.reference, `${problem.reason} during ${describeRequest(request, url)}`, {
+    code: problem.code,
+    restartable: problem.transient,
+    cause: e,
+    summary: problem.reason,
+  });
+}
+
+/** The whole body, refusing one larger than `limit` (an error that no retry will heal). */
+async function readLimited(
+  body: RegistryResponse['body'],
+  limit: number,
+  reference: string,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw new RegistryError(reference, `response larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A body already read: the stream interface callers use (`dump`, `text`, iteration) over the bytes. */
+function bufferedBody(bytes: Buffer): RegistryResponse['body'] {
+  const stream = Readable.from(bytes.length > 0 ? [bytes] : []) as Readable & Record<string, unknown>;
+  stream.dump = async () => {
+    stream.destroy();
+  };
+  stream.text = async () => bytes.toString('utf8');
+  stream.json = async () => JSON.parse(bytes.toString('utf8'));
+  return stream as unknown as RegistryResponse['body'];
 }

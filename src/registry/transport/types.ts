@@ -24,6 +24,12 @@ export interface RegistryRequest {
   idempotent: boolean;
   /** Never attach registry credentials (a redirect to another origin, e.g. blob storage). */
   anonymous?: boolean;
+  /**
+   * Read the whole body (at most this many bytes) before the response is returned, so a body cut
+   * mid-read is a failed request that the retry layer sends again, not an error in the caller.
+   * For small answers only: manifests, configs, tag lists.
+   */
+  buffer?: number;
 }
 
 export interface RegistryResponse {
@@ -32,6 +38,8 @@ export interface RegistryResponse {
   body: Dispatcher.ResponseData['body'];
   /** The absolute URL that answered (to resolve relative `Location` and `Link` headers). */
   url: URL;
+  /** The whole body, when the request asked for it to be buffered (`buffer`). */
+  bytes?: Buffer;
 }
 
 export type Send = (request: RegistryRequest) => Promise<RegistryResponse>;
@@ -42,6 +50,11 @@ export type Layer = (next: Send) => Send;
 export function header(response: RegistryResponse, name: string): string | undefined {
   const value = response.headers[name.toLowerCase()];
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** `GET 127.0.0.1:5000/v2/ns/x/manifests/v1`: the request a network error names. */
+export function describeRequest(request: RegistryRequest, url: URL): string {
+  return `${request.method} ${url.host}${url.pathname}`;
 }
 
 export function isReplayable(request: RegistryRequest): boolean {

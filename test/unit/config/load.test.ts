@@ -203,6 +203,46 @@ describe('bad input: each problem with file:line:col, all at once', () => {
     expect(await problems(yaml(...HEADER, '  base:', '    from: "scratch'))).toHaveLength(1);
   });
 
+  it('unsafe and unknown YAML tags are errors, not strings', async () => {
+    expect(
+      await problems(
+        yaml(...HEADER, '  base:', '    from: scratch', '    labels:', '      x: !!js/function "f()"'),
+      ),
+    ).toEqual([
+      'images.yaml:9:10: error: YAML tag !!js/function is not allowed: images.yaml holds plain data (strings, numbers, true/false, lists, mappings)',
+    ]);
+    expect(await problems(yaml('version: !!binary MQ==', ...HEADER.slice(1)))).toEqual([
+      'images.yaml:1:10: error: YAML tag !!binary is not allowed: images.yaml holds plain data (strings, numbers, true/false, lists, mappings)',
+    ]);
+  });
+
+  it('a binary, non-UTF-8 or huge file is summarised, never echoed', async () => {
+    const dir = await writeTree({});
+    const at = async (bytes: Buffer) => {
+      await writeFile(path.join(dir, 'images.yaml'), bytes);
+      return (await readConfig('images.yaml', { cwd: dir })).diagnostics.map(formatDiagnostic);
+    };
+    const binary = Buffer.concat([Buffer.from('version: 1\nab'), Buffer.alloc(100_000, 0)]);
+    expect(await at(binary)).toEqual([
+      'images.yaml:2:3: error: not a text file (100,013 bytes; a NUL byte at byte 13)',
+    ]);
+    expect(await at(Buffer.from('version: 1\nregistry: \xe2\x82\n', 'latin1'))).toEqual([
+      'images.yaml:2:11: error: not a text file (24 bytes; invalid UTF-8 at byte 21)',
+    ]);
+    expect(await at(Buffer.from('x'.repeat(40 * 1024 * 1024)))).toEqual([
+      'images.yaml:1:1: error: 41,943,040 bytes: too large for an images file (at most 32 MiB)',
+    ]);
+    const garbage = await at(Buffer.from('key: [unclosed\n- item\n'.repeat(100)));
+    expect(garbage).toHaveLength(11);
+    expect(garbage[10]).toMatch(
+      /^images\.yaml:\d+:1: error: \d+ more YAML errors \(is this a YAML file\?\)$/,
+    );
+    const long = await at(Buffer.from('y'.repeat(100_000)));
+    expect(long).toEqual([
+      `images.yaml:1:1: error: the file must be a mapping (key: value), not string "${'y'.repeat(60)}…" (100,000 characters)`,
+    ]);
+  });
+
   it('duplicate keys and duplicate image names', async () => {
     expect(
       await problems(

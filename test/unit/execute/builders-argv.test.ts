@@ -2,15 +2,13 @@
 // development machine, so this is where its contract with `docker buildx build` is pinned.
 import { describe, expect, it } from 'vitest';
 import { ArborError } from '../../../src/errors.js';
-import { buildahBuildArgv, buildahIsolation } from '../../../src/execute/builders/buildah.js';
-import { buildxBuildArgv, parseBuildxMetadata } from '../../../src/execute/builders/buildx.js';
-import { containersPushArgv } from '../../../src/execute/builders/containers-storage.js';
 import {
-  dockerBuildArgv,
-  dockerRunArgv,
-  parseDockerPushDigest,
-  parseDockerPushedLayers,
-} from '../../../src/execute/builders/docker.js';
+  buildahBuildArgv,
+  buildahExportArgv,
+  buildahIsolation,
+} from '../../../src/execute/builders/buildah.js';
+import { buildxBuildArgv, parseBuildxMetadata } from '../../../src/execute/builders/buildx.js';
+import { dockerBuildArgv, dockerRunArgv } from '../../../src/execute/builders/docker.js';
 import { createBuilder } from '../../../src/execute/builders/index.js';
 import { podmanBuildArgv, podmanRunArgv } from '../../../src/execute/builders/podman.js';
 import type { BuildRequest } from '../../../src/execute/builders/types.js';
@@ -106,26 +104,6 @@ describe('docker', () => {
       'dpkg-query -W',
     ]);
   });
-
-  it('reads the digest docker push prints last', () => {
-    const d = `sha256:${'a'.repeat(64)}`;
-    const output = `The push refers to repository [127.0.0.1:5000/os/base]\n5f70bf18a086: Pushed\n2025.1: digest: ${d} size: 527\n`;
-    expect(parseDockerPushDigest(output)).toBe(d);
-    expect(parseDockerPushDigest('Pushed\n')).toBeUndefined();
-  });
-
-  it('lists the layers docker really uploaded', () => {
-    const output = [
-      'The push refers to repository [127.0.0.1:5000/os/child]',
-      '8b1a9953c461: Preparing',
-      '5f70bf18a086: Preparing',
-      '8b1a9953c461: Pushed',
-      '5f70bf18a086: Layer already exists',
-      'a3ed95caeb02: Mounted from os/base',
-      `1: digest: sha256:${'a'.repeat(64)} size: 735`,
-    ].join('\n');
-    expect(parseDockerPushedLayers(output)).toEqual(['8b1a9953c461']);
-  });
 });
 
 describe('buildah and podman', () => {
@@ -150,14 +128,17 @@ describe('buildah and podman', () => {
       ...common,
       '/ctx',
     ]);
-    expect(containersPushArgv('h:5000/a/b:1', '/tmp/d', false, 'vfs')).toEqual([
+    // The image leaves buildah as an OCI layout with uncompressed layers: arbor compresses them.
+    expect(buildahExportArgv('h:5000/a/b:1', '/tmp/d', 'vfs')).toEqual([
       '--storage-driver',
       'vfs',
       'push',
-      '--digestfile',
-      '/tmp/d',
+      '--quiet',
+      '--disable-compression',
+      '--format',
+      'oci',
       'h:5000/a/b:1',
-      'docker://h:5000/a/b:1',
+      'oci:/tmp/d',
     ]);
   });
 
@@ -207,11 +188,22 @@ describe('buildx', () => {
     ]);
   });
 
-  it('pushes a multi-platform image from the build (a manifest list cannot be loaded)', () => {
-    const argv = buildxBuildArgv(req({ platforms: ['linux/amd64', 'linux/arm64'] }), ws, '/m', undefined);
+  it('writes a multi-platform image as an OCI archive for arbor to upload (a manifest list cannot be loaded)', () => {
+    const argv = buildxBuildArgv(
+      req({ platforms: ['linux/amd64', 'linux/arm64'] }),
+      ws,
+      '/m',
+      undefined,
+      '/tmp/x/image.tar',
+    );
     expect(argv).not.toContain('--builder');
     expect(argv).not.toContain('--load');
-    expect(argv.slice(-2)).toEqual(['--push', '/ctx']);
+    expect(argv).not.toContain('--push');
+    expect(argv.slice(-3)).toEqual([
+      '--output',
+      'type=oci,dest=/tmp/x/image.tar,compression=uncompressed',
+      '/ctx',
+    ]);
     expect(argv[argv.indexOf('--platform') + 1]).toBe('linux/amd64,linux/arm64');
   });
 

@@ -17,6 +17,7 @@ const validators = {
   githubWorkflow: load('github-workflow.json'),
   gitlabCi: load('gitlab-ci.json'),
   dockerBake: load('docker-bake.json'),
+  spdx: load('spdx-2.3.json'),
 };
 
 /** Schema errors as readable lines; empty when the document is valid. */

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileHashCache, fileHashCachePath } from '../../../src/fingerprint/cache.js';
+import { FileHashCache, fileHashCachePath, trustworthy } from '../../../src/fingerprint/cache.js';
 import { FileHasher, hashFile } from '../../../src/fingerprint/hash.js';
 import { removeTempDirs, sleep, tempDir, writeTree } from './helpers.js';
 
@@ -100,6 +101,68 @@ describe('FileHashCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('re-reads a file rewritten, same size, right after it was hashed: its entry is never trusted', async () => {
+    // The racy case itself, on the real filesystem: written, hashed and rewritten within
+    // moments, so size, mtime tick, ctime tick and inode may all be equal.
+    for (let round = 0; round < 20; round++) {
+      const root = await tempDir();
+      const file = path.join(root, 'f');
+      await writeFile(file, 'one');
+      const cacheFile = fileHashCachePath(root);
+      const first = await FileHashCache.load(cacheFile);
+      expect(await new FileHasher(first).hash(file, await bigStat(file))).toBe(sha('one'));
+      await first.save();
+      await writeFile(file, 'two');
+      const warm = new FileHasher(await FileHashCache.load(cacheFile));
+      expect(await warm.hash(file, await bigStat(file))).toBe(sha('two'));
+    }
+  });
+
+  it('trusts an entry only when its file changed longer before the entry was made than a timestamp tick', () => {
+    const s = 1_000_000_000n;
+    const ms = 1_000_000n;
+    const fine = { mtimeNs: 1_700_000_000n * s + 123_456_789n, ctimeNs: 1_700_000_000n * s + 123_456_789n };
+    expect(trustworthy(fine, fine.ctimeNs + 51n * ms)).toBe(true);
+    expect(trustworthy(fine, fine.ctimeNs + 50n * ms)).toBe(false);
+    expect(trustworthy(fine, fine.ctimeNs)).toBe(false);
+    // mtime later than ctime cannot happen on Linux, but the later of the two counts.
+    expect(trustworthy({ ...fine, mtimeNs: fine.ctimeNs + s }, fine.ctimeNs + 51n * ms)).toBe(false);
+    // A filesystem that stores whole seconds (its ctime says so): a tick is up to two seconds.
+    const coarse = { mtimeNs: 1_700_000_000n * s, ctimeNs: 1_700_000_000n * s };
+    expect(trustworthy(coarse, coarse.ctimeNs + 1_999n * ms)).toBe(false);
+    expect(trustworthy(coarse, coarse.ctimeNs + 2_001n * ms)).toBe(true);
+  });
+
+  it("does not trust a stored entry made too close to its file's times, whatever the file holds", async () => {
+    const { a, cacheFile } = await repo();
+    const st = await bigStat(a);
+    // An entry as a buggy or older writer could have stored it: made in its file's own tick.
+    const body = JSON.stringify([
+      [a, `${st.size}`, `${st.mtimeNs}`, `${st.ctimeNs}`, `${st.ino}`, FAKE, `${st.ctimeNs}`],
+    ]);
+    const header = { format: 'arbor-file-hashes', version: 2, host: hostname(), checksum: sha(body) };
+    await mkdir(path.dirname(cacheFile), { recursive: true });
+    await writeFile(cacheFile, `${JSON.stringify(header)}\n${body}\n`);
+    const cache = await FileHashCache.load(cacheFile);
+    expect(cache.discarded).toBeNull();
+    expect(cache.size).toBe(1);
+    expect(cache.get(a, st)).toBeUndefined();
+  });
+
+  it("records entries at the filesystem's time of a stamp written before the first read", async () => {
+    const { a, cacheFile } = await repo();
+    const cache = await FileHashCache.load(cacheFile);
+    const before = BigInt(Date.now()) * 1_000_000n;
+    expect(cache.get(a, await bigStat(a))).toBeUndefined();
+    const stamp = await stat(path.join(path.dirname(cacheFile), 'file-hashes.stamp'), { bigint: true });
+    expect(stamp.ctimeNs).toBeGreaterThanOrEqual(before - 20_000_000n);
+    cache.set(a, await bigStat(a), FAKE);
+    await cache.save();
+    const stored = JSON.parse((await readFile(cacheFile, 'utf8')).split('\n')[1]!) as string[][];
+    expect(BigInt(stored[0]![6]!)).toBeLessThanOrEqual(stamp.ctimeNs);
+    expect(BigInt(stored[0]![6]!)).toBeLessThanOrEqual(BigInt(Date.now()) * 1_000_000n);
+  });
+
   it('drops entries for files not looked up in this run, unless asked to keep them', async () => {
     const { a, b, cacheFile } = await repo();
     const cache = await FileHashCache.load(cacheFile);
@@ -148,7 +211,11 @@ describe('FileHashCache', () => {
     const cache = await FileHashCache.load(cacheFile);
     cache.set(a, await bigStat(a), FAKE);
     await cache.save();
-    expect(await readdir(path.dirname(cacheFile))).toEqual(['file-hashes.json']);
+    // Beside it only the stamp whose time is the filesystem's clock (see cache.ts).
+    expect((await readdir(path.dirname(cacheFile))).sort()).toEqual([
+      'file-hashes.json',
+      'file-hashes.stamp',
+    ]);
   });
 });
 
@@ -200,7 +267,7 @@ describe('FileHashCache ignores a cache it cannot trust', () => {
 
   it('another format version', async () => {
     const { cacheFile, a, text } = await savedCache();
-    await writeFile(cacheFile, text.replace('"version":1', '"version":99'));
+    await writeFile(cacheFile, text.replace('"version":2', '"version":99'));
     await expectIgnored(cacheFile, a, /version 99/);
   });
 
@@ -213,7 +280,7 @@ describe('FileHashCache ignores a cache it cannot trust', () => {
   it('a consistent file with malformed entries', async () => {
     const { cacheFile, a, text } = await savedCache();
     const header = JSON.parse(text.slice(0, text.indexOf('\n')));
-    const body = JSON.stringify([[a, 'x', '1', '1', '1', 'not-a-hash']]);
+    const body = JSON.stringify([[a, 'x', '1', '1', '1', 'not-a-hash', '1']]);
     header.checksum = sha(body);
     await writeFile(cacheFile, `${JSON.stringify(header)}\n${body}\n`);
     await expectIgnored(cacheFile, a, /malformed entry/);

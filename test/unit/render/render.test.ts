@@ -218,6 +218,48 @@ describe('template errors', () => {
     expect(diagnostic.loc).toMatchObject({ line: 3 });
   });
 
+  it('finds include, extends and import loops by name before rendering, at the tag closing the loop', () => {
+    const include = rendered({
+      'templates/child.njk': 'FROM scratch\n{% include "a.njk" %}\n',
+      'templates/a.njk': '# a\n{% include "b.njk" %}\n',
+      'templates/b.njk': '{% if false %}{% include "a.njk" %}{% endif %}\n',
+    });
+    expect(include.diagnostic.message).toBe(
+      'include loop: a.njk → b.njk → a.njk; templates may not load themselves, directly or through others',
+    );
+    expect(path.resolve(include.diagnostic.loc!.file)).toBe(path.join(include.root, 'templates/b.njk'));
+    expect(include.diagnostic.loc).toMatchObject({ line: 1, col: 18 });
+
+    const extendsItself = rendered({ 'templates/child.njk': '{% extends "./child.njk" %}\n' });
+    expect(extendsItself.diagnostic.message).toMatch(/^extends loop: child\.njk extends itself;/);
+
+    const imports = rendered({
+      'templates/child.njk': '{% from "m1.njk" import x %}\nFROM scratch\n',
+      'templates/m1.njk': '{% import "m2.njk" as m2 %}{% macro x() %}{% endmacro %}\n',
+      'templates/m2.njk': '{% include "m1.njk" %}\n',
+    });
+    expect(imports.diagnostic.message).toMatch(/^template loop: m1\.njk → m2\.njk → m1\.njk;/);
+  });
+
+  it('turns recursion the names do not show into one short error, not a stack overflow', () => {
+    const { diagnostic, err } = rendered({
+      'templates/child.njk': '{% macro f(n) %}{{ f(n) }}{% endmacro %}\nFROM scratch\n{{ f(1) }}\n',
+    });
+    expect(diagnostic.message).toMatch(/^template child\.njk: template recursion too deep/);
+    // Where the recursion runs is unknown after the stack overflowed: the image's template key.
+    expect(diagnostic.loc?.file).toMatch(/images\.yaml$/);
+    expect(err.message.length).toBeLessThan(300);
+  });
+
+  it('locates a tag left open at the end of its template, and an unknown filter at its use', () => {
+    const open = rendered({ 'templates/child.njk': 'FROM scratch\n{% if release %}\nRUN true\n' });
+    expect(open.diagnostic.message).toBe('expected elif, else, or endif, got end of file');
+    expect(open.diagnostic.loc).toMatchObject({ line: 3, col: 9 });
+    const filter = rendered({ 'templates/child.njk': 'FROM scratch\nLABEL r={{ release | shout }}\n' });
+    expect(filter.diagnostic.message).toBe('filter not found: shout');
+    expect(filter.diagnostic.loc).toMatchObject({ line: 2, col: 22 });
+  });
+
   it('reports a template listed twice in the chain', () => {
     const { diagnostic } = rendered(
       { 'templates/child.njk': '{% extends "layout.njk" %}' },

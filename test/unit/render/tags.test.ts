@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArborError } from '../../../src/errors.js';
-import { renderTags, type TagContext } from '../../../src/render/tags.js';
+import { renderImagesTags, renderTags, type TagContext } from '../../../src/render/tags.js';
 import { makeConfig, makeImage } from './fixture.js';
 
 const FINGERPRINT = `sha256:${'0123456789ab'.repeat(5)}abcd`;
@@ -112,7 +112,7 @@ describe('renderTags', () => {
     const config = makeConfig('/repo', { env: ['CHANGE'], tags: ['c{{ env.CHANGE }}'] });
     const err = failure(() => renderTags(config, makeImage('keystone'), context()));
     expect(err.diagnostics[0]!.message).toBe(
-      'tag template "c{{ env.CHANGE }}": environment variable CHANGE is not set',
+      'tag template "c{{ env.CHANGE }}": environment variable CHANGE is not set (give a default, e.g. {{ env.CHANGE | default("dev") }})',
     );
     const withDefault = makeConfig('/repo', {
       env: ['CHANGE'],
@@ -143,5 +143,79 @@ describe('renderTags', () => {
       'tag template "{{ release }": expected variable end at column 12',
     );
     expect(err.diagnostics[0]!.loc).toMatchObject({ line: 7, col: 5 });
+  });
+
+  it('counts an empty environment variable as unset: an error, unless the template gives a default', () => {
+    const config = makeConfig('/repo', { env: ['BUILD_NO'], tags: ['2025.1-{{ env.BUILD_NO }}'] }, POSITIONS);
+    const err = failure(() => renderTags(config, makeImage('keystone'), context({ env: { BUILD_NO: '' } })));
+    expect(err.diagnostics[0]!.message).toBe(
+      'tag template "2025.1-{{ env.BUILD_NO }}": environment variable BUILD_NO is empty (give a default, e.g. {{ env.BUILD_NO | default("dev") }})',
+    );
+    const withDefault = makeConfig('/repo', {
+      env: ['BUILD_NO'],
+      tags: ['2025.1-{{ env.BUILD_NO | default("dev") }}'],
+    });
+    expect(renderTags(withDefault, makeImage('k'), context({ env: { BUILD_NO: '' } }))).toEqual([
+      '2025.1-dev',
+    ]);
+    expect(renderTags(withDefault, makeImage('k'), context({ env: { BUILD_NO: '42' } }))).toEqual([
+      '2025.1-42',
+    ]);
+  });
+
+  it('counts a variable set to "" or left empty as unset in tags, at any depth', () => {
+    const config = makeConfig(
+      '/repo',
+      {
+        variables: { release: '', patch: null, nested: { x: '' } },
+        tags: ['{{ release }}', 'p{{ patch }}', '{{ variables.nested.x }}'],
+      },
+      POSITIONS,
+    );
+    const err = failure(() => renderTags(config, makeImage('keystone'), context()));
+    expect(err.diagnostics.map((d) => d.message)).toEqual([
+      'tag template "{{ release }}": variable "release" is empty in /repo/images.yaml (set it, or give a default, e.g. {{ release | default("dev") }})',
+      'tag template "p{{ patch }}": variable "patch" is empty in /repo/images.yaml (set it, or give a default, e.g. {{ patch | default("dev") }})',
+      'tag template "{{ variables.nested.x }}": variable "variables.nested.x" is empty in /repo/images.yaml (set it, or give a default, e.g. {{ variables.nested.x | default("dev") }})',
+    ]);
+    const defaults = makeConfig('/repo', {
+      variables: { release: '' },
+      tags: ['{{ release | default("dev") }}'],
+    });
+    expect(renderTags(defaults, makeImage('k'), context())).toEqual(['dev']);
+  });
+
+  it('reports a tag template failing for many images once, at the template, naming the images', () => {
+    const config = makeConfig('/repo', { tags: ['{{ relase }}', '{{ image.name }}/x', 'ok'] }, POSITIONS);
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    const rendered = renderImagesTags(
+      config,
+      names.map((name) => ({ image: makeImage(name), ctx: context() })),
+    );
+    expect(rendered.tags.size).toBe(0);
+    expect(rendered.diagnostics).toEqual([
+      {
+        severity: 'error',
+        message:
+          'tag template "{{ relase }}": undefined variable "relase" (not defined under variables: in /repo/images.yaml)',
+        loc: { file: '/repo/images.yaml', line: 7, col: 5 },
+        images: names,
+      },
+      {
+        severity: 'error',
+        message:
+          'tag template "{{ image.name }}/x" produced invalid tags ("a/x" for a, and 4 more): a tag may contain only letters, digits, "_", "." and "-", and may not start with "." or "-"',
+        loc: { file: '/repo/images.yaml', line: 8, col: 5 },
+        images: names,
+      },
+    ]);
+  });
+
+  it('gives the column of an unknown filter', () => {
+    const config = makeConfig('/repo', { variables: { release: '1' }, tags: ['{{ release | shout }}'] });
+    const err = failure(() => renderTags(config, makeImage('keystone'), context()));
+    expect(err.diagnostics[0]!.message).toBe(
+      'tag template "{{ release | shout }}": filter not found: shout at column 14',
+    );
   });
 });

@@ -1,0 +1,106 @@
+// After a successful apply: the images of the tree in the registry (built, refreshed, newly
+// tagged, or unchanged: then only what is missing), as the signing module takes them, signed and
+// attested with images.yaml's `signing:` keys. Lives in the CLI because it joins apply's outcomes
+// (execute) with signing (sign); the work is in src/sign/.
+import type { BuilderConfig } from '../config/model.js';
+import type { ImageOutcome } from '../execute/apply.js';
+import { defaultDockerBinary } from '../execute/builders/docker.js';
+import type { Builder } from '../execute/builders/index.js';
+import { sourceUrl } from '../execute/labels.js';
+import { logFileFor } from '../execute/logs.js';
+import type { RegistryClients } from '../plan/clients.js';
+import type { DesiredState } from '../plan/desired.js';
+import type { Plan } from '../plan/model.js';
+import type { GitInfo } from '../render/git.js';
+import type { SigningKeys } from '../sign/keys.js';
+import { type PublishedImage, signPublished } from '../sign/publish.js';
+import { toolVersion } from '../sign/tool-version.js';
+
+/**
+ * Outcomes whose image is in the registry as the tree wants it. Unchanged images are signed too
+ * (only what is missing): a rerun after a failed signing finishes it, and turning `signing:` on
+ * signs the release there is.
+ */
+const SIGNED = new Set<ImageOutcome['status']>([
+  'built',
+  'tagged',
+  'refreshed',
+  'unchanged-content',
+  'adopted',
+  'unchanged',
+]);
+
+/** The published images of an apply: digest, every tag it wants, and what provenance needs. */
+export function publishedImages(
+  plan: Plan,
+  desired: DesiredState,
+  outcomes: ImageOutcome[],
+): PublishedImage[] {
+  const digests = new Map<string, string>();
+  for (const image of plan.images) if (image.digest) digests.set(image.name, image.digest);
+  for (const o of outcomes) if (o.digest) digests.set(o.name, o.digest);
+  return outcomes
+    .filter((o) => SIGNED.has(o.status) && o.digest)
+    .map((o): PublishedImage => {
+      const want = desired.images.get(o.name)!;
+      const parentDigest = want.parent
+        ? digests.get(want.parent)
+        : /@(sha256:[0-9a-f]{64})$/.exec(want.parentRef ?? '')?.[1];
+      return {
+        name: o.name,
+        repository: want.repository,
+        repositoryPath: want.repositoryPath,
+        digest: o.digest!,
+        tags: [...want.tags, want.fingerprintTag],
+        fingerprint: want.fingerprint,
+        inputs: want.inputs,
+        ...(want.parentRef && want.parentRef !== 'scratch'
+          ? { parent: { reference: want.parentRef, ...(parentDigest ? { digest: parentDigest } : {}) } }
+          : {}),
+        ...(o.contentFingerprint ? { contentFingerprint: o.contentFingerprint } : {}),
+      };
+    });
+}
+
+export async function signApplied(request: {
+  keys: SigningKeys;
+  plan: Plan;
+  desired: DesiredState;
+  outcomes: ImageOutcome[];
+  clients: RegistryClients;
+  git: GitInfo;
+  builder: Builder;
+  builderConfig: BuilderConfig;
+  logDir: string;
+}): Promise<string> {
+  const images = publishedImages(request.plan, request.desired, request.outcomes);
+  if (images.length === 0) return '';
+  const name = request.builderConfig.name;
+  const version =
+    name === 'docker' || name === 'buildx'
+      ? await toolVersion(defaultDockerBinary(), name === 'buildx' ? ['buildx', 'version'] : ['--version'])
+      : await toolVersion(name);
+  const source = sourceUrl(process.env);
+  const signed = await signPublished(images, {
+    keys: request.keys,
+    client: request.clients.home,
+    config: request.desired.config,
+    git: { ...request.git, ...(source ? { source } : {}) },
+    builder: { name, ...(version ? { version } : {}) },
+    // The content-fingerprint command's output lists the packages; the image is local when this
+    // apply built it. Otherwise (or when it fails) the SBOM reads the layers' package databases.
+    listPackages: async (image) => {
+      const command = request.desired.images.get(image.name)?.config.contentFingerprint?.command;
+      const want = request.desired.images.get(image.name)!;
+      if (!command) return undefined;
+      return request.builder
+        .runCommand(`${want.repository}:${want.fingerprintTag}`, command, {
+          logFile: logFileFor(request.logDir, image.name),
+        })
+        .catch(() => undefined);
+    },
+  });
+  const signatures = signed.reduce((n, s) => n + s.gpgSignatures, 0);
+  const attached = signed.reduce((n, s) => n + s.attached.length, 0);
+  return `Signing: ${signed.length} image(s), ${signatures} GPG signature(s) written, ${attached} attachment(s) added.`;
+}

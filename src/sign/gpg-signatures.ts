@@ -1,0 +1,200 @@
+// Simple-signing signatures of one manifest in a lookaside store: which identities are signed
+// (read and verified with a keyring), adding the missing ones (signed by gpg), and checking that a
+// reference is signed as containers/image's `signedBy` policy would.
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { formatReference, type Reference } from '../registry/reference.js';
+import { writeFileAtomic } from '../write-atomic.js';
+import { sha256Hex } from './dsse.js';
+import type { GpgOptions } from './gpg.js';
+import { appendSignatures, type LookasideBase, readSignatures, signaturePath } from './lookaside.js';
+import type { PublicKeyring } from './openpgp-verify.js';
+import { identityAccepts, parseSimpleSigningPayload, simpleSigningPayload } from './simple-signing.js';
+
+export interface SignatureCheck {
+  index: number;
+  location: string;
+  /** The identity it claims, when it verified. */
+  identity?: string;
+  digest?: string;
+  fingerprint?: string;
+  /** Why it does not count, when it does not. */
+  problem?: string;
+}
+
+/** Every stored signature of the manifest, each verified with the keyring. */
+export async function checkStoredSignatures(
+  base: LookasideBase,
+  repositoryPath: string,
+  digest: string,
+  keyring: PublicKeyring,
+): Promise<SignatureCheck[]> {
+  const stored = await readSignatures(base, repositoryPath, digest);
+  return Promise.all(
+    stored.map(async ({ index, location, bytes }): Promise<SignatureCheck> => {
+      try {
+        // Loaded here only: a run that verifies nothing never loads OpenPGP.js (≈ 0.8 MB).
+        const { verifySignedMessage } = await import('./openpgp-verify.js');
+        const verified = await verifySignedMessage(bytes, keyring);
+        const claim = parseSimpleSigningPayload(verified.payload);
+        if (claim.digest !== digest)
+          return {
+            index,
+            location,
+            identity: claim.dockerReference,
+            digest: claim.digest,
+            fingerprint: verified.fingerprint,
+            problem: `signs ${claim.digest}, not this manifest ${digest}`,
+          };
+        return {
+          index,
+          location,
+          identity: claim.dockerReference,
+          digest,
+          fingerprint: verified.fingerprint,
+        };
+      } catch (e) {
+        return { index, location, problem: (e as Error).message };
+      }
+    }),
+  );
+}
+
+/**
+ * Whether `reference` (at manifest `digest`) has a valid signature, verifying as little as
+ * possible: the signatures whose unverified claim names this digest and an identity the policy
+ * accepts are verified one by one until one holds (usually the first). Only when none holds is
+ * every signature verified, so the problem can say why.
+ */
+export async function checkReferenceSignatures(
+  base: LookasideBase,
+  reference: Reference,
+  digest: string,
+  keyring: PublicKeyring,
+): Promise<{ valid: number; problem: string | null }> {
+  const stored = await readSignatures(base, reference.repository, digest);
+  const { unverifiedPayload, verifySignedMessage } = await import('./openpgp-verify.js');
+  for (const signature of stored) {
+    const read = await unverifiedPayload(signature.bytes);
+    let claim: ReturnType<typeof parseSimpleSigningPayload> | null = null;
+    try {
+      claim = read ? parseSimpleSigningPayload(read.payload) : null;
+    } catch {
+      claim = null;
+    }
+    if (!read || !claim || claim.digest !== digest || !identityAccepts(reference, claim.dockerReference))
+      continue;
+    try {
+      const verified = parseSimpleSigningPayload((await verifySignedMessage(read.message, keyring)).payload);
+      if (verified.digest === digest && identityAccepts(reference, verified.dockerReference))
+        return { valid: 1, problem: null };
+    } catch {
+      // Reported below, with every other signature.
+    }
+  }
+  const checks = await checkStoredSignatures(base, reference.repository, digest, keyring);
+  return { valid: checks.filter((c) => !c.problem).length, problem: gpgProblem(reference, checks) };
+}
+
+/**
+ * One line saying why `reference` is not signed (checks are of the manifest it names), or null when one stored
+ * signature is valid for it: a trusted key, this digest, an identity the policy accepts.
+ */
+export function gpgProblem(reference: Reference, checks: SignatureCheck[]): string | null {
+  if (checks.some((c) => !c.problem && identityAccepts(reference, c.identity!))) return null;
+  if (checks.length === 0) return 'no GPG signature';
+  const valid = checks.filter((c) => !c.problem);
+  if (valid.length > 0)
+    return `no GPG signature names ${formatReference(reference)} (signed: ${valid.map((c) => c.identity).join(', ')})`;
+  const first = checks[0]!;
+  const more = checks.length > 1 ? ` (and ${checks.length - 1} more signature(s) refused)` : '';
+  return `GPG signature ${first.location}: ${first.problem}${more}`;
+}
+
+export interface GpgSigningKey {
+  key: string;
+  /** Signs a payload (gpg, batched with the other signatures of the run). */
+  sign: (payload: Buffer) => Promise<Buffer>;
+  /** The signer's public key as a keyring, read (OpenPGP.js loaded) only when it is needed. */
+  keyring: () => Promise<PublicKeyring>;
+  lookaside: string;
+  gpg: GpgOptions;
+  creator: string;
+}
+
+/**
+ * Signs the identities not yet signed for this digest; returns the files written. What arbor
+ * signed is recorded beside the signatures (signed-by-arbor.json: identity → file, its SHA-256,
+ * the key), so a rerun knows without verifying anything; only signatures it did not record
+ * (another tool's, or a file changed since) are verified with the key, and a signature that no
+ * longer checks out is made again.
+ */
+export async function addGpgSignatures(
+  signer: GpgSigningKey,
+  repositoryPath: string,
+  digest: string,
+  identities: string[],
+  now: Date,
+): Promise<string[]> {
+  const record = await readRecord(signer.lookaside, repositoryPath, digest);
+  const stored = await readSignatures({ kind: 'dir', dir: signer.lookaside }, repositoryPath, digest);
+  const byFile = new Map(stored.map((s) => [basename(s.location), s]));
+  const recorded = (identity: string) => {
+    const entry = record[identity];
+    const file = entry && byFile.get(entry.file);
+    return Boolean(entry && entry.key === signer.key && file && sha256Hex(file.bytes) === entry.sha256);
+  };
+  let missing = identities.filter((identity) => !recorded(identity));
+  const unrecorded = stored.filter(
+    (s) => !Object.values(record).some((e) => e.file === basename(s.location)),
+  );
+  if (missing.length > 0 && unrecorded.length > 0) {
+    const checks = await checkStoredSignatures(
+      { kind: 'dir', dir: signer.lookaside },
+      repositoryPath,
+      digest,
+      await signer.keyring(),
+    );
+    const valid = new Set(checks.filter((c) => !c.problem).map((c) => c.identity));
+    missing = missing.filter((identity) => !valid.has(identity));
+  }
+  if (missing.length === 0) return [];
+  const signatures = await Promise.all(
+    missing.map((identity) =>
+      signer.sign(
+        simpleSigningPayload(
+          { dockerReference: identity, digest },
+          { creator: signer.creator, timestamp: Math.floor(now.getTime() / 1000) },
+        ),
+      ),
+    ),
+  );
+  const written = await appendSignatures(signer.lookaside, repositoryPath, digest, signatures);
+  missing.forEach((identity, i) => {
+    record[identity] = { file: basename(written[i]!), sha256: sha256Hex(signatures[i]!), key: signer.key };
+  });
+  await writeFileAtomic(
+    recordFile(signer.lookaside, repositoryPath, digest),
+    `${JSON.stringify(record, null, 1)}\n`,
+  );
+  return written;
+}
+
+type SignedRecord = Record<string, { file: string; sha256: string; key: string }>;
+
+function recordFile(dir: string, repositoryPath: string, digest: string): string {
+  return join(dir, signaturePath(repositoryPath, digest), RECORD_FILE);
+}
+
+/** Beside the signatures; lookaside readers only read `signature-<n>`. */
+export const RECORD_FILE = 'signed-by-arbor.json';
+
+async function readRecord(dir: string, repositoryPath: string, digest: string): Promise<SignedRecord> {
+  try {
+    const json = JSON.parse(await readFile(recordFile(dir, repositoryPath, digest), 'utf8')) as unknown;
+    return json && typeof json === 'object' && !Array.isArray(json) ? (json as SignedRecord) : {};
+  } catch {
+    // Absent or unreadable: every stored signature is then verified instead.
+    return {};
+  }
+}

@@ -1,0 +1,98 @@
+// The registries.d `lookaside:` layout containers/image reads signatures from:
+// `<base>/<repository path>@<algorithm>=<hex>/signature-<n>`, n = 1, 2, … without gaps (a reader
+// stops at the first one missing). Written to a directory any static web server can publish;
+// read from a directory, a file:// URL or an http(s):// URL.
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Readers stop at the first missing signature; nothing real has this many. */
+const MAX_SIGNATURES = 1000;
+
+/** The directory (or URL path) of one manifest's signatures, relative to the lookaside base. */
+export function signaturePath(repositoryPath: string, digest: string): string {
+  const [algorithm, hex] = digest.split(':');
+  return `${repositoryPath}@${algorithm}=${hex}`;
+}
+
+export type LookasideBase = { kind: 'dir'; dir: string } | { kind: 'http'; url: string };
+
+/** A directory path, `file://` or `http(s)://` URL. */
+export function lookasideBase(location: string): LookasideBase {
+  if (/^https?:\/\//.test(location)) return { kind: 'http', url: location.replace(/\/+$/, '') };
+  if (location.startsWith('file://')) return { kind: 'dir', dir: fileURLToPath(location) };
+  return { kind: 'dir', dir: location };
+}
+
+export interface StoredSignature {
+  /** 1-based, as in `signature-<n>`. */
+  index: number;
+  /** Where it was read, for messages. */
+  location: string;
+  bytes: Buffer;
+}
+
+/** Every signature stored for the manifest, in order. */
+export async function readSignatures(
+  base: LookasideBase,
+  repositoryPath: string,
+  digest: string,
+): Promise<StoredSignature[]> {
+  const found: StoredSignature[] = [];
+  for (let index = 1; index <= MAX_SIGNATURES; index++) {
+    const relative = `${signaturePath(repositoryPath, digest)}/signature-${index}`;
+    if (base.kind === 'dir') {
+      const location = join(base.dir, relative);
+      try {
+        found.push({ index, location, bytes: await readFile(location) });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') break;
+        throw e;
+      }
+    } else {
+      const location = `${base.url}/${relative}`;
+      const response = await fetch(location);
+      if (response.status === 404) break;
+      if (!response.ok) throw new Error(`GET ${location}: HTTP ${response.status}`);
+      found.push({ index, location, bytes: Buffer.from(await response.arrayBuffer()) });
+    }
+  }
+  return found;
+}
+
+/**
+ * Stores signatures after the ones present, each under the first free `signature-<n>`. Each is
+ * written to a temporary file and hard-linked into place: a reader never sees half a signature,
+ * and a name already taken (another writer at the same moment) is never overwritten.
+ */
+export async function appendSignatures(
+  dir: string,
+  repositoryPath: string,
+  digest: string,
+  signatures: Buffer[],
+): Promise<string[]> {
+  const folder = join(dir, signaturePath(repositoryPath, digest));
+  await mkdir(folder, { recursive: true });
+  const written: string[] = [];
+  let index = 1;
+  for (const bytes of signatures) {
+    const temporary = join(folder, `.signature-${process.pid}-${Date.now()}-${written.length}`);
+    await writeFile(temporary, bytes, { mode: 0o644 });
+    try {
+      for (; index <= MAX_SIGNATURES; index++) {
+        const file = join(folder, `signature-${index}`);
+        try {
+          await link(temporary, file);
+          written.push(file);
+          index++;
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
+      }
+    } finally {
+      await unlink(temporary);
+    }
+  }
+  return written;
+}

@@ -1,0 +1,51 @@
+// One run's memory of blobs at one target registry: each blob is moved at most once however many
+// images share it (the second image waits for the first transfer and then mounts or finds it),
+// and every repository that now holds it is remembered as a mount source.
+import type { BlobOutcome } from './model.js';
+
+export class BlobLedger {
+  private readonly inFlight = new Map<string, Promise<BlobOutcome>>();
+  private readonly holders = new Map<string, Set<string>>();
+
+  /** Repositories of the target known to hold `digest`. */
+  holdersOf(digest: string): string[] {
+    return [...(this.holders.get(digest) ?? [])];
+  }
+
+  /** Records that `repository` holds `digest` (uploaded, mounted, found, or the source's own repository). */
+  hold(digest: string, repository: string): void {
+    const set = this.holders.get(digest) ?? new Set<string>();
+    set.add(repository);
+    this.holders.set(digest, set);
+  }
+
+  /**
+   * Runs `work` once per (repository, digest); concurrent callers for the same pair share it.
+   * A failed transfer is forgotten, so a later image may try again.
+   */
+  once(repository: string, digest: string, work: () => Promise<BlobOutcome>): Promise<BlobOutcome> {
+    const key = `${repository}@${digest}`;
+    const existing = this.inFlight.get(key);
+    if (existing) return existing.then((o) => (o.how === 'uploaded' ? { how: 'present' } : o));
+    const running = work().then(
+      (outcome) => {
+        this.hold(digest, repository);
+        return outcome;
+      },
+      (e) => {
+        this.inFlight.delete(key);
+        throw e;
+      },
+    );
+    this.inFlight.set(key, running);
+    return running;
+  }
+
+  /** A transfer of `digest` into any repository in progress: a second repository should wait for it, then mount. */
+  pendingAnywhere(digest: string, except: string): Promise<BlobOutcome> | undefined {
+    for (const [key, running] of this.inFlight) {
+      if (key.endsWith(`@${digest}`) && !key.startsWith(`${except}@`)) return running;
+    }
+    return undefined;
+  }
+}

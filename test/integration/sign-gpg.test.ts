@@ -1,0 +1,206 @@
+// GPG simple signing against its oracle, Debian's skopeo 1.9.3, both ways: skopeo with a
+// `signedBy` GPGKeys policy and a registries.d lookaside accepts the signatures arbor writes and
+// refuses a wrong key or a changed image; arbor accepts the signatures `skopeo copy --sign-by`
+// writes and refuses them for another key, another tag or another manifest.
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
+import { parseReference } from '../../src/registry/reference.js';
+import { createGpgBatchSigner, gpgExportPublicKey } from '../../src/sign/gpg.js';
+import {
+  addGpgSignatures,
+  checkReferenceSignatures,
+  checkStoredSignatures,
+  type GpgSigningKey,
+  gpgProblem,
+} from '../../src/sign/gpg-signatures.js';
+import { lookasideBase, signaturePath } from '../../src/sign/lookaside.js';
+import { type PublicKeyring, readKeyring } from '../../src/sign/openpgp-verify.js';
+import { createGpgHome, type GpgHome } from '../support/gpg.js';
+import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import { skopeoCopy } from '../support/skopeo-site.js';
+import { pushImage } from './registry-fixtures.js';
+
+let registry: TestRegistry;
+let client: RegistryClient;
+let signer: GpgHome;
+let stranger: GpgHome;
+let work: string;
+let signing: GpgSigningKey;
+let keyring: PublicKeyring;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  client = createRegistryClient({ registry: registry.host, insecure: true });
+  signer = createGpgHome('arbor-signer', 'correct horse');
+  stranger = createGpgHome('stranger');
+  work = mkdtempSync(join(tmpdir(), 'arbor-sign-gpg-'));
+  signer.exportPublic(join(work, 'signer.gpg'));
+  stranger.exportPublic(join(work, 'stranger.gpg'));
+  keyring = await readKeyring(await gpgExportPublicKey(signer.fingerprint, { env: signer.env }));
+  signing = {
+    key: signer.fingerprint,
+    keyring: async () => keyring,
+    sign: createGpgBatchSigner(signer.fingerprint, { env: signer.env, passphrase: 'correct horse' }).sign,
+    lookaside: join(work, 'lookaside'),
+    gpg: { env: signer.env, passphrase: 'correct horse' },
+    creator: 'arbor test',
+  };
+});
+
+afterAll(async () => {
+  await client?.close();
+  if (registry) await destroyRegistry(registry);
+  signer?.remove();
+  stranger?.remove();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** skopeo as a site trusting `keyFile`, reading signatures from `lookaside`. */
+function skopeo(
+  ref: string,
+  keyFile: string,
+  lookaside: string,
+  options: Parameters<typeof skopeoCopy>[2] = {},
+) {
+  return skopeoCopy({ registry: registry.host, keyFile, lookaside, work }, ref, options);
+}
+
+describe('GPG simple signing', () => {
+  it('skopeo accepts what arbor signed, and refuses a wrong key and a changed image', async () => {
+    const image = await pushImage(client, 'ns/app', 'v1', { layerSizes: [300] });
+    await client.putManifest('ns/app', 'v2', image.manifest, 'application/vnd.oci.image.manifest.v1+json');
+    const identity = (tag: string) => `${registry.host}/ns/app:${tag}`;
+    const written = await addGpgSignatures(
+      signing,
+      'ns/app',
+      image.digest,
+      [identity('v1'), identity('v2')],
+      new Date(),
+    );
+    expect(written.map((f) => f.split('/').at(-1))).toEqual(['signature-1', 'signature-2']);
+    expect(written[0]).toContain(join('lookaside', 'ns', `app@sha256=${image.digest.slice(7)}`));
+    // Signing again adds nothing: every identity is already signed.
+    expect(await addGpgSignatures(signing, 'ns/app', image.digest, [identity('v1')], new Date())).toEqual([]);
+
+    const accepted = skopeo(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
+    expect(accepted.stderr).toBe('');
+    expect(accepted.status).toBe(0);
+    expect(skopeo(identity('v2'), join(work, 'signer.gpg'), signing.lookaside).status).toBe(0);
+
+    const wrongKey = skopeo(identity('v1'), join(work, 'stranger.gpg'), signing.lookaside);
+    expect(wrongKey.status).not.toBe(0);
+    expect(wrongKey.stderr).toMatch(/not accepted|rejected|no signature/i);
+
+    // A tag without its own signature is refused (the identity is the tag).
+    await client.putManifest('ns/app', 'v3', image.manifest, 'application/vnd.oci.image.manifest.v1+json');
+    expect(skopeo(identity('v3'), join(work, 'signer.gpg'), signing.lookaside).status).not.toBe(0);
+
+    // v1 now names another image; its signatures are copied over as an attacker would.
+    const other = await pushImage(client, 'ns/app', 'v1', { layerSizes: [301] });
+    const stolen = join(signing.lookaside, signaturePath('ns/app', other.digest));
+    cpSync(join(signing.lookaside, signaturePath('ns/app', image.digest)), stolen, { recursive: true });
+    const changed = skopeo(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
+    expect(changed.status).not.toBe(0);
+    expect(changed.stderr).toMatch(/digest|not accepted|rejected/i);
+    // arbor refuses it too, saying why.
+    const checks = await checkStoredSignatures(
+      { kind: 'dir', dir: signing.lookaside },
+      'ns/app',
+      other.digest,
+      keyring,
+    );
+    expect(gpgProblem(parseReference(identity('v1')), checks)).toMatch(/signs sha256:.*, not this manifest/);
+  });
+
+  it('arbor verifies what `skopeo copy --sign-by` signed, and only for that key, tag and manifest', async () => {
+    const image = await pushImage(client, 'ns/app', 'skopeo', { layerSizes: [302] });
+    const lookaside = join(work, 'skopeo-lookaside');
+    const passphraseFile = join(work, 'passphrase');
+    writeFileSync(passphraseFile, 'correct horse');
+    const signed = skopeo(`${registry.host}/ns/app:skopeo`, join(work, 'signer.gpg'), lookaside, {
+      extra: [
+        '--preserve-digests',
+        '--sign-by',
+        signer.fingerprint,
+        '--sign-passphrase-file',
+        passphraseFile,
+      ],
+      env: signer.env,
+      signTo: `${registry.host}/ns/copied:skopeo`,
+    });
+    expect(signed.stderr).not.toMatch(/error|fatal/i);
+    expect(signed.status).toBe(0);
+    const copied = `${registry.host}/ns/copied:skopeo`;
+    const digest = execFileSync(
+      'skopeo',
+      ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${copied}`],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    expect(digest).toBe(image.digest);
+    expect(readdirSync(join(lookaside, signaturePath('ns/copied', digest)))).toEqual(['signature-1']);
+
+    const checks = await checkStoredSignatures({ kind: 'dir', dir: lookaside }, 'ns/copied', digest, keyring);
+    expect(checks).toMatchObject([{ identity: copied, digest, fingerprint: signer.fingerprint }]);
+    expect(gpgProblem(parseReference(copied), checks)).toBeNull();
+
+    // The same lookaside published by a static web server, as sites read it.
+    const server = createServer((req, res) => {
+      const file = join(lookaside, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+      readFile(file).then(
+        (bytes) => res.end(bytes),
+        () => {
+          res.statusCode = 404;
+          res.end();
+        },
+      );
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    try {
+      const overHttp = await checkReferenceSignatures(
+        lookasideBase(`http://127.0.0.1:${port}/`),
+        parseReference(copied),
+        digest,
+        keyring,
+      );
+      expect(overHttp).toEqual({ valid: 1, problem: null });
+      const otherTag = await checkReferenceSignatures(
+        lookasideBase(`http://127.0.0.1:${port}`),
+        parseReference(`${registry.host}/ns/copied:other`),
+        digest,
+        keyring,
+      );
+      expect(otherTag.problem).toMatch(/no GPG signature names .*:other/);
+    } finally {
+      server.close();
+    }
+    expect(gpgProblem(parseReference(`${registry.host}/ns/copied@${digest}`), checks)).toBeNull();
+    expect(gpgProblem(parseReference(`${registry.host}/ns/copied:other`), checks)).toMatch(
+      /no GPG signature names/,
+    );
+
+    const strangerKeyring = await readKeyring(
+      await gpgExportPublicKey(stranger.fingerprint, { env: stranger.env }),
+    );
+    const refused = await checkStoredSignatures(
+      { kind: 'dir', dir: lookaside },
+      'ns/copied',
+      digest,
+      strangerKeyring,
+    );
+    expect(gpgProblem(parseReference(copied), refused)).toMatch(
+      /signature-1: signed by key [0-9A-F]+, which is not trusted/,
+    );
+  });
+});
