@@ -51,6 +51,8 @@ export interface ObserveOptions {
   hints?: TagHints;
   /** The time of this look (ms since epoch), recorded in the hints; default now. */
   now?: number;
+  /** When the registry says each tag was last pushed (ms), where it says so (Docker Hub's API). */
+  tagPushTimes?: (repository: string) => Promise<ReadonlyMap<string, number>>;
 }
 
 export async function observeRepositories(
@@ -147,11 +149,18 @@ export async function observeArtifacts(
       ),
   );
 
+  const pushTimes = await options.tagPushTimes?.(repository);
   return [...manifests.values()].map((m) => {
-    const artifact = toArtifact(m, tagsByDigest.get(m.digest) ?? [], created);
+    const artifact = withPushTime(toArtifact(m, tagsByDigest.get(m.digest) ?? [], created), pushTimes);
     const seen = artifact.tags.filter((t) => since.has(t)).map((t) => [t, since.get(t)!] as const);
     return seen.length > 0 ? { ...artifact, tagsSeenSince: Object.fromEntries(seen) } : artifact;
   });
+}
+
+/** The latest push of any of its tags, when the registry reports push times. */
+function withPushTime(artifact: Artifact, times: ReadonlyMap<string, number> | undefined): Artifact {
+  const pushed = artifact.tags.map((t) => times?.get(t)).filter((t): t is number => t !== undefined);
+  return pushed.length > 0 ? { ...artifact, pushedAt: Math.max(...pushed) } : artifact;
 }
 
 /** The manifest with this digest: from the cache, else fetched (and then stored). */
