@@ -2,13 +2,54 @@
 // filesystem is consulted later, by checks-files.ts.
 import path from 'node:path';
 import type { SourceLocation } from '../errors.js';
-import type { Config, ImageConfig, RetentionRule } from './model.js';
-import type { RawConfig, RawImage, RawMetadata, RawRetentionRule, RawScalar } from './raw.js';
+import type { Config, ImageConfig, PromoteTarget, RegistryConfig, RetentionRule } from './model.js';
+import type {
+  RawConfig,
+  RawImage,
+  RawMetadata,
+  RawPromoteTarget,
+  RawRegistry,
+  RawRetentionRule,
+  RawScalar,
+} from './raw.js';
 import { buildSigning, metadataLabels } from './signing.js';
 import type { DataPath } from './source.js';
 
 export const DEFAULT_TEMPLATES_DIR = 'templates';
 export const DEFAULT_TAG_PREFIX = 'fp-';
+export const DEFAULT_RELEASES_REPOSITORY = 'arbor-releases';
+
+function buildRegistry(raw: RawRegistry): RegistryConfig {
+  return {
+    url: raw.url,
+    namespace: raw.namespace ?? '',
+    insecure: raw.insecure ?? false,
+    ...(raw.ca_file !== undefined ? { caFile: raw.ca_file } : {}),
+  };
+}
+
+function buildTarget(raw: RawPromoteTarget, index: number, context: BuildContext): PromoteTarget {
+  const gate = raw.gate
+    ? {
+        ...(raw.gate.command !== undefined ? { command: raw.gate.command } : {}),
+        ...(raw.gate.require_tag !== undefined ? { requireTag: raw.gate.require_tag } : {}),
+        ...(raw.gate.require_labels !== undefined ? { requireLabels: raw.gate.require_labels } : {}),
+      }
+    : undefined;
+  return {
+    name: raw.name,
+    registry: buildRegistry(raw.registry),
+    tags: raw.tags ?? [],
+    immutableTags: raw.immutable_tags ?? [],
+    ...(gate ? { gate } : {}),
+    requireSignature: raw.require_signature ?? false,
+    retention: (raw.retention ?? []).map((rule, i) =>
+      buildRule(rule, i, context.locate(['promote', index, 'retention', i])),
+    ),
+    index,
+    loc: context.locate(['promote', index]),
+  };
+}
 
 export interface BuildContext {
   /** Absolute path of images.yaml. */
@@ -27,12 +68,7 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
     templatesDir: path.resolve(root, raw.templates_dir ?? DEFAULT_TEMPLATES_DIR),
     configDigest: context.configDigest,
     version: 1,
-    registry: {
-      url: raw.registry.url,
-      namespace: raw.registry.namespace ?? '',
-      insecure: raw.registry.insecure ?? false,
-      ...(raw.registry.ca_file !== undefined ? { caFile: raw.registry.ca_file } : {}),
-    },
+    registry: buildRegistry(raw.registry),
     builder: {
       name: raw.builder?.name ?? 'docker',
       buildkit: raw.builder?.buildkit ?? true,
@@ -51,6 +87,12 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
       buildRule(rule, index, context.locate(['retention', index])),
     ),
     ...(raw.signing ? { signing: buildSigning(raw.signing)! } : {}),
+    releases: {
+      tag: raw.releases?.tag ?? raw.tags?.at(-1) ?? `{{ image.fingerprint_tag }}`,
+      repository: raw.releases?.repository ?? DEFAULT_RELEASES_REPOSITORY,
+      record: raw.releases?.record ?? true,
+    },
+    promote: (raw.promote ?? []).map((target, index) => buildTarget(target, index, context)),
     locate: context.locate,
   };
 }

@@ -113,6 +113,32 @@ export interface RetentionRule {
   loc: SourceLocation;
 }
 
+/** `releases:`: the record apply writes when it changes the tree (docs/releases.md). */
+export interface ReleasesConfig {
+  /** Tag template naming a release; default: the last of the top-level `tags`. */
+  tag: string;
+  /** Repository under the namespace holding the records (`arbor-releases`). */
+  repository: string;
+  /** Whether apply writes one. */
+  record: boolean;
+}
+
+/** One `promote:` target (docs/promote.md). */
+export interface PromoteTarget {
+  name: string;
+  registry: RegistryConfig;
+  /** RE2 regexes (start-anchored) selecting the tags published there; empty: every tag. */
+  tags: string[];
+  immutableTags: string[];
+  gate?: { command?: string; requireTag?: string; requireLabels?: Record<string, string> };
+  requireSignature: boolean;
+  /** Rules for the target's repositories; `index` counts within this target. */
+  retention: RetentionRule[];
+  /** Index in `promote:`. */
+  index: number;
+  loc: SourceLocation;
+}
+
 export interface Config {
   /** Absolute path of images.yaml. */
   file: string;
@@ -138,6 +164,9 @@ export interface Config {
   retention: RetentionRule[];
   /** Absent: apply signs nothing and attaches nothing. */
   signing?: SigningConfig;
+  releases: ReleasesConfig;
+  /** `promote:` targets, in file order (empty when none). */
+  promote: PromoteTarget[];
   /** Warnings found while loading (e.g. a retention rule that keeps nothing); absent when none. */
   warnings?: Diagnostic[];
   /**

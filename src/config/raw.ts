@@ -52,9 +52,26 @@ export interface RawRetentionRule {
   allow_empty?: boolean;
 }
 
+export interface RawRegistry {
+  url: string;
+  namespace?: string;
+  insecure?: boolean;
+  ca_file?: string;
+}
+
+export interface RawPromoteTarget {
+  name: string;
+  registry: RawRegistry;
+  tags?: string[];
+  immutable_tags?: string[];
+  gate?: { command?: string; require_tag?: string; require_labels?: Record<string, string> };
+  require_signature?: boolean;
+  retention?: RawRetentionRule[];
+}
+
 export interface RawConfig {
   version: 1;
-  registry: { url: string; namespace?: string; insecure?: boolean; ca_file?: string };
+  registry: RawRegistry;
   builder?: {
     name?: 'docker' | 'buildah' | 'podman' | 'buildx';
     buildkit?: boolean;
@@ -71,4 +88,6 @@ export interface RawConfig {
   retention?: RawRetentionRule[];
   signing?: RawSigning;
   metadata?: RawMetadata;
+  releases?: { tag?: string; repository?: string; record?: boolean };
+  promote?: RawPromoteTarget[];
 }

@@ -24,6 +24,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   inspect: () => import('./inspect.js'),
   unpack: () => import('./unpack.js'),
   verify: () => import('./verify.js'),
+  releases: () => import('./releases.js'),
+  promote: () => import('./promote.js'),
   diff: () => import('./diff.js'),
 };
 
