@@ -79,6 +79,20 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
     env: raw.env ?? [],
     tags: raw.tags ?? [],
     templateOverrides: raw.template_overrides ?? [],
+    ...(raw.template_helpers !== undefined
+      ? {
+          templateHelpers: {
+            globals: raw.template_helpers.globals ?? {},
+            filters: raw.template_helpers.filters ?? {},
+          },
+        }
+      : {}),
+    templateOptions: {
+      trimBlocks: raw.template_options?.trim_blocks ?? true,
+      lstripBlocks: raw.template_options?.lstrip_blocks ?? true,
+      keepTrailingNewline: raw.template_options?.keep_trailing_newline ?? true,
+      strictUndefined: raw.template_options?.strict_undefined ?? true,
+    },
     fingerprint: { tagPrefix: raw.fingerprint?.tag_prefix ?? DEFAULT_TAG_PREFIX },
     images: imageNamesInFileOrder(raw, context).map((name) =>
       buildImage(name, raw.images[name]!, context.locateKey(['images', name]), raw.metadata),
@@ -122,6 +136,7 @@ function buildImage(
     platforms: raw.platforms ?? [],
     ...(raw.tags !== undefined ? { tags: raw.tags } : {}),
     labels: { ...metadataLabels(metadata, raw.metadata), ...stringValues(raw.labels) },
+    ...(raw.variables !== undefined ? { variables: raw.variables } : {}),
     ...(raw.content_fingerprint ? { contentFingerprint: { command: raw.content_fingerprint.command } } : {}),
     loc,
   };

@@ -56,6 +56,8 @@ export interface ImageConfig {
   tags?: string[];
   /** Labels added to the image besides arbor's own. */
   labels: Record<string, string>;
+  /** Variables of this image's Dockerfile templates, over the top-level ones (e.g. Kolla's `image_name`). */
+  variables?: Record<string, unknown>;
   /** Command run inside the built image whose output is the content fingerprint (plan & apply issue). */
   contentFingerprint?: { command: string };
   /** Where the image's key is in the file. */
@@ -139,6 +141,14 @@ export interface PromoteTarget {
   loc: SourceLocation;
 }
 
+export interface TemplateOptions {
+  trimBlocks: boolean;
+  lstripBlocks: boolean;
+  keepTrailingNewline: boolean;
+  /** An undefined variable is an error (arbor), or an empty string (Jinja2's default). */
+  strictUndefined: boolean;
+}
+
 export interface Config {
   /** Absolute path of images.yaml. */
   file: string;
@@ -158,6 +168,10 @@ export interface Config {
   tags: string[];
   /** Applied to every image in order, Kolla style: each extends the previous template. */
   templateOverrides: string[];
+  /** Whitespace and undefined variables in Dockerfile templates (`template_options`, Jinja2's names). */
+  templateOptions?: TemplateOptions;
+  /** Template functions and filters written in Python: name → file under templatesDir. */
+  templateHelpers?: { globals: Record<string, string>; filters: Record<string, string> };
   fingerprint: { tagPrefix: string };
   /** In file order. */
   images: ImageConfig[];

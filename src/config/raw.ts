@@ -15,6 +15,7 @@ export interface RawImage {
   platforms?: string[];
   tags?: string[];
   labels?: Record<string, RawScalar>;
+  variables?: Record<string, unknown>;
   content_fingerprint?: { command: string };
   metadata?: RawMetadata;
 }
@@ -83,6 +84,13 @@ export interface RawConfig {
   tags?: string[];
   template_overrides?: string[];
   templates_dir?: string;
+  template_helpers?: { globals?: Record<string, string>; filters?: Record<string, string> };
+  template_options?: {
+    trim_blocks?: boolean;
+    lstrip_blocks?: boolean;
+    keep_trailing_newline?: boolean;
+    strict_undefined?: boolean;
+  };
   fingerprint?: { tag_prefix?: string };
   images: Record<string, RawImage>;
   retention?: RawRetentionRule[];

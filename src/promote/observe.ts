@@ -5,6 +5,7 @@
 import pLimit from 'p-limit';
 import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
+import { RegistryError } from '../registry/errors.js';
 import type { ReleaseImage } from '../release/record.js';
 import type { ImageAtTarget } from './plan.js';
 import { selectTags, targetRepository } from './plan.js';
@@ -29,7 +30,14 @@ export async function observeTarget(
       if (tags.length > 0 && heads.some((h) => h?.digest !== image.digest)) {
         at.manifestPresent = (await limit(() => client.headManifest(repository, image.digest))) !== null;
         if (!at.manifestPresent) {
-          const blobs = await source.blobs(image.repository, image.digest);
+          const blobs = await source.blobs(image.repository, image.digest).catch((e: unknown) => {
+            // Deleted at the source since the release was recorded (retention?): never a partial release.
+            if (e instanceof RegistryError && e.status === 404) {
+              at.missingAtSource = true;
+              return [];
+            }
+            throw e;
+          });
           const present = await Promise.all(
             blobs.map((b) => limit(() => client.headBlob(repository, b.digest))),
           );

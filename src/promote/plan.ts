@@ -13,6 +13,8 @@ export interface ImageAtTarget {
   manifestPresent?: boolean;
   /** Blobs of the image the target repository lacks (only asked when the manifest is missing). */
   missing?: Array<{ digest: string; size: number }>;
+  /** The release's manifest is gone from the source (deleted since the release was recorded). */
+  missingAtSource?: boolean;
 }
 
 /** The release's tags this target publishes: those matching one of its `tags` regexes (all without any). */
@@ -84,6 +86,8 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
           );
       }
     }
+    if (there.missingAtSource)
+      problems.push(`image ${image.name}: ${image.digest.slice(0, 19)} is not at the source any more`);
     if (there.manifestPresent === false) {
       const missing = there.missing ?? [];
       for (const blob of missing) missingBlobs.set(blob.digest, blob.size);

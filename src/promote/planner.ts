@@ -62,13 +62,6 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     );
   const record = stored.record;
   const source = new SourceManifests(home);
-  // Images of the release must still be at the source under their digest: never a partial release.
-  const missing = (
-    await Promise.all(
-      record.images.map(async (i) => ((await home.headManifest(i.repository, i.digest)) ? null : i.name)),
-    )
-  ).filter((n): n is string => n !== null);
-  const sourceProblems = missing.length > 0 ? [`not at the source any more: ${missing.join(', ')}`] : [];
   const signatureProblems =
     request.checkSignatures && targets.some((t) => t.requireSignature)
       ? await request.checkSignatures(record)
@@ -78,7 +71,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     const client = clients.forRegistry(target.registry);
     const [gate, observed] = await Promise.all([
       runGate(target, record, source, config.root),
-      missing.length > 0 ? Promise.resolve(new Map()) : observeTarget(target, client, record.images, source),
+      observeTarget(target, client, record.images, source),
     ]);
     const copies = record.images.filter((i) => observed.get(i.name)?.manifestPresent === false);
     const referrers = await Promise.all(copies.map((i) => source.client.referrers(i.repository, i.digest)));
@@ -90,7 +83,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         images: record.images,
         observed,
         ...(gate ? { gate } : {}),
-        sourceProblems: [...sourceProblems, ...(target.requireSignature ? signatureProblems : [])],
+        sourceProblems: target.requireSignature ? signatureProblems : [],
         ...(rateLimit ? { rateLimit } : {}),
         // Per image with referrers: the target's referrers list, and its fallback index.
         manifestGetsNeeded: withReferrers * 2,

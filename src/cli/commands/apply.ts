@@ -186,7 +186,8 @@ async function applyCommand(
           logDir,
         }),
       );
-    if (hasChanges(plan) || flags.refresh) {
+    const changed = outcomes.some((o) => ['built', 'tagged', 'refreshed', 'adopted'].includes(o.status));
+    if (changed) {
       const recorded = await recordRelease({
         desired,
         client: clients.home,

@@ -22,6 +22,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   usage: () => import('./usage.js'),
   ls: () => import('./ls.js'),
   inspect: () => import('./inspect.js'),
+  'import-kolla': () => import('./import-kolla.js'),
   unpack: () => import('./unpack.js'),
   verify: () => import('./verify.js'),
   releases: () => import('./releases.js'),
