@@ -65,15 +65,19 @@ export async function treeTargets(config: Config, tag: string | undefined): Prom
   }
 }
 
-/** The images of a release record of the tree, each pinned by digest. */
+/** The images of a release record of the tree, each pinned by digest (shown by the release's tag). */
 export async function releaseTargets(config: Config, release: string): Promise<ImageTarget[]> {
   const clients = new RegistryClients(config);
   try {
     const record = await treeRelease(clients.home, config, release);
-    return record.images.map((image) => ({
-      name: image.name,
-      reference: parseReference(`${record.registry}/${image.repository}@${image.digest}`),
-    }));
+    return record.images.map((image) => {
+      const tag = image.tags.includes(record.release) ? record.release : image.tags[0];
+      return {
+        name: image.name,
+        reference: parseReference(`${record.registry}/${image.repository}@${image.digest}`),
+        ...(tag !== undefined ? { label: `${record.registry}/${image.repository}:${tag}` } : {}),
+      };
+    });
   } finally {
     await clients.close();
   }

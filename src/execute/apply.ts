@@ -12,6 +12,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 import type { RegistryClients } from '../plan/clients.js';
 import type { DesiredImage, DesiredState } from '../plan/desired.js';
 import type { Plan, PlannedImage } from '../plan/model.js';
@@ -23,10 +24,10 @@ import { type CopyTotals, emptyTotals, type ManifestBytes } from '../transfer/mo
 import { BuildError, type Builder, type BuildRequest } from './builders/index.js';
 import { measureContent, registryContentFingerprint, stampRequest } from './content-fingerprint.js';
 import { KnownLayers } from './known-layers.js';
-import { imageLabels } from './labels.js';
+import { baseAnnotations, imageLabels } from './labels.js';
 import { logFileFor } from './logs.js';
 import { publishImage } from './publish.js';
-import { runDag, type SchedulerEvent, type Task } from './scheduler.js';
+import { runDag, type SchedulerEvent, type Task, type TaskOutcome } from './scheduler.js';
 import { flipReleaseTags, type PendingTags, type TagFlipReport } from './tag-flip.js';
 
 export type ImageStatus =
@@ -174,7 +175,11 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
     weight: building.has(i.name) ? 10 : 1,
   }));
   const doneLabels = new Map<string, string>();
+  /** Images whose build is done but whose publication runs on (their `done` comes after it). */
+  const publishing = new Map<string, Promise<Done>>();
   const emit = (e: ApplyEvent) => {
+    // The scheduler's `done` of an image still being published is said when the publication ends.
+    if (e.type === 'done' && publishing.has(e.name) && !doneLabels.has(e.name)) return;
     // The scheduler only knows a task finished; say what it did.
     const label = e.type === 'done' ? doneLabels.get(e.name) : undefined;
     request.onEvent?.(label && e.type === 'done' ? { ...e, label } : e);
@@ -186,10 +191,11 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
   const flips: TagFlipReport[] = [];
   /** Parents already in a registry whose layers `known` has learnt (once per reference). */
   const learnt = new Map<string, Promise<void>>();
-  // Digests published so far (parents finish before their children build): the base.digest label.
+  // Digests published so far (a parent's publication ends before its child's begins): the
+  // base.digest annotation of the child's manifest.
   const digests = new Map<string, string>();
   const baseDigest = (want: DesiredImage) =>
-    want.parent ? (digests.get(want.parent) ?? planned.get(want.parent)?.digest) : undefined;
+    want.parent ? (digests.get(want.parent) ?? planned.get(want.parent)?.digest ?? undefined) : undefined;
 
   const ensureRegistry = () => {
     const state = home.availability.current;
@@ -233,7 +239,6 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
       labels: imageLabels(want, {
         created: (request.now?.() ?? new Date()).toISOString(),
         git: request.git,
-        ...(baseDigest(want) ? { baseDigest: baseDigest(want)! } : {}),
       }),
       network: desired.config.builder.network,
       platforms: want.config.platforms,
@@ -274,12 +279,13 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
    */
   const publish = async (
     want: DesiredImage,
-    built: Awaited<ReturnType<typeof buildLocally>>,
+    built: Awaited<ReturnType<typeof buildLocally>> & { stamped?: boolean },
     signal: AbortSignal,
     totals: CopyTotals,
     overwriteFingerprintTag: boolean,
+    parentDigest = baseDigest(want),
   ): Promise<{ manifest: ManifestBytes; adopted: boolean }> => {
-    if (built.content) {
+    if (built.content && !built.stamped) {
       emit({ type: 'step', name: want.name, step: 'build', detail: 'content fingerprint label' });
       await builder.build(stampRequest(builder, built.buildRequest, built.fingerprintRef, built.content));
     }
@@ -303,6 +309,7 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
         repository: want.repositoryPath,
         ledger,
         totals,
+        annotations: baseAnnotations(want, parentDigest),
         signal,
       });
       if (!overwriteFingerprintTag) {
@@ -367,14 +374,66 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
     tags,
   });
 
-  const run = async (name: string, signal: AbortSignal): Promise<Done> => {
+  const run = async (name: string, signal: AbortSignal): Promise<Done | Deferred> => {
     const result = await perform(name, signal);
+    if ('publication' in result) return result;
     digests.set(name, result.digest);
     doneLabels.set(name, DONE_LABELS[result.status]);
     return result;
   };
 
-  const perform = async (name: string, signal: AbortSignal): Promise<Done> => {
+  // Publications run beside the builds: a child starts building as soon as its parent is built
+  // (FROM the local image), while the parent is still being exported and uploaded. A publication
+  // waits for its parent's, and does not happen when that one failed (the registry never holds a
+  // child whose parent is missing).
+  const publishLimit = pLimit(Math.max(2, request.concurrency));
+  const publishLater = (
+    want: DesiredImage,
+    built: Awaited<ReturnType<typeof buildLocally>> & { stamped?: boolean },
+    signal: AbortSignal,
+    started: number,
+  ): Deferred => {
+    const parent = want.parent ? publishing.get(want.parent) : undefined;
+    const publication = (async (): Promise<Done> => {
+      const parentDone = parent
+        ? await parent.catch(() => Promise.reject(new ParentUnpublished(want.parent!)))
+        : undefined;
+      return publishLimit(async () => {
+        signal.throwIfAborted();
+        const totals = emptyTotals();
+        const { manifest, adopted } = await publish(
+          want,
+          built,
+          signal,
+          totals,
+          false,
+          parentDone?.digest ?? baseDigest(want),
+        );
+        await tagLater({ ...pendingOf(want, want.tags), manifest });
+        return done(want, adopted ? 'adopted' : 'built', manifest, totals, want.tags, {
+          ...(built.content ? { contentFingerprint: built.content } : {}),
+          ...(adopted ? { detail: 'fingerprint tag published by another apply meanwhile' } : {}),
+        });
+      });
+    })();
+    publishing.set(want.name, publication);
+    const settled = publication.then(
+      (result) => {
+        digests.set(want.name, result.digest);
+        doneLabels.set(want.name, DONE_LABELS[result.status]);
+        emit({ type: 'done', name: want.name, ms: performance.now() - started });
+      },
+      (error: unknown) => {
+        if (error instanceof ParentUnpublished)
+          emit({ type: 'skipped', name: want.name, reason: error.message });
+        else emit({ type: 'failed', name: want.name, error, ms: performance.now() - started });
+      },
+    );
+    return { publication, settled };
+  };
+
+  const perform = async (name: string, signal: AbortSignal): Promise<Done | Deferred> => {
+    const started = performance.now();
     const image = planned.get(name)!;
     const want = desired.images.get(name);
     if (!want) throw new Error(`image ${name} is in the plan but not in the config`);
@@ -395,20 +454,38 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
       });
     }
     const built = await buildLocally(want, signal, false);
-    const totals = emptyTotals();
-    const { manifest, adopted } = await publish(want, built, signal, totals, false);
-    await tagLater({ ...pendingOf(want, want.tags), manifest });
-    return done(want, adopted ? 'adopted' : 'built', manifest, totals, want.tags, {
-      ...(built.content ? { contentFingerprint: built.content } : {}),
-      ...(adopted ? { detail: 'fingerprint tag published by another apply meanwhile' } : {}),
-    });
+    if (built.content) {
+      emit({ type: 'step', name: want.name, step: 'build', detail: 'content fingerprint label' });
+      await builder.build(stampRequest(builder, built.buildRequest, built.fingerprintRef, built.content));
+    }
+    return publishLater(want, { ...built, stamped: true }, signal, started);
   };
 
-  const outcomes = await runDag(tasks, run, {
+  const scheduled = await runDag(tasks, run, {
     concurrency: request.concurrency,
     ...(request.signal ? { signal: request.signal } : {}),
     onEvent: emit,
   });
+  // The publications still running, each turned into the image's outcome.
+  const outcomes = new Map<string, TaskOutcome<Done>>();
+  for (const [name, outcome] of scheduled) {
+    if (outcome.status !== 'done' || !('publication' in outcome.value)) {
+      outcomes.set(name, outcome as TaskOutcome<Done>);
+      continue;
+    }
+    const { publication, settled } = outcome.value;
+    await settled;
+    outcomes.set(
+      name,
+      await publication.then(
+        (value): TaskOutcome<Done> => ({ status: 'done', value, ms: outcome.ms }),
+        (error: unknown): TaskOutcome<Done> =>
+          error instanceof ParentUnpublished
+            ? { status: 'skipped', reason: error.message }
+            : { status: 'failed', error, ms: outcome.ms },
+      ),
+    );
+  }
 
   const imageOutcomes = plan.images.map((image): ImageOutcome => {
     const base = {
@@ -506,6 +583,20 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
 
 /** Thrown for an image not started because the registry went away (reported once, not per image). */
 class RegistryUnavailable extends Error {}
+
+/** A publication not made because the parent's failed (the image was built, and stays local). */
+class ParentUnpublished extends Error {
+  constructor(parent: string) {
+    super(`parent ${parent} was not published`);
+  }
+}
+
+/** An image built, whose publication runs on after the scheduler moved on to its children. */
+interface Deferred {
+  publication: Promise<Done>;
+  /** Resolves once the publication's outcome was reported. */
+  settled: Promise<void>;
+}
 
 function mergeFlips(flips: TagFlipReport[]): TagFlipReport {
   return {

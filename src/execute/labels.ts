@@ -9,7 +9,7 @@ import { CONTENT_FINGERPRINT_LABEL } from './content-fingerprint.js';
 
 export function imageLabels(
   image: DesiredImage,
-  at: { created: string; git: GitInfo; env?: NodeJS.ProcessEnv; baseDigest?: string },
+  at: { created: string; git: GitInfo; env?: NodeJS.ProcessEnv },
 ): Record<string, string> {
   const env = at.env ?? process.env;
   // Standard OCI labels: defaults first, then images.yaml's `metadata:` and `labels:` (already in
@@ -18,7 +18,7 @@ export function imageLabels(
     [`${OCI}created`]: at.created,
     [`${OCI}version`]: image.tags[0] ?? image.fingerprintTag,
     [`${OCI}title`]: image.name,
-    ...baseLabels(image, at.baseDigest),
+    ...baseLabels(image),
   };
   if (at.git.commit) defaults[`${OCI}revision`] = at.git.commit;
   const source = sourceUrl(env);
@@ -39,19 +39,26 @@ export function imageLabels(
 const OCI = 'org.opencontainers.image.';
 
 /**
- * `base.name` / `base.digest`: the parent's fingerprint tag (and its digest, when apply knows it),
- * or the external base as written with the digest it resolved to. Nothing for `scratch`.
+ * `base.name` / `base.digest` in the image's config: the parent's fingerprint tag, or the external
+ * base as written with the digest it resolved to. A parent built in the same apply has no digest
+ * yet when its child builds (the child does not wait for its parent's upload): the parent's digest
+ * is in the manifest's annotations (baseAnnotations), where the OCI spec defines these keys.
  */
-function baseLabels(image: DesiredImage, parentDigest: string | undefined): Record<string, string> {
-  if (image.parent !== null && image.parentRef)
-    return {
-      [`${OCI}base.name`]: image.parentRef,
-      ...(parentDigest ? { [`${OCI}base.digest`]: parentDigest } : {}),
-    };
+function baseLabels(image: DesiredImage): Record<string, string> {
+  if (image.parent !== null && image.parentRef) return { [`${OCI}base.name`]: image.parentRef };
   const from = image.config.from;
   if (from === undefined || from === 'scratch') return {};
   const digest = /@(sha256:[0-9a-f]{64})$/.exec(image.parentRef ?? '')?.[1];
   return { [`${OCI}base.name`]: from, ...(digest ? { [`${OCI}base.digest`]: digest } : {}) };
+}
+
+/** The manifest's `base.name` / `base.digest` annotations: the parent as published (or the external base). */
+export function baseAnnotations(image: DesiredImage, parentDigest: string | undefined): Record<string, string> {
+  const labels = baseLabels(image);
+  const name = labels[`${OCI}base.name`];
+  if (name === undefined) return {};
+  const digest = image.parent !== null ? parentDigest : labels[`${OCI}base.digest`];
+  return { [`${OCI}base.name`]: name, ...(digest ? { [`${OCI}base.digest`]: digest } : {}) };
 }
 
 /** The repository URL as CI systems publish it; nothing is guessed from git remotes (they may hold credentials). */

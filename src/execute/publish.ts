@@ -22,23 +22,38 @@ export interface PublishRequest {
   repository: string;
   ledger: BlobLedger;
   totals: CopyTotals;
+  /** On the top manifest (the image's, or the index of its platforms). */
+  annotations?: Record<string, string>;
   signal?: AbortSignal;
 }
 
 /** The manifest bytes arbor writes for an image: OCI, keys in a fixed order (same input, same digest). */
-export function imageManifest(config: Descriptor, layers: Descriptor[]): ManifestBytes {
+export function imageManifest(
+  config: Descriptor,
+  layers: Descriptor[],
+  annotations?: Record<string, string>,
+): ManifestBytes {
   const bytes = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
       layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      ...(annotations && Object.keys(annotations).length > 0 ? { annotations: sorted(annotations) } : {}),
     }),
   );
   return { digest: digestOf(bytes), mediaType: OCI_MANIFEST, bytes };
 }
 
-async function imageToCopy(image: ExportedImage, known: KnownLayers): Promise<ImageToCopy> {
+function sorted(annotations: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+async function imageToCopy(
+  image: ExportedImage,
+  known: KnownLayers,
+  annotations?: Record<string, string>,
+): Promise<ImageToCopy> {
   const config: Descriptor = {
     mediaType: OCI_CONFIG,
     digest: digestOf(image.config),
@@ -56,6 +71,7 @@ async function imageToCopy(image: ExportedImage, known: KnownLayers): Promise<Im
     manifest: imageManifest(
       config,
       layers.map((l) => l.descriptor),
+      annotations,
     ),
     blobs: [
       { descriptor: config, source: bytesBlob(image.config, 'image config') },
@@ -67,7 +83,12 @@ async function imageToCopy(image: ExportedImage, known: KnownLayers): Promise<Im
 
 /** Uploads the image (or, for several platforms, an index of them) by digest; returns its manifest. */
 export async function publishImage(request: PublishRequest): Promise<ManifestBytes> {
-  const parts = await Promise.all(request.images.map((image) => imageToCopy(image, request.known)));
+  const single = request.images.length === 1;
+  const parts = await Promise.all(
+    request.images.map((image) =>
+      imageToCopy(image, request.known, single ? request.annotations : undefined),
+    ),
+  );
   let top: ImageToCopy;
   if (parts.length === 1) top = parts[0]!;
   else {
@@ -81,6 +102,9 @@ export async function publishImage(request: PublishRequest): Promise<ManifestByt
           size: p.manifest.bytes.length,
           ...(request.images[i]!.platform ? { platform: request.images[i]!.platform } : {}),
         })),
+        ...(request.annotations && Object.keys(request.annotations).length > 0
+          ? { annotations: sorted(request.annotations) }
+          : {}),
       }),
     );
     top = { manifest: { digest: digestOf(bytes), mediaType: OCI_INDEX, bytes }, blobs: [], children: parts };

@@ -7,12 +7,13 @@ import type { Config, PromoteTarget } from '../config/model.js';
 import { ArborError } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
 import type { RegistryClient } from '../registry/client.js';
+import { putTagsGuarded } from '../registry/deletion-guard.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { releasesRepository, writeRecord } from '../release/store.js';
 import { applyRetention, planRetention } from '../retention/index.js';
 import { copyImageTo } from '../transfer/copy-image.js';
 import { copyReferrers } from '../transfer/copy-referrers.js';
-import { type FlipResult, flipTags, type TagWrite } from '../transfer/flip.js';
+import type { FlipResult, TagWrite } from '../transfer/flip.js';
 import { BlobLedger } from '../transfer/ledger.js';
 import { type CopyTotals, emptyTotals, type ImageToCopy } from '../transfer/model.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
@@ -121,7 +122,7 @@ async function promoteTo(
     await writeJournal(file, journal);
     step(`flipping ${writes.length} tag(s)`);
   }
-  const flip = await flipTags(client, writes);
+  const flip = await putTagsGuarded(client, writes);
   await writeRecord(
     client,
     releasesRepository(target.registry.namespace, request.config.releases.repository),

@@ -3,8 +3,9 @@
 // registry can delete a tag alone; otherwise (distribution deletes manifests, not tags) it stays
 // and is named.
 import type { RegistryClient } from '../registry/client.js';
+import { putTagsGuarded } from '../registry/deletion-guard.js';
 import { RegistryError } from '../registry/errors.js';
-import { type FlipResult, flipTags, type TagWrite } from '../transfer/flip.js';
+import type { FlipResult, TagWrite } from '../transfer/flip.js';
 import { type Journal, type JournalEntry, lastUndoable, writeJournal } from './journal.js';
 
 export interface RollbackResult {
@@ -38,7 +39,7 @@ export async function rollback(
       manifest: { digest: manifest.digest, mediaType: manifest.mediaType, bytes: manifest.bytes },
     });
   }
-  const flip = await flipTags(client, writes);
+  const flip = await putTagsGuarded(client, writes);
   const removed: string[] = [];
   const leftInPlace: string[] = [];
   for (const t of entry.tags.filter((x) => x.previous === null)) {

@@ -31,6 +31,8 @@ export interface VerifyPolicy {
 export interface ImageTarget {
   reference: Reference;
   name?: string;
+  /** How to show the image when the reference is not what a human named (a release's tag). */
+  label?: string;
 }
 
 export interface VerifiedAttachment {

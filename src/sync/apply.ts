@@ -13,13 +13,14 @@ import { shortDigest } from '../delta/choose.js';
 import { DeltaUnusable } from '../delta/errors.js';
 import { type RebuiltLayer, rebuildFromDelta } from '../delta/rebuild.js';
 import type { RegistryClient } from '../registry/client.js';
+import { putTagsGuarded } from '../registry/deletion-guard.js';
 import type { Descriptor } from '../registry/manifest-model.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { releasesRepository, writeRecord } from '../release/store.js';
 import type { BlobSource } from '../transfer/blob-source.js';
 import { copyImageTo } from '../transfer/copy-image.js';
 import { copyReferrers } from '../transfer/copy-referrers.js';
-import { type FlipResult, flipTags, type TagWrite } from '../transfer/flip.js';
+import type { FlipResult, TagWrite } from '../transfer/flip.js';
 import { BlobLedger } from '../transfer/ledger.js';
 import { type CopyTotals, emptyTotals, type ImageToCopy } from '../transfer/model.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
@@ -124,7 +125,7 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
         });
     }
     if (writes.length > 0) request.onStep?.(`flipping ${writes.length} tag(s)`);
-    const flip = await flipTags(target, writes);
+    const flip = await putTagsGuarded(target, writes);
     const byName = new Map(plan.images.map((i) => [i.name, i]));
     await writeRecord(target, request.releasesRepository, {
       ...request.record,

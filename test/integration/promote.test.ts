@@ -261,9 +261,11 @@ describe('arbor promote', () => {
     const stopped = await child;
     await b.restart();
 
-    // The rerun; the poller keeps reading a moment after it, so the new release is seen whole too.
+    // The rerun; the poller keeps reading until one read began after it, so the new release is seen whole too.
     const rerun = await arbor(['promote', 'apply', '--auto-approve']);
-    await new Promise((r) => setTimeout(r, 500));
+    const rerunEnded = Date.now();
+    for (let waited = 0; waited < 30_000 && !snapshots.some((s) => s.at > rerunEnded); waited += 50)
+      await new Promise((r) => setTimeout(r, 50));
     polling = false;
     await poller;
     expect(stopped.exitCode).not.toBe(0);

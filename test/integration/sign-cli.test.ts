@@ -158,9 +158,23 @@ describe('signing with apply, verify, diff', () => {
       'org.opencontainers.image.licenses': 'Apache-2.0',
       'org.opencontainers.image.title': 'nova-api',
       'org.opencontainers.image.version': '2025.1',
-      'org.opencontainers.image.base.digest': expect.stringMatching(/^sha256:/),
     });
     expect(labels['org.opencontainers.image.base.name']).toMatch(/\/arbor-demo\/nova-base:fp-[0-9a-f]{24}$/);
+    // The parent's digest is known once it is published: the manifest's annotations carry it.
+    const skopeoRaw = (ref: string) =>
+      JSON.parse(
+        execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${ref}`], {
+          encoding: 'utf8',
+        }),
+      ) as { annotations?: Record<string, string> };
+    const annotations = skopeoRaw(`${registry.host}/arbor-demo/nova-api:2025.1`).annotations ?? {};
+    expect(annotations['org.opencontainers.image.base.name']).toBe(labels['org.opencontainers.image.base.name']);
+    const parentDigest = execFileSync(
+      'skopeo',
+      ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${registry.host}/arbor-demo/nova-base:2025.1`],
+      { encoding: 'utf8' },
+    ).trim();
+    expect(annotations['org.opencontainers.image.base.digest']).toBe(parentDigest);
 
     const inspected = arbor(['inspect', '--insecure', `${registry.host}/arbor-demo/keystone:2025.1`]);
     expect(inspected.stdout).toMatch(/Attached:\n( {2}(signature|sbom|provenance) +sha256:.*\n?){3}/);

@@ -89,6 +89,7 @@ export function register(program: Command): void {
 }
 
 function reference(r: ImageVerification): string {
+  if (r.target.label !== undefined) return r.target.label;
   const ref = r.target.reference;
   return `${ref.registry}/${ref.repository}${ref.tag !== undefined ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }

@@ -67,6 +67,8 @@ export async function dockerExport(
       cancelSignal: opts.signal,
       forceKillAfterDelay: KILL_GRACE_MS,
       encoding: 'buffer',
+      // The archive is read as it streams (readImageArchive): execa must not keep a copy of it.
+      buffer: false,
       reject: false,
     });
     const reading = readImageArchive(child.stdout, {
