@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   ls: () => import('./ls.js'),
   inspect: () => import('./inspect.js'),
   unpack: () => import('./unpack.js'),
+  bundle: () => import('./bundle.js'),
   verify: () => import('./verify.js'),
   diff: () => import('./diff.js'),
 };
