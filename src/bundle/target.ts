@@ -13,7 +13,9 @@ export function parsePushTarget(input: string): PushTarget {
   const slash = trimmed.indexOf('/');
   const registry = slash < 0 ? trimmed : trimmed.slice(0, slash);
   const namespace = slash < 0 ? '' : trimmed.slice(slash + 1);
-  const problem = registryProblem(registry) ?? (namespace !== '' ? repositoryProblem(namespace) : null);
+  const problem = /^[a-z]+:\/\//i.test(input)
+    ? 'registry is host[:port] without a scheme'
+    : (registryProblem(registry) ?? (namespace !== '' ? repositoryProblem(namespace) : null));
   if (problem)
     throw new ArborError(
       `target "${input}": ${problem} (expected REGISTRY[/NAMESPACE], e.g. 127.0.0.1:5000/site)`,
