@@ -1,5 +1,6 @@
 // `arbor bundle`: the selected images read from their registries (manifests, configs,
 // referrers), the layout computed, then the file written in one streaming pass.
+import { ArborError } from '../errors.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { Platform } from '../registry/manifest-model.js';
 import { resumableBlobStream } from '../transfer/download.js';
@@ -52,10 +53,16 @@ export async function createBundle(request: CreateRequest): Promise<CreateReport
     collectImages(requests),
     request.since ? blobsOfRelease(request.since.images) : Promise.resolve(undefined),
   ]);
+  if (request.since && sinceBlobs?.found === 0)
+    throw new ArborError(
+      `--since ${request.since.release}: none of its images is in the registry (no release record or tag of that name)`,
+    );
   const layout = bundleLayout(content, {
     source: selection.source,
     ...(selection.release !== undefined ? { release: selection.release } : {}),
-    ...(request.since && sinceBlobs ? { since: { release: request.since.release, blobs: sinceBlobs } } : {}),
+    ...(request.since && sinceBlobs
+      ? { since: { release: request.since.release, blobs: sinceBlobs.blobs } }
+      : {}),
     ...(request.platform ? { platform: request.platform } : {}),
   });
   const written = await writeBundle({

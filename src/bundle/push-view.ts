@@ -1,5 +1,6 @@
 // How a push plan and its outcome read: text for a person (one line per image that changes, a
 // summary), JSON for machines (formatVersion 1). Pure.
+import { listBriefly } from '../errors.js';
 import { formatBytes } from '../plan/views/markdown.js';
 import type { BundleToc } from './format.js';
 import type { PushReport } from './push.js';
@@ -23,9 +24,11 @@ export function renderPushPlan(plan: PushPlan, bundle: string): string {
   const width = Math.max(...plan.images.map((i) => i.name.length), 4);
   const lines = [`Push ${bundle} to ${plan.target}:`];
   for (const image of plan.images) lines.push(imageLine(image, width));
-  for (const m of plan.missing)
+  const byImage = new Map<string, PushPlan['missing']>();
+  for (const m of plan.missing) byImage.set(m.image, [...(byImage.get(m.image) ?? []), m]);
+  for (const [image, list] of byImage)
     lines.push(
-      `! missing ${m.image.padEnd(width)} ${m.digest} (${formatBytes(m.size)}) is left out of this update bundle and ${plan.target.split('/')[0]}/${m.repository} lacks it`,
+      `! ${image.padEnd(width)}  lacks ${list.length} blob(s) left out of this update bundle (${formatBytes(list.reduce((n, m) => n + m.size, 0))}), e.g. ${list[0]!.digest}`,
     );
   const s = plan.summary;
   lines.push(
@@ -95,4 +98,15 @@ export function pushPlanJson(plan: PushPlan) {
     missing: plan.missing,
     summary: plan.summary,
   };
+}
+
+/** The refusal of an update bundle whose earlier release the target lacks, in one line. */
+export function missingMessage(plan: PushPlan, where: string, since: string): string {
+  const blobs = new Set(plan.missing.map((m) => m.digest));
+  const images = [...new Set(plan.missing.map((m) => m.image))];
+  const first = plan.missing[0]!;
+  return (
+    `${where} is an update bundle since ${since}, and ${plan.target} lacks ${blobs.size} of the blobs it left out ` +
+    `(images ${listBriefly(images)}; e.g. ${first.digest} of ${first.image}): push the bundle of ${since} there first. Nothing was pushed.`
+  );
 }

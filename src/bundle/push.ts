@@ -52,6 +52,8 @@ export async function pushBundle(request: PushRequest): Promise<PushReport> {
   const ledger = new BlobLedger();
   for (const [digest, repositories] of plan.holders) for (const r of repositories) ledger.hold(digest, r);
   const totals = emptyTotals();
+  // Bytes counted once for the whole push: per-blob counts overlap while uploads run in parallel.
+  const bytesBefore = target.bytesUploaded;
   const offsets = new Map<string, number>();
   /** `repository@digest` of blobs step 1 moved (their outcome is counted there). */
   const moved = new Set<string>();
@@ -136,6 +138,7 @@ export async function pushBundle(request: PushRequest): Promise<PushReport> {
       };
     }),
   );
+  totals.bytesUploaded = target.bytesUploaded - bytesBefore;
   return { totals, referrersListed, flip };
 }
 

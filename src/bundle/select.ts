@@ -83,3 +83,11 @@ export function referenceSelection(
 function clientSettings(t: UnpackTarget): Pick<BundleTarget, 'endpoint' | 'insecure' | 'caFile'> {
   return { endpoint: t.endpoint, insecure: t.insecure, ...(t.caFile ? { caFile: t.caFile } : {}) };
 }
+
+/**
+ * The earlier release of an update bundle, as the tree's images at a tag (every image of the
+ * tree: one that did not exist then simply has no such tag).
+ */
+export async function sinceByTag(file: string, tag: string): Promise<BundleTarget[]> {
+  return (await treeSelection({ file, tag })).targets;
+}

@@ -7,9 +7,15 @@ import { type CreateReport, createBundle } from '../../bundle/create.js';
 import { observeTarget } from '../../bundle/observe-target.js';
 import { pushBundle } from '../../bundle/push.js';
 import { hasWork, planPush, pushUnits } from '../../bundle/push-plan.js';
-import { describeBundle, pushPlanJson, renderPushPlan, renderPushReport } from '../../bundle/push-view.js';
+import {
+  describeBundle,
+  missingMessage,
+  pushPlanJson,
+  renderPushPlan,
+  renderPushReport,
+} from '../../bundle/push-view.js';
 import { openBundle } from '../../bundle/read.js';
-import { type BundleSelection, referenceSelection, treeSelection } from '../../bundle/select.js';
+import { type BundleSelection, referenceSelection, sinceByTag, treeSelection } from '../../bundle/select.js';
 import { parsePushTarget } from '../../bundle/target.js';
 import { displayPath } from '../../display-path.js';
 import { ArborError } from '../../errors.js';
@@ -75,6 +81,17 @@ async function bundleCommand(refs: string[], flags: BundleFlags): Promise<number
   const selection = await selectionFrom(refs, flags);
   const sessions = new RegistrySessions(debugSink(flags));
   try {
+    const since =
+      flags.since === undefined
+        ? undefined
+        : {
+            release: flags.since,
+            images: (await sinceByTag(flags.file, flags.since)).map((t) => ({
+              client: sessions.client(t),
+              repository: t.repository,
+              reference: t.reference,
+            })),
+          };
     const report = await interruptible(
       (signal) =>
         createBundle({
@@ -82,6 +99,7 @@ async function bundleCommand(refs: string[], flags: BundleFlags): Promise<number
           out: flags.out!,
           clientFor: (target) => sessions.client(target),
           ...(platform ? { platform } : {}),
+          ...(since ? { since } : {}),
           signal,
         }),
       'Interrupted: stopping; the bundle is not written (its temporary file is removed).',
@@ -177,11 +195,7 @@ async function pushCommand(file: string, targetArg: string, flags: PushFlags): P
       out(`Bundle ${describeBundle(where, toc, content.images.length)}\n${renderPushPlan(plan, where)}`);
     if (plan.missing.length > 0) {
       if (json) out(JSON.stringify({ formatVersion: 1, plan: pushPlanJson(plan) }, null, 2));
-      const first = plan.missing[0]!;
-      throw new ArborError(
-        `${where} is an update bundle since ${toc.since?.release}: ${plan.missing.length} blob(s) it left out are not at ${plan.target}, ` +
-          `e.g. ${first.digest} of ${first.image} (push the bundle of ${toc.since?.release} first); nothing was pushed`,
-      );
+      throw new ArborError(missingMessage(plan, where, toc.since?.release ?? '?'));
     }
     if (flags.dryRun) {
       if (json) out(JSON.stringify({ formatVersion: 1, plan: pushPlanJson(plan) }, null, 2));

@@ -18,7 +18,10 @@ function manifestOf(json: Record<string, unknown>): BundleManifest {
 }
 
 /** An image of the given layers (shared layers are passed in as Buffers). */
-export function fakeImage(layers: Buffer[], options: { architecture?: string; label?: string } = {}): FakeImage {
+export function fakeImage(
+  layers: Buffer[],
+  options: { architecture?: string; label?: string } = {},
+): FakeImage {
   const config = Buffer.from(
     JSON.stringify({
       architecture: options.architecture ?? 'amd64',
@@ -49,7 +52,10 @@ export function fakeIndex(children: { image: FakeImage; architecture: string }[]
   });
 }
 
-export function fakeArtifact(subject: BundleManifest, blob: Buffer): { manifest: BundleManifest; config: Buffer; blob: Buffer } {
+export function fakeArtifact(
+  subject: BundleManifest,
+  blob: Buffer,
+): { manifest: BundleManifest; config: Buffer; blob: Buffer } {
   const config = Buffer.from('{}');
   const manifest = manifestOf({
     schemaVersion: 2,
@@ -64,7 +70,12 @@ export function fakeArtifact(subject: BundleManifest, blob: Buffer): { manifest:
 
 /** Content and the bytes of every blob (for writing a file). */
 export class ContentBuilder {
-  readonly content: BundleContent = { images: [], manifests: new Map(), configs: new Map(), referrers: new Map() };
+  readonly content: BundleContent = {
+    images: [],
+    manifests: new Map(),
+    configs: new Map(),
+    referrers: new Map(),
+  };
   readonly blobs = new Map<string, Buffer>();
 
   addImage(image: FakeImage): this {
@@ -85,7 +96,10 @@ export class ContentBuilder {
     this.content.manifests.set(artifact.manifest.digest, artifact.manifest);
     this.content.configs.set(sha256(artifact.config), artifact.config);
     this.blobs.set(sha256(artifact.blob), artifact.blob);
-    this.content.referrers.set(subject, [...(this.content.referrers.get(subject) ?? []), artifact.manifest.digest]);
+    this.content.referrers.set(subject, [
+      ...(this.content.referrers.get(subject) ?? []),
+      artifact.manifest.digest,
+    ]);
     return this;
   }
 

@@ -2,8 +2,8 @@
 // of contents say, which blobs come in which order, and that the same content gives the same bytes.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { dockerManifest, bundleLayout } from '../../../src/bundle/layout.js';
 import { parseToc } from '../../../src/bundle/format.js';
+import { bundleLayout, dockerManifest } from '../../../src/bundle/layout.js';
 import { ContentBuilder, fakeArtifact, fakeImage, fakeIndex, sha256 } from './fixtures.js';
 
 const fileOf = (layout: ReturnType<typeof bundleLayout>, name: string) =>
@@ -33,11 +33,11 @@ describe('bundleLayout', () => {
       'repositories',
     ]);
     const index = fileOf(layout, 'index.json');
-    expect(index.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'])).toEqual([
-      'a-image:2025.1',
-      'b-image:2025.1',
-      'b-image:fp-1',
-    ]);
+    expect(
+      index.manifests.map(
+        (m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'],
+      ),
+    ).toEqual(['a-image:2025.1', 'b-image:2025.1', 'b-image:fp-1']);
     expect(index.manifests[0]).toMatchObject({
       digest: a.manifest.digest,
       size: a.manifest.bytes.length,
@@ -120,7 +120,9 @@ describe('bundleLayout', () => {
     const layout = bundleLayout(built.content, { source: 's' });
     expect(layout.blobs.filter((b) => b.kind === 'manifest')).toHaveLength(3);
     expect(layout.blobs.filter((b) => b.kind === 'blob')).toHaveLength(2);
-    expect(fileOf(layout, 'index.json').manifests).toEqual([expect.objectContaining({ digest: index.digest })]);
+    expect(fileOf(layout, 'index.json').manifests).toEqual([
+      expect.objectContaining({ digest: index.digest }),
+    ]);
     const forArm = dockerManifest(built.content, { os: 'linux', architecture: 'arm64' });
     expect(forArm.entries[0]!.Config).toBe(`blobs/sha256/${sha256(arm.config).slice(7)}`);
     const forAmd = dockerManifest(built.content, { os: 'linux', architecture: 'amd64' });
@@ -170,7 +172,11 @@ describe('bundleLayout', () => {
   it('refuses two sources naming the same name:tag with different images', () => {
     const a = fakeImage([randomBytes(10)]);
     const b = fakeImage([randomBytes(10)]);
-    const built = new ContentBuilder().addImage(a).addImage(b).name('app', a.manifest.digest, ['1']).name('app', b.manifest.digest, ['1']);
+    const built = new ContentBuilder()
+      .addImage(a)
+      .addImage(b)
+      .name('app', a.manifest.digest, ['1'])
+      .name('app', b.manifest.digest, ['1']);
     expect(() => bundleLayout(built.content, { source: 's' })).toThrow(/app:1 would name two images/);
   });
 });
@@ -179,16 +185,32 @@ describe('parseToc', () => {
   const good = { formatVersion: 1, source: 's', blobs: [] as unknown[] };
   const parse = (value: unknown) => () => parseToc(Buffer.from(JSON.stringify(value)), 'b.tar');
   it('refuses what is not a table of contents, naming the file', () => {
-    expect(() => parseToc(Buffer.from('{'), 'b.tar')).toThrow(/^error: b\.tar: arbor-bundle\.json is not JSON/);
+    expect(() => parseToc(Buffer.from('{'), 'b.tar')).toThrow(
+      /^error: b\.tar: arbor-bundle\.json is not JSON/,
+    );
     expect(parse({ ...good, formatVersion: 2 })).toThrow(/formatVersion 2 \(this arbor reads 1/);
-    expect(parse({ ...good, blobs: [{ digest: 'sha256:x', size: 1, kind: 'blob' }] })).toThrow(/blob 0 is malformed/);
+    expect(parse({ ...good, blobs: [{ digest: 'sha256:x', size: 1, kind: 'blob' }] })).toThrow(
+      /blob 0 is malformed/,
+    );
     const d1 = `sha256:${'1'.repeat(64)}`;
     const d2 = `sha256:${'2'.repeat(64)}`;
     expect(
-      parse({ ...good, blobs: [{ digest: d2, size: 1, kind: 'blob' }, { digest: d1, size: 1, kind: 'blob' }] }),
+      parse({
+        ...good,
+        blobs: [
+          { digest: d2, size: 1, kind: 'blob' },
+          { digest: d1, size: 1, kind: 'blob' },
+        ],
+      }),
     ).toThrow(/not in bundle order/);
     expect(
-      parse({ ...good, blobs: [{ digest: d1, size: 1, kind: 'blob' }, { digest: d1, size: 1, kind: 'blob' }] }),
+      parse({
+        ...good,
+        blobs: [
+          { digest: d1, size: 1, kind: 'blob' },
+          { digest: d1, size: 1, kind: 'blob' },
+        ],
+      }),
     ).toThrow(/listed twice/);
     expect(parse({ ...good, since: { release: 'r', omitted: [{}] } })).toThrow(/since is malformed/);
   });

@@ -32,7 +32,12 @@ describe('planPush', () => {
     const [pa, pb] = plan.images;
     expect(pa).toMatchObject({ name: 'a', repository: 'ns/a', manifestsToPut: 1, mount: 0, present: 0 });
     expect(pa!.upload).toEqual({ blobs: 3, bytes: a.config.length + base.length + 100 });
-    expect(pb).toMatchObject({ name: 'b', manifestsToPut: 1, mount: 1, upload: { blobs: 2, bytes: b.config.length + 200 } });
+    expect(pb).toMatchObject({
+      name: 'b',
+      manifestsToPut: 1,
+      mount: 1,
+      upload: { blobs: 2, bytes: b.config.length + 200 },
+    });
     expect(plan.tagMoves.map((t) => `${t.repository}:${t.tag}`)).toEqual(['ns/a:1', 'ns/a:fp-a', 'ns/b:1']);
     expect(plan.summary).toEqual({
       images: 2,
@@ -71,7 +76,13 @@ describe('planPush', () => {
       ]),
     };
     const plan = planPush(built.content, toc, target, state);
-    expect(plan.summary).toMatchObject({ unchanged: 1, manifests: 0, upload: { blobs: 0, bytes: 0 }, mount: 0, tags: 1 });
+    expect(plan.summary).toMatchObject({
+      unchanged: 1,
+      manifests: 0,
+      upload: { blobs: 0, bytes: 0 },
+      mount: 0,
+      tags: 1,
+    });
     expect(plan.tagMoves).toEqual([{ repository: 'ns/b', tag: '1', from: old, to: b.manifest.digest }]);
     expect(plan.images[0]!.unchangedTags).toEqual(['1', 'fp-a']);
     expect([...plan.streamed.values()].every((r) => r.length === 0)).toBe(true);
@@ -79,14 +90,21 @@ describe('planPush', () => {
 
   it('names the left-out blobs of an update bundle that the target lacks', () => {
     const { base, a, built } = release();
-    const toc = bundleLayout(built.content, { source: 's', since: { release: 'r0', blobs: new Set([sha256(base)]) } }).toc;
+    const toc = bundleLayout(built.content, {
+      source: 's',
+      since: { release: 'r0', blobs: new Set([sha256(base)]) },
+    }).toc;
     const lacking = planPush(built.content, toc, target, empty);
     expect(lacking.missing).toEqual([
       { digest: sha256(base), size: base.length, image: 'a', repository: 'ns/a' },
       { digest: sha256(base), size: base.length, image: 'b', repository: 'ns/b' },
     ]);
     // The target has release r0: its images' blobs are there.
-    const withR0: TargetState = { manifests: new Set(), blobs: new Set([`ns/a@${sha256(base)}`]), tags: new Map() };
+    const withR0: TargetState = {
+      manifests: new Set(),
+      blobs: new Set([`ns/a@${sha256(base)}`]),
+      tags: new Map(),
+    };
     const plan = planPush(built.content, toc, target, withR0);
     expect(plan.missing).toEqual([]);
     expect(plan.images[0]).toMatchObject({ present: 1, upload: { blobs: 2, bytes: a.config.length + 100 } });
@@ -98,9 +116,16 @@ describe('planPush', () => {
     const sbom = fakeArtifact(a.manifest, Buffer.from('{"sbom":1}'));
     built.addArtifact(sbom);
     const toc = bundleLayout(built.content, { source: 's' }).toc;
-    const state: TargetState = { manifests: new Set([`ns/a@${a.manifest.digest}`]), blobs: new Set(), tags: new Map() };
+    const state: TargetState = {
+      manifests: new Set([`ns/a@${a.manifest.digest}`]),
+      blobs: new Set(),
+      tags: new Map(),
+    };
     const plan = planPush(built.content, toc, target, state);
-    expect(plan.images[0]).toMatchObject({ manifestsToPut: 1, upload: { blobs: 2, bytes: 2 + sbom.blob.length } });
+    expect(plan.images[0]).toMatchObject({
+      manifestsToPut: 1,
+      upload: { blobs: 2, bytes: 2 + sbom.blob.length },
+    });
     expect(plan.streamed.get(sha256(sbom.blob))).toEqual(['ns/a']);
   });
 });
@@ -108,9 +133,16 @@ describe('planPush', () => {
 describe('parsePushTarget', () => {
   it('reads REGISTRY[/NAMESPACE] and refuses anything else with the expected form', () => {
     expect(parsePushTarget('127.0.0.1:5000/site')).toEqual({ registry: '127.0.0.1:5000', namespace: 'site' });
-    expect(parsePushTarget('registry.example/a/b/')).toEqual({ registry: 'registry.example', namespace: 'a/b' });
+    expect(parsePushTarget('registry.example/a/b/')).toEqual({
+      registry: 'registry.example',
+      namespace: 'a/b',
+    });
     expect(parsePushTarget('localhost:5000')).toEqual({ registry: 'localhost:5000', namespace: '' });
-    expect(() => parsePushTarget('https://r/x')).toThrow(/target "https:\/\/r\/x": registry is host\[:port\] without a scheme/);
-    expect(() => parsePushTarget('r:5000/Upper')).toThrow(/must be lowercase \(expected REGISTRY\[\/NAMESPACE\]/);
+    expect(() => parsePushTarget('https://r/x')).toThrow(
+      /target "https:\/\/r\/x": registry is host\[:port\] without a scheme/,
+    );
+    expect(() => parsePushTarget('r:5000/Upper')).toThrow(
+      /must be lowercase \(expected REGISTRY\[\/NAMESPACE\]/,
+    );
   });
 });

@@ -103,7 +103,9 @@ describe('a bundle read back', () => {
     bytes[at + 10] = bytes[at + 10] === 0x61 ? 0x62 : 0x61;
     const altered = path.join(dir, 'altered-manifest.tar');
     writeFileSync(altered, bytes);
-    await expect(openBundle(altered)).rejects.toThrow(`blobs/sha256/${manifest.digest.slice(7)} does not match its digest`);
+    await expect(openBundle(altered)).rejects.toThrow(
+      `blobs/sha256/${manifest.digest.slice(7)} does not match its digest`,
+    );
   });
 
   it('says where a truncated file ends: inside an entry, or before one', async () => {
@@ -112,7 +114,9 @@ describe('a bundle read back', () => {
     const big = blobs.find((b) => b.bytes.length === 70_000)!;
     const inside = path.join(dir, 'cut-inside.tar');
     writeFileSync(inside, whole.subarray(0, big.offset + 1000));
-    await expect(readAll(inside)).rejects.toThrow(`cut-inside.tar: truncated: the file ends inside blobs/sha256/${big.digest.slice(7)}`);
+    await expect(readAll(inside)).rejects.toThrow(
+      `cut-inside.tar: truncated: the file ends inside blobs/sha256/${big.digest.slice(7)}`,
+    );
     const last = blobs.at(-1)!;
     const before = path.join(dir, 'cut-before.tar');
     // Up to the header of the last blob: a clean tar end, one blob short.
@@ -122,20 +126,26 @@ describe('a bundle read back', () => {
     );
     const head = path.join(dir, 'cut-head.tar');
     writeFileSync(head, whole.subarray(0, 1600));
-    await expect(openBundle(head)).rejects.toThrow(/cut-head\.tar: truncated: the file ends inside index\.json/);
+    await expect(openBundle(head)).rejects.toThrow(
+      /cut-head\.tar: truncated: the file ends inside index\.json/,
+    );
   });
 
   it('refuses what is not a bundle with one clear line', async () => {
     const gz = path.join(dir, 'b.tar.gz');
     writeFileSync(gz, gzipSync(readFileSync(file)));
-    await expect(openBundle(gz)).rejects.toThrow('b.tar.gz: the file is gzip-compressed; a bundle is a plain tar');
+    await expect(openBundle(gz)).rejects.toThrow(
+      'b.tar.gz: the file is gzip-compressed; a bundle is a plain tar',
+    );
     const text = path.join(dir, 'notes.txt');
     writeFileSync(text, 'hello\n'.repeat(200));
     await expect(openBundle(text)).rejects.toThrow(/notes\.txt: not a tar archive/);
     const empty = path.join(dir, 'empty.tar');
     writeFileSync(empty, '');
     await expect(openBundle(empty)).rejects.toThrow('empty.tar: the file is empty, not a bundle');
-    await expect(openBundle(path.join(dir, 'absent.tar'))).rejects.toThrow('absent.tar: cannot read the bundle (ENOENT)');
+    await expect(openBundle(path.join(dir, 'absent.tar'))).rejects.toThrow(
+      'absent.tar: cannot read the bundle (ENOENT)',
+    );
   });
 
   it('leaves nothing under the final name (nor a temporary file) when a blob cannot be read', async () => {
