@@ -26,6 +26,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     before: { type: 'string' },
     concurrency: { type: 'string', default: '2' },
+    flip: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -102,7 +103,25 @@ async function coldApply(checkout) {
         `${checkout}: after a cold apply the plan is not a no-op: ${JSON.stringify(plan.summary)}\n${output}`,
       );
     const uploads = blobUploadTraffic(requests);
+    // The tag flip of a tag-only apply: two new tag templates on every image (187 × 2 tags).
+    let flip;
+    if (values.flip) {
+      await writeFile(
+        tree.file,
+        (await readFile(tree.file, 'utf8')).replace(
+          '\ntags:\n',
+          '\ntags:\n  - "{{ release }}-flip-a"\n  - "{{ release }}-flip-b"\n',
+        ),
+      );
+      const flipped = run(process.execPath, [bin, 'apply', '--auto-approve', '-f', tree.file], {
+        cwd: root,
+        env: { ...process.env, CI: '1' },
+      });
+      const m = /Tags: (\d+) written together in ([\d.]+) ms/.exec(flipped);
+      flip = m ? { tags: Number(m[1]), windowMs: Number(m[2]) } : { output: flipped.slice(-300) };
+    }
     return {
+      ...(flip ? { flip } : {}),
       ms,
       requests: requests.length,
       blobUploadRequests: uploads.uploads,
@@ -131,6 +150,7 @@ const summary = (runs) => ({
   blobUploadRequests: median(runs.map((r) => r.blobUploadRequests)),
   mounts: median(runs.map((r) => r.mounts)),
   bytesUploaded: median(runs.map((r) => r.bytesUploaded)),
+  ...(runs.some((r) => r.flip) ? { flip: runs.map((r) => r.flip) } : {}),
 });
 const out = {
   benchmark: 'apply-cold',

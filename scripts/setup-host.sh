@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what arbor's tests and demo need on a Debian machine: the Docker engine
 # (docker.io, no bridge: loopback only), CNCF distribution (docker-registry), skopeo, buildah,
-# podman and busybox-static. Idempotent: installs only what is missing, starts only what is down.
+# podman, busybox-static and zstd. Idempotent: installs only what is missing, starts only what is down.
 set -euo pipefail
 
 need=()
@@ -16,6 +16,8 @@ command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # Signing: gpg and its agent (GPG simple signing, and the skopeo oracle tests).
 command -v gpg-agent >/dev/null 2>&1 || need+=(gnupg)
+# Layer deltas: zstd --patch-from encodes and decodes them (src/delta/zstd.ts).
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
 # The demo registry is probed with curl.
 command -v curl >/dev/null 2>&1 || need+=(curl)
 # arbor unpack writes extended attributes (file capabilities, overlay opaque markers) with setfattr.

@@ -179,6 +179,16 @@ export async function pushTinyImage(
     }),
   );
   await client.uploadBlob(repository, sha256(layer), layer, layer.length);
+  return pushManifest(client, repository, tags, config, [
+    { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length },
+  ]);
+}
+
+/**
+ * Uploads an image config (bytes) and puts the OCI manifest over it and `layers` (descriptors of
+ * blobs already uploaded) under `tags` in order. Returns the manifest's digest.
+ */
+export async function pushManifest(client, repository, tags, config, layers) {
   await client.uploadBlob(repository, sha256(config), config, config.length);
   const manifest = Buffer.from(
     JSON.stringify({
@@ -189,9 +199,7 @@ export async function pushTinyImage(
         digest: sha256(config),
         size: config.length,
       },
-      layers: [
-        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length },
-      ],
+      layers,
     }),
   );
   let digest;

@@ -2,13 +2,54 @@
 // filesystem is consulted later, by checks-files.ts.
 import path from 'node:path';
 import type { SourceLocation } from '../errors.js';
-import type { Config, ImageConfig, RetentionRule } from './model.js';
-import type { RawConfig, RawImage, RawMetadata, RawRetentionRule, RawScalar } from './raw.js';
+import type { Config, ImageConfig, PromoteTarget, RegistryConfig, RetentionRule } from './model.js';
+import type {
+  RawConfig,
+  RawImage,
+  RawMetadata,
+  RawPromoteTarget,
+  RawRegistry,
+  RawRetentionRule,
+  RawScalar,
+} from './raw.js';
 import { buildSigning, metadataLabels } from './signing.js';
 import type { DataPath } from './source.js';
 
 export const DEFAULT_TEMPLATES_DIR = 'templates';
 export const DEFAULT_TAG_PREFIX = 'fp-';
+export const DEFAULT_RELEASES_REPOSITORY = 'arbor-releases';
+
+function buildRegistry(raw: RawRegistry): RegistryConfig {
+  return {
+    url: raw.url,
+    namespace: raw.namespace ?? '',
+    insecure: raw.insecure ?? false,
+    ...(raw.ca_file !== undefined ? { caFile: raw.ca_file } : {}),
+  };
+}
+
+function buildTarget(raw: RawPromoteTarget, index: number, context: BuildContext): PromoteTarget {
+  const gate = raw.gate
+    ? {
+        ...(raw.gate.command !== undefined ? { command: raw.gate.command } : {}),
+        ...(raw.gate.require_tag !== undefined ? { requireTag: raw.gate.require_tag } : {}),
+        ...(raw.gate.require_labels !== undefined ? { requireLabels: raw.gate.require_labels } : {}),
+      }
+    : undefined;
+  return {
+    name: raw.name,
+    registry: buildRegistry(raw.registry),
+    tags: raw.tags ?? [],
+    immutableTags: raw.immutable_tags ?? [],
+    ...(gate ? { gate } : {}),
+    requireSignature: raw.require_signature ?? false,
+    retention: (raw.retention ?? []).map((rule, i) =>
+      buildRule(rule, i, context.locate(['promote', index, 'retention', i])),
+    ),
+    index,
+    loc: context.locate(['promote', index]),
+  };
+}
 
 export interface BuildContext {
   /** Absolute path of images.yaml. */
@@ -27,12 +68,7 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
     templatesDir: path.resolve(root, raw.templates_dir ?? DEFAULT_TEMPLATES_DIR),
     configDigest: context.configDigest,
     version: 1,
-    registry: {
-      url: raw.registry.url,
-      namespace: raw.registry.namespace ?? '',
-      insecure: raw.registry.insecure ?? false,
-      ...(raw.registry.ca_file !== undefined ? { caFile: raw.registry.ca_file } : {}),
-    },
+    registry: buildRegistry(raw.registry),
     builder: {
       name: raw.builder?.name ?? 'docker',
       buildkit: raw.builder?.buildkit ?? true,
@@ -43,6 +79,20 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
     env: raw.env ?? [],
     tags: raw.tags ?? [],
     templateOverrides: raw.template_overrides ?? [],
+    ...(raw.template_helpers !== undefined
+      ? {
+          templateHelpers: {
+            globals: raw.template_helpers.globals ?? {},
+            filters: raw.template_helpers.filters ?? {},
+          },
+        }
+      : {}),
+    templateOptions: {
+      trimBlocks: raw.template_options?.trim_blocks ?? true,
+      lstripBlocks: raw.template_options?.lstrip_blocks ?? true,
+      keepTrailingNewline: raw.template_options?.keep_trailing_newline ?? true,
+      strictUndefined: raw.template_options?.strict_undefined ?? true,
+    },
     fingerprint: { tagPrefix: raw.fingerprint?.tag_prefix ?? DEFAULT_TAG_PREFIX },
     images: imageNamesInFileOrder(raw, context).map((name) =>
       buildImage(name, raw.images[name]!, context.locateKey(['images', name]), raw.metadata),
@@ -51,6 +101,12 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
       buildRule(rule, index, context.locate(['retention', index])),
     ),
     ...(raw.signing ? { signing: buildSigning(raw.signing)! } : {}),
+    releases: {
+      tag: raw.releases?.tag ?? raw.tags?.at(-1) ?? `{{ image.fingerprint_tag }}`,
+      repository: raw.releases?.repository ?? DEFAULT_RELEASES_REPOSITORY,
+      record: raw.releases?.record ?? true,
+    },
+    promote: (raw.promote ?? []).map((target, index) => buildTarget(target, index, context)),
     locate: context.locate,
   };
 }
@@ -80,6 +136,7 @@ function buildImage(
     platforms: raw.platforms ?? [],
     ...(raw.tags !== undefined ? { tags: raw.tags } : {}),
     labels: { ...metadataLabels(metadata, raw.metadata), ...stringValues(raw.labels) },
+    ...(raw.variables !== undefined ? { variables: raw.variables } : {}),
     ...(raw.content_fingerprint ? { contentFingerprint: { command: raw.content_fingerprint.command } } : {}),
     loc,
   };

@@ -29,6 +29,7 @@ export function checkValues(config: Config, rejected: Rejected = NOTHING_REJECTE
     ...checkTags(config, rejected),
     ...checkImages(config, rejected),
     ...checkRetention(config, rejected),
+    ...checkPromote(config, rejected),
   ];
 }
 
@@ -124,15 +125,63 @@ function literalTagProblems(
 }
 
 function checkRetention(config: Config, rejected: Rejected): Diagnostic[] {
-  return config.retention.flatMap((rule) => checkRule(config, rule, rejected));
+  return config.retention.flatMap((rule) => checkRule(config, rule, rejected, ['retention', rule.index]));
 }
 
-function checkRule(config: Config, rule: RetentionRule, rejected: Rejected): Diagnostic[] {
+/** Promotion targets: their registries, tag regexes, names used once, and their retention rules. */
+function checkPromote(config: Config, rejected: Rejected): Diagnostic[] {
   const problems: Diagnostic[] = [];
-  const at = (...path: Array<string | number>) => config.locate(['retention', rule.index, ...path]);
-  const fine = (...path: Array<string | number>) => !rejected.at(['retention', rule.index, ...path]);
+  const seen = new Set<string>();
+  for (const target of config.promote) {
+    const base = ['promote', target.index] as const;
+    const at = (...path: Array<string | number>) => config.locate([...base, ...path]);
+    const fine = (...path: Array<string | number>) => !rejected.at([...base, ...path]);
+    if (seen.has(target.name) && fine('name'))
+      problems.push(error(`promote target "${target.name}" is named twice`, { loc: at('name') }));
+    seen.add(target.name);
+    const urlProblem = fine('registry', 'url') ? registryProblem(target.registry.url) : null;
+    if (urlProblem)
+      problems.push(
+        error(`invalid registry "${target.registry.url}": ${urlProblem}`, { loc: at('registry', 'url') }),
+      );
+    const namespace = target.registry.namespace;
+    const namespaceProblem =
+      namespace !== '' && fine('registry', 'namespace') ? repositoryProblem(namespace) : null;
+    if (namespaceProblem)
+      problems.push(
+        error(`invalid namespace "${namespace}": ${namespaceProblem}`, { loc: at('registry', 'namespace') }),
+      );
+    for (const [key, patterns] of [
+      ['tags', target.tags],
+      ['immutable_tags', target.immutableTags],
+    ] as const) {
+      patterns.forEach((pattern, index) => {
+        const problem = fine(key, index) ? regexProblem(pattern) : null;
+        if (problem)
+          problems.push(error(`invalid regex "${pattern}" in ${key}: ${problem}`, { loc: at(key, index) }));
+      });
+    }
+    const requireTag = target.gate?.requireTag;
+    const gateProblem =
+      requireTag !== undefined && fine('gate', 'require_tag') ? regexProblem(requireTag) : null;
+    if (gateProblem)
+      problems.push(
+        error(`invalid regex "${requireTag}" in gate.require_tag: ${gateProblem}`, {
+          loc: at('gate', 'require_tag'),
+        }),
+      );
+    for (const rule of target.retention)
+      problems.push(...checkRule(config, rule, rejected, [...base, 'retention', rule.index]));
+  }
+  return problems;
+}
+
+function checkRule(config: Config, rule: RetentionRule, rejected: Rejected, base: DataPath): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const at = (...path: Array<string | number>) => config.locate([...base, ...path]);
+  const fine = (...path: Array<string | number>) => !rejected.at([...base, ...path]);
   // The warnings below judge the rule as a whole; while part of it is rejected, they could be wrong.
-  const whole = !rejected.within(['retention', rule.index]);
+  const whole = !rejected.within(base);
   rule.keepTags.forEach((pattern, index) => {
     const problem = fine('keep_tags', index) ? regexProblem(pattern) : null;
     if (problem)

@@ -38,6 +38,19 @@ export function lenientRaw(data: unknown, rejected: Rejected): RawConfig {
     ...optional('tags', texts(top.tags)),
     ...optional('template_overrides', texts(top.template_overrides)),
     ...optional('templates_dir', text(top.templates_dir)),
+    ...optional(
+      'template_helpers',
+      top.template_helpers === undefined
+        ? undefined
+        : {
+            ...optional('globals', stringMap(mapping(top.template_helpers).globals)),
+            ...optional('filters', stringMap(mapping(top.template_helpers).filters)),
+          },
+    ),
+    ...optional(
+      'template_options',
+      top.template_options === undefined ? undefined : templateOptions(mapping(top.template_options)),
+    ),
     ...optional('fingerprint', { ...optional('tag_prefix', text(fingerprint.tag_prefix)) }),
     images,
     // A rule that is not a mapping stays as an empty rule so the others keep their index (and
@@ -75,6 +88,22 @@ function lenientSigning(signing: Mapping): RawSigning {
   };
 }
 
+function stringMap(value: unknown): Record<string, string> | undefined {
+  if (!isMapping(value)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+function templateOptions(options: Mapping): RawConfig['template_options'] {
+  return {
+    ...optional('trim_blocks', flag(options.trim_blocks)),
+    ...optional('lstrip_blocks', flag(options.lstrip_blocks)),
+    ...optional('keep_trailing_newline', flag(options.keep_trailing_newline)),
+    ...optional('strict_undefined', flag(options.strict_undefined)),
+  };
+}
+
 function lenientImage(entry: Mapping, parentRejected: boolean): RawImage {
   const inputs = mapping(entry.inputs);
   const fingerprint = mapping(entry.content_fingerprint);
@@ -95,6 +124,7 @@ function lenientImage(entry: Mapping, parentRejected: boolean): RawImage {
     ...optional('platforms', texts(entry.platforms)),
     ...optional('tags', texts(entry.tags)),
     ...optional('labels', scalars(entry.labels)),
+    ...optional('variables', isMapping(entry.variables) ? entry.variables : undefined),
     ...optional(
       'content_fingerprint',
       entry.content_fingerprint === undefined ? undefined : { command: text(fingerprint.command) ?? '' },

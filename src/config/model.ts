@@ -56,6 +56,8 @@ export interface ImageConfig {
   tags?: string[];
   /** Labels added to the image besides arbor's own. */
   labels: Record<string, string>;
+  /** Variables of this image's Dockerfile templates, over the top-level ones (e.g. Kolla's `image_name`). */
+  variables?: Record<string, unknown>;
   /** Command run inside the built image whose output is the content fingerprint (plan & apply issue). */
   contentFingerprint?: { command: string };
   /** Where the image's key is in the file. */
@@ -113,6 +115,40 @@ export interface RetentionRule {
   loc: SourceLocation;
 }
 
+/** `releases:`: the record apply writes when it changes the tree (docs/releases.md). */
+export interface ReleasesConfig {
+  /** Tag template naming a release; default: the last of the top-level `tags`. */
+  tag: string;
+  /** Repository under the namespace holding the records (`arbor-releases`). */
+  repository: string;
+  /** Whether apply writes one. */
+  record: boolean;
+}
+
+/** One `promote:` target (docs/promote.md). */
+export interface PromoteTarget {
+  name: string;
+  registry: RegistryConfig;
+  /** RE2 regexes (start-anchored) selecting the tags published there; empty: every tag. */
+  tags: string[];
+  immutableTags: string[];
+  gate?: { command?: string; requireTag?: string; requireLabels?: Record<string, string> };
+  requireSignature: boolean;
+  /** Rules for the target's repositories; `index` counts within this target. */
+  retention: RetentionRule[];
+  /** Index in `promote:`. */
+  index: number;
+  loc: SourceLocation;
+}
+
+export interface TemplateOptions {
+  trimBlocks: boolean;
+  lstripBlocks: boolean;
+  keepTrailingNewline: boolean;
+  /** An undefined variable is an error (arbor), or an empty string (Jinja2's default). */
+  strictUndefined: boolean;
+}
+
 export interface Config {
   /** Absolute path of images.yaml. */
   file: string;
@@ -132,12 +168,19 @@ export interface Config {
   tags: string[];
   /** Applied to every image in order, Kolla style: each extends the previous template. */
   templateOverrides: string[];
+  /** Whitespace and undefined variables in Dockerfile templates (`template_options`, Jinja2's names). */
+  templateOptions?: TemplateOptions;
+  /** Template functions and filters written in Python: name → file under templatesDir. */
+  templateHelpers?: { globals: Record<string, string>; filters: Record<string, string> };
   fingerprint: { tagPrefix: string };
   /** In file order. */
   images: ImageConfig[];
   retention: RetentionRule[];
   /** Absent: apply signs nothing and attaches nothing. */
   signing?: SigningConfig;
+  releases: ReleasesConfig;
+  /** `promote:` targets, in file order (empty when none). */
+  promote: PromoteTarget[];
   /** Warnings found while loading (e.g. a retention rule that keeps nothing); absent when none. */
   warnings?: Diagnostic[];
   /**

@@ -15,6 +15,7 @@ export interface RawImage {
   platforms?: string[];
   tags?: string[];
   labels?: Record<string, RawScalar>;
+  variables?: Record<string, unknown>;
   content_fingerprint?: { command: string };
   metadata?: RawMetadata;
 }
@@ -52,9 +53,26 @@ export interface RawRetentionRule {
   allow_empty?: boolean;
 }
 
+export interface RawRegistry {
+  url: string;
+  namespace?: string;
+  insecure?: boolean;
+  ca_file?: string;
+}
+
+export interface RawPromoteTarget {
+  name: string;
+  registry: RawRegistry;
+  tags?: string[];
+  immutable_tags?: string[];
+  gate?: { command?: string; require_tag?: string; require_labels?: Record<string, string> };
+  require_signature?: boolean;
+  retention?: RawRetentionRule[];
+}
+
 export interface RawConfig {
   version: 1;
-  registry: { url: string; namespace?: string; insecure?: boolean; ca_file?: string };
+  registry: RawRegistry;
   builder?: {
     name?: 'docker' | 'buildah' | 'podman' | 'buildx';
     buildkit?: boolean;
@@ -66,9 +84,18 @@ export interface RawConfig {
   tags?: string[];
   template_overrides?: string[];
   templates_dir?: string;
+  template_helpers?: { globals?: Record<string, string>; filters?: Record<string, string> };
+  template_options?: {
+    trim_blocks?: boolean;
+    lstrip_blocks?: boolean;
+    keep_trailing_newline?: boolean;
+    strict_undefined?: boolean;
+  };
   fingerprint?: { tag_prefix?: string };
   images: Record<string, RawImage>;
   retention?: RawRetentionRule[];
   signing?: RawSigning;
   metadata?: RawMetadata;
+  releases?: { tag?: string; repository?: string; record?: boolean };
+  promote?: RawPromoteTarget[];
 }

@@ -1,7 +1,7 @@
 // One registry client per registry host for a whole command run, so connections, tokens and
 // rate-limit readings are shared by planning, resolving bases, applying and retention.
 import { resolve } from 'node:path';
-import type { Config } from '../config/model.js';
+import type { Config, RegistryConfig } from '../config/model.js';
 import { createAuthenticator } from '../registry/auth/index.js';
 import type { Authenticator } from '../registry/auth/types.js';
 import { createRegistryClient, type RegistryClient } from '../registry/client.js';
@@ -30,16 +30,19 @@ export class RegistryClients {
   }
 
   for(registry: string): RegistryClient {
+    const own = registry === this.config.registry.url;
+    return this.forRegistry(own ? this.config.registry : { url: registry, namespace: '', insecure: false });
+  }
+
+  /** A client for a registry as images.yaml describes it (a promotion target: TLS, CA file). */
+  forRegistry(settings: RegistryConfig): RegistryClient {
+    const registry = settings.url;
     let client = this.clients.get(registry);
     if (!client) {
-      const own = registry === this.config.registry.url;
-      const caFile =
-        own && this.config.registry.caFile
-          ? resolve(this.config.root, this.config.registry.caFile)
-          : undefined;
+      const caFile = settings.caFile ? resolve(this.config.root, settings.caFile) : undefined;
       client = createRegistryClient({
         registry,
-        insecure: own ? this.config.registry.insecure : false,
+        insecure: settings.insecure,
         ...(caFile ? { caFile } : {}),
         authenticator: this.authenticator,
         ...(this.options.maxConnections ? { maxConnections: this.options.maxConnections } : {}),

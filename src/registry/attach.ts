@@ -27,11 +27,23 @@ export interface ArtifactBlob {
   annotations?: Record<string, string>;
 }
 
+/** A blob the caller already uploaded to the repository (too big to hold in memory, e.g. a layer delta). */
+export interface UploadedArtifactBlob {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+}
+
+function isUploaded(blob: ArtifactBlob | UploadedArtifactBlob): blob is UploadedArtifactBlob {
+  return !('bytes' in blob);
+}
+
 export interface ArtifactSpec {
   artifactType: string;
   /** The image (or index) the artifact is about. */
   subject: Descriptor;
-  blobs: ArtifactBlob[];
+  blobs: (ArtifactBlob | UploadedArtifactBlob)[];
   /** Defaults to the empty config. */
   config?: ArtifactBlob;
   annotations?: Record<string, string>;
@@ -48,10 +60,10 @@ export interface AttachedArtifact {
 /** The manifest bytes of an artifact, deterministic for the same spec (keys in a fixed order). */
 export function artifactManifest(spec: ArtifactSpec): { bytes: Buffer; json: Record<string, unknown> } {
   const config = spec.config ?? { mediaType: OCI_EMPTY, bytes: EMPTY_BYTES };
-  const describe = (blob: ArtifactBlob): Descriptor => ({
+  const describe = (blob: ArtifactBlob | UploadedArtifactBlob): Descriptor => ({
     mediaType: blob.mediaType,
-    digest: digestOf(blob.bytes),
-    size: blob.bytes.length,
+    digest: isUploaded(blob) ? blob.digest : digestOf(blob.bytes),
+    size: isUploaded(blob) ? blob.size : blob.bytes.length,
     ...(blob.annotations ? { annotations: blob.annotations } : {}),
   });
   const json = {
@@ -79,8 +91,13 @@ export async function attachArtifact(
   const blobs = [spec.config ?? { mediaType: OCI_EMPTY, bytes: EMPTY_BYTES }, ...spec.blobs];
   await Promise.all(
     blobs.map(async (blob) => {
-      const digest = digestOf(blob.bytes);
+      const digest = isUploaded(blob) ? blob.digest : digestOf(blob.bytes);
       if (await client.headBlob(repository, digest)) return;
+      if (isUploaded(blob))
+        throw new RegistryError(
+          describeRef(client.registry, repository, digest),
+          'artifact blob is not in the repository',
+        );
       await client.uploadBlob(repository, digest, blob.bytes, blob.bytes.length);
     }),
   );

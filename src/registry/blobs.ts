@@ -192,8 +192,17 @@ export async function uploadBlob(
   source: BlobSource,
   size: number,
   options: UploadOptions = {},
-): Promise<void> {
+): Promise<number> {
   const reference = describeRef(ctx.registry, repository, digest);
+  // Bytes the registry accepted for this blob (a restarted session's lost chunks included).
+  let accepted = 0;
+  const counting: RegistryContext = {
+    ...ctx,
+    uploaded: (bytes) => {
+      accepted += bytes;
+      ctx.uploaded(bytes);
+    },
+  };
   let location = options.session ?? (await startUploadRetrying(ctx, repository, reference));
   let offset = 0;
   for (let attempt = 0; ; attempt++) {
@@ -201,19 +210,19 @@ export async function uploadBlob(
     try {
       body = await openAt(source, offset);
       if (offset === 0 && size <= ctx.chunkSize) {
-        await sendWhole(ctx, repository, reference, location, digest, body, size);
+        await sendWhole(counting, repository, reference, location, digest, body, size);
       } else {
         const progress = { location, offset };
         try {
-          await sendChunks(ctx, repository, reference, progress, digest, body);
+          await sendChunks(counting, repository, reference, progress, digest, body);
         } finally {
           ({ location, offset } = progress);
         }
       }
-      return;
+      return accepted;
     } catch (e) {
       if (body && !Buffer.isBuffer(body)) body.destroy();
-      if (await blobArrived(ctx, repository, digest, size)) return;
+      if (await blobArrived(ctx, repository, digest, size)) return accepted;
       // A commit whose bytes do not hash to the digest (a resumed session that lost or repeated
       // bytes on the way) is started over, never accepted.
       const corrupt = e instanceof RegistryError && e.code === 'DIGEST_INVALID';

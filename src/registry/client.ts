@@ -98,7 +98,7 @@ export interface RegistryClient {
     source: BlobSource | Readable,
     size: number,
     options?: UploadOptions,
-  ): Promise<void>;
+  ): Promise<number>;
   mountBlob(repository: string, digest: string, fromRepository: string): Promise<MountResult>;
   deleteManifest(repository: string, digest: string): Promise<DeleteResult>;
   deleteTag(repository: string, tag: string): Promise<'deleted' | 'unsupported'>;

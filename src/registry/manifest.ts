@@ -6,6 +6,7 @@ import { RegistryError } from './errors.js';
 import { type Manifest, type ManifestHead, parseManifest } from './manifest-model.js';
 import { baseMediaType, MANIFEST_ACCEPT } from './media-types.js';
 import { expectStatus, readBody, unexpected } from './response.js';
+import { backoffDelay, sleep } from './transport/backoff.js';
 import { header } from './transport/types.js';
 
 /** OCI distribution asks registries to accept manifests of at least 4 MiB; nothing real is bigger. */
@@ -83,19 +84,30 @@ export async function putManifest(
   const digest = digestOf(bytes);
   if (isDigest(tagOrDigest) && digestOf(bytes, tagOrDigest) !== tagOrDigest)
     throw new RegistryError(reference, `manifest bytes do not match the digest they are pushed under`);
-  const response = await ctx.send({
-    method: 'PUT',
-    url: repoPath(repository, 'manifests', tagOrDigest),
-    headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
-    body: bytes,
-    scope: pushScope(repository),
-    reference,
-    // Same bytes under the same name: sending twice changes nothing.
-    idempotent: true,
-  });
-  await expectStatus(response, reference, 201, 200);
-  await response.body.dump();
-  return digest;
+  for (let attempt = 0; ; attempt++) {
+    const response = await ctx.send({
+      method: 'PUT',
+      url: repoPath(repository, 'manifests', tagOrDigest),
+      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      body: bytes,
+      scope: pushScope(repository),
+      reference,
+      // Same bytes under the same name: sending twice changes nothing.
+      idempotent: true,
+    });
+    try {
+      await expectStatus(response, reference, 201, 200);
+    } catch (e) {
+      // distribution answers DIGEST_INVALID when another client stores the very same manifest at
+      // the same moment (both write one blob file): the bytes are right, so ask again.
+      const race = e instanceof RegistryError && e.code === 'DIGEST_INVALID' && attempt < ctx.retries;
+      if (!race) throw e;
+      await sleep(backoffDelay(attempt, ctx.backoff));
+      continue;
+    }
+    await response.body.dump();
+    return digest;
+  }
 }
 
 /**

@@ -4,6 +4,7 @@
 // They are public exports of the `nunjucks` package; only their typings are missing.
 
 import nunjucks from 'nunjucks';
+import { parseJinja2 } from './jinja2/parser.js';
 
 export interface AstNode {
   typename: string;
@@ -56,13 +57,13 @@ export function compileTemplateSource(env: nunjucks.Environment, src: string, na
 /** Every `{{ … }}` node of a template, with its 0-based position. */
 export function outputNodes(env: nunjucks.Environment, src: string): AstNode[] {
   const e = env as unknown as EnvironmentInternals;
-  return internals.parser.parse(src, e.extensionsList, e.opts).findAll(internals.nodes.Output);
+  return (parseJinja2(src, e.extensionsList, e.opts) as unknown as AstNode).findAll(internals.nodes.Output);
 }
 
 /** Every tag that loads another template (extends, include, import, from … import). */
 export function templateReferenceNodes(env: nunjucks.Environment, src: string): AstNode[] {
   const e = env as unknown as EnvironmentInternals;
-  const root = internals.parser.parse(src, e.extensionsList, e.opts);
+  const root = parseJinja2(src, e.extensionsList, e.opts) as unknown as AstNode;
   const { Extends, Include, Import, FromImport } = internals.nodes;
   return [Extends, Include, Import, FromImport]
     .flatMap((type) => root.findAll(type))

@@ -22,6 +22,9 @@ import type { Config, ImageConfig } from '../config/model.js';
 import { repositoryOf } from '../config/repository.js';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
+import { installKollaHelpers } from './helpers/kolla-methods.js';
+import { installPythonHelpers, PythonHelperError } from './helpers/python-helpers.js';
+import { installJinja2 } from './jinja2/index.js';
 import { describeTemplateError } from './template-errors.js';
 import { PARENT_TEMPLATE, TemplateLoader, type TemplateLookupError } from './template-loader.js';
 import { findTemplateLoop } from './template-loops.js';
@@ -45,7 +48,8 @@ export const NUNJUCKS_OPTIONS: nunjucks.ConfigureOptions = {
   throwOnUndefined: true,
   // Dockerfiles and tags are not HTML.
   autoescape: false,
-  // As Kolla's Jinja2 environment: block tags do not leave blank lines and indentation behind.
+  // Block tags do not leave blank lines and indentation behind. Dockerfile templates can turn this
+  // off with template_options (Jinja2's own defaults, which kolla-build keeps, have both off).
   trimBlocks: true,
   lstripBlocks: true,
   // Keeps the original error object (position, stack) instead of a re-thrown copy.
@@ -54,8 +58,21 @@ export const NUNJUCKS_OPTIONS: nunjucks.ConfigureOptions = {
 
 export function createRenderer(config: Config): Renderer {
   const loader = new TemplateLoader(config.templatesDir);
-  const env = new nunjucks.Environment(loader as unknown as nunjucks.ILoader, NUNJUCKS_OPTIONS);
+  const env = new nunjucks.Environment(
+    loader as unknown as nunjucks.ILoader,
+    {
+      ...NUNJUCKS_OPTIONS,
+      // template_options (Jinja2's names); keepTrailingNewline is read by the Jinja2 compiler.
+      throwOnUndefined: config.templateOptions?.strictUndefined ?? true,
+      trimBlocks: config.templateOptions?.trimBlocks ?? true,
+      lstripBlocks: config.templateOptions?.lstripBlocks ?? true,
+      keepTrailingNewline: config.templateOptions?.keepTrailingNewline ?? true,
+    } as nunjucks.ConfigureOptions,
+  );
   loader.attach(env);
+  installJinja2(env);
+  installKollaHelpers(env, { templatesDir: config.templatesDir, root: config.root });
+  if (config.templateHelpers) installHelpers(env, config);
 
   function templateChain(image: ImageConfig): string[] {
     if (image.dockerfile !== undefined) return [];
@@ -68,6 +85,7 @@ export function createRenderer(config: Config): Renderer {
     const target = names[names.length - 1]!;
     const context = {
       ...config.variables,
+      ...image.variables,
       variables: config.variables,
       image: {
         name: image.name,
@@ -129,6 +147,22 @@ export function createRenderer(config: Config): Renderer {
       return renderTemplate(image, ref);
     },
   };
+}
+
+/** `template_helpers`: a helper that cannot be loaded is an error at its key in images.yaml. */
+function installHelpers(env: nunjucks.Environment, config: Config): void {
+  try {
+    installPythonHelpers(env, config.templateHelpers!, {
+      templatesDir: config.templatesDir,
+      root: config.root,
+    });
+  } catch (err) {
+    if (!(err instanceof PythonHelperError)) throw err;
+    const kind = Object.hasOwn(config.templateHelpers!.globals, err.helper) ? 'globals' : 'filters';
+    throw new ArborError([
+      error(err.message, { loc: config.locate(['template_helpers', kind, err.helper]) }),
+    ]);
+  }
 }
 
 /**

@@ -251,3 +251,23 @@ function gitHint(git: GitInfo): string {
     return `HEAD is detached and none of ${CI_BRANCH_VARIABLES.join(', ')} is set`;
   return 'git has no such field: use git.commit, git.short_commit or git.branch';
 }
+
+/**
+ * The name of the tree's release (`releases.tag`, a tag template), rendered as a tag of `image`
+ * (the tree's first image); problems are located at `releases.tag` (or the tag it defaults to).
+ */
+export function renderReleaseName(config: Config, image: ImageConfig, ctx: TagContext): string {
+  const template = config.releases.tag;
+  const rendered = renderImagesTags(config, [{ image: { ...image, tags: [template] }, ctx }]);
+  const explicit = config.locate(['releases', 'tag']);
+  throwIfErrors(
+    rendered.diagnostics.map((d) => ({
+      ...d,
+      loc: explicit,
+      message: d.message.replace(/^tag template/, 'release tag template'),
+    })),
+  );
+  const [name] = rendered.tags.get(image.name) ?? [];
+  if (!name) throw new Error(`internal: release tag template ${template} rendered nothing`);
+  return name;
+}

@@ -14,7 +14,8 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
 import { displayPath } from '../display-path.js';
-import { compileTemplateSource, templateReferenceNodes } from './nunjucks-internals.js';
+import { compileJinja2Source, JINJA2_RUNTIME, jinja2Runtime } from './jinja2/index.js';
+import { templateReferenceNodes } from './nunjucks-internals.js';
 
 /** The value of `parent_template` in every template context; resolved by the loader. */
 export const PARENT_TEMPLATE = 'arbor:parent_template';
@@ -197,13 +198,17 @@ export class TemplateLoader {
     if (!this.env) throw new Error('TemplateLoader used before attach(env)');
     let code: string;
     try {
-      code = compileTemplateSource(this.env, src, name);
+      code = compileJinja2Source(this.env, src, name);
     } catch (err) {
       if (typeof err === 'object' && err !== null) compileErrorTemplates.set(err, name);
       throw err;
     }
-    // Same as Nunjucks' Template#_compile, plus the source URL that names this template in stacks.
-    const factory = new Function(`${code}\n//# sourceURL=${TEMPLATE_SOURCE_URL}${encodeURIComponent(name)}`);
-    return factory();
+    // Same as Nunjucks' Template#_compile, plus the source URL that names this template in stacks,
+    // and the Jinja2 helpers the compiled code calls (src/render/jinja2/compiler.ts).
+    const factory = new Function(
+      JINJA2_RUNTIME,
+      `${code}\n//# sourceURL=${TEMPLATE_SOURCE_URL}${encodeURIComponent(name)}`,
+    );
+    return factory(jinja2Runtime);
   }
 }

@@ -14,9 +14,6 @@ export async function copyBlob(
   const { digest, size } = blob.descriptor;
   const source = blob.source.registry;
   if (source && source.client.registry === target.registry) ledger.hold(digest, source.repository);
-  // Another image is moving the same blob into another repository right now: let it finish, so
-  // this one mounts instead of sending the same bytes twice.
-  await ledger.pendingAnywhere(digest, repository)?.catch(() => undefined);
   return ledger.once(repository, digest, async () => {
     const present = (await target.headBlob(repository, digest)) !== null;
     const step = chooseBlobStep({
@@ -31,8 +28,7 @@ export async function copyBlob(
       if (mounted.mounted) return { how: 'mounted', from: step.from };
       session = mounted.session;
     }
-    const before = target.bytesUploaded;
-    await target.uploadBlob(repository, digest, blob.source, size, session ? { session } : {});
-    return { how: 'uploaded', bytes: target.bytesUploaded - before };
+    const bytes = await target.uploadBlob(repository, digest, blob.source, size, session ? { session } : {});
+    return { how: 'uploaded', bytes };
   });
 }

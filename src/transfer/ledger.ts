@@ -20,14 +20,18 @@ export class BlobLedger {
   }
 
   /**
-   * Runs `work` once per (repository, digest); concurrent callers for the same pair share it.
-   * A failed transfer is forgotten, so a later image may try again.
+   * Runs `work` once per (repository, digest); concurrent callers for the same pair share it. When
+   * the same blob is on its way into another repository, `work` starts after that transfer (so it
+   * can mount instead of sending the bytes again). A failed transfer is forgotten, so a later
+   * image may try again.
    */
   once(repository: string, digest: string, work: () => Promise<BlobOutcome>): Promise<BlobOutcome> {
     const key = `${repository}@${digest}`;
     const existing = this.inFlight.get(key);
     if (existing) return existing.then((o) => (o.how === 'uploaded' ? { how: 'present' } : o));
-    const running = work().then(
+    // Looked up and registered in the same synchronous step: two images cannot both miss each other.
+    const earlier = this.pendingElsewhere(digest, repository);
+    const running = (earlier ? earlier.catch(() => undefined).then(work) : work()).then(
       (outcome) => {
         this.hold(digest, repository);
         return outcome;
@@ -41,8 +45,7 @@ export class BlobLedger {
     return running;
   }
 
-  /** A transfer of `digest` into any repository in progress: a second repository should wait for it, then mount. */
-  pendingAnywhere(digest: string, except: string): Promise<BlobOutcome> | undefined {
+  private pendingElsewhere(digest: string, except: string): Promise<BlobOutcome> | undefined {
     for (const [key, running] of this.inFlight) {
       if (key.endsWith(`@${digest}`) && !key.startsWith(`${except}@`)) return running;
     }

@@ -99,13 +99,18 @@ function inspect(name: string, tag: string): { Digest: string; Labels: Record<st
   return JSON.parse(out) as { Digest: string; Labels: Record<string, string> };
 }
 
+/** Image repositories whose manifests were written since the mark (the release record's aside). */
 async function manifestPutsSince(mark: number): Promise<string[]> {
   const lines = requestsSince(await registry.log(), mark, /"PUT \/v2\/arbor-demo\/[^/]+\/manifests\//);
-  return [...new Set(lines.map((l) => /\/v2\/arbor-demo\/([^/]+)\/manifests/.exec(l)![1]!))].sort();
+  return [...new Set(lines.map((l) => /\/v2\/arbor-demo\/([^/]+)\/manifests/.exec(l)![1]!))]
+    .filter((repository) => repository !== 'arbor-releases')
+    .sort();
 }
 
 async function blobUploadsSince(mark: number): Promise<string[]> {
-  return requestsSince(await registry.log(), mark, /"(POST|PATCH|PUT) \/v2\/[^"]*\/blobs\/uploads/);
+  return requestsSince(await registry.log(), mark, /"(POST|PATCH|PUT) \/v2\/[^"]*\/blobs\/uploads/).filter(
+    (line) => !line.includes('/arbor-releases/'),
+  );
 }
 
 const sha256 = /^sha256:[0-9a-f]{64}$/;

@@ -25,6 +25,7 @@ import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out, useColor } from '../io.js';
 import { fileOption, type PlanningFlags, planRequestFrom, selectionOptions } from '../options.js';
+import { recordRelease } from '../release-record.js';
 import { signApplied } from '../sign-applied.js';
 
 interface ApplyFlags extends PlanningFlags {
@@ -185,6 +186,16 @@ async function applyCommand(
           logDir,
         }),
       );
+    const changed = outcomes.some((o) => ['built', 'tagged', 'refreshed', 'adopted'].includes(o.status));
+    if (changed) {
+      const recorded = await recordRelease({
+        desired,
+        client: clients.home,
+        git,
+        selected: Boolean(flags.only),
+      });
+      if (recorded) out(recorded);
+    }
     await applyDeletions(plan, clients);
     return 0;
   } finally {

@@ -22,9 +22,12 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   usage: () => import('./usage.js'),
   ls: () => import('./ls.js'),
   inspect: () => import('./inspect.js'),
+  'import-kolla': () => import('./import-kolla.js'),
   unpack: () => import('./unpack.js'),
   bundle: () => import('./bundle.js'),
   verify: () => import('./verify.js'),
+  releases: () => import('./releases.js'),
+  promote: () => import('./promote.js'),
   diff: () => import('./diff.js'),
 };
 

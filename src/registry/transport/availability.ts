@@ -69,6 +69,9 @@ export function availabilityLayer(
 ): { layer: Layer; availability: Availability } {
   const now = options.now ?? Date.now;
   let current: AvailabilityState = { state: 'up' };
+  // Only a registry that answered once can "go away": one that never answered is not waited for
+  // (a wrong port, a registry not started), its requests fail after their own retries.
+  let answered = false;
   let recovered: Promise<void> | undefined;
   let failedAnswers = 0;
 
@@ -145,9 +148,10 @@ export function availabilityLayer(
       try {
         response = await next(request);
       } catch (e) {
-        if (isOutageError(e)) markDown((e as RegistryError).summary);
+        if (answered && isOutageError(e)) markDown((e as RegistryError).summary);
         throw e;
       }
+      answered = true;
       if (OUTAGE_STATUSES.has(response.status)) {
         failedAnswers++;
         if (failedAnswers >= OUTAGE_ANSWERS) markDown(`HTTP ${response.status}`);

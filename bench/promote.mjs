@@ -1,0 +1,316 @@
+// Promotion of the 187-image tree from registry A (CI) to a target B (issue 12, "Benchmarks").
+// The tree's images are small real images uploaded by arbor's client under every tag (three tag
+// templates: the release line, the round, `latest`), with release records written by arbor's own
+// module. Release 1 is at B; release 2 changed 10 leaf images and adds a round tag everywhere.
+//   promote:  `arbor promote apply --release r2` into a B holding release 1, against
+//             `skopeo sync` (one process, a YAML list of every image and tag) and a `skopeo copy`
+//             loop over the same images and tags, each into its own B prepared the same way (untimed);
+//             wall, requests at A and B (access logs), bytes stored at B.
+//   no-op:    the same promotion again: HEADs only; wall against the registry's bare-HEAD floor
+//             (the same HEADs on a bare undici Pool: 8 connections, pipelined).
+//   flip:     the window of the final tag burst (first to last tag PUT) of the promotion and of a
+//             tag-only `arbor apply` moving 187 × 2 tags.
+//
+//   npm run build && node bench/promote.mjs [--images 187] [--changed 10] [--runs 3] [--keep]
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pLimit from 'p-limit';
+import { Pool } from 'undici';
+import { createRegistryClient } from '../dist/registry/client.js';
+import { releasesRepository, writeRecord } from '../dist/release/store.js';
+import { generateTree } from './lib/generate-tree.mjs';
+import { startRegistry } from './lib/registry.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BIN = path.join(HERE, '..', 'bin', 'arbor.js');
+const { values } = parseArgs({
+  options: {
+    images: { type: 'string', default: '187' },
+    changed: { type: 'string', default: '10' },
+    runs: { type: 'string', default: '3' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const IMAGES = Number(values.images);
+const CHANGED = Number(values.changed);
+const RUNS = Number(values.runs);
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const sha256 = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x) => Math.round(x * 10) / 10;
+
+function run(command, args, options = {}) {
+  const started = performance.now();
+  const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 << 20, ...options });
+  const ms = performance.now() - started;
+  if (r.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return { stdout: r.stdout, ms };
+}
+const arbor = (args, cwd) => run(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
+
+/** One image: a layer shared by every image (a base), one of its own, a config naming both. */
+async function pushImage(client, repository, base, tags, salt) {
+  const own = randomBytes(48 * 1024);
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Labels: { salt } },
+      rootfs: { type: 'layers', diff_ids: [sha256(base), sha256(own)] },
+    }),
+  );
+  for (const blob of [base, own, config])
+    if (!(await client.headBlob(repository, sha256(blob))))
+      await client.uploadBlob(repository, sha256(blob), blob, blob.length);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256(config),
+        size: config.length,
+      },
+      layers: [base, own].map((l) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: sha256(l),
+        size: l.length,
+      })),
+    }),
+  );
+  for (const tag of tags) await client.putManifest(repository, tag, manifest, OCI_MANIFEST);
+  // The blobs only this image has (a target holding the base needs these).
+  const ownBytes = own.length + config.length;
+  return { digest: sha256(manifest), size: manifest.length, mediaType: OCI_MANIFEST, ownBytes };
+}
+
+async function registryBytes(registry) {
+  const out = run('du', ['-sb', path.join(registry.storageDir, 'docker/registry/v2/blobs')]).stdout;
+  return Number(out.split('\t')[0]);
+}
+
+const root = await mkdtemp(path.join(tmpdir(), 'arbor-bench-promote-'));
+const a = await startRegistry();
+const targets = [];
+const loadStart = loadavg()[0];
+try {
+  const tree = await generateTree(root, { images: IMAGES, filesPerImage: 4, bigFileEvery: 1_000_000 });
+  const names = (await readFile(tree.file, 'utf8'))
+    .match(/^ {2}([a-z0-9-]+):$/gm)
+    .map((l) => l.trim().slice(0, -1));
+  const leaves = names.slice(-CHANGED);
+  const clientA = createRegistryClient({ registry: a.host, insecure: true });
+  const base = randomBytes(512 * 1024);
+  const limit = pLimit(8);
+  const digests = new Map();
+  let missingAtTarget = 0;
+  const release = async (roundNo, changed) => {
+    const images = await Promise.all(
+      names.map((name) =>
+        limit(async () => {
+          const repository = `bench/${name}`;
+          const tags = ['2025.1', `2025.1-r${roundNo}`, 'latest'];
+          const fresh = roundNo === 1 || changed.includes(name);
+          const pushed = fresh
+            ? await pushImage(clientA, repository, base, tags, `${name}-${roundNo}`)
+            : await (async () => {
+                const m = await clientA.getManifest(repository, digests.get(name).digest);
+                for (const tag of tags) await clientA.putManifest(repository, tag, m.bytes, m.mediaType);
+                return digests.get(name);
+              })();
+          digests.set(name, pushed);
+          if (roundNo > 1 && fresh) missingAtTarget += pushed.ownBytes;
+          const { ownBytes: _own, ...described } = pushed;
+          return {
+            name,
+            repository,
+            ...described,
+            fingerprint: `sha256:${'0'.repeat(64)}`,
+            fingerprintTag: 'fp-bench',
+            tags,
+          };
+        }),
+      ),
+    );
+    await writeRecord(clientA, releasesRepository('bench', 'arbor-releases'), {
+      formatVersion: 1,
+      release: `r${roundNo}`,
+      created: new Date().toISOString(),
+      registry: a.host,
+      namespace: 'bench',
+      configDigest: 'sha256:bench',
+      images,
+    });
+  };
+  await release(1, []);
+
+  const yaml = await readFile(tree.file, 'utf8');
+  const withTarget = (host) =>
+    `${yaml.replace('url: 127.0.0.1:5000', `url: "${a.host}"`)}\npromote:\n  - name: b\n    registry: { url: "${host}", namespace: site, insecure: true }\n`;
+  const prepareTarget = async () => {
+    const b = await startRegistry();
+    targets.push(b);
+    await writeFile(tree.file, withTarget(b.host));
+    arbor(['promote', 'apply', '--auto-approve', '--release', 'r1', '-f', tree.file], root);
+    return b;
+  };
+
+  // Release 2, then each way of bringing it to a B that holds release 1.
+  const bs = [];
+  for (let i = 0; i < 3 * RUNS; i++) bs.push(await prepareTarget());
+  await release(2, leaves);
+  const syncYaml = path.join(root, 'sync.yaml');
+  await writeFile(
+    syncYaml,
+    `${a.host}:\n  tls-verify: false\n  images:\n${names.map((n) => `    bench/${n}: ["2025.1", "2025.1-r2", "latest"]`).join('\n')}\n`,
+  );
+  const result = { arbor: [], skopeoSync: [], skopeoCopy: [] };
+  for (let i = 0; i < RUNS; i++) {
+    const [bArbor, bSync, bCopy] = bs.slice(3 * i, 3 * i + 3);
+    const measure = async (b, fn) => {
+      const markA = await a.logMark();
+      const markB = await b.logMark();
+      const before = await registryBytes(b);
+      const { ms, stdout } = fn();
+      const requestsA = (await a.requestsSince(markA)).length;
+      const requestsB = await b.requestsSince(markB);
+      return {
+        ms,
+        flipMs: Number(/written together in ([\d.]+) ms/.exec(stdout ?? '')?.[1] ?? Number.NaN),
+        requestsA,
+        requestsB: requestsB.length,
+        manifestGetsB: requestsB.filter((r) => r.method === 'GET' && r.path.includes('/manifests/')).length,
+        bytesStored: (await registryBytes(b)) - before,
+        // Blob bytes uploaded for the images (the release record's own blobs are left out).
+        blobBytesUploaded: await b.uploadedBytes(
+          requestsB.filter((r) => !r.path.includes('/arbor-releases/')),
+        ),
+      };
+    };
+    await writeFile(tree.file, withTarget(bArbor.host));
+    result.arbor.push(
+      await measure(bArbor, () =>
+        arbor(['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file], root),
+      ),
+    );
+    result.skopeoSync.push(
+      await measure(bSync, () =>
+        run('skopeo', [
+          'sync',
+          '--src',
+          'yaml',
+          '--dest',
+          'docker',
+          '--dest-tls-verify=false',
+          syncYaml,
+          `${bSync.host}/site`,
+        ]),
+      ),
+    );
+    result.skopeoCopy.push(
+      await measure(bCopy, () => {
+        let total = 0;
+        for (const n of names)
+          for (const tag of ['2025.1', '2025.1-r2', 'latest'])
+            total += run('skopeo', [
+              'copy',
+              '--quiet',
+              '--src-tls-verify=false',
+              '--dest-tls-verify=false',
+              `docker://${a.host}/bench/${n}:${tag}`,
+              `docker://${bCopy.host}/site/${n}:${tag}`,
+            ]).ms;
+        return { ms: total };
+      }),
+    );
+  }
+
+  // No-op promotion into the first arbor target, and the bare-HEAD floor for the same HEADs.
+  const bNoop = bs[0];
+  await writeFile(tree.file, withTarget(bNoop.host));
+  const noop = [];
+  let noopRequests;
+  for (let i = 0; i < 5; i++) {
+    const mark = await bNoop.logMark();
+    const { stdout, ms } = arbor(
+      ['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file],
+      root,
+    );
+    if (!stdout.includes('No changes')) throw new Error(`no-op promotion did something:\n${stdout}`);
+    noop.push(ms);
+    noopRequests = await bNoop.requestsSince(mark);
+  }
+  const floor = [];
+  for (let i = 0; i < 5; i++) {
+    const pool = new Pool(`http://${bNoop.host}`, { connections: 8, pipelining: 8 });
+    const started = performance.now();
+    await Promise.all(
+      names.flatMap((n) =>
+        ['2025.1', '2025.1-r2', 'latest'].map(async (tag) => {
+          const r = await pool.request({
+            method: 'HEAD',
+            path: `/v2/site/${n}/manifests/${tag}`,
+            headers: { accept: OCI_MANIFEST },
+            reset: false,
+          });
+          await r.body.dump();
+        }),
+      ),
+    );
+    floor.push(performance.now() - started);
+    await pool.close();
+  }
+  // Node start-up and reading the release record are part of arbor's wall time, not of the floor.
+  const startup = median(Array.from({ length: 5 }, () => run(process.execPath, ['-e', '0']).ms));
+
+  const summary = (key) => ({
+    wallMs: round(median(result[key].map((r) => r.ms))),
+    runsMs: result[key].map((r) => round(r.ms)),
+    requestsA: median(result[key].map((r) => r.requestsA)),
+    requestsB: median(result[key].map((r) => r.requestsB)),
+    manifestGetsB: median(result[key].map((r) => r.manifestGetsB)),
+    bytesStoredAtB: median(result[key].map((r) => r.bytesStored)),
+    blobBytesUploaded: median(result[key].map((r) => r.blobBytesUploaded)),
+  });
+  const out = {
+    benchmark: 'promote',
+    images: IMAGES,
+    changed: CHANGED,
+    tagsPerImage: 3,
+    node: process.version,
+    loadAverage1m: { start: round(loadStart), end: round(loadavg()[0]) },
+    arbor: { ...summary('arbor'), flipWindowMs: result.arbor.map((r) => r.flipMs) },
+    skopeoSync: summary('skopeoSync'),
+    skopeoCopyLoop: summary('skopeoCopy'),
+    ratioSync: round(median(result.skopeoSync.map((r) => r.ms)) / median(result.arbor.map((r) => r.ms))),
+    ratioCopyLoop: round(median(result.skopeoCopy.map((r) => r.ms)) / median(result.arbor.map((r) => r.ms))),
+    // The distinct blobs release 2 has and release 1 had not: what a target holding release 1 lacks.
+    missingBlobBytes: missingAtTarget,
+    noop: {
+      wallMs: round(median(noop)),
+      runsMs: noop.map(round),
+      requests: noopRequests.length,
+      heads: noopRequests.filter((r) => r.method === 'HEAD').length,
+      manifestGets: noopRequests.filter((r) => r.method === 'GET' && r.path.includes('/manifests/')).length,
+      bareHeadFloorMs: round(median(floor)),
+      nodeStartupMs: round(startup),
+      ratioToFloor: round(median(noop) / median(floor)),
+      ratioToFloorWithoutStartup: round((median(noop) - startup) / median(floor)),
+    },
+  };
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+} finally {
+  for (const b of targets) await b.stop();
+  await a.stop();
+  if (!values.keep) await rm(root, { recursive: true, force: true });
+}

@@ -1,0 +1,262 @@
+// arbor promote plan|apply|rollback: a gated release of the tree's registry published to the
+// targets under `promote:` in images.yaml (docs/promote.md).
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { Config } from '../../config/model.js';
+import { ArborError } from '../../errors.js';
+import { formatBytes } from '../../execute/report.js';
+import { RegistryClients } from '../../plan/clients.js';
+import { computeDesired, loadTree } from '../../plan/desired.js';
+import { applyPromotion } from '../../promote/apply.js';
+import { journalFile, readJournal } from '../../promote/journal.js';
+import { type PromotePlan, promoteHasChanges, promoteHasProblems } from '../../promote/model.js';
+import { planPromotion, selectTargets } from '../../promote/planner.js';
+import { rollback } from '../../promote/rollback.js';
+import { renderPromoteText } from '../../promote/views.js';
+import { parseReference } from '../../registry/reference.js';
+import { releaseName } from '../../release/from-registry.js';
+import type { ReleaseRecord } from '../../release/record.js';
+import { readGitInfo } from '../../render/git.js';
+import { checkSignatures } from '../../sign/verify.js';
+import { writeFileAtomic } from '../../write-atomic.js';
+import { action } from '../action.js';
+import { confirm } from '../confirm.js';
+import { err, out } from '../io.js';
+import { debugSink, fileOption, formatOption } from '../options.js';
+import { verifyPolicy } from '../sign-targets.js';
+
+interface PromoteFlags {
+  file: string;
+  to?: string[];
+  release?: string;
+  format: 'text' | 'json';
+  out?: string;
+  detailedExitcode?: boolean;
+  autoApprove?: boolean;
+  debug?: boolean;
+}
+
+export function register(program: Command): void {
+  const promote = program
+    .command('promote')
+    .description('publish a gated release to the registries under `promote:` (plan, apply, rollback)');
+
+  const plan = promote.command('plan').description('what a promotion would copy and tag, per target');
+  common(plan);
+  plan
+    .option('--out <file>', 'save the plan for `arbor promote apply FILE`')
+    .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none')
+    .action(
+      action<PromoteFlags>(async (_args, flags) => {
+        const session = await open(flags);
+        try {
+          const planned = await session.plan(flags.release);
+          if (flags.out) await writeFileAtomic(flags.out, `${JSON.stringify(planned.plan, null, 2)}\n`);
+          print(planned.plan, flags.format);
+          if (promoteHasProblems(planned.plan)) return 1;
+          return flags.detailedExitcode && promoteHasChanges(planned.plan) ? 2 : 0;
+        } finally {
+          await session.close();
+        }
+      }),
+    );
+
+  const apply = promote
+    .command('apply')
+    .argument('[plan.json]', 'a plan saved by `arbor promote plan --out`; without it, plan now and apply')
+    .description('copy the release to the targets, then flip their tags all together');
+  common(apply);
+  apply.option('--auto-approve', 'do not ask before promoting').action(
+    action<PromoteFlags>(async ([planFile], flags) => {
+      const session = await open(flags);
+      try {
+        const saved = planFile ? await loadPromotePlan(planFile) : undefined;
+        const planned = await session.plan(
+          saved?.release.name ?? flags.release,
+          saved?.targets.map((t) => t.target),
+        );
+        if (saved) refuseStale(planFile!, saved, planned.plan);
+        else print(planned.plan, flags.format);
+        if (promoteHasProblems(planned.plan)) {
+          err('Promotion refused: nothing was copied or tagged.');
+          return 1;
+        }
+        if (!promoteHasChanges(planned.plan)) {
+          out('No changes: every target already has the release.');
+          return 0;
+        }
+        if (
+          !saved &&
+          !flags.autoApprove &&
+          !(await confirm('Promote?', 'refusing to promote without asking'))
+        ) {
+          err('Promotion cancelled.');
+          return 1;
+        }
+        const outcomes = await applyPromotion({
+          config: session.config,
+          plan: planned.plan,
+          record: planned.stored.record,
+          source: planned.source,
+          targets: planned.targets,
+          clients: session.clients,
+          onStep: (target, step) => err(`${target}: ${step}`),
+        });
+        for (const o of outcomes) {
+          const t = o.totals;
+          out(
+            `${o.target}: ${t.blobsUploaded} blob(s) sent (${formatBytes(t.bytesUploaded)}), ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${o.referrersCopied} referrer(s); ${o.flip.tags} tag(s) written together in ${o.flip.windowMs} ms${o.retention ? `; retention deleted ${o.retention.deleted}` : ''}.`,
+          );
+        }
+        return 0;
+      } finally {
+        await session.close();
+      }
+    }),
+  );
+
+  const back = promote
+    .command('rollback')
+    .description("put the target's tags back where they were before the last promotion");
+  fileOption(back);
+  back
+    .requiredOption('--to <name>', 'the target to roll back')
+    .option('--auto-approve', 'do not ask')
+    .action(
+      action<PromoteFlags & { to: string }>(async (_args, flags) => {
+        const { config } = await loadTree(flags.file);
+        const [target] = selectTargets(config, [String(flags.to)]);
+        const file = journalFile(config.root, target!.name);
+        const journal = await readJournal(file, target!.name, target!.registry.url);
+        const clients = new RegistryClients(config, debugOptions(flags));
+        try {
+          const last = journal.entries.filter((e) => !e.rolledBackAt).at(-1);
+          if (!last) {
+            out(`Nothing to roll back at ${target!.name}.`);
+            return 0;
+          }
+          out(
+            `Rolling back ${target!.name}: release ${last.release}, ${last.tags.length} tag(s) to put back.`,
+          );
+          if (!flags.autoApprove && !(await confirm('Roll back?', 'refusing to roll back without asking')))
+            return 1;
+          const result = await rollback(clients.forRegistry(target!.registry), journal, file);
+          if (!result) return 0;
+          out(
+            `${target!.name}: ${result.restored} tag(s) restored together in ${result.flip.windowMs} ms${result.removed.length ? `, ${result.removed.length} removed` : ''}.`,
+          );
+          if (result.leftInPlace.length > 0)
+            out(
+              `Left in place (new with that promotion; this registry cannot delete a tag alone): ${result.leftInPlace.join(', ')}`,
+            );
+          return 0;
+        } finally {
+          await clients.close();
+        }
+      }),
+    );
+}
+
+function common(cmd: Command): void {
+  fileOption(cmd);
+  formatOption(cmd, ['text', 'json'], 'text');
+  cmd
+    .option('--to <name...>', 'only these targets (default: every target)')
+    .option('--release <name>', "the release to promote (default: this checkout's release)");
+}
+
+function debugOptions(flags: { debug?: boolean }) {
+  const debug = debugSink(flags);
+  return debug ? { debug } : {};
+}
+
+function print(plan: PromotePlan, format: 'text' | 'json'): void {
+  out(format === 'json' ? JSON.stringify(plan, null, 2) : renderPromoteText(plan));
+}
+
+/** The loaded config, its clients, and planning for a release (this checkout's by default). */
+async function open(flags: PromoteFlags) {
+  const tree = await loadTree(flags.file);
+  const config = tree.config;
+  const clients = new RegistryClients(config, debugOptions(flags));
+  const defaultRelease = async () => {
+    const desired = await computeDesired({ tree, resolveBase: (ref) => clients.resolveBase(ref) });
+    return releaseName(desired, await readGitInfo(config.root));
+  };
+  return {
+    config,
+    clients,
+    async plan(release?: string, to?: string[]) {
+      return planPromotion({
+        config,
+        configFile: flags.file,
+        clients,
+        release: release ?? (await defaultRelease()),
+        to: to ?? flags.to ?? [],
+        checkSignatures: (record) => signatureProblems(config, clients, record),
+      });
+    },
+    close: () => clients.close(),
+  };
+}
+
+async function signatureProblems(
+  config: Config,
+  clients: RegistryClients,
+  record: ReleaseRecord,
+): Promise<string[]> {
+  const policy = await verifyPolicy({}, config);
+  if (!policy.gpg && !policy.sigstore)
+    return ['require_signature: images.yaml has no signing keys to verify with'];
+  const diagnostics = await checkSignatures(
+    record.images.map((i) => ({
+      name: i.name,
+      reference: parseReference(`${record.registry}/${i.repository}@${i.digest}`),
+    })),
+    policy,
+    (registry) => clients.for(registry),
+  );
+  return diagnostics.map((d) => d.message);
+}
+
+async function loadPromotePlan(file: string): Promise<PromotePlan> {
+  let plan: PromotePlan;
+  try {
+    plan = JSON.parse(await readFile(file, 'utf8')) as PromotePlan;
+  } catch (e) {
+    throw new ArborError(`${file}: not a promotion plan (${(e as Error).message})`);
+  }
+  if (plan?.kind !== 'promote' || plan.formatVersion !== 1 || !Array.isArray(plan.targets))
+    throw new ArborError(`${file}: not a promotion plan saved by arbor promote plan --out`);
+  return plan;
+}
+
+/** A saved plan is applied only when planning again gives the same actions and tags. */
+function refuseStale(file: string, saved: PromotePlan, fresh: PromotePlan): void {
+  const key = (p: PromotePlan) =>
+    p.targets.map((t) => ({
+      target: t.target,
+      images: t.images.map((i) => [i.name, i.digest, i.action, i.tagsToWrite]),
+      observed: t.observed,
+    }));
+  const differences: string[] = [];
+  if (saved.release.digest !== fresh.release.digest)
+    differences.push(
+      `release ${saved.release.name} now names another record (${fresh.release.digest.slice(0, 19)})`,
+    );
+  const a = key(saved);
+  const b = key(fresh);
+  for (const [i, target] of a.entries()) {
+    const now = b[i];
+    if (!now || JSON.stringify(target) !== JSON.stringify(now))
+      differences.push(`target ${target.target}: its images or tags changed since the plan`);
+  }
+  if (differences.length > 0)
+    throw new ArborError([
+      {
+        severity: 'error',
+        message: `${file}: the saved promotion plan is stale; run arbor promote plan again:`,
+      },
+      ...differences.map((message) => ({ severity: 'error' as const, message: `  ${message}` })),
+    ]);
+}

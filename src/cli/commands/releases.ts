@@ -1,0 +1,80 @@
+// arbor releases: the release records of the tree's registry (newest first), with the promotion
+// targets of images.yaml each release has reached (its record is there too).
+import type { Command } from 'commander';
+import pLimit from 'p-limit';
+import { RegistryClients } from '../../plan/clients.js';
+import { loadTree } from '../../plan/desired.js';
+import { listReleases, releasesRepository } from '../../release/store.js';
+import { action } from '../action.js';
+import { out } from '../io.js';
+import { debugSink, fileOption, formatOption } from '../options.js';
+
+interface ReleasesFlags {
+  file: string;
+  format: 'text' | 'json';
+  debug?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('releases')
+    .description('list the release records of the tree, and where each one was promoted');
+  fileOption(cmd);
+  formatOption(cmd, ['text', 'json'], 'text');
+  cmd.action(
+    action<ReleasesFlags>(async (_args, flags) => {
+      const { config } = await loadTree(flags.file);
+      const debug = debugSink(flags);
+      const clients = new RegistryClients(config, debug ? { debug } : {});
+      try {
+        const repository = releasesRepository(config.registry.namespace, config.releases.repository);
+        const releases = await listReleases(clients.home, repository);
+        const limit = pLimit(8);
+        const rows = await Promise.all(
+          releases.map(async (r) => ({
+            ...r,
+            promoted: (
+              await Promise.all(
+                config.promote.map((target) =>
+                  limit(async () => {
+                    const there = await clients
+                      .forRegistry(target.registry)
+                      .headManifest(
+                        releasesRepository(target.registry.namespace, config.releases.repository),
+                        r.release,
+                      )
+                      .catch(() => null);
+                    return there ? target.name : null;
+                  }),
+                ),
+              )
+            ).filter((n): n is string => n !== null),
+          })),
+        );
+        if (flags.format === 'json') {
+          out(
+            JSON.stringify({ repository: `${config.registry.url}/${repository}`, releases: rows }, null, 2),
+          );
+          return 0;
+        }
+        if (rows.length === 0) {
+          out(`No release recorded in ${config.registry.url}/${repository} yet.`);
+          return 0;
+        }
+        const table = [
+          ['release', 'created', 'images', 'promoted to'],
+          ...rows.map((r) => [r.release, r.created, String(r.images), r.promoted.join(', ') || '-']),
+        ];
+        const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+        out(
+          table
+            .map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
+            .join('\n'),
+        );
+        return 0;
+      } finally {
+        await clients.close();
+      }
+    }),
+  );
+}

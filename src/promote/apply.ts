@@ -1,0 +1,209 @@
+// Carrying out a promotion plan, per target: the copies (blobs the target lacks — HEAD, mount,
+// streamed from the source, each once — then manifests by digest, then the artifacts that refer to
+// them), the journal of the tags about to move, every tag in one burst, the release record at the
+// target, and the target's retention rules last. Nothing is tagged before everything is there.
+import pLimit from 'p-limit';
+import type { Config, PromoteTarget } from '../config/model.js';
+import { ArborError } from '../errors.js';
+import type { RegistryClients } from '../plan/clients.js';
+import { addToFallbackIndex } from '../registry/attach.js';
+import type { RegistryClient } from '../registry/client.js';
+import { OCI_MANIFEST } from '../registry/media-types.js';
+import type { ReleaseRecord } from '../release/record.js';
+import { releasesRepository, writeRecord } from '../release/store.js';
+import { applyRetention, planRetention } from '../retention/index.js';
+import { copyImageTo } from '../transfer/copy-image.js';
+import { type FlipResult, flipTags, type TagWrite } from '../transfer/flip.js';
+import { BlobLedger } from '../transfer/ledger.js';
+import { type CopyTotals, emptyTotals, type ImageToCopy } from '../transfer/model.js';
+import {
+  beginEntry,
+  completeEntry,
+  type JournalTag,
+  journalFile,
+  readJournal,
+  writeJournal,
+} from './journal.js';
+import type { PromotePlan, TargetPlan } from './model.js';
+import type { SourceManifests } from './source.js';
+
+export interface TargetOutcome {
+  target: string;
+  totals: CopyTotals;
+  flip: FlipResult;
+  referrersCopied: number;
+  retention?: { deleted: number; skipped: number };
+}
+
+export interface PromoteApplyRequest {
+  config: Config;
+  plan: PromotePlan;
+  record: ReleaseRecord;
+  source: SourceManifests;
+  targets: PromoteTarget[];
+  clients: RegistryClients;
+  signal?: AbortSignal;
+  onStep?: (target: string, step: string) => void;
+}
+
+export async function applyPromotion(request: PromoteApplyRequest): Promise<TargetOutcome[]> {
+  const blocked = request.plan.targets.filter((t) => t.problems.length > 0);
+  if (blocked.length > 0)
+    throw new ArborError(
+      blocked.flatMap((t) =>
+        t.problems.map((p) => ({ severity: 'error' as const, message: `${t.target}: ${p}` })),
+      ),
+    );
+  const outcomes: TargetOutcome[] = [];
+  for (const targetPlan of request.plan.targets) {
+    const target = request.targets.find((t) => t.name === targetPlan.target)!;
+    outcomes.push(await promoteTo(request, target, targetPlan));
+  }
+  return outcomes;
+}
+
+async function promoteTo(
+  request: PromoteApplyRequest,
+  target: PromoteTarget,
+  plan: TargetPlan,
+): Promise<TargetOutcome> {
+  const client = request.clients.forRegistry(target.registry);
+  const step = (s: string) => request.onStep?.(target.name, s);
+  const totals = emptyTotals();
+  const ledger = new BlobLedger();
+  const limit = pLimit(4);
+  const copies = plan.images.filter((i) => i.action === 'copy');
+  let referrersCopied = 0;
+  if (copies.length > 0) step(`copying ${copies.length} image(s)`);
+  await Promise.all(
+    copies.map((image) =>
+      limit(async () => {
+        request.signal?.throwIfAborted();
+        const copy = await request.source.image(image.sourceRepository, image.digest);
+        await copyImageTo(client, image.targetRepository, copy, ledger, totals, withSignal(request.signal));
+        referrersCopied += await copyReferrers(
+          request,
+          client,
+          image.sourceRepository,
+          image.targetRepository,
+          image.digest,
+          ledger,
+          totals,
+        );
+      }),
+    ),
+  );
+  request.signal?.throwIfAborted();
+  // The journal first: if the flip is cut short, what each tag pointed at before is known.
+  const writes: TagWrite[] = [];
+  const journalTags: JournalTag[] = [];
+  for (const image of plan.images) {
+    if (image.tagsToWrite.length === 0) continue;
+    const manifest = await request.source.get(image.sourceRepository, image.digest);
+    for (const tag of image.tagsToWrite) {
+      writes.push({
+        repository: image.targetRepository,
+        tag,
+        manifest: { digest: manifest.digest, mediaType: manifest.mediaType, bytes: manifest.bytes },
+      });
+      journalTags.push({
+        repository: image.targetRepository,
+        tag,
+        previous: plan.observed[`${image.targetRepository}:${tag}`] ?? null,
+        next: image.digest,
+      });
+    }
+  }
+  const file = journalFile(request.config.root, target.name);
+  let journal = await readJournal(file, target.name, target.registry.url);
+  if (writes.length > 0) {
+    journal = beginEntry(journal, request.record.release, journalTags, new Date().toISOString());
+    await writeJournal(file, journal);
+    step(`flipping ${writes.length} tag(s)`);
+  }
+  const flip = await flipTags(client, writes);
+  await writeRecord(
+    client,
+    releasesRepository(target.registry.namespace, request.config.releases.repository),
+    atTarget(request.record, target, plan),
+  );
+  if (writes.length > 0) await writeJournal(file, completeEntry(journal, new Date().toISOString()));
+  const retention = await targetRetention(request.config, target, plan, client);
+  return { target: target.name, totals, flip, referrersCopied, ...(retention ? { retention } : {}) };
+}
+
+function withSignal(signal: AbortSignal | undefined) {
+  return signal ? { signal } : {};
+}
+
+/** Signatures, SBOMs and provenance of the image: copied by digest, and listed where the target lacks the referrers API. */
+async function copyReferrers(
+  request: PromoteApplyRequest,
+  client: RegistryClient,
+  sourceRepository: string,
+  targetRepository: string,
+  digest: string,
+  ledger: BlobLedger,
+  totals: CopyTotals,
+): Promise<number> {
+  const artifacts: ImageToCopy[] = await request.source.referrers(sourceRepository, digest);
+  if (artifacts.length === 0) return 0;
+  for (const artifact of artifacts)
+    await copyImageTo(client, targetRepository, artifact, ledger, totals, withSignal(request.signal));
+  const listed = await client.referrers(targetRepository, digest);
+  if (listed.source !== 'referrers-api') {
+    for (const artifact of artifacts) {
+      const json = JSON.parse(artifact.manifest.bytes.toString('utf8')) as {
+        artifactType?: string;
+        annotations?: Record<string, string>;
+        config?: { mediaType?: string };
+      };
+      await addToFallbackIndex(client, targetRepository, digest, {
+        mediaType: artifact.manifest.mediaType || OCI_MANIFEST,
+        digest: artifact.manifest.digest,
+        size: artifact.manifest.bytes.length,
+        ...((json.artifactType ?? json.config?.mediaType)
+          ? { artifactType: (json.artifactType ?? json.config?.mediaType)! }
+          : {}),
+        ...(json.annotations ? { annotations: json.annotations } : {}),
+      });
+    }
+  }
+  return artifacts.length;
+}
+
+/** The release as the target holds it: the same digests, the target's repositories and tags. */
+function atTarget(record: ReleaseRecord, target: PromoteTarget, plan: TargetPlan): ReleaseRecord {
+  const byName = new Map(plan.images.map((i) => [i.name, i]));
+  return {
+    ...record,
+    registry: target.registry.url,
+    namespace: target.registry.namespace,
+    images: record.images
+      .filter((i) => (byName.get(i.name)?.tags.length ?? 0) > 0)
+      .map((i) => ({
+        ...i,
+        repository: byName.get(i.name)!.targetRepository,
+        tags: byName.get(i.name)!.tags,
+      })),
+  };
+}
+
+/** The target's own retention rules, after everything else succeeded; the release's tags are never candidates. */
+async function targetRetention(
+  config: Config,
+  target: PromoteTarget,
+  plan: TargetPlan,
+  client: RegistryClient,
+) {
+  if (target.retention.length === 0) return undefined;
+  const view: Config = { ...config, registry: target.registry, retention: target.retention };
+  const protectedTags = plan.images.map((i) => ({ repository: i.targetRepository, tags: i.tags }));
+  const deletions = await planRetention(view, protectedTags, client, new Date(), {
+    cacheDir: false,
+  });
+  if (deletions.length === 0) return { deleted: 0, skipped: 0 };
+  const result = await applyRetention(deletions, client);
+  const deleted = result.results.filter((r) => r.status === 'deleted').length;
+  return { deleted, skipped: result.results.length - deleted };
+}

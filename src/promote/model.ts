@@ -1,0 +1,70 @@
+// A promotion plan is a value like apply's plan: computed from the release record, the target's
+// settings and what the target holds (plan.ts, pure), saved, shown, and carried out (apply.ts).
+// Per image one action: `copy` (the manifest is not at the target: blobs and manifest go over),
+// `tag` (the manifest is there, some tags are missing or elsewhere), `none`.
+
+export const PROMOTE_PLAN_FORMAT_VERSION = 1;
+
+export type PromoteAction = 'copy' | 'tag' | 'none';
+
+export interface PromoteImage {
+  name: string;
+  /** Repository path at the source (`ns/name`). */
+  sourceRepository: string;
+  /** Repository path at the target (`target-namespace/name`). */
+  targetRepository: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  action: PromoteAction;
+  reasons: string[];
+  /** The release's tags this target publishes for the image. */
+  tags: string[];
+  /** The subset of `tags` this promotion writes (missing, or at another digest). */
+  tagsToWrite: string[];
+  /** For `copy`: blobs the target repository lacks, and their bytes (an index counts its children's). */
+  blobsMissing: number;
+  bytesMissing: number;
+}
+
+export interface PullBudget {
+  remaining: number;
+  limit?: number;
+  windowSeconds?: number;
+  /** Manifest GETs this promotion will send to the target (a HEAD does not count against the budget). */
+  needed: number;
+}
+
+export interface TargetPlan {
+  target: string;
+  registry: string;
+  namespace: string;
+  images: PromoteImage[];
+  /** Why this target cannot be promoted to (gate failed, immutable tag would move…); none: it can. */
+  problems: string[];
+  /** What the gate said, when there is one. */
+  gate?: { passed: boolean; detail: string };
+  budget?: PullBudget;
+  /** Every `repository:tag` the plan read at the target, with its digest then (null: absent). */
+  observed: Record<string, string | null>;
+  /** `blobs`/`bytes`: distinct blobs missing at the target (the engine sends each once). */
+  summary: { copy: number; tag: number; none: number; blobs: number; bytes: number };
+}
+
+export interface PromotePlan {
+  formatVersion: typeof PROMOTE_PLAN_FORMAT_VERSION;
+  kind: 'promote';
+  createdAt: string;
+  configFile: string;
+  configDigest: string;
+  release: { name: string; registry: string; repository: string; digest: string };
+  targets: TargetPlan[];
+}
+
+export function promoteHasChanges(plan: PromotePlan): boolean {
+  return plan.targets.some((t) => t.images.some((i) => i.action !== 'none'));
+}
+
+export function promoteHasProblems(plan: PromotePlan): boolean {
+  return plan.targets.some((t) => t.problems.length > 0);
+}

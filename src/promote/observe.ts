@@ -1,0 +1,53 @@
+// What each promotion target holds for the release: one HEAD per published tag; for an image
+// whose tags are not all on the release's digest, a HEAD of the manifest by digest; for one whose
+// manifest is missing, a HEAD per blob. Only HEADs at the target: a pull budget (Docker Hub
+// counts manifest GETs) is never spent on planning.
+import pLimit from 'p-limit';
+import type { PromoteTarget } from '../config/model.js';
+import type { RegistryClient } from '../registry/client.js';
+import { RegistryError } from '../registry/errors.js';
+import type { ReleaseImage } from '../release/record.js';
+import type { ImageAtTarget } from './plan.js';
+import { selectTags, targetRepository } from './plan.js';
+import type { SourceManifests } from './source.js';
+
+export async function observeTarget(
+  target: PromoteTarget,
+  client: RegistryClient,
+  images: readonly ReleaseImage[],
+  source: SourceManifests,
+): Promise<Map<string, ImageAtTarget>> {
+  const limit = pLimit(32);
+  const observed = new Map<string, ImageAtTarget>();
+  await Promise.all(
+    images.map(async (image) => {
+      const repository = targetRepository(target, image);
+      const tags = selectTags(target, image.tags);
+      const heads = await Promise.all(tags.map((tag) => limit(() => client.headManifest(repository, tag))));
+      const at: ImageAtTarget = {
+        tags: Object.fromEntries(tags.map((t, i) => [t, heads[i]?.digest ?? null])),
+      };
+      if (tags.length > 0 && heads.some((h) => h?.digest !== image.digest)) {
+        at.manifestPresent = (await limit(() => client.headManifest(repository, image.digest))) !== null;
+        if (!at.manifestPresent) {
+          const blobs = await source.blobs(image.repository, image.digest).catch((e: unknown) => {
+            // Deleted at the source since the release was recorded (retention?): never a partial release.
+            if (e instanceof RegistryError && e.status === 404) {
+              at.missingAtSource = true;
+              return [];
+            }
+            throw e;
+          });
+          const present = await Promise.all(
+            blobs.map((b) => limit(() => client.headBlob(repository, b.digest))),
+          );
+          at.missing = blobs
+            .filter((_, i) => present[i] === null)
+            .map((b) => ({ digest: b.digest, size: b.size }));
+        }
+      }
+      observed.set(image.name, at);
+    }),
+  );
+  return observed;
+}

@@ -1,0 +1,137 @@
+// The pure half of promotion: which tags a target publishes, and what each image needs there,
+// from the release record and what the target holds. No registry, no process: tested with values.
+import type { PromoteTarget } from '../config/model.js';
+import type { ReleaseImage } from '../release/record.js';
+import { firstMatch } from '../retention/patterns.js';
+import type { PromoteImage, PullBudget, TargetPlan } from './model.js';
+
+/** What the target holds for one image, as observe.ts read it. */
+export interface ImageAtTarget {
+  /** Digest each selected tag names there (null: the tag is not there). */
+  tags: Record<string, string | null>;
+  /** The release's manifest is in the target repository (undefined: not asked, all tags were on it). */
+  manifestPresent?: boolean;
+  /** Blobs of the image the target repository lacks (only asked when the manifest is missing). */
+  missing?: Array<{ digest: string; size: number }>;
+  /** The release's manifest is gone from the source (deleted since the release was recorded). */
+  missingAtSource?: boolean;
+}
+
+/** The release's tags this target publishes: those matching one of its `tags` regexes (all without any). */
+export function selectTags(target: Pick<PromoteTarget, 'tags'>, tags: readonly string[]): string[] {
+  return target.tags.length === 0 ? [...tags] : tags.filter((t) => firstMatch(target.tags, t) !== undefined);
+}
+
+export function targetRepository(
+  target: Pick<PromoteTarget, 'registry'>,
+  image: Pick<ReleaseImage, 'name'>,
+): string {
+  return target.registry.namespace ? `${target.registry.namespace}/${image.name}` : image.name;
+}
+
+export interface TargetPlanInput {
+  target: PromoteTarget;
+  images: readonly ReleaseImage[];
+  /** By image name. */
+  observed: ReadonlyMap<string, ImageAtTarget>;
+  gate?: { passed: boolean; detail: string };
+  /** Problems found before planning (images of the release missing at the source, unsigned images…). */
+  sourceProblems?: readonly string[];
+  rateLimit?: { remaining: number; limit?: number; windowSeconds?: number };
+  /** Manifest GETs the apply would send to the target (referrers indexes to update). */
+  manifestGetsNeeded?: number;
+}
+
+export function planTarget(input: TargetPlanInput): TargetPlan {
+  const { target } = input;
+  const problems: string[] = [...(input.sourceProblems ?? [])];
+  const observedTags: Record<string, string | null> = {};
+  // Blobs shared by several images count once: the engine sends each once (others mount it).
+  const missingBlobs = new Map<string, number>();
+  const images = input.images.map((image): PromoteImage => {
+    const repository = targetRepository(target, image);
+    const tags = selectTags(target, image.tags);
+    const there = input.observed.get(image.name) ?? { tags: {} };
+    const base = {
+      name: image.name,
+      sourceRepository: image.repository,
+      targetRepository: repository,
+      digest: image.digest,
+      mediaType: image.mediaType,
+      size: image.size,
+      tags,
+      blobsMissing: 0,
+      bytesMissing: 0,
+    };
+    if (tags.length === 0)
+      return {
+        ...base,
+        action: 'none',
+        reasons: ['no tag of this image is published here'],
+        tagsToWrite: [],
+      };
+    const reasons: string[] = [];
+    const tagsToWrite: string[] = [];
+    for (const tag of tags) {
+      const now = there.tags[tag] ?? null;
+      observedTags[`${repository}:${tag}`] = now;
+      if (now === image.digest) continue;
+      tagsToWrite.push(tag);
+      if (now === null) reasons.push(`tag ${tag} is new here`);
+      else {
+        reasons.push(`tag ${tag} moves here from ${now.slice(7, 19)}`);
+        if (firstMatch(target.immutableTags, tag) !== undefined)
+          problems.push(
+            `image ${image.name}: tag ${tag} is immutable at ${target.name} and names ${now.slice(0, 19)}; the release has ${image.digest.slice(0, 19)}`,
+          );
+      }
+    }
+    if (there.missingAtSource)
+      problems.push(`image ${image.name}: ${image.digest.slice(0, 19)} is not at the source any more`);
+    if (there.manifestPresent === false) {
+      const missing = there.missing ?? [];
+      for (const blob of missing) missingBlobs.set(blob.digest, blob.size);
+      const bytes = missing.reduce((n, b) => n + b.size, 0);
+      return {
+        ...base,
+        action: 'copy',
+        reasons: [
+          `not at ${target.name}: ${missing.length} blob(s), ${bytes} bytes missing in its repository`,
+          ...reasons,
+        ],
+        tagsToWrite,
+        blobsMissing: missing.length,
+        bytesMissing: bytes,
+      };
+    }
+    if (tagsToWrite.length > 0) return { ...base, action: 'tag', reasons, tagsToWrite };
+    return { ...base, action: 'none', reasons: [`already at ${target.name}`], tagsToWrite: [] };
+  });
+  if (input.gate && !input.gate.passed) problems.push(`gate: ${input.gate.detail}`);
+  let budget: PullBudget | undefined;
+  if (input.rateLimit) {
+    budget = { ...input.rateLimit, needed: input.manifestGetsNeeded ?? 0 };
+    if (budget.needed > budget.remaining)
+      problems.push(
+        `pull budget: the promotion needs ${budget.needed} manifest read(s) at ${target.name}, ${budget.remaining} remain${budget.windowSeconds ? ` in its ${budget.windowSeconds} s window` : ''}`,
+      );
+  }
+  const count = (a: PromoteImage['action']) => images.filter((i) => i.action === a).length;
+  return {
+    target: target.name,
+    registry: target.registry.url,
+    namespace: target.registry.namespace,
+    images,
+    problems,
+    ...(input.gate ? { gate: input.gate } : {}),
+    ...(budget ? { budget } : {}),
+    observed: observedTags,
+    summary: {
+      copy: count('copy'),
+      tag: count('tag'),
+      none: count('none'),
+      blobs: missingBlobs.size,
+      bytes: [...missingBlobs.values()].reduce((n, size) => n + size, 0),
+    },
+  };
+}

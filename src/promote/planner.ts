@@ -1,0 +1,107 @@
+// Promotion planning end to end: the release record from the tree's registry, then per target
+// the gate, signatures when required, what the target holds, and the pure plan.
+import type { Config, PromoteTarget } from '../config/model.js';
+import { ArborError, type Diagnostic, error } from '../errors.js';
+import type { RegistryClients } from '../plan/clients.js';
+import type { ReleaseRecord } from '../release/record.js';
+import { readRecord, releasesRepository, type StoredRecord } from '../release/store.js';
+import { runGate } from './gate.js';
+import { PROMOTE_PLAN_FORMAT_VERSION, type PromotePlan, type TargetPlan } from './model.js';
+import { observeTarget } from './observe.js';
+import { planTarget } from './plan.js';
+import { SourceManifests } from './source.js';
+
+export interface PromotePlanRequest {
+  config: Config;
+  configFile: string;
+  clients: RegistryClients;
+  release: string;
+  /** `--to`: target names; all when empty. */
+  to: readonly string[];
+  /** Checks signatures of the release's images (require_signature); returns problems. */
+  checkSignatures?: (record: ReleaseRecord) => Promise<string[]>;
+}
+
+export interface PlannedPromotion {
+  plan: PromotePlan;
+  stored: StoredRecord;
+  source: SourceManifests;
+  targets: PromoteTarget[];
+}
+
+export function selectTargets(config: Config, to: readonly string[]): PromoteTarget[] {
+  if (config.promote.length === 0)
+    throw new ArborError([
+      error('no promote targets in images.yaml (add a `promote:` list)', { loc: config.locate([]) }),
+    ]);
+  const unknown = to.filter((name) => !config.promote.some((t) => t.name === name));
+  if (unknown.length > 0)
+    throw new ArborError(
+      unknown.map(
+        (name): Diagnostic =>
+          error(
+            `unknown promote target "${name}" (images.yaml has ${config.promote.map((t) => t.name).join(', ')})`,
+            {
+              loc: config.locate(['promote']),
+            },
+          ),
+      ),
+    );
+  return to.length === 0 ? config.promote : config.promote.filter((t) => to.includes(t.name));
+}
+
+export async function planPromotion(request: PromotePlanRequest): Promise<PlannedPromotion> {
+  const { config, clients } = request;
+  const targets = selectTargets(config, request.to);
+  const home = clients.home;
+  const repository = releasesRepository(config.registry.namespace, config.releases.repository);
+  const stored = await readRecord(home, repository, request.release);
+  if (!stored)
+    throw new ArborError(
+      `release ${request.release} has no record at ${home.registry}/${repository} (arbor releases lists them; apply writes one when it changes the tree)`,
+    );
+  const record = stored.record;
+  const source = new SourceManifests(home);
+  const signatureProblems =
+    request.checkSignatures && targets.some((t) => t.requireSignature)
+      ? await request.checkSignatures(record)
+      : [];
+  const plans: TargetPlan[] = [];
+  for (const target of targets) {
+    const client = clients.forRegistry(target.registry);
+    const [gate, observed] = await Promise.all([
+      runGate(target, record, source, config.root),
+      observeTarget(target, client, record.images, source),
+    ]);
+    const copies = record.images.filter((i) => observed.get(i.name)?.manifestPresent === false);
+    const referrers = await Promise.all(copies.map((i) => source.client.referrers(i.repository, i.digest)));
+    const withReferrers = referrers.filter((r) => r.manifests.length > 0).length;
+    const rateLimit = client.rateLimit;
+    plans.push(
+      planTarget({
+        target,
+        images: record.images,
+        observed,
+        ...(gate ? { gate } : {}),
+        sourceProblems: target.requireSignature ? signatureProblems : [],
+        ...(rateLimit ? { rateLimit } : {}),
+        // Per image with referrers: the target's referrers list, and its fallback index.
+        manifestGetsNeeded: withReferrers * 2,
+      }),
+    );
+  }
+  return {
+    plan: {
+      formatVersion: PROMOTE_PLAN_FORMAT_VERSION,
+      kind: 'promote',
+      createdAt: new Date().toISOString(),
+      configFile: request.configFile,
+      configDigest: config.configDigest,
+      release: { name: record.release, registry: home.registry, repository, digest: stored.digest },
+      targets: plans,
+    },
+    stored,
+    source,
+    targets,
+  };
+}

@@ -1,0 +1,69 @@
+// The source side of a promotion: the release record, and for images that must be copied, their
+// manifests (an index with its children) and blobs as transfer-engine sources read from the
+// source registry, plus the artifacts that refer to them (signatures, SBOMs, provenance).
+import type { RegistryClient } from '../registry/client.js';
+import { type Descriptor, isIndex, type Manifest } from '../registry/manifest-model.js';
+import { isForeignLayer } from '../registry/media-types.js';
+import { registryBlob } from '../transfer/blob-source.js';
+import type { ImageToCopy } from '../transfer/model.js';
+
+/** Manifests read once per digest (a promotion to several targets reads each only once). */
+export class SourceManifests {
+  private readonly cache = new Map<string, Promise<Manifest>>();
+
+  constructor(readonly client: RegistryClient) {}
+
+  get(repository: string, digest: string): Promise<Manifest> {
+    const key = `${repository}@${digest}`;
+    let m = this.cache.get(key);
+    if (!m) {
+      m = this.client.getManifest(repository, digest);
+      this.cache.set(key, m);
+    }
+    return m;
+  }
+
+  /** The image (or index with children) as the transfer engine copies it from the source. */
+  async image(repository: string, digest: string): Promise<ImageToCopy> {
+    const manifest = await this.get(repository, digest);
+    const json = manifest.json;
+    const base = {
+      manifest: { digest: manifest.digest, mediaType: manifest.mediaType, bytes: manifest.bytes },
+    };
+    if (isIndex(json))
+      return {
+        ...base,
+        blobs: [],
+        children: await Promise.all(json.manifests.map((d) => this.image(repository, d.digest))),
+      };
+    const blobs: Descriptor[] = [json.config, ...json.layers].filter(
+      (b) => !isForeignLayer(b.mediaType ?? ''),
+    );
+    return {
+      ...base,
+      blobs: blobs.map((d) => ({
+        descriptor: d,
+        source: registryBlob(this.client, repository, d.digest, d.size),
+      })),
+      children: [],
+    };
+  }
+
+  /** Every blob descriptor of an image, its index children's included, each once. */
+  async blobs(repository: string, digest: string): Promise<Descriptor[]> {
+    const image = await this.image(repository, digest);
+    const all = new Map<string, Descriptor>();
+    const walk = (i: ImageToCopy) => {
+      for (const b of i.blobs) all.set(b.descriptor.digest, b.descriptor);
+      for (const c of i.children) walk(c);
+    };
+    walk(image);
+    return [...all.values()];
+  }
+
+  /** The artifacts referring to the image (and, for an index, to its children), to copy along. */
+  async referrers(repository: string, digest: string): Promise<ImageToCopy[]> {
+    const found = await this.client.referrers(repository, digest);
+    return Promise.all(found.manifests.map((d) => this.image(repository, d.digest)));
+  }
+}

@@ -1,0 +1,38 @@
+// How a promotion plan reads: one block per target, one line per image that changes, its
+// reasons indented, and a summary; problems first, because they stop the promotion.
+import { formatBytes } from '../execute/report.js';
+import type { PromotePlan } from './model.js';
+
+export function renderPromoteText(plan: PromotePlan): string {
+  const lines: string[] = [
+    `Release ${plan.release.name} (${plan.release.registry}/${plan.release.repository})`,
+  ];
+  for (const t of plan.targets) {
+    lines.push('', `→ ${t.target} (${t.registry}${t.namespace ? `/${t.namespace}` : ''})`);
+    for (const p of t.problems) lines.push(`  ! ${p}`);
+    if (t.gate)
+      lines.push(
+        `  gate: ${t.gate.passed ? 'passed' : 'failed'}${t.gate.passed ? '' : ` (${t.gate.detail})`}`,
+      );
+    if (t.budget)
+      lines.push(
+        `  pull budget: ${t.budget.remaining}${t.budget.limit !== undefined ? ` of ${t.budget.limit}` : ''} remaining; this promotion reads ${t.budget.needed} manifest(s)`,
+      );
+    const width = Math.max(0, ...t.images.map((i) => i.name.length));
+    for (const image of t.images) {
+      if (image.action === 'none') continue;
+      const sign = image.action === 'copy' ? '+' : '~';
+      const what =
+        image.action === 'copy'
+          ? `copy ${image.name.padEnd(width)}  ${image.blobsMissing} blob(s), ${formatBytes(image.bytesMissing)}; tags ${image.tagsToWrite.join(', ')}`
+          : `tag  ${image.name.padEnd(width)}  + ${image.tagsToWrite.join(', ')}`;
+      lines.push(`  ${sign} ${what}`);
+      for (const reason of image.reasons) lines.push(`      ${reason}`);
+    }
+    const s = t.summary;
+    lines.push(
+      `  ${t.target}: ${s.copy} to copy (${s.blobs} blob(s), ${formatBytes(s.bytes)}), ${s.tag} to tag, ${s.none} unchanged.`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

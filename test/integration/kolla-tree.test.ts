@@ -1,0 +1,239 @@
+// The imported Kolla tree end to end, without building (its base images are not reachable here):
+// validate, graph (every parent as kolla-build's own Dockerfiles say), fingerprint, explain, plan
+// against a loopback registry holding a stand-in for the external base, and a no-op plan once
+// every image exists. Then what an import must keep doing over time: a template override
+// changes exactly one image and its descendants, so does a changed `*-archive` source, and a
+// re-import keeps the user's edits and refuses to overwrite an edited generated value.
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pLimit from 'p-limit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
+import { OCI_MANIFEST } from '../../src/registry/media-types.js';
+import { arbor } from '../support/cli.js';
+import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import { changedImages, fingerprintsOf, pushStandIns, subtreeOf } from './kolla-fixtures.js';
+import { imageParts } from './registry-fixtures.js';
+
+const SHARED = fileURLToPath(new URL('../../../shared/kolla/', import.meta.url));
+const SOURCE = join(SHARED, 'source');
+const BASE = 'rocky';
+const EXPECTED = join(SHARED, 'expected', BASE);
+
+let registry: TestRegistry;
+let client: RegistryClient;
+let work: string;
+let project: string;
+
+function importArgs(...extra: string[]): string[] {
+  return [
+    'import-kolla',
+    SOURCE,
+    '--out',
+    project,
+    '--base',
+    BASE,
+    '--registry',
+    registry.host,
+    '--insecure',
+    '-o',
+    `base_image=${registry.host}/stand-in/${BASE}`,
+    ...extra,
+  ];
+}
+
+function run(args: string[]) {
+  return arbor([...args, '-f', join(project, 'images.yaml')]);
+}
+
+interface GraphJson {
+  images: Array<{ name: string; parent: string | null; from: string | null; children: string[] }>;
+}
+
+const fingerprints = () => fingerprintsOf(join(project, 'images.yaml'));
+const descendantsOf = (name: string) => subtreeOf(join(project, 'images.yaml'), name);
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  client = createRegistryClient({ registry: registry.host, insecure: true });
+  work = mkdtempSync(join(tmpdir(), 'arbor-kolla-tree-'));
+  project = join(work, 'project');
+  const imported = arbor(importArgs());
+  expect(imported.code, imported.stderr).toBe(0);
+  await pushStandIns(client, registry.host, join(project, 'images.yaml'));
+});
+
+afterAll(async () => {
+  await client?.close();
+  if (registry) await destroyRegistry(registry);
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the imported Kolla tree', () => {
+  it('validates', () => {
+    const result = run(['validate']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/: \d+ images, 0 retention rules, ok/);
+  });
+
+  it("graph: each image's parent is the one kolla-build's Dockerfile names", () => {
+    const result = run(['graph', '--format', 'json']);
+    expect(result.code).toBe(0);
+    const graph = JSON.parse(result.stdout) as GraphJson;
+    const parentOf = new Map(graph.images.map((i) => [i.name, i.parent]));
+    let checked = 0;
+    for (const image of readdirSync(EXPECTED)) {
+      const from = /^FROM (\S+)/m.exec(readFileSync(join(EXPECTED, image, 'Dockerfile'), 'utf8'))![1]!;
+      // kolla-build's FROM: <namespace>/<image>:<tag> for a parent in the tree.
+      const kollaParent = /^kolla\/([^:]+):/.exec(from)?.[1] ?? null;
+      expect(parentOf.get(image), image).toBe(kollaParent);
+      checked++;
+    }
+    expect(checked).toBe(readdirSync(EXPECTED).length);
+    expect(graph.images.filter((i) => i.from !== null).map((i) => i.name)).toEqual(['base']);
+  });
+
+  it('fingerprint and explain: archive sources are inputs of the images that ADD them', () => {
+    const fps = fingerprints();
+    expect(fps.size).toBeGreaterThanOrEqual(readdirSync(EXPECTED).length);
+    expect(new Set(fps.values()).size).toBe(fps.size);
+    const explained = run(['explain', 'nova-base', '--offline']);
+    expect(explained.stderr).toBe('');
+    expect(explained.code).toBe(0);
+    expect(explained.stdout).toMatch(/^file\s+sha256:[0-9a-f]{64}\s+kolla-sources\/nova-base\.json$/m);
+    expect(explained.stdout).toMatch(/^parent\s+sha256:[0-9a-f]{64}\s+openstack-base /m);
+  });
+
+  it('plans every image as a build, then nothing once every image exists', async () => {
+    const first = run(['plan', '--format', 'json']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const plan = JSON.parse(first.stdout) as {
+      images: Array<{
+        name: string;
+        action: string;
+        repository: string;
+        tags: string[];
+        fingerprintTag: string;
+      }>;
+      summary: { build: number };
+    };
+    expect(plan.summary.build).toBe(plan.images.length);
+    expect(plan.images.every((i) => i.repository.startsWith(`${registry.host}/kolla/`))).toBe(true);
+    // Kolla's naming: <registry>/<namespace>/<image>:<tag>, the tag being kolla-build's.
+    expect(plan.images.find((i) => i.name === 'nova-api')!.tags).toEqual([kollaTag()]);
+
+    // What apply would leave behind: each image under its fingerprint tag and its tags.
+    const parts = imageParts({});
+    const limit = pLimit(8);
+    await Promise.all(
+      plan.images.map((image) =>
+        limit(async () => {
+          const repository = image.repository.slice(registry.host.length + 1);
+          for (const blob of [parts.config, ...parts.layers])
+            await client.uploadBlob(repository, blob.digest, blob.bytes, blob.bytes.length);
+          // The fingerprint tag last, as apply does.
+          for (const tag of [...image.tags, image.fingerprintTag])
+            await client.putManifest(repository, tag, parts.manifest, OCI_MANIFEST);
+        }),
+      ),
+    );
+    const noop = run(['plan', '--detailed-exitcode']);
+    expect(noop.stderr).toBe('');
+    expect(noop.code).toBe(0);
+    expect(noop.stdout).toMatch(
+      new RegExp(`No changes: 0 to build, 0 to tag, ${plan.images.length} unchanged`),
+    );
+  });
+
+  it('a template override of one block of one image changes that image and its descendants only', () => {
+    const before = fingerprints();
+    const template = readFileSync(join(project, 'docker', 'nova', 'nova-base', 'Dockerfile.j2'), 'utf8');
+    const block = /{% block (nova_base_footer) %}/.exec(template)![1];
+    const override = join(work, 'nova-footer.j2');
+    writeFileSync(
+      override,
+      `{% extends parent_template %}\n{% block ${block} %}\nRUN echo site-specific\n{% endblock %}\n`,
+    );
+
+    const result = arbor(importArgs('--template-override', override));
+    expect(result.code, result.stderr).toBe(0);
+    const after = fingerprints();
+    expect(changedImages(before, after)).toEqual(descendantsOf('nova-base'));
+    const rendered = run(['render', '--only', 'nova-base']).stdout;
+    expect(rendered).toContain('RUN echo site-specific');
+
+    // Taking the override away again restores every fingerprint.
+    expect(arbor(importArgs()).code).toBe(0);
+    expect(fingerprints()).toEqual(before);
+  });
+
+  it('a changed archive source changes the images that ADD it and their descendants only', () => {
+    const before = fingerprints();
+    const conf = join(work, 'kolla-build.conf');
+    writeFileSync(
+      conf,
+      '[glance-base]\ntype = git\nlocation = https://opendev.org/openstack/glance\nreference = stable/2025.1\n',
+    );
+    const result = arbor(importArgs('--config', conf));
+    expect(result.code, result.stderr).toBe(0);
+    const lock = JSON.parse(readFileSync(join(project, 'kolla-sources', 'glance-base.json'), 'utf8'));
+    expect(lock).toMatchObject({ type: 'git', reference: 'stable/2025.1' });
+    expect(changedImages(before, fingerprints())).toEqual(descendantsOf('glance-base'));
+    expect(arbor(importArgs()).code).toBe(0);
+    expect(fingerprints()).toEqual(before);
+  });
+
+  it('a re-import keeps what the user added, and stops at an edited generated value', () => {
+    const file = join(project, 'images.yaml');
+    const text = readFileSync(file, 'utf8');
+    const edited = `${text.replace('variables:\n', 'variables:\n  site: lab-1 # ours\n')}retention:\n  - repositories: ["*"]\n    keep_last: 3\n`;
+    writeFileSync(file, edited);
+    const again = arbor(importArgs());
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(edited);
+    expect(again.stdout).toMatch(/0 files written, 0 deleted, \d+ unchanged; images.yaml unchanged/);
+
+    const snapshot = join(work, 'snapshot');
+    cpSync(project, snapshot, { recursive: true });
+    const broken = edited.replace(
+      'context: docker/nova/nova-api\n',
+      'context: docker/nova/nova-api-custom\n',
+    );
+    writeFileSync(file, broken);
+    writeFileSync(
+      join(project, 'docker', 'macros.j2'),
+      `${readFileSync(join(project, 'docker', 'macros.j2'), 'utf8')}\n{# mine #}\n`,
+    );
+    const refused = arbor(importArgs());
+    expect(refused.code).toBe(1);
+    const line = broken.split('\n').findIndex((l) => l.includes('nova-api-custom')) + 1;
+    expect(refused.stderr).toContain(
+      `images.yaml:${line}:14: error: images.nova-api.context was edited since the last import`,
+    );
+    expect(refused.stderr).toContain('docker/macros.j2 was edited since the last import');
+    expect(readFileSync(file, 'utf8')).toBe(broken);
+
+    const forced = arbor(importArgs('--force'));
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stderr).toContain(
+      'warning: overwritten: images.nova-api.context was edited since the last import',
+    );
+    expect(readFileSync(file, 'utf8')).toBe(edited);
+    expect(readFileSync(join(project, 'docker', 'macros.j2'))).toEqual(
+      readFileSync(join(snapshot, 'docker', 'macros.j2')),
+    );
+  });
+});
+
+/** The tag kolla-build would give the images (`tag`, e.g. master-rocky-10), as imported. */
+function kollaTag(): string {
+  const config = YAML.parse(readFileSync(join(project, 'images.yaml'), 'utf8')) as {
+    variables: { tag: string };
+  };
+  return config.variables.tag;
+}

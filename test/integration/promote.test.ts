@@ -1,0 +1,314 @@
+// arbor promote between two real registries: A (plain, the tree's CI registry) and B (token auth),
+// the default tree applied to A first. Digests identical at B, only the blobs B lacked sent,
+// a second promotion only HEADs, gates and immutable tags refuse before anything moves, arbor or
+// registry B killed in every phase and a rerun converges, a poller of B never sees two releases
+// mixed outside the flip, and rollback puts the previous digests back.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuthenticator } from '../../src/registry/auth/index.js';
+import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
+import { isIndex } from '../../src/registry/manifest-model.js';
+import { BIN } from '../support/cli.js';
+import { requireEngine } from '../support/engine.js';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import { createCa, issueCertificate } from '../support/tls.js';
+import { everything, startTokenServer, type TokenServer } from '../support/token-server.js';
+import { copyDefaultTree, removeLocalImages, requestsSince, type TreeCopy } from '../support/tree.js';
+
+const USER = 'site';
+const PASSWORD = 'site-Pa55word-promote';
+const IMAGES = [
+  'base',
+  'openstack-base',
+  'keystone-base',
+  'keystone',
+  'glance-base',
+  'glance-api',
+  'nova-base',
+  'nova-api',
+  'nova-scheduler',
+  'cron',
+];
+
+let a: TestRegistry;
+let b: TestRegistry;
+let proxy: FaultProxy;
+let tokens: TokenServer;
+let tree: TreeCopy;
+let dockerConfig: string;
+let clientA: RegistryClient;
+let clientB: RegistryClient;
+
+async function arbor(args: string[], env: Record<string, string> = {}) {
+  const result = await execa(process.execPath, [BIN, ...args, '-f', tree.file], {
+    cwd: tree.dir,
+    env: { NO_COLOR: '1', CI: '1', DOCKER_CONFIG: dockerConfig, ...env },
+    reject: false,
+  });
+  return { code: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The digest every image's `tag` names at B (through the proxy: what a puller sees). */
+async function digestsAtB(tag: string): Promise<Record<string, string | null>> {
+  const heads = await Promise.all(IMAGES.map((name) => clientB.headManifest(`site/${name}`, tag)));
+  return Object.fromEntries(IMAGES.map((name, i) => [name, heads[i]?.digest ?? null]));
+}
+
+async function digestsAtA(tag: string): Promise<Record<string, string | null>> {
+  const heads = await Promise.all(IMAGES.map((name) => clientA.headManifest(`arbor-demo/${name}`, tag)));
+  return Object.fromEntries(IMAGES.map((name, i) => [name, heads[i]?.digest ?? null]));
+}
+
+/** Every distinct blob (config, layers, index children's) of the images at A's `tag`. */
+async function uniqueBlobsAtA(tag: string): Promise<Map<string, number>> {
+  const blobs = new Map<string, number>();
+  for (const name of IMAGES) {
+    const walk = async (ref: string) => {
+      const m = await clientA.getManifest(`arbor-demo/${name}`, ref);
+      if (isIndex(m.json)) for (const c of m.json.manifests) await walk(c.digest);
+      else for (const d of [m.json.config, ...m.json.layers]) blobs.set(d.digest, d.size);
+    };
+    await walk(tag);
+  }
+  return blobs;
+}
+
+async function setTarget(yaml: string): Promise<void> {
+  const text = await readFile(tree.file, 'utf8');
+  const start = text.indexOf('\npromote:\n');
+  await writeFile(tree.file, `${start >= 0 ? text.slice(0, start) : text}\n${yaml}`);
+}
+
+const TARGET = (extra = '') => `promote:
+  - name: site
+    registry: { url: "${proxy.host}", namespace: site, insecure: true }
+    tags: ['^\\d+\\.\\d+-p\\d+$', '^\\d+\\.\\d+$']
+    immutable_tags: ['^\\d+\\.\\d+-p\\d+$']
+${extra}`;
+
+beforeAll(async () => {
+  requireEngine();
+  const ca = createCa();
+  tokens = await startTokenServer({
+    signing: issueCertificate(ca, 'token-signer'),
+    users: { [USER]: { password: PASSWORD, rights: everything } },
+    expiresIn: 60,
+  });
+  [a, b] = await Promise.all([
+    startRegistry(),
+    startRegistry({ extraConfig: tokens.registryAuthConfig(ca) }),
+  ]);
+  proxy = await startFaultProxy(b.port);
+  tree = await copyDefaultTree(a.host);
+  dockerConfig = await mkdtemp(join(tmpdir(), 'arbor-docker-config-'));
+  await writeFile(
+    join(dockerConfig, 'config.json'),
+    JSON.stringify({
+      auths: { [proxy.host]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } },
+    }),
+  );
+  clientA = createRegistryClient({ registry: a.host, insecure: true });
+  clientB = createRegistryClient({
+    registry: proxy.host,
+    insecure: true,
+    authenticator: createAuthenticator({
+      credentials: { [proxy.host]: { username: USER, password: PASSWORD } },
+    }),
+  });
+  const applied = await arbor(['apply', '--auto-approve']);
+  expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+  expect(applied.stdout).toMatch(/Release 2025\.1-p5 recorded: /);
+});
+
+afterAll(async () => {
+  await clientA?.close();
+  await clientB?.close();
+  await proxy?.stop();
+  await tokens?.close();
+  for (const r of [a, b]) if (r) await destroyRegistry(r);
+  if (a) removeLocalImages(a.host);
+  await tree?.remove();
+  if (dockerConfig) await rm(dockerConfig, { recursive: true, force: true });
+});
+
+describe('arbor promote', () => {
+  it('a failing gate promotes nothing and says why', async () => {
+    await setTarget(TARGET('    gate: { command: "echo not green yet >&2; exit 3" }\n'));
+    const mark = (await b.log()).length;
+    const planned = await arbor(['promote', 'plan']);
+    expect(planned.code).toBe(1);
+    expect(planned.stdout).toContain('gate: command exited with 3: not green yet');
+    const applied = await arbor(['promote', 'apply', '--auto-approve']);
+    expect(applied.code).toBe(1);
+    expect(applied.stderr).toContain('Promotion refused: nothing was copied or tagged.');
+    expect(requestsSince(await b.log(), mark, /"(PUT|POST|PATCH|DELETE) /)).toEqual([]);
+  });
+
+  it('copies exactly the blobs B lacks, digests identical; the next promotion only HEADs', async () => {
+    await setTarget(
+      TARGET(
+        '    gate: { command: "test \\"$ARBOR_RELEASE\\" = 2025.1-p5 && grep -q keystone \\"$ARBOR_RELEASE_FILE\\"" }\n',
+      ),
+    );
+    const mark = (await b.log()).length;
+    const applied = await arbor(['promote', 'apply', '--auto-approve']);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    expect(await digestsAtB('2025.1-p5')).toEqual(await digestsAtA('2025.1-p5'));
+    expect(await digestsAtB('2025.1')).toEqual(await digestsAtA('2025.1'));
+    // Bytes stored at B = the distinct blobs of the release (B had none), each sent once.
+    const blobs = await uniqueBlobsAtA('2025.1-p5');
+    // The images' blobs (the release record's own two blobs go to site/arbor-releases).
+    const uploads = requestsSince(
+      await b.log(),
+      mark,
+      /"PUT \/v2\/site\/[^/]+\/blobs\/uploads\/[^"]*digest=/,
+    ).filter((line) => !line.includes('/site/arbor-releases/'));
+    const sent = uploads.map((line) => decodeURIComponent(/digest=([^ "&]+)/.exec(line)![1]!));
+    expect(new Set(sent).size).toBe(sent.length);
+    expect(new Set(sent)).toEqual(new Set(blobs.keys()));
+    expect(applied.stdout).toContain(`site: ${blobs.size} blob(s) sent (`);
+    // The release record is at B too: arbor releases shows it promoted.
+    const releases = await arbor(['releases', '--format', 'json']);
+    expect(JSON.parse(releases.stdout).releases[0]).toMatchObject({
+      release: '2025.1-p5',
+      promoted: ['site'],
+    });
+
+    const again = (await b.log()).length;
+    const noop = await arbor(['promote', 'apply', '--auto-approve']);
+    expect(noop.code).toBe(0);
+    expect(noop.stdout).toContain('No changes');
+    const requests = requestsSince(await b.log(), again, /"[A-Z]+ \/v2\/\S+ HTTP/);
+    // One HEAD per published tag (2 per image), plus the 401s that ask for a token per repository.
+    expect(requests.every((line) => /"HEAD /.test(line))).toBe(true);
+    expect(requests.filter((line) => !/" 401 /.test(line))).toHaveLength(IMAGES.length * 2);
+  });
+
+  it('an immutable tag is never moved: a new build under the same patch tag is refused', async () => {
+    await tree.append('lists/nova.txt', '# rebuilt under the same patch level\n');
+    const applied = await arbor(['apply', '--auto-approve']);
+    expect(applied.code, applied.stderr).toBe(0);
+    const before = await digestsAtB('2025.1-p5');
+    const mark = (await b.log()).length;
+    const refused = await arbor(['promote', 'apply', '--auto-approve']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/image nova-base: tag 2025\.1-p5 is immutable at site/);
+    expect(requestsSince(await b.log(), mark, /"(PUT|POST|PATCH|DELETE) /)).toEqual([]);
+    expect(await digestsAtB('2025.1-p5')).toEqual(before);
+  });
+
+  it('killed in each phase (arbor with kill -9, then registry B): a rerun converges; no reader sees two releases mixed outside the flip', async () => {
+    // The next patch level with a rebuilt subtree: a new release whose moving tag is 2025.1.
+    await setTarget(TARGET());
+    await tree.edit('images.yaml', 'patch: 5', 'patch: 6');
+    await tree.append('lists/glance.txt', '# release 6\n');
+    const applied = await arbor(['apply', '--auto-approve']);
+    expect(applied.code, applied.stderr).toBe(0);
+    const old = await digestsAtB('2025.1');
+    const next = await digestsAtA('2025.1');
+    expect(old).not.toEqual(next);
+    // A reader of every image's 2025.1 at B, as fast as it can, through every kill and the rerun.
+    const snapshots: Array<{ at: number; end: number; digests: Record<string, string | null> }> = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const at = Date.now();
+        const digests = await digestsAtB('2025.1').catch(() => null);
+        if (digests) snapshots.push({ at, end: Date.now(), digests });
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    const phases: Array<[string, RegExp]> = [
+      ['blobs', /^PATCH|^PUT .*\/blobs\/uploads\//],
+      ['manifests', /^PUT .*\/manifests\/sha256:/],
+      ['flip', /^PUT .*\/manifests\/2025\.1/],
+    ];
+    for (const [phase, pattern] of phases) {
+      const seen = proxy.requests.length;
+      const child = execa(process.execPath, [BIN, 'promote', 'apply', '--auto-approve', '-f', tree.file], {
+        cwd: tree.dir,
+        env: { NO_COLOR: '1', CI: '1', DOCKER_CONFIG: dockerConfig },
+        reject: false,
+      });
+      // kill -9 the moment the phase has begun at B.
+      while (
+        !proxy.requests.slice(seen).some((r) => pattern.test(`${r.method} ${r.url}`)) &&
+        child.exitCode === null
+      )
+        await new Promise((r) => setTimeout(r, 2));
+      child.kill('SIGKILL');
+      await child;
+      expect(child.exitCode === null || child.signalCode === 'SIGKILL' || child.exitCode === 0, phase).toBe(
+        true,
+      );
+    }
+    // Registry B killed in the middle of a promotion: arbor stops (quickly: a 2 s outage budget).
+    const seen = proxy.requests.length;
+    const child = execa(process.execPath, [BIN, 'promote', 'apply', '--auto-approve', '-f', tree.file], {
+      cwd: tree.dir,
+      env: { NO_COLOR: '1', CI: '1', DOCKER_CONFIG: dockerConfig, ARBOR_REGISTRY_OUTAGE_SECONDS: '2' },
+      reject: false,
+    });
+    while (!proxy.requests.slice(seen).some((r) => /^PUT/.test(r.method)) && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 2));
+    execFileSync('kill', ['-9', String((await findRegistryPid(b.port))!)]);
+    const stopped = await child;
+    await b.restart();
+
+    // The rerun; the poller keeps reading a moment after it, so the new release is seen whole too.
+    const rerun = await arbor(['promote', 'apply', '--auto-approve']);
+    await new Promise((r) => setTimeout(r, 500));
+    polling = false;
+    await poller;
+    expect(stopped.exitCode).not.toBe(0);
+    expect(rerun.code, `${rerun.stdout}\n${rerun.stderr}`).toBe(0);
+    expect(await digestsAtB('2025.1')).toEqual(next);
+    const journal = JSON.parse(await readFile(join(tree.dir, '.arbor', 'promote', 'site.json'), 'utf8'));
+    const last = journal.entries.at(-1);
+    const flipStart = Date.parse(last.startedAt);
+    const flipEnd = Date.parse(last.completedAt);
+    // Outside the flip window every snapshot is one whole release: the old one (as the kills left
+    // it, never partly moved since tags are flipped only at the end) or the new one.
+    const whole = (d: Record<string, string | null>) =>
+      JSON.stringify(d) === JSON.stringify(old) || JSON.stringify(d) === JSON.stringify(next);
+    const outside = snapshots.filter((s) => s.end < flipStart || s.at > flipEnd);
+    expect(outside.some((s) => s.end < flipStart)).toBe(true);
+    expect(outside.some((s) => s.at > flipEnd)).toBe(true);
+    for (const s of outside) expect(whole(s.digests), JSON.stringify(s)).toBe(true);
+  });
+
+  it('rollback puts the previous digests back', async () => {
+    const before = await digestsAtB('2025.1');
+    const journal = JSON.parse(await readFile(join(tree.dir, '.arbor', 'promote', 'site.json'), 'utf8'));
+    const moved = journal.entries.at(-1).tags as Array<{
+      repository: string;
+      tag: string;
+      previous: string | null;
+    }>;
+    const rolled = await arbor(['promote', 'rollback', '--to', 'site', '--auto-approve']);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    for (const t of moved) {
+      const now = await clientB.headManifest(t.repository, t.tag);
+      if (t.previous) expect(now?.digest, `${t.repository}:${t.tag}`).toBe(t.previous);
+    }
+    expect(await digestsAtB('2025.1')).not.toEqual(before);
+  });
+});
+
+/** The pid of the registry listening on `port` (to kill -9 it, as a crash would). */
+async function findRegistryPid(port: number): Promise<number | undefined> {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  const configs = out.split('\n').filter((l) => l.includes('docker-registry serve'));
+  for (const line of configs) {
+    const [pid, , , config] = line.trim().split(/\s+/);
+    if (config && (await readFile(config, 'utf8').catch(() => '')).includes(`127.0.0.1:${port}`))
+      return Number(pid);
+  }
+  return undefined;
+}

@@ -1,0 +1,166 @@
+// The Jinja2 layer of arbor's templates (src/render/jinja2/): Jinja2 syntax and semantics that
+// Nunjucks lacks, in any template, each case written as Jinja2 renders it.
+import { describe, expect, it } from 'vitest';
+import type { TemplateOptions } from '../../../src/config/model.js';
+import { ArborError } from '../../../src/errors.js';
+import { createRenderer } from '../../../src/render/render.js';
+import { makeConfig, makeImage, makeTree } from '../render/fixture.js';
+
+function render(
+  template: string,
+  variables: Record<string, unknown> = {},
+  options?: Partial<TemplateOptions>,
+  extra: Record<string, string> = {},
+): string {
+  const root = makeTree({ 'templates/t.j2': template, ...extra });
+  const config = makeConfig(root, {
+    variables,
+    ...(options
+      ? {
+          templateOptions: {
+            trimBlocks: true,
+            lstripBlocks: true,
+            keepTrailingNewline: true,
+            strictUndefined: true,
+            ...options,
+          },
+        }
+      : {}),
+  });
+  return createRenderer(config).renderDockerfile(makeImage('x', { template: 't.j2' }), 'scratch');
+}
+
+describe('Jinja2 syntax', () => {
+  it('trailing commas in list and dict literals and calls', () => {
+    expect(render("{% set l = ['a', 'b',] %}{{ l | join(' ') }}")).toBe('a b');
+    expect(render("{% set d = {'k': 1,} %}{{ d.k }}")).toBe('1');
+    expect(render("{{ ['x', 'y'] | join(',',) }}")).toBe('x,y');
+  });
+
+  it('tuples are lists, and (a) is still a group', () => {
+    expect(render("{% set t = ('a', 'b') %}{{ t | length }}{{ t[1] }}")).toBe('2b');
+    expect(render("{% set t = ('a',) %}{{ t | length }}")).toBe('1');
+    expect(render('{{ (1 + 2) * 3 }}')).toBe('9');
+  });
+
+  it('*args spread a list into a call or filter', () => {
+    expect(render("{{ '%s-%s' | format(*parts) }}", { parts: ['a', 'b'] })).toBe('a-b');
+    // Kolla's grafana: one format string repeated per plugin, then filled in.
+    expect(
+      render("{{ (['install %s'] * plugins | length) | join(' && ') | format(*plugins) }}", {
+        plugins: ['p1', 'p2'],
+      }),
+    ).toBe('install p1 && install p2');
+  });
+
+  it("Python's True, False and None", () => {
+    expect(
+      render('{% if True and not False %}yes{% endif %}{% if x is none %}!{% endif %}', { x: null }),
+    ).toBe('yes!');
+  });
+
+  it('refuses a loop filter instead of looping over nothing', () => {
+    expect(() => render('{% for x in xs if x %}{{ x }}{% endfor %}', { xs: [1] })).toThrow(/loop filter/);
+  });
+
+  it('from-import inside an if binds a template variable seen after the if', () => {
+    const out = render(
+      '{% if true %}{% from "lib.j2" import pkgs %}{% endif %}{{ pkgs | join(",") }}',
+      {},
+      undefined,
+      { 'templates/lib.j2': "{% set pkgs = ['a', 'b'] %}" },
+    );
+    expect(out).toBe('a,b');
+  });
+});
+
+describe('Python semantics', () => {
+  it('+ joins lists, numbers still add, strings concatenate', () => {
+    expect(render("{% set l = ['a'] + ['b'] %}{{ l | length }}")).toBe('2');
+    expect(render('{{ 1 + 2 }}{{ "a" + "b" }}')).toBe('3ab');
+  });
+
+  it('* repeats lists and strings', () => {
+    expect(render("{{ (['x'] * 3) | join('') }}{{ 'ab' * 2 }}{{ 2 * 3 }}")).toBe('xxxabab6');
+  });
+
+  it('% formats strings, and is still the remainder of numbers', () => {
+    expect(render("{{ '%s=%d' % ('a', 5) }} {{ '%05.1f' % 3.14159 }} {{ 7 % 3 }}")).toBe('a=5 003.1 1');
+    expect(render("{{ '%(n)s!' % {'n': 'hi'} }}")).toBe('hi!');
+  });
+
+  it('== compares lists and mappings by content', () => {
+    expect(render("{% if [1, 2] == [1, 2] and {'a': 1} == {'a': 1} %}eq{% endif %}")).toBe('eq');
+    expect(render('{% if [1] != [2] %}ne{% endif %}')).toBe('ne');
+  });
+
+  it("values have Python's methods", () => {
+    expect(
+      render("{{ 'a,b'.split(',') | join('|') }} {{ 'x-y'.replace('-', '_') }} {{ 'Ab'.lower() }}"),
+    ).toBe('a|b x_y ab');
+    expect(render("{{ '  a  b '.split() | join('|') }} {{ 'abc'.startswith('ab') }}")).toBe('a|b true');
+    expect(render("{% set l = [] %}{% set _ = l.append('z') %}{{ l[0] }}")).toBe('z');
+    expect(render('{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}', { d: { a: 1, b: 2 } })).toBe(
+      'a=1;b=2;',
+    );
+    expect(render("{{ '{}-{name}'.format(1, name='n') }}")).toBe('1-n');
+    expect(render('{{ xs[-1] }}', { xs: [1, 2, 3] })).toBe('3');
+  });
+});
+
+describe("Jinja2's filters and tests", () => {
+  it('format, map, unique, min, max, items, tojson, count, attr', () => {
+    expect(render("{{ 'v%s' | format(2) }}")).toBe('v2');
+    expect(render("{{ ['a', 'B'] | map('upper') | join }}")).toBe('AB');
+    expect(
+      render("{{ users | map(attribute='name') | join(',') }}", { users: [{ name: 'a' }, { name: 'b' }] }),
+    ).toBe('a,b');
+    expect(render("{{ ['a', 'b', 'a'] | unique | join }}{{ [3, 1, 2] | min }}{{ [3, 1, 2] | max }}")).toBe(
+      'ab13',
+    );
+    expect(
+      render("{% for k, v in {'a': 1} | items %}{{ k }}{{ v }}{% endfor %}{{ {'a': '<'} | tojson }}"),
+    ).toBe('a1{"a":"\\u003c"}');
+    expect(render("{{ [1, 2] | count }}{{ d | attr('k') }}", { d: { k: 'v' } })).toBe('2v');
+  });
+
+  it('sequence, none, boolean, true, false, integer, float, in', () => {
+    expect(render('{{ [1] is sequence }}{{ "s" is sequence }}{{ 5 is sequence }}')).toBe('truetruefalse');
+    expect(
+      render('{{ x is none }}{{ t is boolean }}{{ t is true }}{{ f is false }}', {
+        x: null,
+        t: true,
+        f: false,
+      }),
+    ).toBe('truetruetruetrue');
+    expect(render('{{ 2 is integer }}{{ 2.5 is float }}{{ 2 is in [1, 2] }}')).toBe('truetruetrue');
+  });
+});
+
+describe('template_options', () => {
+  const template = '{% if true %}\n  x\n{% endif %}\nend\n';
+
+  it("arbor's defaults trim block lines and keep the final newline", () => {
+    expect(render(template)).toBe('  x\nend\n');
+  });
+
+  it("Jinja2's defaults (kolla-build's) keep block lines and drop the final newline", () => {
+    const jinja = { trimBlocks: false, lstripBlocks: false, keepTrailingNewline: false };
+    expect(render(template, {}, jinja)).toBe('\n  x\n\nend');
+    expect(render('a\r\nb\r\n', {}, jinja)).toBe('a\nb');
+  });
+
+  it('strict_undefined: an error naming the variable, or empty as in Jinja2', () => {
+    expect(() => render('{{ missing }}')).toThrow(ArborError);
+    expect(render('[{{ missing }}]', {}, { strictUndefined: false })).toBe('[]');
+  });
+});
+
+describe('per-image variables', () => {
+  it('are seen over the top-level variables of the same name', () => {
+    const root = makeTree({ 'templates/t.j2': '{{ image_name }} {{ shared }}' });
+    const config = makeConfig(root, { variables: { image_name: 'top', shared: 's' } });
+    const image = makeImage('nova-api', { template: 't.j2', variables: { image_name: 'nova-api' } });
+    expect(createRenderer(config).renderDockerfile(image, 'scratch')).toBe('nova-api s');
+  });
+});
