@@ -55,7 +55,7 @@ export async function createBundle(request: CreateRequest): Promise<CreateReport
   ]);
   if (request.since && sinceBlobs?.found === 0)
     throw new ArborError(
-      `--since ${request.since.release}: none of its images is in the registry (no release record or tag of that name)`,
+      `--since ${request.since.release}: no release record of that name, and no image of the tree has that tag`,
     );
   const layout = bundleLayout(content, {
     source: selection.source,

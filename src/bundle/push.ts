@@ -14,7 +14,9 @@ import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { addToFallbackIndex } from '../registry/attach.js';
 import type { RegistryClient } from '../registry/client.js';
+import { isRestartable } from '../registry/errors.js';
 import { type Descriptor, isIndex } from '../registry/manifest-model.js';
+import { backoffDelay, sleep } from '../registry/transport/backoff.js';
 import { type BlobSource, bytesBlob, fileRangeBlob } from '../transfer/blob-source.js';
 import { copyBlob } from '../transfer/copy-blob.js';
 import { copyImageTo } from '../transfer/copy-image.js';
@@ -102,15 +104,15 @@ export async function pushBundle(request: PushRequest): Promise<PushReport> {
         const there = (digest: string) => request.present.has(`${unit.repository}@${digest}`);
         const referrers = new Set(referrerDigests(content, unit.image.digest));
         const copy = (digest: string) =>
-          copyImageTo(
-            target,
-            unit.repository,
-            toCopy(content, digest, sourceOf, (d) => moved.has(`${unit.repository}@${d}`)),
-            ledger,
-            totals,
-            {
-              ...(request.signal ? { signal: request.signal } : {}),
-            },
+          stepRetried(target, () =>
+            copyImageTo(
+              target,
+              unit.repository,
+              toCopy(content, digest, sourceOf, (d) => moved.has(`${unit.repository}@${d}`)),
+              ledger,
+              totals,
+              request.signal ? { signal: request.signal } : {},
+            ),
           );
         // The image (its index children with it), then each referrer not there yet.
         const imageMissing = manifests.some((m) => !referrers.has(m.digest) && !there(m.digest));
@@ -118,7 +120,9 @@ export async function pushBundle(request: PushRequest): Promise<PushReport> {
         for (const digest of referrers) if (!there(digest)) await copy(digest);
         // Also for referrers already there: a run that stopped before listing them converges.
         const listed =
-          referrers.size > 0 ? await listReferrers(target, unit.repository, content, [...referrers]) : 0;
+          referrers.size > 0
+            ? await stepRetried(target, () => listReferrers(target, unit.repository, content, [...referrers]))
+            : 0;
         referrersListed += listed;
         if (imageMissing || listed > 0) request.onImage?.(unit.image.name, unit.repository);
       }),
@@ -172,7 +176,9 @@ async function streamBlob(
     size: blob.size,
   };
   const into = (repository: string) =>
-    copyBlob(request.target, repository, { descriptor, source }, ledger).then((o) => addOutcome(totals, o));
+    stepRetried(request.target, () =>
+      copyBlob(request.target, repository, { descriptor, source }, ledger),
+    ).then((o) => addOutcome(totals, o));
   const [first, ...rest] = repositories as [string, ...string[]];
   const firstDone = into(first);
   track(firstDone.then(() => Promise.all(rest.map(into)).then(() => undefined)));
@@ -241,6 +247,23 @@ function drainOrClose(stream: PassThrough): Promise<void> {
     stream.on('drain', done);
     stream.on('close', done);
   });
+}
+
+/**
+ * A step (one blob into one repository, one image's manifests) tried again when it failed on
+ * something passing — a 429/503 or a lost connection on a request the client does not retry
+ * itself, such as a mount's POST. The ledger forgets a failed transfer and keeps finished ones, so
+ * a second try repeats only what did not happen.
+ */
+async function stepRetried<T>(client: RegistryClient, work: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (e) {
+      if (!isRestartable(e) || attempt >= client.context.retries) throw e;
+      await sleep(backoffDelay(attempt, client.context.backoff));
+    }
+  }
 }
 
 /** An update bundle's left-out blob: never read from the file; the target must hold it (the plan checked). */

@@ -67,7 +67,9 @@ export interface OpenBundle {
 
 export async function openBundle(file: string): Promise<OpenBundle> {
   const where = displayPath(file);
-  await refuseCompressed(file, where);
+  const fileSize = await refuseCompressed(file, where);
+  /** An entry whose bytes would run past the end of the file: the file was cut short. */
+  const cutShort = (entry: Entry) => fileSize < entry.offset + TAR_BLOCK + (entry.header.size ?? 0);
   const input = createReadStream(file, { highWaterMark: 1024 * 1024 });
   const extract = tar.extract();
   input.on('error', (e) => extract.destroy(e));
@@ -98,7 +100,7 @@ export async function openBundle(file: string): Promise<OpenBundle> {
       ) {
         entry.resume();
       } else if (HEAD_FILES.has(name) && entry.header.type === 'file') {
-        files.set(name, await readWhole(entry, SMALL_FILE_LIMIT, where, name));
+        files.set(name, await readWhole(entry, SMALL_FILE_LIMIT, where, name, cutShort(entry)));
       } else {
         throw notABundle(where, `unexpected entry ${JSON.stringify(entry.header.name)} before the blobs`);
       }
@@ -114,7 +116,7 @@ export async function openBundle(file: string): Promise<OpenBundle> {
       current = blobPath(blob.digest);
       if (i > 0) entry = await next();
       expectEntry(entry, blob, where, toc);
-      const bytes = await readVerified(entry!, blob, where, SMALL_FILE_LIMIT);
+      const bytes = await readVerified(entry!, blob, where, SMALL_FILE_LIMIT, cutShort(entry!));
       (blob.kind === 'manifest' ? manifests : configs).set(blob.digest, bytes);
     }
     const content = contentOf(files.get(INDEX_FILE)!, manifests, configs, where);
@@ -132,7 +134,9 @@ export async function openBundle(file: string): Promise<OpenBundle> {
             const e = pending ?? (await next());
             pending = undefined;
             expectEntry(e, blob, where, toc);
-            const stream = Readable.from(verified(e!, blob, where, current), { objectMode: false });
+            const stream = Readable.from(verified(e!, blob, where, current, cutShort(e!)), {
+              objectMode: false,
+            });
             yield { blob, offset: e!.offset + TAR_BLOCK, stream };
             if (!stream.readableEnded && !stream.destroyed) await drained(stream);
           }
@@ -153,7 +157,8 @@ export async function openBundle(file: string): Promise<OpenBundle> {
   }
 }
 
-async function refuseCompressed(file: string, where: string): Promise<void> {
+/** Refuses compressed and empty files; returns the size. */
+async function refuseCompressed(file: string, where: string): Promise<number> {
   const handle = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
     throw new BundleFormatError(`${where}: cannot read the bundle (${e.code})`);
   });
@@ -168,6 +173,7 @@ async function refuseCompressed(file: string, where: string): Promise<void> {
         `${where}: the file is zstd-compressed; a bundle is a plain tar (decompress it first)`,
       );
     if (bytesRead === 0) throw new BundleFormatError(`${where}: the file is empty, not a bundle`);
+    return (await handle.stat()).size;
   } finally {
     await handle.close();
   }
@@ -181,11 +187,14 @@ function notABundle(where: string, why: string): BundleFormatError {
 function readError(e: unknown, where: string, current: string): Error {
   if (e instanceof BundleFormatError) return e;
   const message = e instanceof Error ? e.message : String(e);
-  if (/Unexpected end of data/.test(message))
-    return new BundleFormatError(`${where}: truncated: the file ends inside ${current}`);
+  if (/Unexpected end of data/.test(message)) return truncatedInside(where, current);
   if (/Invalid tar header|unknown format|Invalid header/i.test(message))
     return new BundleFormatError(`${where}: not a tar archive (at ${current}: ${message})`);
   return e instanceof Error ? e : new Error(message);
+}
+
+function truncatedInside(where: string, name: string): BundleFormatError {
+  return new BundleFormatError(`${where}: truncated: the file ends inside ${name}`);
 }
 
 function expectEntry(entry: Entry | undefined, blob: TocBlob, where: string, toc: BundleToc): void {
@@ -205,20 +214,32 @@ function expectEntry(entry: Entry | undefined, blob: TocBlob, where: string, toc
     );
 }
 
-async function readWhole(entry: Entry, limit: number, where: string, name: string): Promise<Buffer> {
+async function readWhole(
+  entry: Entry,
+  limit: number,
+  where: string,
+  name: string,
+  cutShort: boolean,
+): Promise<Buffer> {
   if ((entry.header.size ?? 0) > limit)
     throw new BundleFormatError(`${where}: ${name} is larger than ${limit} bytes`);
   const chunks: Buffer[] = [];
   try {
     for await (const chunk of entry) chunks.push(chunk as Buffer);
   } catch (e) {
-    throw readError(e, where, name);
+    throw cutShort ? truncatedInside(where, name) : readError(e, where, name);
   }
   return Buffer.concat(chunks);
 }
 
-async function readVerified(entry: Entry, blob: TocBlob, where: string, limit: number): Promise<Buffer> {
-  const bytes = await readWhole(entry, limit, where, blobPath(blob.digest));
+async function readVerified(
+  entry: Entry,
+  blob: TocBlob,
+  where: string,
+  limit: number,
+  cutShort: boolean,
+): Promise<Buffer> {
+  const bytes = await readWhole(entry, limit, where, blobPath(blob.digest), cutShort);
   const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   if (got !== blob.digest) throw tampered(where, blob, got);
   return bytes;
@@ -236,6 +257,7 @@ async function* verified(
   blob: TocBlob,
   where: string,
   current: string,
+  cutShort: boolean,
 ): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
   try {
@@ -244,7 +266,8 @@ async function* verified(
       yield chunk as Buffer;
     }
   } catch (e) {
-    throw readError(e, where, current);
+    // tar-stream reports a cut file as "Unexpected end of data" or, racing it, a destroyed stream.
+    throw cutShort ? truncatedInside(where, current) : readError(e, where, current);
   }
   const got = `sha256:${hash.digest('hex')}`;
   if (got !== blob.digest) throw tampered(where, blob, got);

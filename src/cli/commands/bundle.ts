@@ -15,7 +15,14 @@ import {
   renderPushReport,
 } from '../../bundle/push-view.js';
 import { openBundle } from '../../bundle/read.js';
-import { type BundleSelection, referenceSelection, sinceByTag, treeSelection } from '../../bundle/select.js';
+import {
+  type BundleSelection,
+  type ClientFor,
+  referenceSelection,
+  releaseSelection,
+  sinceSelection,
+  treeSelection,
+} from '../../bundle/select.js';
 import { parsePushTarget } from '../../bundle/target.js';
 import { displayPath } from '../../display-path.js';
 import { ArborError } from '../../errors.js';
@@ -26,7 +33,7 @@ import { confirm } from '../confirm.js';
 import { InterruptedError, interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption, parsePlatform } from '../options.js';
-import { RegistrySessions } from '../registry-sessions.js';
+import { RegistrySessions, type RegistrySettings } from '../registry-sessions.js';
 
 interface BundleFlags {
   file: string;
@@ -78,26 +85,20 @@ export function register(program: Command): void {
 async function bundleCommand(refs: string[], flags: BundleFlags): Promise<number> {
   if (!flags.out) throw new ArborError('--out FILE is required: where to write the bundle');
   const platform = flags.platform ? parsePlatform(flags.platform) : undefined;
-  const selection = await selectionFrom(refs, flags);
   const sessions = new RegistrySessions(debugSink(flags));
+  const clientFor = (settings: RegistrySettings) => sessions.client(settings);
   try {
+    const selection = await selectionFrom(refs, flags, clientFor);
     const since =
       flags.since === undefined
         ? undefined
-        : {
-            release: flags.since,
-            images: (await sinceByTag(flags.file, flags.since)).map((t) => ({
-              client: sessions.client(t),
-              repository: t.repository,
-              reference: t.reference,
-            })),
-          };
+        : { release: flags.since, images: await sinceSelection(flags.file, flags.since, clientFor) };
     const report = await interruptible(
       (signal) =>
         createBundle({
           selection,
           out: flags.out!,
-          clientFor: (target) => sessions.client(target),
+          clientFor,
           ...(platform ? { platform } : {}),
           ...(since ? { since } : {}),
           signal,
@@ -114,7 +115,11 @@ async function bundleCommand(refs: string[], flags: BundleFlags): Promise<number
   }
 }
 
-async function selectionFrom(refs: string[], flags: BundleFlags): Promise<BundleSelection> {
+async function selectionFrom(
+  refs: string[],
+  flags: BundleFlags,
+  clientFor: ClientFor,
+): Promise<BundleSelection> {
   const treeFlags = [flags.only ? '--only' : '', flags.tag !== undefined ? '--tag' : ''].filter(Boolean);
   if (refs.length > 0 && (treeFlags.length > 0 || flags.release !== undefined))
     throw new ArborError(
@@ -129,6 +134,11 @@ async function selectionFrom(refs: string[], flags: BundleFlags): Promise<Bundle
       ...(flags.insecure ? { insecure: true } : {}),
       ...(flags.caFile ? { caFile: flags.caFile } : {}),
     });
+  if (flags.release !== undefined)
+    return releaseSelection(
+      { file: flags.file, release: flags.release, ...(flags.only ? { only: flags.only } : {}) },
+      clientFor,
+    );
   return treeSelection({
     file: flags.file,
     ...(flags.only ? { only: flags.only } : {}),
