@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleLayout } from '../../../src/bundle/layout.js';
 import { openBundle } from '../../../src/bundle/read.js';
 import { writeBundle } from '../../../src/bundle/write.js';
+import { tarOf } from '../../support/tar-image.js';
 import { ContentBuilder, fakeArtifact, fakeImage, sha256 } from './fixtures.js';
 
 let dir: string;
@@ -145,6 +146,30 @@ describe('a bundle read back', () => {
     await expect(openBundle(empty)).rejects.toThrow('empty.tar: the file is empty, not a bundle');
     await expect(openBundle(path.join(dir, 'absent.tar'))).rejects.toThrow(
       'absent.tar: cannot read the bundle (ENOENT)',
+    );
+    // An OCI archive arbor did not write (skopeo's, docker 25's): no table of contents.
+    const foreign = path.join(dir, 'foreign.tar');
+    writeFileSync(
+      foreign,
+      await tarOf([
+        { name: 'oci-layout', content: '{"imageLayoutVersion":"1.0.0"}' },
+        { name: 'index.json', content: '{"schemaVersion":2,"manifests":[]}' },
+        { name: 'blobs/sha256/', type: 'directory' },
+      ]),
+    );
+    await expect(openBundle(foreign)).rejects.toThrow(
+      'foreign.tar: not an arbor bundle: no arbor-bundle.json at its start',
+    );
+    const dockerSave = path.join(dir, 'docker-save.tar');
+    writeFileSync(
+      dockerSave,
+      await tarOf([
+        { name: 'abc123/', type: 'directory' },
+        { name: 'manifest.json', content: '[]' },
+      ]),
+    );
+    await expect(openBundle(dockerSave)).rejects.toThrow(
+      'docker-save.tar: not an arbor bundle: unexpected entry "abc123/" before the blobs',
     );
   });
 
