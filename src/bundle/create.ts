@@ -60,6 +60,7 @@ export async function createBundle(request: CreateRequest): Promise<CreateReport
   const layout = bundleLayout(content, {
     source: selection.source,
     ...(selection.release !== undefined ? { release: selection.release } : {}),
+    ...(selection.record ? { record: selection.record } : {}),
     ...(request.since && sinceBlobs
       ? { since: { release: request.since.release, blobs: sinceBlobs.blobs } }
       : {}),

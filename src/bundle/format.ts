@@ -10,6 +10,7 @@ import type { Header } from 'tar-stream';
 export type EntryHeader = Partial<Header> & Pick<Header, 'name'>;
 
 import { ArborError } from '../errors.js';
+import { parseRecord, type ReleaseRecord, serializeRecord } from '../release/record.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
@@ -49,6 +50,8 @@ export interface BundleToc {
   source: string;
   /** The release bundled (`--release`), when there is one. */
   release?: string;
+  /** Its record, when the bundle holds the whole release: `bundle push` writes it at the target too. */
+  record?: ReleaseRecord;
   /** Set for an update bundle: the release whose blobs were left out, and which those are. */
   since?: { release: string; omitted: { digest: string; size: number }[] };
   /** Every blob of the file, in its order. */
@@ -99,6 +102,7 @@ export function serializeToc(toc: BundleToc): Buffer {
       formatVersion: toc.formatVersion,
       source: toc.source,
       ...(toc.release !== undefined ? { release: toc.release } : {}),
+      ...(toc.record ? { record: JSON.parse(serializeRecord(toc.record).toString('utf8')) } : {}),
       ...(toc.since
         ? {
             since: {
@@ -131,6 +135,13 @@ export function parseToc(bytes: Buffer, where: string): BundleToc {
     );
   if (typeof t.source !== 'string') throw bad('source is missing');
   if (t.release !== undefined && typeof t.release !== 'string') throw bad('release is not a string');
+  if (t.record !== undefined) {
+    try {
+      parseRecord(Buffer.from(JSON.stringify(t.record)), `${where}: ${TOC_FILE}`);
+    } catch (e) {
+      throw bad(`record: ${(e as Error).message}`);
+    }
+  }
   const isBlob = (b: unknown): b is { digest: string; size: number } =>
     typeof b === 'object' &&
     b !== null &&

@@ -5,6 +5,7 @@
 import { ArborError } from '../errors.js';
 import { defaultChild, isIndex, type Platform } from '../registry/manifest-model.js';
 import { DOCKER_CONFIG, OCI_CONFIG, OCI_INDEX } from '../registry/media-types.js';
+import type { ReleaseRecord } from '../release/record.js';
 import { allBlobs, type BundleContent, type BundledImage, sourceName } from './contents.js';
 import {
   ANNOTATION_BUNDLE_NAME,
@@ -28,6 +29,8 @@ export interface LayoutOptions {
   /** `registry/namespace` the images came from. */
   source: string;
   release?: string;
+  /** The release record, when the bundle holds the whole release. */
+  record?: ReleaseRecord;
   /** An update bundle: the release it follows and the blobs that release had (left out). */
   since?: { release: string; blobs: ReadonlySet<string> };
   /** The platform `manifest.json` names for a multi-platform image (default: this machine's). */
@@ -60,6 +63,7 @@ export function bundleLayout(content: BundleContent, options: LayoutOptions): Bu
     formatVersion: TOC_FORMAT_VERSION,
     source: options.source,
     ...(options.release !== undefined ? { release: options.release } : {}),
+    ...(options.record ? { record: options.record } : {}),
     ...(options.since
       ? {
           since: {

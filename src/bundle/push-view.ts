@@ -78,6 +78,11 @@ export function renderPushReport(report: PushReport): string {
     report.flip.tags > 0
       ? `Tags: ${report.flip.tags} written together in ${report.flip.windowMs} ms.`
       : 'Tags: none to write.',
+    ...(report.record
+      ? [
+          `Release ${report.record.release} ${report.record.written ? 'recorded' : 'record unchanged'}: ${report.record.where}.`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -7,7 +7,8 @@
 //  2. then every manifest by digest (copyImageTo: children first; the manifests and configs were
 //     read into memory with the head), referrers too, listed in the `sha256-<hex>` fallback index
 //     where the target has no referrers API;
-//  3. last, every tag in one burst (flipTags).
+//  3. then every tag in one burst (flipTags);
+//  4. last, for a bundle of a whole release, its record at the target.
 // A damaged file, a failed upload or an interruption stops before step 2: no manifest is put, no
 // tag moves, and a rerun skips what was uploaded.
 import { PassThrough, type Readable } from 'node:stream';
@@ -27,6 +28,7 @@ import type { BundleContent } from './contents.js';
 import { BundleFormatError, blobPath } from './format.js';
 import { type PushPlan, pushUnits, unitManifests } from './push-plan.js';
 import type { OpenBundle, StreamedBlob } from './read.js';
+import { type RecordOutcome, recordAtTarget } from './record-at-target.js';
 
 export interface PushRequest {
   bundle: OpenBundle;
@@ -46,6 +48,8 @@ export interface PushReport {
   /** Referrers added to a `sha256-<hex>` fallback index (targets without the referrers API). */
   referrersListed: number;
   flip: FlipResult;
+  /** The release record written (or found unchanged) at the target, for a bundle of a whole release. */
+  record?: RecordOutcome;
 }
 
 export async function pushBundle(request: PushRequest): Promise<PushReport> {
@@ -143,7 +147,12 @@ export async function pushBundle(request: PushRequest): Promise<PushReport> {
     }),
   );
   totals.bytesUploaded = target.bytesUploaded - bytesBefore;
-  return { totals, referrersListed, flip };
+  // 4. The release's record, once its tags are there.
+  const toc = bundle.head.toc;
+  const record = toc.record
+    ? await stepRetried(target, () => recordAtTarget(target, request.namespace, toc.record!))
+    : undefined;
+  return { totals, referrersListed, flip, ...(record ? { record } : {}) };
 }
 
 /**

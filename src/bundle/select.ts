@@ -31,6 +31,8 @@ export interface BundleSelection {
   /** `registry/namespace` (or the registries of the references), for the table of contents. */
   source: string;
   release?: string;
+  /** The whole release's record (not with --only): carried so `bundle push` records the release at the target. */
+  record?: ReleaseRecord;
 }
 
 export interface TreeRequest {
@@ -124,6 +126,7 @@ export async function releaseSelection(
   return {
     source: record.namespace ? `${record.registry}/${record.namespace}` : record.registry,
     release: record.release,
+    ...(images.length === record.images.length ? { record } : {}),
     targets: images.map((i) => ({
       ...homeSettings(config),
       origin: `release ${record.release}: image ${i.name}`,

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachArtifact } from '../../src/registry/attach.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { unlessNotFound } from '../../src/registry/errors.js';
+import { readRecord } from '../../src/release/store.js';
 import { arbor, BIN } from '../support/cli.js';
 import { DOCKER, docker, requireEngine } from '../support/engine.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
@@ -256,7 +257,16 @@ describe('arbor bundle push', () => {
         );
         expect((await src.headManifest(`arbor-demo/${image.name}`, tag))?.digest).toBe(image.digest);
       }
-    const writes = await writesSince(site, mark, 'site');
+    // The release's record is there too, naming the site's repositories.
+    const stored = await readRecord(dst, 'site/arbor-releases', R0);
+    expect(stored?.record).toMatchObject({ release: R0, registry: site.host, namespace: 'site' });
+    expect(stored!.record.images.map((i) => [i.repository, i.digest]).sort()).toEqual(
+      r0.images.map((i) => [`site/${i.name}`, i.digest]).sort(),
+    );
+    // (The release record comes after the tags, by design: it names what is there.)
+    const writes = (await writesSince(site, mark, 'site')).filter(
+      (w) => !w.rest.startsWith('arbor-releases/'),
+    );
     const committed = writes.filter((w) => w.committed).map((w) => w.committed!);
     // Each blob's bytes were sent once (the other repositories mounted it).
     expect(new Set(committed).size).toBe(committed.length);
