@@ -8,8 +8,9 @@
 //    and two children with a few small layers), pushed with arbor's LayerGzip through the registry
 //    client to a central loopback registry: time and CPU (arbor + zstd) per GB of new layers.
 // 3. end to end: site registries holding release 1 take release 2 through a byte-counting loopback
-//    proxy (the WAN link): arbor's deltas (copyImageWithDeltas), the whole missing blobs (the same
-//    flow with deltas off: HEAD, cross-repository mount at the site, else GET), and `skopeo sync`.
+//    proxy (the WAN link): `arbor sync --release r2` as a site runs it (deltas), the same with
+//    `--no-deltas` (the whole missing blobs: HEAD, cross-repository mount at the site, else GET),
+//    and `skopeo sync`.
 //    Bytes on the wire each way, digests at the site, and `docker pull` + `docker run` of the
 //    rebuilt images from the delta site.
 //
@@ -22,14 +23,15 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pack } from 'tar-stream';
-import { copyImageWithDeltas } from '../dist/delta/copy-with-deltas.js';
 import { compressTar, compressTarFile } from '../dist/delta/layer-files.js';
 import { DeltaPublishCache, publishDeltas } from '../dist/delta/publish.js';
 import * as zstd from '../dist/delta/zstd.js';
 import { createRegistryClient } from '../dist/registry/client.js';
 import { copyImage } from '../dist/registry/copy.js';
+import { releasesRepository, writeRecord } from '../dist/release/store.js';
 import { startByteProxy } from './lib/byte-proxy.mjs';
 import { debianRootfsPair } from './lib/debian-rootfs.mjs';
 import {
@@ -72,16 +74,22 @@ function run(command, args) {
   return r.stdout;
 }
 
+const BIN = join(fileURLToPath(new URL('..', import.meta.url)), 'bin', 'arbor.js');
+
 /** Like run, without blocking the event loop: the byte-counting proxy lives in this process. */
 async function runAsync(command, args) {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (d) => {
     stderr += d;
   });
-  child.stdout.resume();
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
   const [code] = await once(child, 'exit');
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`);
+  return stdout;
 }
 
 /** Each encoding `RUNS` times: the size of the first, medians of the timings. */
@@ -315,21 +323,50 @@ async function endToEnd(dir, pair) {
       log(`${method}: ${bytes.toSite} B to the site`);
       return m.value;
     };
-    // One sync per method: what crossed into one repository at the site is mounted into the next.
+    // `arbor sync` of release 2 as a site runs it, over the link: with deltas, and without (the
+    // whole missing blobs, HEAD and cross-repository mount at the site first).
+    const records = releasesRepository('bench', 'arbor-releases');
+    for (const release of [1, 2]) {
+      const images = [];
+      for (const name of names) {
+        const head = await centralClient.headManifest(`bench/${name}`, `r${release}`);
+        images.push({
+          name,
+          repository: `bench/${name}`,
+          digest: head.digest,
+          mediaType: head.mediaType,
+          size: head.size,
+          fingerprint: '',
+          fingerprintTag: '',
+          tags: [`r${release}`],
+        });
+      }
+      await writeRecord(centralClient, records, {
+        formatVersion: 1,
+        release: `r${release}`,
+        created: new Date().toISOString(),
+        registry: central.host,
+        namespace: 'bench',
+        configDigest: '',
+        images,
+      });
+    }
     const sync = async (site, deltas) => {
-      const atTarget = new Map();
-      const rows = [];
-      for (const name of names)
-        rows.push(
-          await copyImageWithDeltas(viaLink, `bench/${name}`, 'r2', site, `bench/${name}`, ['r2'], {
-            atTarget,
-            deltas,
-          }),
-        );
-      return rows;
+      const out = await runAsync(process.execPath, [
+        BIN,
+        'sync',
+        `${link.host}/bench`,
+        `${site.host}/bench`,
+        '--release',
+        'r2',
+        '--insecure',
+        '--auto-approve',
+        ...(deltas ? [] : ['--no-deltas']),
+      ]);
+      return out;
     };
-    const viaDeltas = await timedOverLink('arborDeltas', () => sync(siteClients.deltas, true));
-    await timedOverLink('wholeMissingBlobs', () => sync(siteClients.whole, false));
+    const viaDeltas = await timedOverLink('arborDeltas', () => sync(sites.deltas, true));
+    await timedOverLink('wholeMissingBlobs', () => sync(sites.whole, false));
     await timedOverLink('skopeoSync', async () => {
       for (const name of names)
         await runAsync('skopeo', [
@@ -377,10 +414,12 @@ async function endToEnd(dir, pair) {
       wire,
       missingLayerBytes,
       rootfsLayerBytes: rootfs2.size,
-      layerSources: viaDeltas.flatMap((r) =>
-        r.layers.map((l) => ({ layer: l.digest.slice(0, 19), kind: l.source.kind, reason: l.source.reason })),
-      ),
-      rebuildSeconds: round(viaDeltas.reduce((n, r) => n + r.rebuildSeconds, 0)),
+      // What `arbor sync` planned and did (its own summary lines).
+      arborSync: viaDeltas.split('\n').filter((l) => /^(Plan|Sync| {2}delta not used)/.test(l)),
+      layerSources: viaDeltas
+        .split('\n')
+        .filter((l) => /^ {6}sha256:\S+ (delta|whole):/.test(l))
+        .map((l) => l.trim()),
       deltaWireVsWhole: round(wire.arborDeltas.toSite / wire.wholeMissingBlobs.toSite, 4),
       deltaWireVsMissingLayers: round(wire.arborDeltas.toSite / missingLayerBytes, 4),
       target: 0.05,

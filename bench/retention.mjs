@@ -9,12 +9,26 @@
 // pipelining 8, no arbor code), so the warm plan's time can be split into what the registry needs
 // and what arbor adds. arborCpuMs is this process's CPU time during a plan.
 //
+// Retention apply (section "apply"): on APPLY_REPOSITORIES of those repositories (default 10,
+// 191 deletions each), `applyRetention` timed end to end after the registry's storage is restored
+// from a snapshot before every run: wall time, requests, and the window each DELETE leaves open
+// (from the first request of its re-check to the DELETE's answer; median, p99, max). Beside it
+// the same digests deleted bare, 8 at once, with no re-check (what a delete-by-digest script
+// does: the registry's floor) and, with BEFORE_DIST=<a dist/ of an earlier commit>, the earlier
+// applyRetention on the same state.
+// The race (section "race"): RACE_ROUNDS rounds (default 40) of one repository with 8 old
+// digests deleted while a writer adds tags onto them at random moments: how many written tags a
+// plain writer (PUT, no guard: docker push, skopeo) loses, and how many arbor's guarded writer
+// (writeTagsGuarded) loses.
+//
 //   npx tsc -p tsconfig.build.json && node bench/retention.mjs        (prints JSON)
 //   env REPOSITORIES, TAGS, WARM_RUNS (default 5); REGISTRY_GOGC sets the registry's GOGC (its
-//   garbage collector is half its CPU per request at the default 100) to see arbor against a faster registry
+//   garbage collector is half its CPU per request at the default 100) to see arbor against a faster registry;
+//   SECTIONS (default plan,apply,race), APPLY_REPOSITORIES, APPLY_RUNS (3), BEFORE_DIST, RACE_ROUNDS,
+//   BATCH_SIZE (deletions per re-check, default 8)
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,12 +37,19 @@ import pLimit from 'p-limit';
 import { Pool } from 'undici';
 import { loadTree } from '../dist/plan/desired.js';
 import { createRegistryClient } from '../dist/registry/client.js';
+import { writeTagsGuarded } from '../dist/registry/deletion-guard.js';
+import { applyRetention } from '../dist/retention/apply.js';
 import { planRetentionDetailed } from '../dist/retention/index.js';
+import { pushTinyImage } from './lib/registry.mjs';
 
 const REPOSITORIES = Number(process.env.REPOSITORIES ?? 50);
 const TAGS = Number(process.env.TAGS ?? 200);
 const WARM_RUNS = Number(process.env.WARM_RUNS ?? 5);
 const TARGET_MS = 2000;
+const SECTIONS = new Set((process.env.SECTIONS ?? 'plan,apply,race').split(','));
+const APPLY_REPOSITORIES = Number(process.env.APPLY_REPOSITORIES ?? 10);
+const APPLY_RUNS = Number(process.env.APPLY_RUNS ?? 3);
+const RACE_ROUNDS = Number(process.env.RACE_ROUNDS ?? 40);
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -41,8 +62,8 @@ async function freePort() {
   return port;
 }
 
-async function startRegistry(dir) {
-  const port = await freePort();
+async function startRegistry(dir, port) {
+  port ??= await freePort();
   const config = join(dir, 'config.yml');
   await writeFile(
     config,
@@ -59,7 +80,7 @@ async function startRegistry(dir) {
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return { host: `127.0.0.1:${port}`, child };
+    if (ok) return { host: `127.0.0.1:${port}`, port, child };
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('docker-registry did not start');
@@ -197,9 +218,191 @@ async function cacheSize(cacheDir) {
   return { files, bytes };
 }
 
+/** Stops the registry, puts the snapshot of its storage back, starts it again on the same port. */
+async function restore(dir, registry) {
+  registry.child.kill('SIGTERM');
+  await new Promise((r) => registry.child.once('exit', r));
+  await rm(join(dir, 'storage'), { recursive: true, force: true });
+  await cp(join(dir, 'storage-snapshot'), join(dir, 'storage'), { recursive: true });
+  return startRegistry(dir, registry.port);
+}
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+function spread(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  return {
+    n: sorted.length,
+    medianMs: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
+    maxMs: sorted[sorted.length - 1],
+  };
+}
+
+/** The deletions retention plans on the first APPLY_REPOSITORIES repositories (digest cache warm). */
+async function applyPlan(config, host, cacheDir) {
+  const client = createRegistryClient({ registry: host, insecure: true, maxConnections: 16 });
+  try {
+    const repositories = Array.from({ length: APPLY_REPOSITORIES }, (_, r) => `svc-${r}`);
+    const plan = await planRetentionDetailed(config, [], client, new Date(), {
+      concurrency: 16,
+      cacheDir,
+      repositories,
+    });
+    return plan.deletions;
+  } finally {
+    await client.close();
+  }
+}
+
+/** One applyRetention (this commit's, or BEFORE_DIST's) over `deletions`. */
+async function timedApply(apply, deletions, host) {
+  const client = createRegistryClient({ registry: host, insecure: true });
+  try {
+    const start = performance.now();
+    let lastResult = 0;
+    const result = await apply(deletions, client, {
+      ...(process.env.BATCH_SIZE ? { batchSize: Number(process.env.BATCH_SIZE) } : {}),
+      onResult: () => {
+        lastResult = performance.now();
+      },
+    });
+    const wallMs = performance.now() - start;
+    const count = (status) => result.results.filter((r) => r.status === status).length;
+    const windows = result.results.filter((r) => r.window);
+    return {
+      wallMs: Math.round(wallMs),
+      // Until the last deletion settled: the rest is the deletion marker's settle time.
+      deletingMs: Math.round(lastResult - start),
+      requests: client.stats.requests,
+      requestsPerDeletion: Math.round((client.stats.requests / deletions.length) * 100) / 100,
+      deleted: count('deleted'),
+      aborted: count('aborted'),
+      windowCheckStartToAnswer: spread(windows.map((r) => r.window.checkStartToAnswer)),
+      windowCheckEndToSend: spread(windows.map((r) => r.window.checkEndToSend)),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** The same digests deleted bare through one undici Pool, 8 at once, no re-check: the floor. */
+async function bareDeletes(deletions, host) {
+  const pool = new Pool(`http://${host}`, { connections: 8 });
+  const limit = pLimit(8);
+  const start = performance.now();
+  await Promise.all(
+    deletions.map((d) =>
+      limit(async () => {
+        const path = `/v2/${d.repository.slice(host.length + 1)}/manifests/${d.digest}`;
+        for (let attempt = 0; ; attempt++) {
+          const { statusCode, body } = await pool.request({ method: 'DELETE', path });
+          await body.dump();
+          if (statusCode === 202) return;
+          // Distribution's own race between concurrent DELETEs in one repository: try again.
+          if (statusCode === 400 && attempt < 5) continue;
+          throw new Error(`DELETE ${path}: ${statusCode}`);
+        }
+      }),
+    ),
+  );
+  const ms = performance.now() - start;
+  await pool.close();
+  return { wallMs: Math.round(ms), requests: deletions.length };
+}
+
+async function applySection(dir, registry, config) {
+  await cp(join(dir, 'storage'), join(dir, 'storage-snapshot'), { recursive: true });
+  const cacheDir = join(dir, 'digest-cache-apply');
+  const before = process.env.BEFORE_DIST
+    ? (await import(join(process.env.BEFORE_DIST, 'retention/apply.js'))).applyRetention
+    : undefined;
+  const variants = [['after', applyRetention], ...(before ? [['before', before]] : []), ['bareDeletes']];
+  const runs = Object.fromEntries(variants.map(([name]) => [name, []]));
+  let deletions = 0;
+  for (let run = 0; run < APPLY_RUNS; run++) {
+    for (const [name, apply] of variants) {
+      registry = await restore(dir, registry);
+      const planned = await applyPlan(config, registry.host, cacheDir);
+      deletions = planned.length;
+      runs[name].push({
+        ...(apply
+          ? await timedApply(apply, planned, registry.host)
+          : await bareDeletes(planned, registry.host)),
+        loadavg: Math.round(loadavg()[0] * 100) / 100,
+      });
+    }
+  }
+  const summary = Object.fromEntries(
+    Object.entries(runs).map(([name, list]) => [name, { ...median(list), runs: list.map((r) => r.wallMs) }]),
+  );
+  return { registry, result: { repositories: APPLY_REPOSITORIES, deletions, ...summary } };
+}
+
+/** RACE_ROUNDS rounds: 8 old digests deleted while a writer adds 3 tags onto them at random moments. */
+async function raceSection(host) {
+  const client = createRegistryClient({ registry: host, insecure: true });
+  const out = {};
+  try {
+    for (const writer of ['plain', 'guarded']) {
+      let written = 0;
+      let lost = 0;
+      let failed = 0;
+      for (let round = 0; round < RACE_ROUNDS; round++) {
+        const repository = `race/${writer}-${round}`;
+        const manifests = new Map();
+        for (let v = 0; v < 10; v++) {
+          const digest = await pushTinyImage(client, repository, {
+            tags: [`b${v}`],
+            created: new Date(Date.UTC(2024, 0, 1) + v * 86_400_000).toISOString(),
+          });
+          if (v < 8) manifests.set(digest, (await client.getManifest(repository, digest)).bytes);
+        }
+        const deletions = [...manifests.keys()].map((digest, v) => ({
+          repository: `${host}/${repository}`,
+          tag: null,
+          tags: [`b${v}`],
+          digest,
+          rule: 0,
+          bytesFreed: 0,
+          reason: 'bench',
+        }));
+        const doomed = [...manifests.keys()];
+        const writes = [];
+        const write = async (tag, delay) => {
+          await new Promise((r) => setTimeout(r, delay));
+          const digest = doomed[Math.floor(Math.random() * doomed.length)];
+          try {
+            if (writer === 'plain')
+              await client.putManifest(repository, tag, manifests.get(digest), OCI_MANIFEST);
+            else await writeTagsGuarded(client, repository, digest, [tag]);
+            writes.push({ tag, digest });
+          } catch {
+            failed++;
+          }
+        };
+        // The writes land over the time retention spends deleting (about 60-150 ms here).
+        await Promise.all([
+          applyRetention(deletions, client),
+          ...[0, 1, 2].map((k) => write(`w${k}`, Math.random() * 150)),
+        ]);
+        for (const w of writes) {
+          written++;
+          if ((await client.headManifest(repository, w.tag))?.digest !== w.digest) lost++;
+        }
+      }
+      out[writer] = { rounds: RACE_ROUNDS, written, lost, failedBeforeWriting: failed };
+    }
+  } finally {
+    await client.close();
+  }
+  return out;
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'arbor-bench-retention-'));
-const { host, child } = await startRegistry(dir);
+let registry = await startRegistry(dir);
 try {
+  const { host } = registry;
   const lines = [
     'version: 1',
     'registry:',
@@ -222,7 +425,7 @@ try {
   await setupClient.close();
 
   const runs = [];
-  for (const concurrency of [16, 32]) {
+  for (const concurrency of SECTIONS.has('plan') ? [16, 32] : []) {
     const cacheDir = join(dir, `digest-cache-${concurrency}`);
     const cold = await timedPlan(config, host, concurrency, cacheDir);
     const cache = await cacheSize(cacheDir);
@@ -246,6 +449,9 @@ try {
       cache,
     });
   }
+  let apply;
+  if (SECTIONS.has('apply')) ({ registry, result: apply } = await applySection(dir, registry, config));
+  const race = SECTIONS.has('race') ? await raceSection(registry.host) : undefined;
   console.log(
     JSON.stringify(
       {
@@ -257,12 +463,14 @@ try {
         setupMs: Math.round(setupMs),
         loadavg: loadavg().map((l) => Math.round(l * 100) / 100),
         runs,
+        ...(apply ? { apply } : {}),
+        ...(race ? { race } : {}),
       },
       null,
       2,
     ),
   );
 } finally {
-  child.kill('SIGTERM');
+  registry.child.kill('SIGTERM');
   await rm(dir, { recursive: true, force: true });
 }

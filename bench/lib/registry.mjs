@@ -165,13 +165,13 @@ const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('h
 export async function pushTinyImage(
   client,
   repository,
-  { tags, labels = {}, layerSize = 256, layer: given },
+  { tags, labels = {}, layerSize = 256, layer: given, created = new Date().toISOString() },
 ) {
   // `layer`: the layer's bytes (a real tar, for benchmarks that read layers); random bytes otherwise.
   const layer = given ?? randomBytes(layerSize);
   const config = Buffer.from(
     JSON.stringify({
-      created: new Date().toISOString(),
+      created,
       architecture: 'amd64',
       os: 'linux',
       config: { Labels: labels },

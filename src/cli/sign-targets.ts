@@ -12,6 +12,7 @@ import { computeDesired, loadTree } from '../plan/desired.js';
 import type { RegistryClient } from '../registry/client.js';
 import { type OpenRegistry, openRegistry } from '../registry/open.js';
 import { parseReference } from '../registry/reference.js';
+import { treeRelease } from '../release/of-tree.js';
 import { configuredPublicKeys } from '../sign/keys.js';
 import { lookasideBase } from '../sign/lookaside.js';
 import { readKeyring } from '../sign/openpgp-verify.js';
@@ -58,6 +59,20 @@ export async function treeTargets(config: Config, tag: string | undefined): Prom
     return [...desired.images.values()].map((image) => ({
       name: image.name,
       reference: parseReference(`${image.repository}:${image.fingerprintTag}`),
+    }));
+  } finally {
+    await clients.close();
+  }
+}
+
+/** The images of a release record of the tree, each pinned by digest. */
+export async function releaseTargets(config: Config, release: string): Promise<ImageTarget[]> {
+  const clients = new RegistryClients(config);
+  try {
+    const record = await treeRelease(clients.home, config, release);
+    return record.images.map((image) => ({
+      name: image.name,
+      reference: parseReference(`${record.registry}/${image.repository}@${image.digest}`),
     }));
   } finally {
     await clients.close();

@@ -105,6 +105,7 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
       tag: raw.releases?.tag ?? raw.tags?.at(-1) ?? `{{ image.fingerprint_tag }}`,
       repository: raw.releases?.repository ?? DEFAULT_RELEASES_REPOSITORY,
       record: raw.releases?.record ?? true,
+      deltas: raw.releases?.deltas ?? true,
     },
     promote: (raw.promote ?? []).map((target, index) => buildTarget(target, index, context)),
     locate: context.locate,

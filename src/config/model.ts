@@ -123,6 +123,8 @@ export interface ReleasesConfig {
   repository: string;
   /** Whether apply writes one. */
   record: boolean;
+  /** Whether apply publishes layer deltas against the previous release. */
+  deltas: boolean;
 }
 
 /** One `promote:` target (docs/promote.md). */

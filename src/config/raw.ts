@@ -96,6 +96,6 @@ export interface RawConfig {
   retention?: RawRetentionRule[];
   signing?: RawSigning;
   metadata?: RawMetadata;
-  releases?: { tag?: string; repository?: string; record?: boolean };
+  releases?: { tag?: string; repository?: string; record?: boolean; deltas?: boolean };
   promote?: RawPromoteTarget[];
 }

@@ -8,6 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { Digester, LayerGzip } from '../layers/gzip.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { Descriptor } from '../registry/manifest-model.js';
+import { resumableBlobStream } from '../transfer/download.js';
 
 const GZIP_LAYERS = new Set([
   'application/vnd.oci.image.layer.v1.tar+gzip',
@@ -45,7 +46,8 @@ export async function downloadLayerTar(
   path: string,
   signal?: AbortSignal,
 ): Promise<LayerTar> {
-  const { stream } = await client.getBlob(repository, layer.digest);
+  // Continues with Range when the connection breaks (a long layer over a slow link).
+  const stream = resumableBlobStream(client, repository, layer.digest, layer.size);
   const blob = new Digester();
   const tar = new Digester();
   const decompress = isGzipLayer(layer.mediaType) ? createGunzip() : new PassThrough();
@@ -59,15 +61,20 @@ export async function downloadLayerTar(
   };
 }
 
-/** GETs a blob into `path` as it is (a delta); returns what arrived. */
+/** GETs a blob into `path` as it is (a delta), resuming with Range if it breaks; returns what arrived. */
 export async function downloadBlob(
   client: RegistryClient,
   repository: string,
   digest: string,
   path: string,
   signal?: AbortSignal,
+  size?: number,
 ): Promise<{ digest: string; size: number }> {
-  const { stream } = await client.getBlob(repository, digest);
+  const length = size ?? (await client.headBlob(repository, digest))?.size;
+  const stream =
+    length !== undefined && Number.isFinite(length)
+      ? resumableBlobStream(client, repository, digest, length)
+      : (await client.getBlob(repository, digest)).stream;
   const blob = new Digester();
   await pipeline(stream, blob, createWriteStream(path), signal ? { signal } : {});
   return { digest: blob.digest!, size: blob.size };

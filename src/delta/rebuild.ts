@@ -154,6 +154,7 @@ export async function rebuildFromDelta(
       artifact.blob.digest,
       deltaPath,
       signal,
+      artifact.blob.size,
     ).catch((e: Error) => {
       if (!(e instanceof RegistryError)) throw e;
       throw new DeltaUnusable('delta-corrupt', `fetching the delta: ${e.message}`, { cause: e });

@@ -102,6 +102,8 @@ export interface ApplyReport {
   registryProblem?: string;
   /** Every image this apply published or tagged, with the manifest now at its tags. */
   published: PublishedImage[];
+  /** Blob digests of the layers this apply compressed (deterministically) and uploaded. */
+  compressedLayers: string[];
 }
 
 export interface PublishedImage {
@@ -497,6 +499,7 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
     flip,
     tagsHeldBack,
     published,
+    compressedLayers: known.compressedDigests(),
     ...(registryProblem ? { registryProblem } : {}),
   };
 }

@@ -37,6 +37,13 @@ export class KnownLayers {
 
   constructor(private readonly dir: string) {}
 
+  /** Blob digests of the layers this run compressed itself (reproducible by construction). */
+  compressedDigests(): string[] {
+    return [...this.layers.values()]
+      .filter((l) => l.uncompressedSize !== undefined)
+      .map((l) => l.descriptor.digest);
+  }
+
   get(diffId: string): KnownLayer | undefined {
     return this.layers.get(diffId);
   }

@@ -5,8 +5,9 @@
 // won the race) has its image's tags written again, a bounded number of times.
 import pLimit from 'p-limit';
 import type { RegistryClient } from '../registry/client.js';
+import { putTagsGuarded } from '../registry/deletion-guard.js';
 import { RegistryError } from '../registry/errors.js';
-import { type FlipResult, flipTags, type TagWrite } from '../transfer/flip.js';
+import type { FlipResult, TagWrite } from '../transfer/flip.js';
 import type { ManifestBytes } from '../transfer/model.js';
 
 export interface PendingTags {
@@ -41,7 +42,12 @@ export async function flipReleaseTags(
     const writes: TagWrite[] = todo.flatMap((p) =>
       p.tags.map((tag) => ({ repository: p.repositoryPath, tag, manifest: p.manifest })),
     );
-    const result = await flipTags(client, writes, options.concurrency);
+    // Guarded: a concurrent `arbor retention` cannot delete one of them (or the fingerprint tag
+    // it stands on) unnoticed; it would be put back (registry/deletion-guard.ts).
+    const result = await putTagsGuarded(client, writes, {
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      keep: todo.map((p) => ({ repository: p.repositoryPath, tag: p.fingerprintTag, manifest: p.manifest })),
+    });
     total = total ? { ...total, tags: total.tags + result.tags } : result;
     // After: a fingerprint tag that moved while its tags were written takes them along.
     current = await Promise.all(todo.map((p) => limit(() => atFingerprintTag(client, p))));

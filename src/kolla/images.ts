@@ -167,7 +167,7 @@ function renderConfig(dir: string, images: KollaImage[], context: Record<string,
     fingerprint: { tagPrefix: 'fp-' },
     images: images.map((i) => toImageConfig(i, dir)),
     retention: [],
-    releases: { tag: '{{ tag }}', repository: 'arbor-releases', record: false },
+    releases: { tag: '{{ tag }}', repository: 'arbor-releases', record: false, deltas: false },
     promote: [],
     locate: () => ({ file, line: 1, col: 1 }),
   };

@@ -6,16 +6,16 @@ import pLimit from 'p-limit';
 import type { Config, PromoteTarget } from '../config/model.js';
 import { ArborError } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
-import { addToFallbackIndex } from '../registry/attach.js';
 import type { RegistryClient } from '../registry/client.js';
-import { OCI_MANIFEST } from '../registry/media-types.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { releasesRepository, writeRecord } from '../release/store.js';
 import { applyRetention, planRetention } from '../retention/index.js';
 import { copyImageTo } from '../transfer/copy-image.js';
+import { copyReferrers } from '../transfer/copy-referrers.js';
 import { type FlipResult, flipTags, type TagWrite } from '../transfer/flip.js';
 import { BlobLedger } from '../transfer/ledger.js';
 import { type CopyTotals, emptyTotals, type ImageToCopy } from '../transfer/model.js';
+import type { SourceManifests } from '../transfer/source-manifests.js';
 import {
   beginEntry,
   completeEntry,
@@ -25,7 +25,6 @@ import {
   writeJournal,
 } from './journal.js';
 import type { PromotePlan, TargetPlan } from './model.js';
-import type { SourceManifests } from './source.js';
 
 export interface TargetOutcome {
   target: string;
@@ -82,13 +81,14 @@ async function promoteTo(
         const copy = await request.source.image(image.sourceRepository, image.digest);
         await copyImageTo(client, image.targetRepository, copy, ledger, totals, withSignal(request.signal));
         referrersCopied += await copyReferrers(
-          request,
+          request.source,
           client,
           image.sourceRepository,
           image.targetRepository,
           image.digest,
           ledger,
           totals,
+          withSignal(request.signal),
         );
       }),
     ),
@@ -134,42 +134,6 @@ async function promoteTo(
 
 function withSignal(signal: AbortSignal | undefined) {
   return signal ? { signal } : {};
-}
-
-/** Signatures, SBOMs and provenance of the image: copied by digest, and listed where the target lacks the referrers API. */
-async function copyReferrers(
-  request: PromoteApplyRequest,
-  client: RegistryClient,
-  sourceRepository: string,
-  targetRepository: string,
-  digest: string,
-  ledger: BlobLedger,
-  totals: CopyTotals,
-): Promise<number> {
-  const artifacts: ImageToCopy[] = await request.source.referrers(sourceRepository, digest);
-  if (artifacts.length === 0) return 0;
-  for (const artifact of artifacts)
-    await copyImageTo(client, targetRepository, artifact, ledger, totals, withSignal(request.signal));
-  const listed = await client.referrers(targetRepository, digest);
-  if (listed.source !== 'referrers-api') {
-    for (const artifact of artifacts) {
-      const json = JSON.parse(artifact.manifest.bytes.toString('utf8')) as {
-        artifactType?: string;
-        annotations?: Record<string, string>;
-        config?: { mediaType?: string };
-      };
-      await addToFallbackIndex(client, targetRepository, digest, {
-        mediaType: artifact.manifest.mediaType || OCI_MANIFEST,
-        digest: artifact.manifest.digest,
-        size: artifact.manifest.bytes.length,
-        ...((json.artifactType ?? json.config?.mediaType)
-          ? { artifactType: (json.artifactType ?? json.config?.mediaType)! }
-          : {}),
-        ...(json.annotations ? { annotations: json.annotations } : {}),
-      });
-    }
-  }
-  return artifacts.length;
 }
 
 /** The release as the target holds it: the same digests, the target's repositories and tags. */

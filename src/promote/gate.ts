@@ -10,7 +10,7 @@ import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseImage, ReleaseRecord } from '../release/record.js';
 import { serializeRecord } from '../release/record.js';
 import { tagMatches } from '../retention/patterns.js';
-import type { SourceManifests } from './source.js';
+import type { SourceManifests } from '../transfer/source-manifests.js';
 
 export interface GateResult {
   passed: boolean;

@@ -7,9 +7,9 @@ import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import type { ReleaseImage } from '../release/record.js';
+import type { SourceManifests } from '../transfer/source-manifests.js';
 import type { ImageAtTarget } from './plan.js';
 import { selectTags, targetRepository } from './plan.js';
-import type { SourceManifests } from './source.js';
 
 export async function observeTarget(
   target: PromoteTarget,

@@ -5,11 +5,11 @@ import { ArborError, type Diagnostic, error } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { readRecord, releasesRepository, type StoredRecord } from '../release/store.js';
+import { SourceManifests } from '../transfer/source-manifests.js';
 import { runGate } from './gate.js';
 import { PROMOTE_PLAN_FORMAT_VERSION, type PromotePlan, type TargetPlan } from './model.js';
 import { observeTarget } from './observe.js';
 import { planTarget } from './plan.js';
-import { SourceManifests } from './source.js';
 
 export interface PromotePlanRequest {
   config: Config;

@@ -13,7 +13,7 @@ import {
 } from './blobs.js';
 import { getImageConfig, type ImageConfig } from './config-blob.js';
 import type { RegistryContext } from './context.js';
-import { type DeleteResult, deleteManifest, deleteTag } from './delete.js';
+import { type DeleteOptions, type DeleteResult, deleteManifest, deleteTag } from './delete.js';
 import { RegistryError } from './errors.js';
 import { getManifest, headManifest, putManifest, tagManifest } from './manifest.js';
 import type { Manifest, ManifestHead } from './manifest-model.js';
@@ -100,8 +100,8 @@ export interface RegistryClient {
     options?: UploadOptions,
   ): Promise<number>;
   mountBlob(repository: string, digest: string, fromRepository: string): Promise<MountResult>;
-  deleteManifest(repository: string, digest: string): Promise<DeleteResult>;
-  deleteTag(repository: string, tag: string): Promise<'deleted' | 'unsupported'>;
+  deleteManifest(repository: string, digest: string, options?: DeleteOptions): Promise<DeleteResult>;
+  deleteTag(repository: string, tag: string, options?: DeleteOptions): Promise<'deleted' | 'unsupported'>;
   referrers(repository: string, digest: string, options?: { artifactType?: string }): Promise<Referrers>;
   /** Waits for requests in flight, then closes; `abort` fails them instead. */
   close(options?: { abort?: boolean }): Promise<void>;
@@ -200,8 +200,8 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     getBlob: (repo, digest, opts) => getBlob(ctx, repo, digest, opts),
     uploadBlob: (repo, digest, source, size, opts) => uploadBlob(ctx, repo, digest, source, size, opts),
     mountBlob: (repo, digest, from) => mountBlob(ctx, repo, digest, from),
-    deleteManifest: (repo, digest) => deleteManifest(ctx, repo, digest),
-    deleteTag: (repo, tag) => deleteTag(ctx, repo, tag),
+    deleteManifest: (repo, digest, opts) => deleteManifest(ctx, repo, digest, opts),
+    deleteTag: (repo, tag, opts) => deleteTag(ctx, repo, tag, opts),
     referrers: (repo, digest, opts) => referrers(ctx, repo, digest, opts),
     close: (options) => (options?.abort ? pools.destroy() : pools.close()),
   };

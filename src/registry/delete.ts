@@ -8,15 +8,31 @@ import type { RegistryResponse } from './transport/types.js';
 
 export type DeleteResult = 'deleted' | 'not-found' | 'unsupported';
 
+export interface DeleteOptions {
+  /**
+   * Let the transport send the DELETE again after a connection error, 5xx or 429 (default true).
+   * Retention turns it off: a DELETE sent again after a backoff would act on a re-check that old,
+   * so it re-checks first and sends its own.
+   */
+  retry?: boolean;
+}
+
 export async function deleteManifest(
   ctx: RegistryContext,
   repository: string,
   digest: string,
+  options: DeleteOptions = {},
 ): Promise<DeleteResult> {
-  return deleteReference(ctx, repository, digest, async (response) => {
-    await response.body.dump();
-    return 'not-found';
-  });
+  return deleteReference(
+    ctx,
+    repository,
+    digest,
+    async (response) => {
+      await response.body.dump();
+      return 'not-found';
+    },
+    options,
+  );
 }
 
 /** OCI 1.1 `DELETE /manifests/<tag>`: removes the tag, keeps the manifest. */
@@ -24,16 +40,23 @@ export async function deleteTag(
   ctx: RegistryContext,
   repository: string,
   tag: string,
+  options: DeleteOptions = {},
 ): Promise<'deleted' | 'unsupported'> {
-  return deleteReference(ctx, repository, tag, async (response, reference) => {
-    // Distribution 2.x parses the reference as a digest and reports the tag unknown as a digest.
-    const error = parseErrorBody((await readBody(response, 64 * 1024, reference)).toString('utf8'));
-    if (error?.code === 'DIGEST_INVALID' || error?.code === 'UNSUPPORTED') return 'unsupported';
-    throw new RegistryError(reference, error?.message ?? 'tag unknown', {
-      status: 404,
-      ...(error?.code ? { code: error.code } : {}),
-    });
-  });
+  return deleteReference(
+    ctx,
+    repository,
+    tag,
+    async (response, reference) => {
+      // Distribution 2.x parses the reference as a digest and reports the tag unknown as a digest.
+      const error = parseErrorBody((await readBody(response, 64 * 1024, reference)).toString('utf8'));
+      if (error?.code === 'DIGEST_INVALID' || error?.code === 'UNSUPPORTED') return 'unsupported';
+      throw new RegistryError(reference, error?.message ?? 'tag unknown', {
+        status: 404,
+        ...(error?.code ? { code: error.code } : {}),
+      });
+    },
+    options,
+  );
 }
 
 /**
@@ -45,6 +68,7 @@ async function deleteReference<NotFound extends DeleteResult>(
   repository: string,
   tagOrDigest: string,
   onNotFound: (response: RegistryResponse, reference: string) => Promise<NotFound>,
+  options: DeleteOptions = {},
 ): Promise<'deleted' | 'unsupported' | NotFound> {
   const reference = describeRef(ctx.registry, repository, tagOrDigest);
   const response = await ctx.send({
@@ -52,13 +76,30 @@ async function deleteReference<NotFound extends DeleteResult>(
     url: repoPath(repository, 'manifests', tagOrDigest),
     scope: deleteScope(repository),
     reference,
-    idempotent: true,
+    idempotent: options.retry ?? true,
   });
   if (response.status === 202 || response.status === 200) {
     await response.body.dump();
     return 'deleted';
   }
   if (response.status === 404) return onNotFound(response, reference);
+  if (response.status === 400 && tagOrDigest.includes(':')) {
+    // Distribution answers DIGEST_INVALID when, while deleting, it reads a tag link that another
+    // request is rewriting or removing in the same repository (a concurrent push or delete):
+    // a transient answer about the repository, not a refusal of deletion.
+    const error = parseErrorBody((await readBody(response, 64 * 1024, reference)).toString('utf8'));
+    if (error?.code === 'DIGEST_INVALID')
+      throw new RegistryError(
+        reference,
+        `${error.message ?? 'digest invalid'} (a concurrent change in the repository)`,
+        {
+          status: 400,
+          code: error.code,
+          restartable: true,
+        },
+      );
+    return 'unsupported';
+  }
   if (response.status === 405 || response.status === 400) {
     await response.body.dump();
     return 'unsupported';

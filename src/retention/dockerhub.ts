@@ -32,6 +32,8 @@ export interface HubTag {
   /** The manifest digest (an index for multi-arch images); may be absent for very old images. */
   digest?: string;
   lastUpdated?: string;
+  /** When the tag was last pushed (written or moved), as Hub records it. */
+  lastPushed?: string;
 }
 
 interface HubResponse {
@@ -107,6 +109,7 @@ export class DockerHubClient {
           name: r.name,
           ...(typeof r.digest === 'string' ? { digest: r.digest } : {}),
           ...(typeof r.last_updated === 'string' ? { lastUpdated: r.last_updated } : {}),
+          ...(typeof r.tag_last_pushed === 'string' ? { lastPushed: r.tag_last_pushed } : {}),
         });
       }
       url = typeof page.next === 'string' && page.next !== '' ? this.sameOrigin(page.next) : undefined;
@@ -235,4 +238,18 @@ function hubMessage(json: unknown): string | undefined {
   if (typeof j?.message === 'string') return j.message;
   if (typeof j?.detail === 'string') return j.detail;
   return undefined;
+}
+
+/**
+ * When each tag of `repository` was last pushed, as Hub says (`tag_last_pushed`, else
+ * `last_updated`): the one registry arbor talks to that reports tag write times. Retention's grace
+ * period counts from them (observe.ts), so a re-tag of an old image on Hub is recent.
+ */
+export async function hubTagTimes(hub: DockerHubClient, repository: string): Promise<Map<string, number>> {
+  const times = new Map<string, number>();
+  for (const tag of await hub.listTags(repository)) {
+    const at = Date.parse(tag.lastPushed ?? tag.lastUpdated ?? '');
+    if (!Number.isNaN(at)) times.set(tag.name, at);
+  }
+  return times;
 }

@@ -4,7 +4,8 @@
 // Keep wins (Harbor's union of keeps, decided per artifact): a digest is deleted only when at
 // least one rule selects its repository and no keep clause of any of those rules keeps it, and
 // nothing protects it. Protected, whatever the rules: every tag images.yaml wants (release and
-// fingerprint tags), digests pushed within the grace period, children of any kept index.
+// fingerprint tags), digests pushed within the grace period or that a tag reached within it (as
+// far as arbor saw: tag-hints.ts), children of any kept index.
 
 import { parseDuration } from '../config/duration.js';
 import type { RetentionRule } from '../config/model.js';
@@ -104,6 +105,13 @@ function evaluateRepository(
         a.digest,
         `${a.pushedAt !== undefined ? 'pushed' : 'created'} within the grace period (${formatMs(grace)})`,
       );
+    // A tag written onto an old image (a rollback, a promotion) is as recent as the write.
+    for (const [tag, since] of Object.entries(a.tagsSeenSince ?? {}))
+      if (now - since < grace)
+        keep(
+          a.digest,
+          `tag ${tag} was written onto it recently (first seen there by arbor at ${new Date(since).toISOString()}, absent at its look before): kept for the grace period (${formatMs(grace)})`,
+        );
   }
   for (const rule of rules) keepByRule(rule, history.artifacts, tagged, now, keep);
   for (const a of history.artifacts) {

@@ -42,6 +42,8 @@ export interface PlanRetentionOptions {
   cacheDir?: string | false;
   /** Warnings (a rule selecting nothing), with the rule's location. */
   onWarning?: (warning: Diagnostic) => void;
+  /** When the registry says each tag was last pushed (Docker Hub: hubTagTimes). */
+  tagPushTimes?: (repository: string) => Promise<ReadonlyMap<string, number>>;
 }
 
 export interface RetentionPlan extends RetentionOutcome {
@@ -81,6 +83,8 @@ export async function planRetentionDetailed(
   const histories = await observeRepositories(client, selections, {
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(cache && hints ? { cache, hints } : {}),
+    ...(options.tagPushTimes ? { tagPushTimes: options.tagPushTimes } : {}),
+    now: now.getTime(),
   });
   // After the run's reads, so this run's entries count as just used; hints on the same daily turn.
   if (await cache?.pruneIfDue()) await hints?.prune();

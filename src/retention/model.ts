@@ -15,8 +15,13 @@ export interface Artifact {
   tags: string[];
   /** Image creation time (ms since epoch) from the image config; may lie (reproducible builds). */
   created?: number;
-  /** When the registry received it, if the registry says so (distribution does not). */
+  /** When the registry last received it under one of its tags, if it says so (Docker Hub; distribution does not). */
   pushedAt?: number;
+  /**
+   * Tags arbor saw arrive on it after an earlier look (tag-hints.ts): tag → when arbor first saw
+   * it here (ms since epoch). The write happened before that, but after the earlier look.
+   */
+  tagsSeenSince?: Record<string, number>;
   mediaType: string;
   /** For an index: the manifests it lists. */
   children: string[];

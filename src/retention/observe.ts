@@ -13,6 +13,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { RegistryClient } from '../registry/client.js';
 import { getImageConfigBytes, parseImageConfig } from '../registry/config-blob.js';
 import { describeRef } from '../registry/context.js';
+import { isMarkerTag } from '../registry/deletion-guard.js';
 import type { DigestCache } from '../registry/digest-cache.js';
 import { unlessNotFound } from '../registry/errors.js';
 import {
@@ -25,10 +26,19 @@ import {
 import { isForeignLayer } from '../registry/media-types.js';
 import type { Artifact, RepositoryHistory, StoredBlob } from './model.js';
 import type { Selections } from './select.js';
-import { askTagWith, type TagHints } from './tag-hints.js';
+import { askTagWith, type TagHints, tagsFirstSeen } from './tag-hints.js';
 
 /** The OCI referrers tag schema: `<algorithm>-<hex of the subject digest>`. */
 const REFERRERS_TAG = /^sha256-[0-9a-f]{64}$/;
+
+/**
+ * Whether retention judges a tag: not the referrers fallback tags (`sha256-<hex>`, the index of
+ * an image's signatures, SBOM and provenance), not a running retention's deletion marker
+ * (registry/deletion-guard.ts). Neither is a version anyone keeps.
+ */
+export function isVersionTag(tag: string): boolean {
+  return !REFERRERS_TAG.test(tag) && !isMarkerTag(tag);
+}
 
 export const DEFAULT_CONCURRENCY = 16;
 
@@ -39,6 +49,10 @@ export interface ObserveOptions {
   cache?: DigestCache;
   /** What tags pointed at last time: chooses HEAD or GET per tag (needs `cache` to matter). */
   hints?: TagHints;
+  /** The time of this look (ms since epoch), recorded in the hints; default now. */
+  now?: number;
+  /** When the registry says each tag was last pushed (ms), where it says so (Docker Hub's API). */
+  tagPushTimes?: (repository: string) => Promise<ReadonlyMap<string, number>>;
 }
 
 export async function observeRepositories(
@@ -70,12 +84,12 @@ export async function observeArtifacts(
 ): Promise<Artifact[]> {
   const { cache, hints } = options;
   const limit = options.limit ?? pLimit(DEFAULT_CONCURRENCY);
-  // A repository that does not exist has no tags. The referrers fallback tags (`sha256-<hex>`,
-  // the index of an image's signatures, SBOM and provenance) are not versions: never judged.
+  // A repository that does not exist has no tags. Tags that are not versions are never judged.
   const tags = (await limit(() => unlessNotFound(client.listTags(repository), [] as string[]))).filter(
-    (tag) => !REFERRERS_TAG.test(tag),
+    isVersionTag,
   );
-  const lastSeen = hints?.read(client.registry, repository) ?? new Map<string, string>();
+  const previous = hints?.readRecord(client.registry, repository);
+  const lastSeen = previous?.tags ?? new Map<string, string>();
   const digestOfTag = new Map<string, string>();
   const manifests = new Map<string, Manifest>();
   await Promise.all(
@@ -104,7 +118,9 @@ export async function observeArtifacts(
     if (list) list.push(tag);
     else tagsByDigest.set(digest, [tag]);
   }
-  if (hints && cache) await hints.write(client.registry, repository, digestOfTag);
+  const observedAt = options.now ?? Date.now();
+  const since = previous ? tagsFirstSeen(previous, digestOfTag, observedAt) : new Map<string, number>();
+  if (hints && cache) await hints.write(client.registry, repository, digestOfTag, { observedAt, since });
 
   // Breadth first through indexes: their children are artifacts too (untagged, usually).
   let wanted = new Set([...tagsByDigest.keys()].filter((d) => !manifests.has(d)));
@@ -133,7 +149,18 @@ export async function observeArtifacts(
       ),
   );
 
-  return [...manifests.values()].map((m) => toArtifact(m, tagsByDigest.get(m.digest) ?? [], created));
+  const pushTimes = await options.tagPushTimes?.(repository);
+  return [...manifests.values()].map((m) => {
+    const artifact = withPushTime(toArtifact(m, tagsByDigest.get(m.digest) ?? [], created), pushTimes);
+    const seen = artifact.tags.filter((t) => since.has(t)).map((t) => [t, since.get(t)!] as const);
+    return seen.length > 0 ? { ...artifact, tagsSeenSince: Object.fromEntries(seen) } : artifact;
+  });
+}
+
+/** The latest push of any of its tags, when the registry reports push times. */
+function withPushTime(artifact: Artifact, times: ReadonlyMap<string, number> | undefined): Artifact {
+  const pushed = artifact.tags.map((t) => times?.get(t)).filter((t): t is number => t !== undefined);
+  return pushed.length > 0 ? { ...artifact, pushedAt: Math.max(...pushed) } : artifact;
 }
 
 /** The manifest with this digest: from the cache, else fetched (and then stored). */

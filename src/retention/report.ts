@@ -1,6 +1,6 @@
 // How retention's deletions and their results read, in `arbor retention` and `arbor apply` alike.
 import type { PlannedDeletion } from '../plan/model.js';
-import type { ApplyRetentionResult, DeletionResult } from './apply.js';
+import type { ApplyRetentionResult, DeletionResult, VanishedTag } from './apply.js';
 import { formatBytes } from './usage.js';
 
 export function describeDeletion(d: PlannedDeletion): string {
@@ -22,9 +22,19 @@ export function resultSummary(applied: ApplyRetentionResult, options: { dockerHu
   const lines = [
     `Retention: ${count('deleted')} deleted, ${count('already-gone')} already gone, ${count('aborted')} aborted (changed since the plan), ${count('skipped')} skipped.`,
   ];
+  for (const v of applied.vanished) lines.push(vanishedWarning(v));
   if (count('deleted') > 0 && !options.dockerHub)
     lines.push(
       `${formatBytes(applied.bytesFreed)} become free when the registry collects garbage; on CNCF distribution stop writes and run \`docker-registry garbage-collect CONFIG.yml\` (or \`registry garbage-collect\`).`,
     );
   return lines;
+}
+
+/**
+ * A tag gone while retention ran although its digest remains: moved onto a digest retention
+ * deleted after that digest's last check (the window a registry without compare-and-swap leaves
+ * open), or deleted by someone else.
+ */
+export function vanishedWarning(v: VanishedTag): string {
+  return `warning: tag ${v.repository}:${v.tag} disappeared while retention ran, although ${v.lastSeenOn.slice(0, 19)} (where it was last seen) remains: someone deleted it, or moved it onto a digest deleted here after its last check; push it again if it is still wanted`;
 }

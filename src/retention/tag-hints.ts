@@ -7,6 +7,11 @@
 // Both answers come from the registry in this run. A stale, missing or damaged hint costs at
 // most one request more, never a wrong mapping, so hints need no locking: the last writer wins.
 //
+// Beside the mapping, when arbor first saw each tag on its current digest (`since`) and when it
+// last looked (`observedAt`): the registry does not say when a tag was written, but a tag that was
+// absent or elsewhere at arbor's previous look was written after it. Retention uses that only to
+// keep more (the grace period, evaluate.ts): a lost or damaged hint protects less, never deletes more.
+//
 // One file per repository, `<dir>/<sha256 hex of "registry/repository">.json`, written whole
 // (temporary file, then rename) by every run that reads the repository; any failure to read is an
 // empty hint, any failure to write is ignored, like the digest cache. prune() removes the files
@@ -29,6 +34,18 @@ interface HintFile {
   repository: string;
   /** tag → manifest digest */
   tags: Record<string, string>;
+  /** When this look was taken (ms since epoch). */
+  observedAt?: number;
+  /** tag → when arbor first saw it on its current digest (ms since epoch), if after an earlier look. */
+  since?: Record<string, number>;
+}
+
+/** What a repository's tags pointed at when arbor last looked, and since when, as far as it knows. */
+export interface TagRecord {
+  tags: Map<string, string>;
+  /** Absent when there was no readable earlier look. */
+  observedAt?: number;
+  since: Map<string, number>;
 }
 
 /** Beside the digest cache (`.arbor/cache/registry` → `.arbor/cache/registry-tags`): its prune would remove foreign files. */
@@ -55,12 +72,18 @@ export class TagHints {
 
   /** The last recorded tag → digest of this repository; empty when there is none or it is unreadable. */
   read(registry: string, repository: string): Map<string, string> {
+    return this.readRecord(registry, repository).tags;
+  }
+
+  /** The last look at this repository with its times; no observedAt when there is none or it is unreadable. */
+  readRecord(registry: string, repository: string): TagRecord {
     const hints = new Map<string, string>();
+    const record: TagRecord = { tags: hints, since: new Map() };
     let parsed: Partial<HintFile>;
     try {
       parsed = JSON.parse(readFileSync(this.fileOf(registry, repository), 'utf8'));
     } catch {
-      return hints;
+      return record;
     }
     if (
       typeof parsed !== 'object' ||
@@ -73,21 +96,35 @@ export class TagHints {
       typeof parsed.tags !== 'object' ||
       parsed.tags === null
     )
-      return hints;
+      return record;
     for (const [tag, digest] of Object.entries(parsed.tags))
       if (typeof digest === 'string') hints.set(tag, digest);
-    return hints;
+    if (typeof parsed.observedAt === 'number' && Number.isFinite(parsed.observedAt)) {
+      record.observedAt = parsed.observedAt;
+      if (typeof parsed.since === 'object' && parsed.since !== null)
+        for (const [tag, at] of Object.entries(parsed.since))
+          if (typeof at === 'number' && Number.isFinite(at) && hints.has(tag)) record.since.set(tag, at);
+    }
+    return record;
   }
 
-  /** Records what the tags point at now; best effort (a failed write is dropped). */
-  async write(registry: string, repository: string, tags: ReadonlyMap<string, string>): Promise<void> {
+  /** Records what the tags point at now (and, when known, since when); best effort (a failed write is dropped). */
+  async write(
+    registry: string,
+    repository: string,
+    tags: ReadonlyMap<string, string>,
+    times?: { observedAt: number; since: ReadonlyMap<string, number> },
+  ): Promise<void> {
     const file = this.fileOf(registry, repository);
+    const sorted = <T>(m: ReadonlyMap<string, T>) =>
+      Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     const body: HintFile = {
       format: TAG_HINTS_FORMAT,
       version: TAG_HINTS_VERSION,
       registry,
       repository,
-      tags: Object.fromEntries([...tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      tags: sorted(tags),
+      ...(times ? { observedAt: times.observedAt, since: sorted(times.since) } : {}),
     };
     // Read-only tree, disk full: the next run asks as if it had no hints.
     await writeFileAtomic(file, `${JSON.stringify(body)}\n`, { makeDirectory: true }).catch(() => undefined);
@@ -120,4 +157,26 @@ export class TagHints {
   private fileOf(registry: string, repository: string): string {
     return path.join(this.dir, `${sha256(`${registry}/${repository}`).slice('sha256:'.length)}.json`);
   }
+}
+
+/**
+ * Since when each tag points at its digest, as far as arbor's own looks tell: a tag absent or
+ * elsewhere at the previous look was written after it, so it counts as first seen now; one
+ * unchanged keeps its earlier time; without a previous look nothing is known.
+ */
+export function tagsFirstSeen(
+  previous: TagRecord,
+  now: ReadonlyMap<string, string>,
+  at: number,
+): Map<string, number> {
+  const since = new Map<string, number>();
+  if (previous.observedAt === undefined) return since;
+  for (const [tag, digest] of now) {
+    if (previous.tags.get(tag) !== digest) since.set(tag, at);
+    else {
+      const earlier = previous.since.get(tag);
+      if (earlier !== undefined) since.set(tag, earlier);
+    }
+  }
+  return since;
 }

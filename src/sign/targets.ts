@@ -1,6 +1,5 @@
-// What `arbor verify` and `arbor diff` look at: a list of image references. Today a "release" is
-// a tag applied to every image of the tree (`--tag T`, `--release R`); when release records exist
-// (src/release/), they produce the same list and nothing downstream changes.
+// What `arbor verify` and `arbor diff` look at: a list of image references: the tree's images at a
+// tag here; a release record gives the same list, pinned by digest (cli/sign-targets.ts releaseTargets).
 import type { Config } from '../config/model.js';
 import { repositoryPath } from '../config/repository.js';
 import { parseReference } from '../registry/reference.js';

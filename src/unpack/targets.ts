@@ -37,6 +37,8 @@ export interface TreeSelection {
   only?: string[];
   /** Every image at this tag; default each image's first tag (its fingerprint tag when it has none). */
   tag?: string;
+  /** Every image of this release record, pinned by digest (named by the release's tag). */
+  release?: string;
 }
 
 /** The tree's images as they are in its registry. */
@@ -55,6 +57,25 @@ export async function treeTargets(selection: TreeSelection): Promise<UnpackTarge
     ...(config.registry.caFile ? { caFile: resolve(config.root, config.registry.caFile) } : {}),
   };
   const origin = (name: string) => `${selection.file}: image ${name}`;
+  if (selection.release !== undefined) {
+    const { RegistryClients } = await import('../plan/clients.js');
+    const { treeRelease } = await import('../release/of-tree.js');
+    const clients = new RegistryClients(config);
+    try {
+      const record = await treeRelease(clients.home, config, selection.release);
+      return record.images
+        .filter((image) => names.includes(image.name))
+        .map((image) => ({
+          ...base,
+          origin: `release ${record.release}: image ${image.name}`,
+          repository: image.repository,
+          tag: image.tags.includes(record.release) ? record.release : (image.tags[0] ?? image.fingerprintTag),
+          digest: image.digest,
+        }));
+    } finally {
+      await clients.close();
+    }
+  }
   if (selection.tag !== undefined) {
     const tag = selection.tag;
     return names.map((name) => ({

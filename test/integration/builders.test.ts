@@ -150,6 +150,29 @@ describe.each([
     expect(out.split('\n')).toEqual(['child-of-base', `hello-${mode}`, 'lo']);
   });
 
+  it('exports an image whose layers repeat (docker save writes the second as a link to the first)', async () => {
+    const tag = `${repo()}-twice:fp-2`;
+    await builder.build(
+      request({
+        image: 'twice',
+        contextDir,
+        dockerfile: `FROM scratch\nCOPY run-id /etc/run-id\nCOPY run-id /etc/run-id\nCOPY run-id /etc/run-id\n`,
+        tags: [tag],
+        logFile: log('twice'),
+      }),
+    );
+    const [image] = await builder.export(tag, {
+      logFile: log('export'),
+      workDir: await mkdtemp(join(workDir, 'export-')),
+    });
+    const diffIds = image!.layers.map((l) => l.diffId);
+    const inspected = JSON.parse(docker(['image', 'inspect', tag]))[0] as { RootFS: { Layers: string[] } };
+    expect(diffIds).toEqual(inspected.RootFS.Layers);
+    // The same file copied again over itself: at least two layers are the same tar.
+    expect(new Set(diffIds).size).toBeLessThan(diffIds.length);
+    for (const layer of image!.layers) expect(sha256(await readFile(layer.file!))).toBe(layer.diffId);
+  });
+
   it('exports the built image: the config as the engine holds it, every layer as its tar', async () => {
     const ref = `${repo()}-base:2025.1`;
     const exportDir = await mkdtemp(join(workDir, 'export-'));

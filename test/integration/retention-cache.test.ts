@@ -179,6 +179,38 @@ describe('retention with the registry digest cache', () => {
     }
   });
 
+  it('a tag written onto an old image between two plans keeps it for the grace period', async () => {
+    const digests: string[] = [];
+    for (let v = 1; v <= 4; v++) digests.push(await pushVersion(setup, 'ns/promo', [`p${v}`], day(v)));
+    const tree = await writeConfig(registry.host, '  - extra_repositories: ["ns/promo"]\n    keep_last: 1');
+    try {
+      const { config } = await loadTree(tree.file);
+      const client = createRegistryClient({ registry: registry.host, insecure: true });
+      try {
+        const gone = async (at: Date) =>
+          (await planRetentionDetailed(config, [], client, at)).deletions.map((d) => d.digest).sort();
+        const first = new Date();
+        expect(await gone(first)).toEqual(digests.slice(0, 3).sort());
+        // A promotion: the oldest image gets a new tag. Its creation time says nothing of that.
+        await setup.tagManifest('ns/promo', 'p1', 'prod');
+        const second = new Date(first.getTime() + 60_000);
+        const plan = await planRetentionDetailed(config, [], client, second);
+        expect(plan.deletions.map((d) => d.digest).sort()).toEqual(digests.slice(1, 3).sort());
+        expect(plan.kept.find((k) => k.digest === digests[0])!.reasons).toEqual([
+          `tag prod was written onto it recently (first seen there by arbor at ${second.toISOString()}, absent at its look before): kept for the grace period (1h)`,
+        ]);
+        // Seen again unchanged a minute later: still the first sighting's time. Past the hour: expired.
+        const third = await planRetentionDetailed(config, [], client, new Date(second.getTime() + 60_000));
+        expect(third.kept.find((k) => k.digest === digests[0])!.reasons[0]).toContain(second.toISOString());
+        expect(await gone(new Date(second.getTime() + 3_600_000))).toEqual(digests.slice(0, 3).sort());
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await tree.remove();
+    }
+  });
+
   it('`arbor retention plan` twice: the second run reads only tag lists and HEADs, same JSON', async () => {
     const tree = await writeConfig(registry.host, RULES);
     try {

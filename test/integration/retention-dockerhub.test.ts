@@ -2,13 +2,15 @@
 // paged tag listing, tag deletion, rate limits (429 + Retry-After / X-RateLimit-Reset), and
 // retention apply deleting through Hub while re-checking tags on the registry.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTree } from '../../src/plan/desired.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { applyRetention } from '../../src/retention/apply.js';
-import { DockerHubClient } from '../../src/retention/dockerhub.js';
+import { DockerHubClient, hubTagTimes } from '../../src/retention/dockerhub.js';
+import { planRetentionDetailed } from '../../src/retention/index.js';
 import { redact } from '../../src/secrets.js';
 import { type FakeDockerHub, startFakeDockerHub } from '../support/fake-dockerhub.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
-import { day, pushVersion } from './retention-fixtures.js';
+import { day, pushVersion, writeConfig } from './retention-fixtures.js';
 
 let hub: FakeDockerHub;
 let registry: TestRegistry;
@@ -45,7 +47,12 @@ describe('Docker Hub web API', () => {
     const api = hubClient();
     const tags = await api.listTags('acme/app');
     expect(tags.map((t) => t.name)).toEqual(['t0', 't1', 't2', 't3', 't4', 't5', 't6']);
-    expect(tags[0]).toEqual({ name: 't0', digest: 'sha256:0', lastUpdated: '2025-01-01T00:00:00.000000Z' });
+    expect(tags[0]).toEqual({
+      name: 't0',
+      digest: 'sha256:0',
+      lastUpdated: '2025-01-01T00:00:00.000000Z',
+      lastPushed: '2025-01-01T00:00:00.000000Z',
+    });
     expect(await api.deleteTag('acme/app', 't1')).toBe('deleted');
     expect(await api.deleteTag('acme/app', 't1')).toBe('not-found');
     expect(hub.tags('acme/app')).toEqual(['t0', 't2', 't3', 't4', 't5', 't6']);
@@ -84,6 +91,30 @@ describe('Docker Hub web API', () => {
       'error: Docker Hub login as arbor-bot failed (401): Incorrect authentication credentials',
     );
     expect(redact('token wrong-password-123')).toBe('token ***');
+  });
+
+  it("plans with Hub's tag push times: an old image re-tagged minutes ago is within the grace period", async () => {
+    const promoted = await pushVersion(client, 'acme/times', ['t1'], day(1));
+    const old = await pushVersion(client, 'acme/times', ['t2'], day(2));
+    await pushVersion(client, 'acme/times', ['t3'], day(3));
+    await client.tagManifest('acme/times', promoted, 'prod');
+    const recently = new Date(Date.now() - 10 * 60_000).toISOString();
+    hub.seed('acme/times', { t1: promoted, t2: old, t3: 'sha256:t3', prod: promoted }, { prod: recently });
+    const tree = await writeConfig(registry.host, '  - extra_repositories: ["acme/times"]\n    keep_last: 1');
+    const { config } = await loadTree(tree.file);
+    await tree.remove();
+    const api = hubClient();
+    const withTimes = await planRetentionDetailed(config, [], client, new Date(), {
+      cacheDir: false,
+      tagPushTimes: (repository) => hubTagTimes(api, repository),
+    });
+    expect(withTimes.deletions.map((d) => d.digest)).toEqual([old]);
+    expect(withTimes.kept.find((k) => k.digest === promoted)!.reasons).toEqual([
+      'pushed within the grace period (1h)',
+    ]);
+    // Without them, only the creation time speaks: the promoted image goes.
+    const without = await planRetentionDetailed(config, [], client, new Date(), { cacheDir: false });
+    expect(without.deletions.map((d) => d.digest).sort()).toEqual([promoted, old].sort());
   });
 
   it('retention apply deletes through Hub, after re-checking each digest on the registry', async () => {

@@ -115,7 +115,10 @@ describe('retention on a real registry', () => {
     const moved = await pushVersion(client, 'ns/race', ['r2'], day(5)); // r2 re-pushed: moved away from b
     const applied = await applyRetention(result.deletions, client);
     const status = Object.fromEntries(applied.results.map((r) => [r.deletion.digest, r]));
-    expect(status[a]).toMatchObject({ status: 'aborted', detail: 'tag hotfix points at it since the plan' });
+    expect(status[a]).toMatchObject({
+      status: 'aborted',
+      detail: 'tag hotfix points at it since the plan (written since the plan, so within the grace period)',
+    });
     expect(status[b]!.status).toBe('aborted');
     expect(status[b]!.detail).toMatch(/^tag r2 now points at sha256:/);
     expect(status[c]!.status).toBe('deleted');

@@ -8,7 +8,8 @@ export interface FakeDockerHub extends RecordingServer {
   /** Set as the API base (env ARBOR_DOCKERHUB_API). */
   apiUrl: string;
   /** Tags of `namespace/name` → digest. */
-  seed(repository: string, tags: Record<string, string>): void;
+  /** Tags → digests; `pushed`: tag → when it was last pushed (ISO), default 2025-01-01. */
+  seed(repository: string, tags: Record<string, string>, pushed?: Record<string, string>): void;
   tags(repository: string): string[];
   /** The next `count` authorized requests answer 429 with `Retry-After: seconds`. */
   rateLimitNext(count: number, retryAfterSeconds: number): void;
@@ -21,6 +22,7 @@ export async function startFakeDockerHub(
   const password = options.password ?? 'dckr_pat_fake0123456789';
   const token = 'eyJhbGciOiJIUzI1NiJ9.fake-hub-jwt.signature';
   const repositories = new Map<string, Map<string, string>>();
+  const pushedAt = new Map<string, Record<string, string>>();
   let limited = { count: 0, seconds: 0 };
 
   const server = await startRecordingServer((req, origin) => {
@@ -62,7 +64,8 @@ export async function startFakeDockerHub(
           results: slice.map((name) => ({
             name,
             digest: repo.get(name),
-            last_updated: '2025-01-01T00:00:00.000000Z',
+            last_updated: pushedAt.get(`${list[1]}/${list[2]}`)?.[name] ?? '2025-01-01T00:00:00.000000Z',
+            tag_last_pushed: pushedAt.get(`${list[1]}/${list[2]}`)?.[name] ?? '2025-01-01T00:00:00.000000Z',
             tag_status: 'active',
             images: [{ architecture: 'amd64', os: 'linux', digest: repo.get(name), status: 'active' }],
           })),
@@ -83,8 +86,9 @@ export async function startFakeDockerHub(
   return {
     ...server,
     apiUrl: server.origin,
-    seed(repository, tags) {
+    seed(repository, tags, pushed = {}) {
       repositories.set(repository, new Map(Object.entries(tags)));
+      pushedAt.set(repository, pushed);
     },
     tags(repository) {
       return [...(repositories.get(repository)?.keys() ?? [])].sort();

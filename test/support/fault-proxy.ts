@@ -38,6 +38,8 @@ export interface ChaosOptions {
   retryAfter?: string;
   /** Share of answers with a body that are cut after a random part of it. */
   cutRate?: number;
+  /** Cut the connection every time this many more answer bytes went to the client (a flaky WAN). */
+  cutEveryBytes?: number;
   /** Share of upload bodies (PATCH/PUT to blobs/uploads) cut after a random part reached the registry. */
   cutUploadRate?: number;
   /** Answers' bodies are sent at this rate (bytes per second). */
@@ -91,6 +93,8 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   let extraHeaders: Record<string, string> = {};
   let pagination: 'link' | 'no-link' | 'off' = 'off';
   let chaos: (ChaosOptions & { random: () => number }) | null = null;
+  /** Answer bytes sent since the last cut, for `cutEveryBytes`. */
+  let sinceCut = 0;
   const requests: ProxiedRequest[] = [];
   const agent = new Agent({ keepAlive: true });
   const sockets = new Set<Socket>();
@@ -168,10 +172,19 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
         }
         res.writeHead(up.statusCode ?? 502, headers);
         const length = Number(up.headers['content-length'] ?? 0);
-        const cutAt =
+        let cutAt =
           chaotic && method !== 'HEAD' && length > 1 && chaotic.random() < (chaotic.cutRate ?? 0)
             ? Math.floor(chaotic.random() * (length - 1)) + 1
             : undefined;
+        const every = chaotic?.cutEveryBytes;
+        if (every && method !== 'HEAD' && length > 1) {
+          // The link breaks once `every` bytes went over since it last broke, wherever that falls.
+          if (sinceCut + length > every) {
+            const at = Math.max(1, every - sinceCut);
+            cutAt = cutAt === undefined ? at : Math.min(cutAt, at);
+            sinceCut = 0;
+          } else sinceCut += length;
+        }
         if (cutAt !== undefined) proxy.injected.cut++;
         forwardBody(up, res, {
           ...(cutAt !== undefined ? { cutAt } : {}),

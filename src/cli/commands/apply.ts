@@ -22,6 +22,7 @@ import { applyRetention, planRetention, protectedTagsOf } from '../../retention/
 import { describeResult, resultSummary } from '../../retention/report.js';
 import { openSigningKeys } from '../../sign/keys.js';
 import { action } from '../action.js';
+import { publishApplyDeltas } from '../apply-deltas.js';
 import { confirm } from '../confirm.js';
 import { err, out, useColor } from '../io.js';
 import { fileOption, type PlanningFlags, planRequestFrom, selectionOptions } from '../options.js';
@@ -188,6 +189,9 @@ async function applyCommand(
       );
     const changed = outcomes.some((o) => ['built', 'tagged', 'refreshed', 'adopted'].includes(o.status));
     if (changed) {
+      // Deltas first: they are computed against the record this release name held before.
+      const deltas = await publishApplyDeltas({ desired, client: clients.home, git, report });
+      if (deltas) out(deltas);
       const recorded = await recordRelease({
         desired,
         client: clients.home,

@@ -11,7 +11,14 @@ import { type ImageTarget, sbomPackages, verifyImage } from '../../sign/verify.j
 import { action } from '../action.js';
 import { err, out } from '../io.js';
 import { debugSink, formatOption } from '../options.js';
-import { type KeyFlags, keyOptions, TargetClients, treeConfig, verifyPolicy } from '../sign-targets.js';
+import {
+  type KeyFlags,
+  keyOptions,
+  releaseTargets,
+  TargetClients,
+  treeConfig,
+  verifyPolicy,
+} from '../sign-targets.js';
 
 interface DiffFlags extends KeyFlags {
   file?: string;
@@ -21,7 +28,10 @@ interface DiffFlags extends KeyFlags {
 export function register(program: Command): void {
   const cmd = program
     .command('diff')
-    .argument('<from>', 'a release (tag) of the tree, or an image reference')
+    .argument(
+      '<from>',
+      'a release of the tree (its record, else the tag of that name), or an image reference',
+    )
     .argument('<to>', 'a later release (tag), or an image reference')
     .description('packages added, removed and upgraded per image between two releases, from their SBOMs');
   cmd.option('-f, --file <path>', 'the image tree (default images.yaml)');
@@ -44,12 +54,15 @@ export function register(program: Command): void {
       } else {
         if (!config)
           throw new ArborError('diff of releases needs the tree: run where images.yaml is, or give -f FILE');
-        const after = treeImagesAtTag(config, to!);
-        pairs = treeImagesAtTag(config, from!).map((before, i) => ({
-          name: before.name!,
-          before,
-          after: after[i]!,
-        }));
+        // A release with a record is compared by its images' digests; otherwise by the tag of that name.
+        const side = async (name: string) =>
+          (await releaseTargets(config, name).catch(() => null)) ?? treeImagesAtTag(config, name);
+        const [before, after] = await Promise.all([side(from!), side(to!)]);
+        pairs = before
+          .map((b) => ({ name: b.name!, before: b, after: after.find((a) => a.name === b.name) }))
+          .filter(
+            (p): p is { name: string; before: ImageTarget; after: ImageTarget } => p.after !== undefined,
+          );
       }
       // SBOMs are verified with the keys there are; without them (no GnuPG home here) they are
       // still read, and the diff says it is unverified.

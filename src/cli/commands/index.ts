@@ -28,6 +28,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   verify: () => import('./verify.js'),
   releases: () => import('./releases.js'),
   promote: () => import('./promote.js'),
+  sync: () => import('./sync.js'),
   diff: () => import('./diff.js'),
 };
 

@@ -1,6 +1,6 @@
 // `arbor retention plan|apply`: retention alone, across every repository the rules select.
 // apply shows the plan, asks on a terminal (or takes --auto-approve), then deletes with a
-// re-check of every digest just before its DELETE.
+// re-check of every digest just before its DELETE (apply.ts).
 import { type Command, Option } from 'commander';
 import { durationProblem, parseDuration } from '../../config/duration.js';
 import { ArborError, formatDiagnostic } from '../../errors.js';
@@ -8,7 +8,7 @@ import { RegistryClients } from '../../plan/clients.js';
 import { computeDesired, loadTree } from '../../plan/desired.js';
 import { DOCKER_HUB } from '../../registry/reference.js';
 import { applyRetention } from '../../retention/apply.js';
-import { DockerHubClient, hubCredentialsFromEnv } from '../../retention/dockerhub.js';
+import { DockerHubClient, hubCredentialsFromEnv, hubTagTimes } from '../../retention/dockerhub.js';
 import { planRetentionDetailed, protectedTagsOf, type RetentionPlan } from '../../retention/index.js';
 import { describeDeletion, describeResult, resultSummary } from '../../retention/report.js';
 import { formatBytes } from '../../retention/usage.js';
@@ -59,7 +59,10 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
     // Protected: every tag and fingerprint tag the current images.yaml wants.
     const desired = await computeDesired({ tree, resolveBase: (ref) => clients.resolveBase(ref) });
     const client = clients.home;
-    const hub = mode === 'apply' && tree.config.registry.url === DOCKER_HUB ? dockerHub() : undefined;
+    const onHub = tree.config.registry.url === DOCKER_HUB;
+    // Deleting on Hub needs its web API; planning uses it, when credentials are there, for the
+    // one thing the registry API does not tell: when each tag was last pushed (the grace period).
+    const hub = onHub && mode === 'apply' ? dockerHub() : onHub ? optionalDockerHub() : undefined;
     const plan = await planRetentionDetailed(
       tree.config,
       protectedTagsOf(tree.config, desired.images.values()),
@@ -68,6 +71,7 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
       {
         gracePeriodMs: parseDuration(flags.gracePeriod),
         ...(flags.repositories ? { repositories: flags.repositories } : {}),
+        ...(hub ? { tagPushTimes: (repository: string) => hubTagTimes(hub, repository) } : {}),
       },
     );
     for (const d of plan.diagnostics) err(formatDiagnostic(d));
@@ -92,7 +96,7 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
       return 1;
     }
     const applied = await applyRetention(plan.deletions, client, {
-      ...(hub ? { hub } : {}),
+      ...(hub && mode === 'apply' ? { hub } : {}),
       onResult: (r) => {
         if (flags.format === 'text') out(describeResult(r));
       },
@@ -100,7 +104,12 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
     if (flags.format === 'json') {
       out(
         JSON.stringify(
-          { formatVersion: 1, results: applied.results, bytesFreed: applied.bytesFreed },
+          {
+            formatVersion: 1,
+            results: applied.results,
+            bytesFreed: applied.bytesFreed,
+            vanished: applied.vanished,
+          },
           null,
           2,
         ),
@@ -112,6 +121,11 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
   } finally {
     await clients.close();
   }
+}
+
+function optionalDockerHub(): DockerHubClient | undefined {
+  const credentials = hubCredentialsFromEnv();
+  return credentials ? new DockerHubClient(credentials) : undefined;
 }
 
 function dockerHub(): DockerHubClient {

@@ -19,6 +19,7 @@ interface UnpackFlags {
   out: string;
   only?: string[];
   tag?: string;
+  release?: string;
   recipe?: string;
   platform?: string;
   overlayWhiteouts?: boolean;
@@ -48,6 +49,7 @@ export function register(program: Command): void {
     )
     .option('--only <image...>', 'only these images of the tree')
     .option('--tag <tag>', 'every image of the tree at this tag (default: each image’s first tag)')
+    .option('--release <name>', 'every image of this release record of the tree, pinned by digest')
     .option('--recipe <file>', 'the images of a DUCC recipe (version 1) instead of the tree')
     .option('--platform <os/arch>', 'from a multi-platform index, this platform (default: this machine’s)')
     .option(
@@ -89,7 +91,13 @@ export function register(program: Command): void {
 }
 
 async function targetsFrom(refs: string[], flags: UnpackFlags): Promise<UnpackTarget[]> {
-  const treeFlags = [flags.only ? '--only' : '', flags.tag !== undefined ? '--tag' : ''].filter(Boolean);
+  const treeFlags = [
+    flags.only ? '--only' : '',
+    flags.tag !== undefined ? '--tag' : '',
+    flags.release !== undefined ? '--release' : '',
+  ].filter(Boolean);
+  if (flags.tag !== undefined && flags.release !== undefined)
+    throw new ArborError('--tag and --release are exclusive: name one');
   if (flags.recipe && refs.length > 0) throw new ArborError('give image references or --recipe, not both');
   if ((flags.recipe || refs.length > 0) && treeFlags.length > 0)
     throw new ArborError(
@@ -115,6 +123,7 @@ async function targetsFrom(refs: string[], flags: UnpackFlags): Promise<UnpackTa
     file: flags.file,
     ...(flags.only ? { only: flags.only } : {}),
     ...(flags.tag !== undefined ? { tag: flags.tag } : {}),
+    ...(flags.release !== undefined ? { release: flags.release } : {}),
   });
 }
 

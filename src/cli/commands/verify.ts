@@ -12,6 +12,7 @@ import {
   type KeyFlags,
   keyOptions,
   referenceTargets,
+  releaseTargets,
   TargetClients,
   treeConfig,
   treeTargets,
@@ -33,15 +34,18 @@ export function register(program: Command): void {
   cmd
     .option('-f, --file <path>', 'the image tree (default images.yaml, when no reference is given)')
     .option('--tag <tag>', 'with the tree: its images at this tag (default: their fingerprint tags)')
-    .option('--release <name>', 'with the tree: its images of this release (today: the tag of that name)');
+    .option('--release <name>', 'with the tree: the images of this release record, by digest');
   keyOptions(cmd);
   formatOption(cmd, ['text', 'json'], 'text');
   cmd.action(
     action<VerifyFlags>(async (references, flags) => {
       const config = await treeConfig(flags.file, references);
-      const tag = flags.release ?? flags.tag;
       const targets =
-        config && references.length === 0 ? await treeTargets(config, tag) : referenceTargets(references);
+        config && references.length === 0
+          ? flags.release !== undefined
+            ? await releaseTargets(config, flags.release)
+            : await treeTargets(config, flags.tag)
+          : referenceTargets(references);
       if (targets.length === 0) {
         err('error: nothing to verify: give references, or run where images.yaml is (or -f FILE)');
         return 1;

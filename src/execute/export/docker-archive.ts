@@ -1,7 +1,7 @@
 // `docker save` output → ExportedImage: `manifest.json` names the config and the layers in order;
 // each layer's hash must equal the config's `rootfs.diff_ids` entry (checked, not assumed).
 import { readFile } from 'node:fs/promises';
-import type { ArchiveContents } from './image-tar.js';
+import { type ArchiveContents, resolveEntry } from './image-tar.js';
 import type { ExportedImage } from './model.js';
 
 export class ArchiveError extends Error {
@@ -21,7 +21,8 @@ interface DockerManifestEntry {
   RepoTags?: string[] | null;
 }
 
-async function bytesOf(contents: ArchiveContents, name: string): Promise<Buffer | undefined> {
+async function bytesOf(contents: ArchiveContents, linked: string): Promise<Buffer | undefined> {
+  const name = resolveEntry(contents, linked);
   const small = contents.small.get(name);
   if (small) return small;
   const spooled = contents.spooled.get(name);
@@ -60,7 +61,7 @@ export async function imageFromDockerArchive(
       `${what}: ${entry.Layers.length} layers in manifest.json, ${diffIds.length} in the config`,
     );
   const layers = entry.Layers.map((name, i) => {
-    const spooled = contents.spooled.get(name);
+    const spooled = contents.spooled.get(resolveEntry(contents, name));
     if (!spooled) throw new ArchiveError(`${what}: the archive lacks the layer ${name}`);
     if (spooled.digest !== diffIds[i])
       throw new ArchiveError(

@@ -5,7 +5,7 @@
 // its layer directories in lexical order and `manifest.json` near the end.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -26,6 +26,11 @@ export interface ArchiveContents {
   small: Map<string, Buffer>;
   /** Every other regular file by name. */
   spooled: Map<string, SpooledEntry>;
+  /**
+   * Symbolic links, by name → the name they point to (resolved within the archive): docker save
+   * writes a layer that appears twice once, the second time as a link to the first.
+   */
+  links: Map<string, string>;
 }
 
 export interface ReadArchiveOptions {
@@ -51,6 +56,7 @@ export async function readImageArchive(
 ): Promise<ArchiveContents> {
   const small = new Map<string, Buffer>();
   const spooled = new Map<string, SpooledEntry>();
+  const links = new Map<string, string>();
   const extract = tar.extract();
   let counter = 0;
   const done = pipeline(stream, extract);
@@ -58,6 +64,11 @@ export async function readImageArchive(
     const { name, type } = entry.header;
     const size = entry.header.size ?? 0;
     const clean = name.replace(/^\.\//, '');
+    if (type === 'symlink' && entry.header.linkname) {
+      links.set(clean, posix.normalize(posix.join(posix.dirname(clean), entry.header.linkname)));
+      entry.resume();
+      continue;
+    }
     if (type !== 'file' && type !== 'contiguous-file') {
       entry.resume();
       continue;
@@ -80,5 +91,12 @@ export async function readImageArchive(
     spooled.set(clean, { digest: `sha256:${hash.digest('hex')}`, size, file });
   }
   await done;
-  return { small, spooled };
+  return { small, spooled, links };
+}
+
+/** The entry a name stands for, following links (a few hops at most). */
+export function resolveEntry(contents: ArchiveContents, name: string): string {
+  let current = name;
+  for (let hop = 0; hop < 8 && contents.links.has(current); hop++) current = contents.links.get(current)!;
+  return current;
 }

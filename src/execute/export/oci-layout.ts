@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { isIndex, parseManifest } from '../../registry/manifest-model.js';
 import { ArchiveError } from './docker-archive.js';
-import type { ArchiveContents } from './image-tar.js';
+import { type ArchiveContents, resolveEntry } from './image-tar.js';
 import type { ExportedImage, ExportedLayer } from './model.js';
 
 /** Reads blobs of a layout, from a directory or from an archive already read by image-tar.ts. */
@@ -29,10 +29,12 @@ export function layoutDirectory(dir: string): LayoutAccess {
 
 export function layoutArchive(contents: ArchiveContents): LayoutAccess {
   return {
-    bytes: async (path) =>
-      contents.small.get(path) ??
-      (contents.spooled.get(path)?.file ? readFile(contents.spooled.get(path)!.file!) : undefined),
-    file: (path) => contents.spooled.get(path)?.file,
+    bytes: async (linked) => {
+      const path = resolveEntry(contents, linked);
+      const file = contents.spooled.get(path)?.file;
+      return contents.small.get(path) ?? (file ? readFile(file) : undefined);
+    },
+    file: (path) => contents.spooled.get(resolveEntry(contents, path))?.file,
   };
 }
 

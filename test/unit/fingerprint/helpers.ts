@@ -57,7 +57,7 @@ export function makeConfig(root: string, images: ImageSpec[]): Config {
     version: 1,
     registry: { url: '127.0.0.1:5000', namespace: 'test', insecure: true },
     builder: { name: 'docker', buildkit: true, network: 'none' },
-    releases: { tag: '{{ release }}', repository: 'arbor-releases', record: true },
+    releases: { tag: '{{ release }}', repository: 'arbor-releases', record: true, deltas: false },
     promote: [],
     variables: {},
     env: [],

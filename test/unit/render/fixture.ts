@@ -46,7 +46,7 @@ export function makeConfig(
     version: 1,
     registry: { url: '127.0.0.1:5000', namespace: 'demo', insecure: true },
     builder: { name: 'docker', buildkit: true, network: 'none' },
-    releases: { tag: '{{ release }}', repository: 'arbor-releases', record: true },
+    releases: { tag: '{{ release }}', repository: 'arbor-releases', record: true, deltas: false },
     promote: [],
     variables: {},
     env: [],

@@ -216,6 +216,20 @@ describe('evaluateRetention', () => {
     expect(outcome.deletions).toEqual([]);
   });
 
+  it('a tag written onto an old image recently (seen arriving by arbor) keeps it for the grace period', () => {
+    const promoted = artifact(['b1', 'prod'], 90, { tagsSeenSince: { prod: NOW - 10 * 60_000 } });
+    const promotedLongAgo = artifact(['b2', 'prod-old'], 80, {
+      tagsSeenSince: { 'prod-old': NOW - 2 * 3_600_000 },
+    });
+    const outcome = evaluate({ artifacts: [promoted, promotedLongAgo, artifact(['x'], 1)] }, [
+      rule(0, { keepLast: 1 }),
+    ]);
+    expect(outcome.kept.find((k) => k.digest === promoted.digest)!.reasons).toEqual([
+      'tag prod was written onto it recently (first seen there by arbor at 2025-05-31T23:50:00.000Z, absent at its look before): kept for the grace period (1h)',
+    ]);
+    expect(deletedDigests(outcome)).toEqual([promotedLongAgo.digest]);
+  });
+
   it('uses pushedAt over created for the grace period when the registry says it', () => {
     const lying = artifact(['repro'], 20_000, { pushedAt: NOW - 0.01 * DAY });
     const outcome = evaluate({ artifacts: [lying, artifact(['x'], 1)] }, [rule(0, { keepLast: 1 })]);

@@ -11,6 +11,7 @@ import {
   TAG_HINTS_VERSION,
   TagHints,
   tagHintsDirBeside,
+  tagsFirstSeen,
 } from '../../../src/retention/tag-hints.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
@@ -62,6 +63,31 @@ describe('TagHints', () => {
       registry: 'reg.example:5000',
       repository: 'ns/app',
     });
+  });
+
+  it('keeps when it looked and since when each tag is on its digest; a file without times has none', async () => {
+    await hints.write(
+      'reg',
+      'ns/app',
+      new Map([
+        ['v1', D1],
+        ['v2', D2],
+      ]),
+      {
+        observedAt: 5000,
+        since: new Map([['v2', 4000]]),
+      },
+    );
+    expect(hints.readRecord('reg', 'ns/app')).toEqual({
+      tags: new Map([
+        ['v1', D1],
+        ['v2', D2],
+      ]),
+      observedAt: 5000,
+      since: new Map([['v2', 4000]]),
+    });
+    await hints.write('reg', 'ns/app', new Map([['v1', D1]]));
+    expect(hints.readRecord('reg', 'ns/app')).toEqual({ tags: new Map([['v1', D1]]), since: new Map() });
   });
 
   it('garbage, another version, or a file naming another repository read as no hint', async () => {
@@ -128,5 +154,37 @@ describe('askTagWith', () => {
   it('always HEAD on Docker Hub, where a manifest GET counts as a pull', () => {
     expect(askTagWith('docker.io', undefined, cache)).toBe('HEAD');
     expect(askTagWith('docker.io', D2, undefined)).toBe('HEAD');
+  });
+});
+
+describe('tagsFirstSeen', () => {
+  const previous = {
+    tags: new Map([
+      ['same', D1],
+      ['moved', D1],
+      ['seen-earlier', D2],
+    ]),
+    observedAt: 1000,
+    since: new Map([['seen-earlier', 700]]),
+  };
+
+  it('a tag new or moved since the previous look is first seen now; an unchanged one keeps its time', () => {
+    const now = new Map([
+      ['same', D1],
+      ['moved', D2],
+      ['seen-earlier', D2],
+      ['new', D1],
+    ]);
+    expect(tagsFirstSeen(previous, now, 2000)).toEqual(
+      new Map([
+        ['moved', 2000],
+        ['seen-earlier', 700],
+        ['new', 2000],
+      ]),
+    );
+  });
+
+  it('without a previous look nothing is known', () => {
+    expect(tagsFirstSeen({ tags: new Map(), since: new Map() }, new Map([['new', D1]]), 2000).size).toBe(0);
   });
 });

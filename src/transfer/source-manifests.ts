@@ -1,11 +1,12 @@
-// The source side of a promotion: the release record, and for images that must be copied, their
-// manifests (an index with its children) and blobs as transfer-engine sources read from the
-// source registry, plus the artifacts that refer to them (signatures, SBOMs, provenance).
+// The source side of a registry-to-registry copy (promote, sync): images that must be copied as
+// the transfer engine takes them — manifests (an index with its children) read once per digest,
+// blobs as sources read from the source registry — plus the artifacts that refer to them
+// (signatures, SBOMs, provenance, layer deltas).
 import type { RegistryClient } from '../registry/client.js';
 import { type Descriptor, isIndex, type Manifest } from '../registry/manifest-model.js';
 import { isForeignLayer } from '../registry/media-types.js';
-import { registryBlob } from '../transfer/blob-source.js';
-import type { ImageToCopy } from '../transfer/model.js';
+import { registryBlob } from './blob-source.js';
+import type { ImageToCopy } from './model.js';
 
 /** Manifests read once per digest (a promotion to several targets reads each only once). */
 export class SourceManifests {

@@ -1,0 +1,230 @@
+// Deleting by digest without losing a tag another arbor process is writing, on a registry with
+// no compare-and-swap. Distribution deletes a digest with every tag pointing at it at that
+// moment, so a tag written between retention's last look and its DELETE goes with the digest,
+// however narrow that window is. Two flags close it between arbor processes:
+//
+// - retention raises a *deletion marker* in a repository (a tag `arbor-deleting-<expiry>-<nonce>`
+//   on a tiny artifact of its own) before it first looks at the repository's tags, and lowers it
+//   (deletes the artifact, which takes the tag along) no sooner than SETTLE_MS after its last
+//   DELETE there was answered;
+// - a writer (putTagsGuarded) puts its tags, then lists the repository's tags. No live marker,
+//   and list answered less than SETTLE_MS after its first PUT left: safe. A marker: it waits until
+//   no marker is left, then reads its tags back and writes again any that a DELETE took.
+//
+// Why that suffices: a DELETE can only take a tag written after retention's look, which came
+// after the marker went up. If the writer's listing saw no marker although its write came before
+// that DELETE, the marker was lowered before the listing, at least SETTLE_MS after the DELETE,
+// so more than SETTLE_MS after the write; the writer's listing came sooner. If it saw a marker,
+// every DELETE of that retention is over once the marker is gone, and what it took is put back
+// (the manifest's blobs stay until the registry's garbage collector runs, with writes stopped).
+//
+// Markers expire (a killed retention leaves one): a writer ignores a marker past its expiry, and
+// retention sends no DELETE within MARKER_MARGIN_MS of its marker's expiry, replacing the marker
+// before that. Writers that do not follow this (docker push, skopeo) stay exposed to the window
+// between retention's last look and its DELETE: docs/retention.md measures it.
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import pLimit from 'p-limit';
+import type { RegistryClient } from './client.js';
+import { digestOf } from './digest.js';
+import { unlessNotFound } from './errors.js';
+import { OCI_MANIFEST } from './media-types.js';
+
+export const MARKER_PREFIX = 'arbor-deleting-';
+/** How long after retention's last DELETE its marker stays up, and how fast a writer must list. */
+export const SETTLE_MS = 1_000;
+/** A marker's life; retention replaces it after MARKER_RENEW_MS. */
+export const MARKER_LEASE_MS = 150_000;
+export const MARKER_RENEW_MS = 30_000;
+/** No DELETE this close to the marker's expiry (clock differences between machines, slow answers). */
+export const MARKER_MARGIN_MS = 60_000;
+const MARKER_ARTIFACT = 'application/vnd.arbor.deletion-marker.v1';
+const EMPTY_MEDIA_TYPE = 'application/vnd.oci.empty.v1+json';
+const EMPTY = Buffer.from('{}');
+const POLL_MS = 250;
+
+export interface DeletionMarker {
+  repository: string;
+  tag: string;
+  digest: string;
+  /** ms since epoch (wall clock: other machines read it). */
+  expiresAt: number;
+  /** performance.now() when it was up. */
+  raisedAt: number;
+}
+
+export function isMarkerTag(tag: string): boolean {
+  return tag.startsWith(MARKER_PREFIX);
+}
+
+/** When a marker tag expires (ms since epoch), or undefined for a tag that is not a well-formed marker. */
+export function markerExpiry(tag: string): number | undefined {
+  const m = /^arbor-deleting-(\d{10,13})-[0-9a-f]+$/.exec(tag);
+  return m ? Number(m[1]) * 1000 : undefined;
+}
+
+/** Markers among `tags` that have not expired at `now` (a tag that only looks like one is not a marker). */
+export function liveMarkers(tags: readonly string[], now: number): string[] {
+  return tags.filter((t) => (markerExpiry(t) ?? 0) > now);
+}
+
+/** Puts up a marker in `repository`: the empty config blob if missing, then the marker artifact. */
+export async function raiseMarker(
+  client: RegistryClient,
+  repository: string,
+  now: number = Date.now(),
+): Promise<DeletionMarker> {
+  const emptyDigest = digestOf(EMPTY);
+  if (!(await client.headBlob(repository, emptyDigest)))
+    await client.uploadBlob(repository, emptyDigest, EMPTY, EMPTY.length);
+  const expiresAt = Math.floor((now + MARKER_LEASE_MS) / 1000) * 1000;
+  const nonce = randomBytes(6).toString('hex');
+  const tag = `${MARKER_PREFIX}${expiresAt / 1000}-${nonce}`;
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: MARKER_ARTIFACT,
+      config: { mediaType: EMPTY_MEDIA_TYPE, digest: emptyDigest, size: EMPTY.length },
+      layers: [],
+      annotations: {
+        'org.arbor.deletion-marker.expires': new Date(expiresAt).toISOString(),
+        'org.arbor.deletion-marker.nonce': nonce,
+      },
+    }),
+  );
+  const digest = await client.putManifest(repository, tag, bytes, OCI_MANIFEST);
+  return { repository, tag, digest, expiresAt, raisedAt: performance.now() };
+}
+
+/** Takes a marker down (its artifact, and the tag with it); one already gone is fine. */
+export async function lowerMarker(client: RegistryClient, marker: DeletionMarker): Promise<void> {
+  await client.deleteManifest(marker.repository, marker.digest);
+}
+
+export interface ManifestAt {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+/** One tag to put on a manifest (whose blobs the repository already holds). */
+export interface TagPut {
+  repository: string;
+  tag: string;
+  manifest: ManifestAt;
+}
+
+export interface GuardedPutOptions {
+  /** PUTs (and listings) in flight at once (default 16). */
+  concurrency?: number;
+  /**
+   * Tags already in place that the written ones stand on (fingerprint tags): put back too, after
+   * the others, if a DELETE took them with their digest.
+   */
+  keep?: readonly TagPut[];
+  signal?: AbortSignal;
+  /** Longest wait for other processes' markers to go (default: until they expire). */
+  maxWaitMs?: number;
+}
+
+export interface GuardedPut {
+  tags: number;
+  /** From the first tag PUT sent to the last one answered (the first pass). */
+  windowMs: number;
+  startedAt?: string;
+  endedAt?: string;
+  /** `repository:tag` of the tags a concurrent retention deleted and that were put back. */
+  rewritten: string[];
+  /** Time spent waiting for deletion markers to come down (summed over repositories). */
+  waitedMs: number;
+}
+
+/**
+ * Puts every tag (manifest PUTs, in one burst), and returns once no concurrent arbor retention
+ * can have deleted any of them: per repository, right after its own PUTs, one tag listing (see
+ * the top of this file).
+ */
+export async function putTagsGuarded(
+  client: RegistryClient,
+  writes: readonly TagPut[],
+  options: GuardedPutOptions = {},
+): Promise<GuardedPut> {
+  const result: GuardedPut = { tags: writes.length, windowMs: 0, rewritten: [], waitedMs: 0 };
+  if (writes.length === 0) return result;
+  const limit = pLimit(options.concurrency ?? 16);
+  const deadline = performance.now() + (options.maxWaitMs ?? MARKER_LEASE_MS + SETTLE_MS);
+  const started = performance.now();
+  result.startedAt = new Date().toISOString();
+  let lastAnswer = started;
+  const put = (w: TagPut) =>
+    limit(async () => {
+      options.signal?.throwIfAborted();
+      await client.putManifest(w.repository, w.tag, w.manifest.bytes, w.manifest.mediaType);
+    });
+
+  const guardRepository = async (repository: string, group: readonly TagPut[]) => {
+    const keep = (options.keep ?? []).filter(
+      (k) => k.repository === repository && !group.some((w) => w.tag === k.tag),
+    );
+    let pending: readonly TagPut[] = group;
+    for (let first = true; ; first = false) {
+      const firstSent = performance.now();
+      await Promise.all(pending.map(put));
+      if (first) lastAnswer = Math.max(lastAnswer, performance.now());
+      const listed = await limit(() => unlessNotFound(client.listTags(repository), [] as string[]));
+      if (performance.now() - firstSent < SETTLE_MS && liveMarkers(listed, Date.now()).length === 0) return;
+      // A retention is deleting here (or this was too slow to tell): once no marker is left, every
+      // DELETE it made is over; read the tags back and put again what went.
+      const waitStart = performance.now();
+      await waitForNoMarker(client, repository, deadline, options.signal);
+      result.waitedMs += performance.now() - waitStart;
+      const missing: TagPut[] = [];
+      for (const w of [...group, ...keep]) {
+        // A tag now on another digest was written by someone after us: theirs stands.
+        if (!(await limit(() => client.headManifest(repository, w.tag)))) missing.push(w);
+      }
+      if (missing.length === 0) return;
+      result.rewritten.push(...missing.map((w) => `${repository}:${w.tag}`));
+      pending = missing;
+    }
+  };
+
+  const byRepository = new Map<string, TagPut[]>();
+  for (const w of writes) byRepository.set(w.repository, [...(byRepository.get(w.repository) ?? []), w]);
+  await Promise.all([...byRepository].map(([repository, group]) => guardRepository(repository, group)));
+  result.windowMs = Math.round((lastAnswer - started) * 10) / 10;
+  result.endedAt = new Date().toISOString();
+  return result;
+}
+
+/** `tags` added to the manifest `digest` of `repository` (one GET, then putTagsGuarded). */
+export async function writeTagsGuarded(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  tags: readonly string[],
+  options: Omit<GuardedPutOptions, 'keep'> & { keep?: readonly string[] } = {},
+): Promise<GuardedPut> {
+  if (tags.length === 0) return { tags: 0, windowMs: 0, rewritten: [], waitedMs: 0 };
+  const manifest = await client.getManifest(repository, digest);
+  const at = (tag: string): TagPut => ({ repository, tag, manifest });
+  return putTagsGuarded(client, tags.map(at), {
+    ...options,
+    keep: (options.keep ?? []).map(at),
+  });
+}
+
+async function waitForNoMarker(
+  client: RegistryClient,
+  repository: string,
+  deadline: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  for (;;) {
+    const listed = await unlessNotFound(client.listTags(repository), [] as string[]);
+    if (liveMarkers(listed, Date.now()).length === 0 || performance.now() > deadline) return;
+    signal?.throwIfAborted();
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}

@@ -1,0 +1,64 @@
+// What the site holds, for a sync: per image one HEAD per tag; for an image not all on the
+// release's digest, a HEAD of its manifest; for one whose manifest is missing, its blobs (from the
+// source's manifests), a HEAD of each at the site, the deltas its referrers list at the source, and
+// a HEAD of each delta's base at the site.
+import pLimit from 'p-limit';
+import { deltasForImage } from '../delta/rebuild.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { ReleaseImage } from '../release/record.js';
+import type { SourceManifests } from '../transfer/source-manifests.js';
+import type { ImageFacts } from './plan.js';
+
+export interface SyncObservation {
+  images: ImageFacts[];
+  presentAtTarget: Set<string>;
+  basesAtTarget: Set<string>;
+}
+
+export async function observeSync(
+  source: SourceManifests,
+  target: RegistryClient,
+  images: readonly ReleaseImage[],
+  targetRepository: (image: ReleaseImage) => string,
+  options: { deltas: boolean },
+): Promise<SyncObservation> {
+  const limit = pLimit(32);
+  const presentAtTarget = new Set<string>();
+  const basesAtTarget = new Set<string>();
+  const facts = await Promise.all(
+    images.map(async (image): Promise<ImageFacts> => {
+      const repository = targetRepository(image);
+      const heads = await Promise.all(image.tags.map((t) => limit(() => target.headManifest(repository, t))));
+      const fact: ImageFacts = {
+        name: image.name,
+        sourceRepository: image.repository,
+        targetRepository: repository,
+        digest: image.digest,
+        tags: image.tags,
+        tagsAtTarget: Object.fromEntries(image.tags.map((t, i) => [t, heads[i]?.digest ?? null])),
+      };
+      if (heads.every((h) => h?.digest === image.digest)) return fact;
+      fact.manifestPresent = (await limit(() => target.headManifest(repository, image.digest))) !== null;
+      if (fact.manifestPresent) return fact;
+      fact.blobs = await source.blobs(image.repository, image.digest);
+      const present = await Promise.all(
+        fact.blobs.map((b) => limit(() => target.headBlob(repository, b.digest))),
+      );
+      fact.blobs.forEach((b, i) => {
+        if (present[i]) presentAtTarget.add(b.digest);
+      });
+      if (options.deltas) {
+        const { deltas, declined } = await deltasForImage(source.client, image.repository, image.digest);
+        fact.deltas = deltas;
+        fact.declined = declined;
+        const bases = [...new Set(deltas.map((d) => d.base))];
+        const found = await Promise.all(bases.map((b) => limit(() => target.headBlob(repository, b))));
+        bases.forEach((b, i) => {
+          if (found[i]) basesAtTarget.add(b);
+        });
+      }
+      return fact;
+    }),
+  );
+  return { images: facts, presentAtTarget, basesAtTarget };
+}
