@@ -13,13 +13,13 @@
 //
 //   npm run build && node bench/unpack.mjs [--tree default|generated] [--images 187] [--runs 3] [--no-export]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFile, copyFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateTree } from './lib/generate-tree.mjs';
 import { startRegistry } from './lib/registry.mjs';
+import { defaultTree, generatedTree } from './lib/trees.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.join(HERE, '..');
@@ -66,31 +66,6 @@ const du = (...dirs) =>
       .pop()
       .split(/\s+/)[0],
   );
-
-async function defaultTree(root, host) {
-  for (const entry of ['images.yaml', 'templates', 'images', 'lists', 'schemas'])
-    await cp(path.join(REPO, entry), path.join(root, entry), { recursive: true });
-  await copyFile('/bin/busybox', path.join(root, 'images', 'base', 'busybox'));
-  const file = path.join(root, 'images.yaml');
-  await writeFile(file, (await readFile(file, 'utf8')).replace('url: 127.0.0.1:5000', `url: ${host}`));
-  return { file, changed: path.join(root, 'images', 'keystone', 'keystone.conf') };
-}
-
-async function generatedTree(root, host, images) {
-  const tree = await generateTree(root, { images, filesPerImage: 8, bigFileEvery: 1_000_000 });
-  await copyFile('/bin/busybox', path.join(root, 'images', 'base', 'busybox'));
-  await writeFile(
-    path.join(root, 'templates', 'base.Dockerfile.njk'),
-    '{% extends "layout.Dockerfile.njk" %}\n{% block install %}\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n{% endblock %}\n',
-  );
-  const yaml = (await readFile(tree.file, 'utf8'))
-    .replace('url: 127.0.0.1:5000', `url: "${host}"`)
-    .replace('\nimages:\n', '\ntags:\n  - "{{ release }}"\nimages:\n')
-    .replace('    template: layout.Dockerfile.njk', '    template: base.Dockerfile.njk');
-  await writeFile(tree.file, yaml);
-  const leaf = tree.images[tree.images.length - 1];
-  return { file: tree.file, changed: path.join(root, 'images', leaf.name, 'files', 'bench-changed.txt') };
-}
 
 function removeImages(host) {
   const refs = run(DOCKER, ['images', '--format', '{{.Repository}}:{{.Tag}}'])

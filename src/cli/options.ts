@@ -1,7 +1,8 @@
 // Flags shared by the commands that read images.yaml, declared once.
 import { type Command, Option } from 'commander';
-import { formatDiagnostic } from '../errors.js';
+import { ArborError, formatDiagnostic } from '../errors.js';
 import type { PlanRequest } from '../plan/planner.js';
+import type { Platform } from '../registry/manifest-model.js';
 import { err } from './io.js';
 
 export interface TreeFlags {
@@ -47,4 +48,12 @@ export function planRequestFrom(flags: PlanningFlags): PlanRequest {
     retention: flags.retention,
     onWarning: (w) => err(formatDiagnostic(w)),
   };
+}
+
+/** `--platform os/arch[/variant]` */
+export function parsePlatform(value: string): Platform {
+  const [os, architecture, variant, ...rest] = value.split('/');
+  if (!os || !architecture || rest.length > 0)
+    throw new ArborError(`--platform must be os/arch[/variant] (e.g. linux/amd64), not "${value}"`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
 }

@@ -22,6 +22,26 @@ export function fileBlob(path: string): BlobSource {
   };
 }
 
+/** A blob stored inside a larger file (a bundle's tar entry): `size` bytes from `start`. */
+export function fileRangeBlob(
+  path: string,
+  start: number,
+  size: number,
+  describe = `file ${path}`,
+): BlobSource {
+  return {
+    describe,
+    open: (offset) =>
+      offset >= size
+        ? Readable.from([])
+        : createReadStream(path, {
+            start: start + offset,
+            end: start + size - 1,
+            highWaterMark: 1024 * 1024,
+          }),
+  };
+}
+
 export function bytesBlob(bytes: Buffer, describe = 'memory'): BlobSource {
   return { describe, open: (offset) => Readable.from(offset < bytes.length ? [bytes.subarray(offset)] : []) };
 }

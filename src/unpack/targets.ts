@@ -24,6 +24,8 @@ export interface UnpackTarget {
   digest?: string;
   /** A recipe's output_format: names the thin image DUCC would push (recorded, not pushed). */
   outputFormat?: string;
+  /** Tree images without `--tag`: every tag images.yaml wants, and the fingerprint tag (immutable content). */
+  wanted?: { tags: string[]; fingerprintTag: string };
 }
 
 function endpointOf(registry: string): string {
@@ -102,6 +104,7 @@ export async function treeTargets(selection: TreeSelection): Promise<UnpackTarge
         origin: origin(name),
         repository: image.repositoryPath,
         tag: image.tags[0] ?? image.fingerprintTag,
+        wanted: { tags: image.tags, fingerprintTag: image.fingerprintTag },
       };
     });
   } finally {

@@ -24,6 +24,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   inspect: () => import('./inspect.js'),
   'import-kolla': () => import('./import-kolla.js'),
   unpack: () => import('./unpack.js'),
+  bundle: () => import('./bundle.js'),
   verify: () => import('./verify.js'),
   releases: () => import('./releases.js'),
   promote: () => import('./promote.js'),

@@ -6,15 +6,13 @@ import type { Command } from 'commander';
 import { displayPath } from '../../display-path.js';
 import { ArborError, formatDiagnostic } from '../../errors.js';
 import { formatBytes } from '../../plan/views/markdown.js';
-import type { RegistryClient } from '../../registry/client.js';
-import type { Platform } from '../../registry/manifest-model.js';
-import { type OpenRegistry, openRegistry } from '../../registry/open.js';
 import { parseRecipe } from '../../unpack/recipe.js';
 import { recipeTargets, referenceTargets, treeTargets, type UnpackTarget } from '../../unpack/targets.js';
 import { type ImageResult, type UnpackReport, unpackImages } from '../../unpack/unpack.js';
 import { action } from '../action.js';
 import { err, out } from '../io.js';
-import { debugSink, fileOption, formatOption } from '../options.js';
+import { debugSink, fileOption, formatOption, parsePlatform } from '../options.js';
+import { RegistrySessions } from '../registry-sessions.js';
 
 interface UnpackFlags {
   file: string;
@@ -68,22 +66,7 @@ export function register(program: Command): void {
           throw new ArborError(`--concurrency must be a positive integer, not "${flags.concurrency}"`);
         const platform = flags.platform ? parsePlatform(flags.platform) : undefined;
         const targets = await targetsFrom(refs, flags);
-        const debug = debugSink(flags);
-        const sessions = new Map<string, OpenRegistry>();
-        const clientFor = (target: UnpackTarget): RegistryClient => {
-          const key = `${target.endpoint} ${target.insecure} ${target.caFile ?? ''}`;
-          let session = sessions.get(key);
-          if (!session) {
-            session = openRegistry({
-              registry: target.endpoint,
-              ...(target.insecure ? { insecure: true } : {}),
-              ...(target.caFile ? { caFile: target.caFile } : {}),
-              ...(debug ? { debug } : {}),
-            });
-            sessions.set(key, session);
-          }
-          return session.client;
-        };
+        const sessions = new RegistrySessions(debugSink(flags));
         try {
           const report = await unpackImages({
             out: flags.out,
@@ -91,7 +74,7 @@ export function register(program: Command): void {
             ...(platform ? { platform } : {}),
             overlayWhiteouts: flags.overlayWhiteouts ?? false,
             concurrency,
-            clientFor,
+            clientFor: (target) => sessions.client(target),
             warn: (message) => err(`warning: ${message}`),
             ...(flags.format === 'text' ? { onImage: (r: ImageResult) => out(imageLine(r)) } : {}),
           });
@@ -101,7 +84,7 @@ export function register(program: Command): void {
           for (const image of failed) err(`error: ${image.reference}: ${image.error}`);
           return failed.length > 0 ? 1 : 0;
         } finally {
-          await Promise.all([...sessions.values()].map((s) => s.close()));
+          await sessions.close();
         }
       }),
     );
@@ -142,13 +125,6 @@ async function targetsFrom(refs: string[], flags: UnpackFlags): Promise<UnpackTa
     ...(flags.tag !== undefined ? { tag: flags.tag } : {}),
     ...(flags.release !== undefined ? { release: flags.release } : {}),
   });
-}
-
-function parsePlatform(value: string): Platform {
-  const [os, architecture, variant, ...rest] = value.split('/');
-  if (!os || !architecture || rest.length > 0)
-    throw new ArborError(`--platform must be os/arch[/variant] (e.g. linux/amd64), not "${value}"`);
-  return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
 function imageLine(r: ImageResult): string {

@@ -1,0 +1,117 @@
+// Writes a bundle: the layout's small files, the blob directories, the manifests and configs from
+// memory, then every other blob streamed from the registry straight into the tar (tar-stream with
+// sizes known from the manifests, so nothing is held in memory; each download resumes with Range
+// and is checked against its digest). The file is written under a temporary name beside the
+// target and renamed when complete and synced: a bundle under its final name is always whole.
+import { createHash, randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import type { BundleContent } from './contents.js';
+import {
+  BLOB_DIRECTORIES,
+  blobPath,
+  directoryHeader,
+  type EntryHeader,
+  fileHeader,
+  type TocBlob,
+} from './format.js';
+import type { BundleLayout } from './layout.js';
+
+export interface WriteRequest {
+  file: string;
+  layout: BundleLayout;
+  content: BundleContent;
+  /** The bytes of a streamed blob (checked against its digest by whoever opens it). */
+  openBlob: (blob: TocBlob) => Readable;
+  signal?: AbortSignal;
+  onBlob?: (blob: TocBlob) => void;
+}
+
+export interface WriteResult {
+  file: string;
+  bytes: number;
+  /** sha256 of the whole file. */
+  sha256: string;
+}
+
+export async function writeBundle(request: WriteRequest): Promise<WriteResult> {
+  const { file, layout, content } = request;
+  const temp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const handle = await open(temp, 'wx');
+  let closed = false;
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const pack = tar.pack();
+  // The stream closes the handle when it ends.
+  const written = pipeline(pack, counter, handle.createWriteStream()).finally(() => {
+    closed = true;
+  });
+  // Whichever fails first (a download, the disk) stops both sides.
+  written.catch((e: unknown) => pack.destroy(e as Error));
+  try {
+    for (const f of layout.files) await addEntry(pack, fileHeader(f.name, f.bytes.length), f.bytes);
+    for (const dir of BLOB_DIRECTORIES) await addEntry(pack, directoryHeader(dir));
+    for (const blob of layout.blobs) {
+      request.signal?.throwIfAborted();
+      const header = fileHeader(blobPath(blob.digest), blob.size);
+      if (blob.kind === 'manifest') await addEntry(pack, header, content.manifests.get(blob.digest)!.bytes);
+      else if (blob.kind === 'config') await addEntry(pack, header, content.configs.get(blob.digest)!);
+      else await addStream(pack, header, request.openBlob(blob), request.signal);
+      request.onBlob?.(blob);
+    }
+    pack.finalize();
+    await written;
+    await syncFile(temp);
+    await rename(temp, file);
+    return { file, bytes, sha256: `sha256:${hash.digest('hex')}` };
+  } catch (e) {
+    pack.destroy();
+    await written.catch(() => undefined);
+    if (!closed) await handle.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
+/** On disk before it gets its final name (a crash right after the rename must not leave a hole). */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function addEntry(pack: tar.Pack, header: EntryHeader, bytes?: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (e?: Error | null) => (e ? reject(e) : resolve());
+    if (bytes) pack.entry(header, bytes, done);
+    else pack.entry(header, done);
+  });
+}
+
+/** A blob of known size streamed into its entry; tar-stream refuses a body shorter or longer than the header says. */
+async function addStream(
+  pack: tar.Pack,
+  header: EntryHeader,
+  source: Readable,
+  signal?: AbortSignal,
+): Promise<void> {
+  let finish: (e?: Error | null) => void = () => undefined;
+  const entryDone = new Promise<void>((resolve, reject) => {
+    finish = (e) => (e ? reject(e) : resolve());
+  });
+  const sink = pack.entry(header, (e) => finish(e));
+  await Promise.all([pipeline(source, sink, signal ? { signal } : {}), entryDone]);
+}
