@@ -60,10 +60,14 @@ function timed(fn) {
 
 const arbor = (args, cwd) => run(process.execPath, [BIN, ...args], { cwd });
 const sizeOf = async (file) => (await stat(file)).size;
-const sha256 = async (file) => createHash('sha256').update(await readFile(file)).digest('hex');
+const sha256 = async (file) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 
 /** Bytes a shell pipeline writes to stdout (never held in this process). */
-const bytesOf = (command) => Number(execFileSync('sh', ['-c', `${command} | wc -c`], { encoding: 'utf8' }).trim());
+const bytesOf = (command) =>
+  Number(execFileSync('sh', ['-c', `${command} | wc -c`], { encoding: 'utf8' }).trim());
 
 function removeImages(host) {
   const refs = run(DOCKER, ['images', '--format', '{{.Repository}}:{{.Tag}}'])
@@ -93,7 +97,9 @@ try {
   let report;
   for (let i = 0; i < RUNS; i++) {
     const out = path.join(root, `bundle-${i}.tar`);
-    const t = timed(() => JSON.parse(arbor(['bundle', '--out', out, '--format', 'json', '-f', tree.file], treeDir)));
+    const t = timed(() =>
+      JSON.parse(arbor(['bundle', '--out', out, '--format', 'json', '-f', tree.file], treeDir)),
+    );
     report = t.result;
     bundles.push({ ms: t.ms, load: t.load, file: out });
   }
@@ -142,12 +148,27 @@ try {
     const registry = await target();
     const t = timed(() =>
       JSON.parse(
-        arbor(['bundle', 'push', file, `${registry.host}/site`, '--insecure', '--auto-approve', '--format', 'json'], root),
+        arbor(
+          [
+            'bundle',
+            'push',
+            file,
+            `${registry.host}/site`,
+            '--insecure',
+            '--auto-approve',
+            '--format',
+            'json',
+          ],
+          root,
+        ),
       ),
     );
     pushReport = t.result.result;
     const noop = timed(() =>
-      arbor(['bundle', 'push', file, `${registry.host}/site`, '--insecure', '--auto-approve', '--format', 'json'], root),
+      arbor(
+        ['bundle', 'push', file, `${registry.host}/site`, '--insecure', '--auto-approve', '--format', 'json'],
+        root,
+      ),
     );
     pushes.push({ ms: t.ms, load: t.load, noopMs: noop.ms });
     await registry.stop();
@@ -191,7 +212,11 @@ try {
           medianMs: median(bundles.map((b) => b.ms)),
           runs: bundles.map(({ ms, load: l }) => ({ ms, load: l })),
           ...(docker
-            ? { dockerPullMs: docker.pullMs, dockerSaveAllMs: docker.oneSaveOfAllMs, dockerSavePerImageMs: docker.perImageSaveMs }
+            ? {
+                dockerPullMs: docker.pullMs,
+                dockerSaveAllMs: docker.oneSaveOfAllMs,
+                dockerSavePerImageMs: docker.perImageSaveMs,
+              }
             : {}),
           skopeoPerImageMs: skopeoSave.ms,
         },

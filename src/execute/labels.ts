@@ -53,7 +53,10 @@ function baseLabels(image: DesiredImage): Record<string, string> {
 }
 
 /** The manifest's `base.name` / `base.digest` annotations: the parent as published (or the external base). */
-export function baseAnnotations(image: DesiredImage, parentDigest: string | undefined): Record<string, string> {
+export function baseAnnotations(
+  image: DesiredImage,
+  parentDigest: string | undefined,
+): Record<string, string> {
   const labels = baseLabels(image);
   const name = labels[`${OCI}base.name`];
   if (name === undefined) return {};

@@ -168,10 +168,18 @@ describe('signing with apply, verify, diff', () => {
         }),
       ) as { annotations?: Record<string, string> };
     const annotations = skopeoRaw(`${registry.host}/arbor-demo/nova-api:2025.1`).annotations ?? {};
-    expect(annotations['org.opencontainers.image.base.name']).toBe(labels['org.opencontainers.image.base.name']);
+    expect(annotations['org.opencontainers.image.base.name']).toBe(
+      labels['org.opencontainers.image.base.name'],
+    );
     const parentDigest = execFileSync(
       'skopeo',
-      ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${registry.host}/arbor-demo/nova-base:2025.1`],
+      [
+        'inspect',
+        '--tls-verify=false',
+        '--format',
+        '{{.Digest}}',
+        `docker://${registry.host}/arbor-demo/nova-base:2025.1`,
+      ],
       { encoding: 'utf8' },
     ).trim();
     expect(annotations['org.opencontainers.image.base.digest']).toBe(parentDigest);
