@@ -16,7 +16,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { putTagsGuarded } from '../registry/deletion-guard.js';
 import type { Descriptor } from '../registry/manifest-model.js';
 import type { ReleaseRecord } from '../release/record.js';
-import { releasesRepository, writeRecord } from '../release/store.js';
+import { writeRecord } from '../release/store.js';
 import type { BlobSource } from '../transfer/blob-source.js';
 import { copyImageTo } from '../transfer/copy-image.js';
 import { copyReferrers } from '../transfer/copy-referrers.js';
