@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startRegistry } from './lib/registry.mjs';
 import { defaultTree, generatedTree } from './lib/trees.mjs';
+import { median, run } from './lib/util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(HERE, '..', 'bin', 'arbor.js');
@@ -36,20 +37,8 @@ const { values } = parseArgs({
 });
 const RUNS = Number(values.runs);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
 const load = () => Math.round(loadavg()[0] * 100) / 100;
 const ratio = (a, b) => Math.round((a / b) * 1000) / 1000;
-
-function run(command, args, options = {}) {
-  const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 << 20, ...options });
-  if (r.status !== 0)
-    throw new Error(`${command} ${args.join(' ')} exited ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 function timed(fn) {
   const loadBefore = load();

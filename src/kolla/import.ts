@@ -8,6 +8,7 @@ import path from 'node:path';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, warning } from '../errors.js';
 import { containsUnknown, isDict, type PyValue, toPlain } from '../python/values.js';
+import { loadPythonHelpers } from '../render/render.js';
 import {
   findImageDirs,
   gitShortCommit,
@@ -119,6 +120,8 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const reposFile = path.join(checkout.packageDir, ...REPOS_YAML);
   if (!existsSync(reposFile))
     throw new ArborError([error(`${displayPath(reposFile)}: not found (handle_repos reads it)`)]);
+  // The checkout's own helpers are rendered with the Python interpreter: load it first.
+  await loadPythonHelpers();
   const helpers = chooseHelpers(
     images,
     templateSources(checkout.dockerDir, dockerFiles, reposFile),

@@ -11,7 +11,7 @@ import type { ContextFile } from '../fingerprint/context.js';
 import type { FingerprintInput } from '../fingerprint/model.js';
 import type { ImageGraph } from '../graph/graph.js';
 import { loadImageGraph } from '../graph/load.js';
-import { createRenderer } from '../render/render.js';
+import { createRenderer, prepareRenderer } from '../render/render.js';
 import { renderImagesTags } from '../render/tags.js';
 
 export interface DesiredImage {
@@ -82,6 +82,7 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
   const gitInfo = options.skipTags
     ? undefined
     : import('../render/git.js').then((git) => git.readGitInfo(config.root));
+  await prepareRenderer(config);
   const renderer = createRenderer(config);
   const cache = await FileHashCache.load(join(config.root, '.arbor', 'cache', 'file-hashes.json'));
   // Every problem of every step is reported in one run: when fingerprinting fails (a template,

@@ -22,8 +22,7 @@ import type { Config, ImageConfig } from '../config/model.js';
 import { repositoryOf } from '../config/repository.js';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
-import { installKollaHelpers } from './helpers/kolla-methods.js';
-import { installPythonHelpers, PythonHelperError } from './helpers/python-helpers.js';
+import { installKollaHelpers, loadRepoParser, REPOS_FILE } from './helpers/kolla-methods.js';
 import { installJinja2 } from './jinja2/index.js';
 import { describeTemplateError } from './template-errors.js';
 import { PARENT_TEMPLATE, TemplateLoader, type TemplateLookupError } from './template-loader.js';
@@ -55,6 +54,31 @@ export const NUNJUCKS_OPTIONS: nunjucks.ConfigureOptions = {
   // Keeps the original error object (position, stack) instead of a re-thrown copy.
   dev: true,
 };
+
+// The Python interpreter behind `template_helpers:` (with the YAML parser its `yaml` module uses)
+// and the YAML parser Kolla's handle_repos reads repos.yaml with are most of the template layer's
+// code: only trees that use them load them (prepareRenderer, awaited before createRenderer), so a
+// plan of any other tree does not pay for them at start-up.
+type PythonHelpers = typeof import('./helpers/python-helpers.js');
+let pythonHelpers: PythonHelpers | undefined;
+
+/** Loads what createRenderer needs for `template_helpers:` and Kolla's repos files. */
+export async function loadPythonHelpers(): Promise<void> {
+  await loadRepoParser();
+  pythonHelpers ??= await import('./helpers/python-helpers.js');
+}
+
+/** Everything createRenderer(config) needs loaded first. */
+export async function prepareRenderer(
+  config: Pick<Config, 'templateHelpers' | 'templatesDir' | 'variables' | 'images'>,
+): Promise<void> {
+  if (config.templateHelpers) await loadPythonHelpers();
+  const reposFile =
+    existsSync(path.join(config.templatesDir, REPOS_FILE)) ||
+    'repos_yaml' in (config.variables ?? {}) ||
+    config.images.some((image) => 'repos_yaml' in (image.variables ?? {}));
+  if (reposFile) await loadRepoParser();
+}
 
 export function createRenderer(config: Config): Renderer {
   const loader = new TemplateLoader(config.templatesDir);
@@ -151,13 +175,15 @@ export function createRenderer(config: Config): Renderer {
 
 /** `template_helpers`: a helper that cannot be loaded is an error at its key in images.yaml. */
 function installHelpers(env: nunjucks.Environment, config: Config): void {
+  if (!pythonHelpers)
+    throw new Error('internal: prepareRenderer(config) must be awaited before createRenderer');
   try {
-    installPythonHelpers(env, config.templateHelpers!, {
+    pythonHelpers.installPythonHelpers(env, config.templateHelpers!, {
       templatesDir: config.templatesDir,
       root: config.root,
     });
   } catch (err) {
-    if (!(err instanceof PythonHelperError)) throw err;
+    if (!(err instanceof pythonHelpers.PythonHelperError)) throw err;
     const kind = Object.hasOwn(config.templateHelpers!.globals, err.helper) ? 'globals' : 'filters';
     throw new ArborError([
       error(err.message, { loc: config.locate(['template_helpers', kind, err.helper]) }),

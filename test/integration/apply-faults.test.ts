@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/plan/model.js';
 import { BIN } from '../support/cli.js';
-import { requireEngine } from '../support/engine.js';
+import { docker, requireEngine } from '../support/engine.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { createCa, issueCertificate } from '../support/tls.js';
@@ -119,6 +119,38 @@ describe('apply through faults at the wire (token auth, 5-second tokens)', () =>
     expect(proxy.bytesToRegistry - before).toBeLessThanOrEqual(1.1 * cleanBytes);
     // Tokens expired during the runs (5 s) and were renewed: more than one was issued.
     expect(tokens.issued.length).toBeGreaterThan(1);
+  });
+
+  it('a parent the registry refuses: its children build but stay unpublished, other branches publish, no human tag moves; a rerun converges', async () => {
+    const env = { DOCKER_CONFIG: dockerConfig };
+    await tree.edit('images.yaml', 'patch: 6', 'patch: 8');
+    await tree.append('lists/glance.txt', '# refused\n');
+    // The registry refuses glance-base's manifest (a policy would answer so): not retried.
+    proxy.failNext(1, 400, {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ errors: [{ code: 'DENIED', message: 'refused by policy' }] }),
+      match: (method, url) =>
+        method === 'PUT' && /\/v2\/arbor-demo\/glance-base\/manifests\/sha256:/.test(url),
+    });
+    const refused = await arbor(tree, ['apply', '--auto-approve'], env);
+    const output = `${refused.stdout}\n${refused.stderr}`;
+    expect(refused.code, output).toBe(1);
+    expect(output).toMatch(/glance-base\b.*refused by policy/);
+    expect(output).toMatch(/glance-api\b.*parent glance-base was not published/);
+    expect(refused.stdout).toMatch(/Tags: none moved/);
+    // The child was built (the build pipeline does not wait for its parent's upload) but not published.
+    expect(() => docker(['image', 'inspect', `${proxy.host}/arbor-demo/glance-api:2025.1-p8`])).not.toThrow();
+    const after = JSON.parse((await arbor(tree, ['plan', '--format', 'json'], env)).stdout) as Plan;
+    const action = (name: string) => after.images.find((i) => i.name === name)!.action;
+    expect([action('glance-base'), action('glance-api')]).toEqual(['build', 'build']);
+    // Only human tags are left for the images that published (keystone's branch did not wait).
+    expect(action('keystone')).toBe('tag');
+
+    const rerun = await arbor(tree, ['apply', '--auto-approve'], env);
+    expect(rerun.code, `${rerun.stdout}\n${rerun.stderr}`).toBe(0);
+    const plan = JSON.parse((await arbor(tree, ['plan', '--format', 'json'], env)).stdout) as Plan;
+    expect(plan.summary).toMatchObject({ build: 0, tag: 0 });
+    await expectConsistent(proxy.host, plan, `${USER}:${PASSWORD}`);
   });
 });
 

@@ -20,7 +20,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
-import YAML from 'yaml';
 import { isMapping, pyStr, withSignature } from '../../python/semantics.js';
 
 /** What the helpers need to know about the project. */
@@ -126,13 +125,25 @@ function fill(template: string, fields: Record<string, unknown>): string {
 /** YAML files read by handle_repos, by path, kept while their size and mtime are unchanged. */
 const repoFiles = new Map<string, { stamp: string; data: RepoData }>();
 
+// The YAML parser is loaded only for trees that have a repos file (Kolla's): see loadRepoParser.
+let yamlModule: Pick<typeof import('yaml'), 'parse'> | undefined;
+
+/** Loads the parser handle_repos reads repos.yaml with (awaited before rendering, by prepareRenderer). */
+export async function loadRepoParser(): Promise<void> {
+  // The default export, as a static `import YAML from 'yaml'` gives (the bundled CommonJS build
+  // has no named exports on the namespace).
+  const loaded = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+  yamlModule ??= typeof loaded.parse === 'function' ? loaded : loaded.default;
+}
+
 function readRepoFile(file: string): RepoData {
   const stat = statSync(file);
   const stamp = `${stat.size}:${stat.mtimeMs}`;
   const cached = repoFiles.get(file);
   if (cached?.stamp === stamp) return cached.data;
+  if (!yamlModule) throw new Error('internal: loadRepoParser() must be awaited before handle_repos runs');
   // PyYAML's safe_load reads YAML 1.1 (`yes`, `on` are booleans); so does this.
-  const data = (YAML.parse(readFileSync(file, 'utf8'), { version: '1.1' }) ?? {}) as RepoData;
+  const data = (yamlModule.parse(readFileSync(file, 'utf8'), { version: '1.1' }) ?? {}) as RepoData;
   repoFiles.set(file, { stamp, data });
   return data;
 }

@@ -3,11 +3,15 @@
 // both must give what kolla/template/methods.py and filters.py give.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/model.js';
 import { ArborError } from '../../../src/errors.js';
 import { debianPackageInstall } from '../../../src/render/helpers/kolla-methods.js';
-import { createRenderer } from '../../../src/render/render.js';
+import { createRenderer, loadPythonHelpers } from '../../../src/render/render.js';
+
+// template_helpers need the Python interpreter loaded, as plan and import-kolla do first.
+beforeAll(() => loadPythonHelpers());
+
 import { makeConfig, makeImage, makeTree } from '../render/fixture.js';
 
 const REPOS = `
