@@ -15,7 +15,7 @@ import { copyImageTo } from '../transfer/copy-image.js';
 import { copyReferrers } from '../transfer/copy-referrers.js';
 import type { FlipResult, TagWrite } from '../transfer/flip.js';
 import { BlobLedger } from '../transfer/ledger.js';
-import { type CopyTotals, emptyTotals, } from '../transfer/model.js';
+import { type CopyTotals, emptyTotals } from '../transfer/model.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
 import {
   beginEntry,

@@ -17,7 +17,7 @@ import {
 import { RegistryError } from '../../src/registry/errors.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
-import { pushImage, sha256, } from './registry-fixtures.js';
+import { pushImage, sha256 } from './registry-fixtures.js';
 
 let registry: TestRegistry;
 let proxy: FaultProxy;

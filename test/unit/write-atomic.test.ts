@@ -1,6 +1,6 @@
 // writeFileAtomic: the target appears whole, replaces an older one, and a failed write throws and
 // leaves no temporary file behind.
-import { mkdtemp, readdir, readFile, rm, } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
