@@ -300,6 +300,7 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
         signal,
         workDir: imageDir,
         known: known.sizes(),
+        compressInto: known.directory,
       });
       emit({ type: 'step', name: want.name, step: 'push' });
       const manifest = await publishImage({

@@ -11,6 +11,7 @@ import type { Descriptor, Manifest } from '../registry/manifest-model.js';
 import { isIndex } from '../registry/manifest-model.js';
 import { isForeignLayer, OCI_LAYER_GZIP } from '../registry/media-types.js';
 import { type BlobSource, fileBlob, registryBlob } from '../transfer/blob-source.js';
+import type { CompressedLayerFile } from './export/model.js';
 
 export interface KnownLayer {
   descriptor: Descriptor;
@@ -36,6 +37,24 @@ export class KnownLayers {
   private readonly compressing = new Map<string, Promise<KnownLayer>>();
 
   constructor(private readonly dir: string) {}
+
+  /** Where this run's compressed layers live (exports may compress into it: ExportOptions.compressInto). */
+  get directory(): string {
+    return this.dir;
+  }
+
+  /** A layer an export compressed already (same compressor): known from now on, once per diffID. */
+  adopt(diffId: string, compressed: CompressedLayerFile, uncompressedSize: number): KnownLayer {
+    const known = this.layers.get(diffId);
+    if (known) return known;
+    const layer: KnownLayer = {
+      descriptor: { mediaType: OCI_LAYER_GZIP, digest: compressed.digest, size: compressed.size },
+      source: fileBlob(compressed.file),
+      uncompressedSize,
+    };
+    this.layers.set(diffId, layer);
+    return layer;
+  }
 
   /** Blob digests of the layers this run compressed itself (reproducible by construction). */
   compressedDigests(): string[] {

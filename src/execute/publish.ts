@@ -63,6 +63,7 @@ async function imageToCopy(
     image.layers.map(async (layer) => {
       const have = known.get(layer.diffId);
       if (have) return have;
+      if (layer.compressed) return known.adopt(layer.diffId, layer.compressed, layer.size);
       if (!layer.file) throw new Error(`layer ${layer.diffId} was neither exported nor known`);
       return known.compress(layer.diffId, layer.file, layer.size);
     }),

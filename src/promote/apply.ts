@@ -98,9 +98,14 @@ async function promoteTo(
   // The journal first: if the flip is cut short, what each tag pointed at before is known.
   const writes: TagWrite[] = [];
   const journalTags: JournalTag[] = [];
-  for (const image of plan.images) {
-    if (image.tagsToWrite.length === 0) continue;
-    const manifest = await request.source.get(image.sourceRepository, image.digest);
+  // The manifests the tags name, read at once (a release moves a tag on every image).
+  const tagged = plan.images.filter((image) => image.tagsToWrite.length > 0);
+  const reads = pLimit(16);
+  const manifests = await Promise.all(
+    tagged.map((image) => reads(() => request.source.get(image.sourceRepository, image.digest))),
+  );
+  for (const [i, image] of tagged.entries()) {
+    const manifest = manifests[i]!;
     for (const tag of image.tagsToWrite) {
       writes.push({
         repository: image.targetRepository,

@@ -9,13 +9,12 @@
 // writes interleave within one read-write round trip; a later attach of the same artifact lists it
 // again (attaching is idempotent).
 import type { RegistryClient } from './client.js';
-import { describeRef, pushScope, repoPath } from './context.js';
+import { describeRef } from './context.js';
 import { digestOf, referrersTag } from './digest.js';
 import { RegistryError, unlessNotFound } from './errors.js';
+import { putManifestAnswer } from './manifest.js';
 import { type Descriptor, type IndexJson, isIndex } from './manifest-model.js';
 import { OCI_INDEX, OCI_MANIFEST } from './media-types.js';
-import { expectStatus } from './response.js';
-import { header } from './transport/types.js';
 
 /** The OCI empty descriptor's media type and content (`{}`), used as the config of artifacts. */
 export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
@@ -110,32 +109,16 @@ export async function attachArtifact(
     artifactType: spec.artifactType,
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
-  const indexed = await putManifestWithSubject(client, repository, digest, bytes);
+  const { subjectIndexed: indexed } = await putManifestAnswer(
+    client.context,
+    repository,
+    digest,
+    bytes,
+    OCI_MANIFEST,
+  );
   if (indexed) return { digest, descriptor, via: 'referrers-api' };
   await addToFallbackIndex(client, repository, spec.subject.digest, descriptor);
   return { digest, descriptor, via: 'tag-schema' };
-}
-
-/** PUTs manifest bytes by digest; true when the registry says it indexed the subject itself. */
-async function putManifestWithSubject(
-  client: RegistryClient,
-  repository: string,
-  digest: string,
-  bytes: Buffer,
-): Promise<boolean> {
-  const reference = describeRef(client.registry, repository, digest);
-  const response = await client.context.send({
-    method: 'PUT',
-    url: repoPath(repository, 'manifests', digest),
-    headers: { 'content-type': OCI_MANIFEST, 'content-length': String(bytes.length) },
-    body: bytes,
-    scope: pushScope(repository),
-    reference,
-    idempotent: true,
-  });
-  await expectStatus(response, reference, 201, 200);
-  await response.body.dump();
-  return header(response, 'oci-subject') !== undefined;
 }
 
 const FALLBACK_ATTEMPTS = 5;

@@ -80,6 +80,20 @@ export async function putManifest(
   bytes: Buffer,
   mediaType: string,
 ): Promise<string> {
+  return (await putManifestAnswer(ctx, repository, tagOrDigest, bytes, mediaType)).digest;
+}
+
+/**
+ * putManifest, with the registry's answer: whether it indexed the manifest's subject itself
+ * (`OCI-Subject`, a registry with the referrers API).
+ */
+export async function putManifestAnswer(
+  ctx: RegistryContext,
+  repository: string,
+  tagOrDigest: string,
+  bytes: Buffer,
+  mediaType: string,
+): Promise<{ digest: string; subjectIndexed: boolean }> {
   const reference = describeRef(ctx.registry, repository, tagOrDigest);
   const digest = digestOf(bytes);
   if (isDigest(tagOrDigest) && digestOf(bytes, tagOrDigest) !== tagOrDigest)
@@ -98,15 +112,16 @@ export async function putManifest(
     try {
       await expectStatus(response, reference, 201, 200);
     } catch (e) {
-      // distribution answers DIGEST_INVALID when another client stores the very same manifest at
-      // the same moment (both write one blob file): the bytes are right, so ask again.
+      // distribution answers DIGEST_INVALID when another client stores the very same manifest, or
+      // one sharing a blob (artifacts' empty config), at the same moment: the bytes are right, so
+      // ask again.
       const race = e instanceof RegistryError && e.code === 'DIGEST_INVALID' && attempt < ctx.retries;
       if (!race) throw e;
       await sleep(backoffDelay(attempt, ctx.backoff));
       continue;
     }
     await response.body.dump();
-    return digest;
+    return { digest, subjectIndexed: header(response, 'oci-subject') !== undefined };
   }
 }
 

@@ -5,13 +5,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerExport } from '../../src/execute/builders/docker.js';
+import { localEngineSocket } from '../../src/execute/builders/engine-api.js';
 import {
   BuildError,
   type Builder,
   type BuildRequest,
   createBuilder,
 } from '../../src/execute/builders/index.js';
+import { KnownLayers } from '../../src/execute/known-layers.js';
 import { DOCKER, docker, requireEngine } from '../support/engine.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 
@@ -195,6 +199,63 @@ describe.each([
     });
     expect(again[0]!.layers.map((l) => [l.diffId, l.file])).toEqual(
       image!.layers.map((l) => [l.diffId, undefined]),
+    );
+  });
+
+  it('exports through the Engine API what `docker save` gives (the local engine, no docker process)', async () => {
+    const ref = `${repo()}-base:2025.1`;
+    const socket = localEngineSocket({});
+    expect(socket).toBe('/var/run/docker.sock');
+    const [viaApi] = await dockerExport(
+      DOCKER,
+      ref,
+      {
+        logFile: log('export-api'),
+        workDir: await mkdtemp(join(workDir, 'export-')),
+      },
+      socket,
+    );
+    const [viaCli] = await dockerExport(DOCKER, ref, {
+      logFile: log('export-cli'),
+      workDir: await mkdtemp(join(workDir, 'export-')),
+    });
+    expect(viaApi!.config.equals(viaCli!.config)).toBe(true);
+    expect(viaApi!.layers.map((l) => [l.diffId, l.size])).toEqual(
+      viaCli!.layers.map((l) => [l.diffId, l.size]),
+    );
+    for (const layer of viaApi!.layers) expect(sha256(await readFile(layer.file!))).toBe(layer.diffId);
+    expect(await readFile(log('export-api'), 'utf8')).toContain('Engine API');
+    // Compressed while streaming (apply's way): the same blobs as compressing the tars afterwards.
+    const into = await mkdtemp(join(workDir, 'gz-'));
+    const [compressed] = await dockerExport(
+      DOCKER,
+      ref,
+      { logFile: log('export-api'), workDir: await mkdtemp(join(workDir, 'export-')), compressInto: into },
+      socket,
+    );
+    for (const [i, layer] of compressed!.layers.entries()) {
+      expect(layer.file).toBeUndefined();
+      expect(layer.diffId).toBe(viaCli!.layers[i]!.diffId);
+      const gz = await readFile(layer.compressed!.file);
+      expect(sha256(gz)).toBe(layer.compressed!.digest);
+      expect(sha256(gunzipSync(gz))).toBe(layer.diffId);
+      const again = await new KnownLayers(into).compress(layer.diffId, viaCli!.layers[i]!.file!, layer.size);
+      expect(again.descriptor.digest).toBe(layer.compressed!.digest);
+    }
+
+    // An image the engine does not have: its own message, located in the log.
+    const missing = await dockerExport(
+      DOCKER,
+      `${repo()}-absent:nope`,
+      {
+        logFile: log('export-api-missing'),
+        workDir: await mkdtemp(join(workDir, 'export-')),
+      },
+      socket,
+    ).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(BuildError);
+    expect((missing as BuildError).message).toMatch(
+      /the engine did not save the image: .*(No such image|not found|reference does not exist).*\(HTTP 404\)/i,
     );
   });
 

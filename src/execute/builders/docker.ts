@@ -4,11 +4,13 @@
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { ArchiveError, imageFromDockerArchive } from '../export/docker-archive.js';
 import { readImageArchive } from '../export/image-tar.js';
 import { tailLines } from '../logs.js';
 import { keyValues, networkFlag, noCacheFlag, repeated, singlePlatformFlag } from './argv.js';
+import { EngineApiError, engineSave, localEngineSocket, type SavedArchive } from './engine-api.js';
 import { BuildError } from './errors.js';
 import { KILL_GRACE_MS, runLogged, TAIL_LINES } from './process.js';
 import type { Builder, BuildRequest, ExportedImage, ExportOptions, RunOptions } from './types.js';
@@ -50,15 +52,23 @@ export function dockerRunArgv(ref: string, command: string, pull: 'never' | 'mis
  * `docker save REF`, read as it streams: the config, and each layer written to `workDir` while it
  * is hashed (or only hashed, when the caller already has a layer of that size: see
  * ExportOptions.known). A hashed-only layer that is not the one expected means the export is
- * repeated once with every layer written.
+ * repeated once with every layer written. With `socket` (the local engine), the archive comes
+ * from the Engine API instead of a `docker save` process (engine-api.ts).
  */
 export async function dockerExport(
   binary: string,
   ref: string,
   opts: ExportOptions,
+  socket: string | null = null,
 ): Promise<ExportedImage[]> {
-  const attempt = async (hashOnlySizes: ReadonlySet<number> | undefined) => {
-    await mkdir(dirname(opts.logFile), { recursive: true });
+  type Known = ExportOptions['known'];
+  const read = (stream: Readable, known: Known) =>
+    readImageArchive(stream, {
+      workDir: opts.workDir,
+      ...(known ? { known } : {}),
+      ...(opts.compressInto ? { compressInto: opts.compressInto } : {}),
+    });
+  const viaCli = async (known: Known) => {
     await appendFile(opts.logFile, `$ ${binary} save ${ref}\n`);
     const child = execa(binary, ['save', ref], {
       stdin: 'ignore',
@@ -71,39 +81,82 @@ export async function dockerExport(
       buffer: false,
       reject: false,
     });
-    const reading = readImageArchive(child.stdout, {
-      workDir: opts.workDir,
-      ...(hashOnlySizes ? { hashOnlySizes } : {}),
-    });
+    const reading = read(child.stdout, known);
     const [contents, result] = await Promise.all([reading.catch((e: unknown) => e), child]);
     if (result.failed) {
-      throw new BuildError({
-        step: 'export',
-        subject: ref,
+      throw await exportError(opts, ref, {
         exitCode: typeof result.exitCode === 'number' ? result.exitCode : null,
         summary: result.isCanceled
           ? 'docker save was cancelled'
           : `docker save exited with code ${result.exitCode}`,
-        logFile: opts.logFile,
-        logTail: await tailLines(opts.logFile, TAIL_LINES),
         aborted: result.isCanceled || Boolean(opts.signal?.aborted),
       });
     }
     if (contents instanceof Error) throw contents;
-    return imageFromDockerArchive(contents as Awaited<typeof reading>, ref);
+    return contents as Awaited<typeof reading>;
   };
-  const known = opts.known;
-  const sizes = known && known.size > 0 ? new Set(known.keys()) : undefined;
+  const viaApi = async (engine: string, known: Known) => {
+    await appendFile(opts.logFile, `$ GET /images/get?names=${ref} (docker save, Engine API on ${engine})\n`);
+    let saved: SavedArchive;
+    try {
+      saved = await engineSave(engine, ref, opts.signal);
+    } catch (e) {
+      const aborted = Boolean(opts.signal?.aborted);
+      const why = e instanceof EngineApiError ? `${e.message} (HTTP ${e.status})` : (e as Error).message;
+      await appendFile(opts.logFile, `${why}\n`);
+      throw await exportError(opts, ref, {
+        exitCode: null,
+        summary: aborted ? 'docker save was cancelled' : `the engine did not save the image: ${why}`,
+        aborted,
+      });
+    }
+    try {
+      return await read(saved.stream, known);
+    } catch (e) {
+      if (opts.signal?.aborted)
+        throw await exportError(opts, ref, {
+          exitCode: null,
+          summary: 'docker save was cancelled',
+          aborted: true,
+        });
+      throw e;
+    } finally {
+      saved.stream.destroy();
+      await saved.close().catch(() => {});
+    }
+  };
+  const attempt = async (known: Known) => {
+    await mkdir(dirname(opts.logFile), { recursive: true });
+    const contents = socket ? await viaApi(socket, known) : await viaCli(known);
+    return imageFromDockerArchive(contents, ref);
+  };
+  const known = opts.known && opts.known.size > 0 ? opts.known : undefined;
   try {
-    const image = await attempt(sizes);
+    const image = await attempt(known);
     // A layer that was only hashed must be one the caller knows; otherwise its bytes are needed.
-    if (image.layers.some((l) => !l.file && !known?.get(l.size)?.has(l.diffId)))
+    if (image.layers.some((l) => !l.file && !l.compressed && !known?.get(l.size)?.has(l.diffId)))
       return [await attempt(undefined)];
     return [image];
   } catch (e) {
     if (e instanceof ArchiveError && e.missingData) return [await attempt(undefined)];
     throw e;
   }
+}
+
+async function exportError(
+  opts: ExportOptions,
+  ref: string,
+  what: { exitCode: number | null; summary: string; aborted: boolean },
+): Promise<BuildError> {
+  return new BuildError({
+    step: 'export',
+    subject: ref,
+    exitCode: what.exitCode,
+    summary: what.summary,
+    logFile: opts.logFile,
+    logTail: await tailLines(opts.logFile, TAIL_LINES),
+    aborted: what.aborted,
+  });
 }
 
 export async function dockerRemove(binary: string, refs: string[]): Promise<void> {
@@ -126,6 +179,8 @@ export async function dockerRemove(binary: string, refs: string[]): Promise<void
 
 export function createDockerBuilder(options: { binary?: string; buildkit: boolean }): Builder {
   const binary = options.binary ?? defaultDockerBinary();
+  // The local default engine exports through its API; a binary named by the caller exports itself.
+  const socket = options.binary === undefined ? localEngineSocket() : null;
   const env = { DOCKER_BUILDKIT: options.buildkit ? '1' : '0' };
   return {
     name: 'docker',
@@ -140,7 +195,7 @@ export function createDockerBuilder(options: { binary?: string; buildkit: boolea
         });
         return { imageId: await readImageId(ws, req) };
       }),
-    export: (ref, opts) => dockerExport(binary, ref, opts),
+    export: (ref, opts) => dockerExport(binary, ref, opts, socket),
     runCommand: (ref, command, opts: RunOptions) =>
       runLogged(binary, dockerRunArgv(ref, command, 'never'), {
         step: 'run',

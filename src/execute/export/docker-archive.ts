@@ -66,9 +66,14 @@ export async function imageFromDockerArchive(
     if (spooled.digest !== diffIds[i])
       throw new ArchiveError(
         `${what}: layer ${name} hashes to ${spooled.digest}, the config says ${diffIds[i]}`,
-        !spooled.file,
+        !spooled.file && !spooled.compressed,
       );
-    return { diffId: spooled.digest, size: spooled.size, ...(spooled.file ? { file: spooled.file } : {}) };
+    return {
+      diffId: spooled.digest,
+      size: spooled.size,
+      ...(spooled.file ? { file: spooled.file } : {}),
+      ...(spooled.compressed ? { compressed: spooled.compressed } : {}),
+    };
   });
   return { config, layers };
 }

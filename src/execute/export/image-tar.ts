@@ -3,12 +3,14 @@
 // bundles) — keeping small JSON entries in memory and writing layer tars to files while hashing
 // them, so nothing big is ever held in memory. Entry order does not matter: docker 20.10 writes
 // its layer directories in lexical order and `manifest.json` near the end.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { join, posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
+import { Digester, LayerGzip } from '../../layers/gzip.js';
+import type { CompressedLayerFile } from './model.js';
 
 /** Entries up to this size that look like JSON are kept in memory (configs, manifests, index). */
 const SMALL_JSON = 16 * 1024 * 1024;
@@ -17,8 +19,10 @@ export interface SpooledEntry {
   /** `sha256:…` of the entry's bytes. */
   digest: string;
   size: number;
-  /** Where the bytes were written; absent when only hashed (a known layer). */
+  /** Where the bytes were written; absent when only hashed (a known layer) or compressed. */
   file?: string;
+  /** The bytes compressed as arbor publishes layers (ReadArchiveOptions.compressInto). */
+  compressed?: CompressedLayerFile;
 }
 
 export interface ArchiveContents {
@@ -35,9 +39,26 @@ export interface ArchiveContents {
 
 export interface ReadArchiveOptions {
   workDir: string;
-  /** Entries of these sizes are hashed only, not written (see ExportOptions.known). */
-  hashOnlySizes?: ReadonlySet<number>;
+  /**
+   * Layers the caller has (ExportOptions.known: uncompressed size → diffIDs). An entry of such a
+   * size is hashed as it streams past and, when its hash is one of them, neither written nor
+   * compressed. An entry of a known size but another hash (sizes of tiny layers collide: every
+   * empty-directory layer is 1,536 bytes) is written after all when it is small enough to have
+   * been kept in memory meanwhile; a bigger one is left without bytes (the caller exports again).
+   */
+  known?: ReadonlyMap<number, ReadonlySet<string>>;
+  /** Layer tars (by name: `…/layer.tar`) are compressed into this directory instead (ExportOptions.compressInto). */
+  compressInto?: string;
 }
+
+/** An entry's bytes as a stream (a tar-stream entry, or bytes kept in memory). */
+type Entry = Readable;
+
+/** Entries of a known size up to this size are kept in memory while hashed, in case they are not known after all. */
+const KEEP_WHILE_HASHING = 4 * 1024 * 1024;
+
+/** docker save (before Docker 25) names each layer `<id>/layer.tar`: known to be a layer as it streams. */
+const isLayerTar = (name: string) => name.endsWith('/layer.tar');
 
 function isSmallJson(name: string, size: number): boolean {
   if (size > SMALL_JSON) return false;
@@ -79,19 +100,47 @@ export async function readImageArchive(
       small.set(clean, Buffer.concat(chunks));
       continue;
     }
-    const hash = createHash('sha256');
-    if (options.hashOnlySizes?.has(size)) {
-      for await (const chunk of entry) hash.update(chunk as Buffer);
-      spooled.set(clean, { digest: `sha256:${hash.digest('hex')}`, size });
+    const candidates = options.known?.get(size);
+    if (candidates) {
+      const hash = createHash('sha256');
+      const kept: Buffer[] | undefined = size <= KEEP_WHILE_HASHING ? [] : undefined;
+      for await (const chunk of entry) {
+        hash.update(chunk as Buffer);
+        kept?.push(chunk as Buffer);
+      }
+      const digest = `sha256:${hash.digest('hex')}`;
+      if (candidates.has(digest) || !kept) spooled.set(clean, { digest, size });
+      else spooled.set(clean, await store(clean, Readable.from(kept)));
       continue;
     }
-    const file = join(options.workDir, `entry-${counter++}`);
-    entry.on('data', (chunk: unknown) => hash.update(chunk as Buffer));
-    await pipeline(entry, createWriteStream(file));
-    spooled.set(clean, { digest: `sha256:${hash.digest('hex')}`, size, file });
+    spooled.set(clean, await store(clean, entry as unknown as Entry));
   }
   await done;
   return { small, spooled, links };
+
+  /** An entry's bytes on disk: a layer compressed (compressInto), anything else as it is. */
+  async function store(name: string, bytes: Entry): Promise<SpooledEntry> {
+    if (options.compressInto && isLayerTar(name)) {
+      const file = join(options.compressInto, `${randomUUID()}.tar.gz`);
+      const gzip = new LayerGzip();
+      const digester = new Digester();
+      await pipeline(bytes, gzip, digester, createWriteStream(file));
+      return {
+        digest: gzip.diffId!,
+        size: gzip.uncompressedSize,
+        compressed: { file, digest: digester.digest!, size: digester.size },
+      };
+    }
+    const file = join(options.workDir, `entry-${counter++}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    bytes.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      size += chunk.length;
+    });
+    await pipeline(bytes, createWriteStream(file));
+    return { digest: `sha256:${hash.digest('hex')}`, size, file };
+  }
 }
 
 /** The entry a name stands for, following links (a few hops at most). */

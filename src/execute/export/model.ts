@@ -10,6 +10,18 @@ export interface ExportedLayer {
   size: number;
   /** The tar on local disk; absent when the export skipped a layer the caller said it knows. */
   file?: string;
+  /**
+   * The layer already compressed as arbor publishes it (layers/gzip.ts), when the export did so
+   * while the tar streamed past (ExportOptions.compressInto): then there is no `file`.
+   */
+  compressed?: CompressedLayerFile;
+}
+
+export interface CompressedLayerFile {
+  file: string;
+  /** `sha256:…` and size of the gzip blob. */
+  digest: string;
+  size: number;
 }
 
 export interface ExportedImage {
@@ -31,4 +43,10 @@ export interface ExportOptions {
    * disk; if its hash turns out not to be known after all, the export is repeated without this.
    */
   known?: ReadonlyMap<number, ReadonlySet<string>>;
+  /**
+   * Compress new layers while they stream past, into this directory (kept by the caller for the
+   * whole run), instead of writing their tars to `workDir`: one write of the smaller file instead
+   * of a write, a read and a write. Exporters that cannot tell layers apart as they stream ignore it.
+   */
+  compressInto?: string;
 }
