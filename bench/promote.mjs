@@ -34,6 +34,10 @@ const { values } = parseArgs({
     changed: { type: 'string', default: '10' },
     runs: { type: 'string', default: '3' },
     keep: { type: 'boolean', default: false },
+    // One more arbor promotion of r2 (into its own B), under `node --cpu-prof`, into this directory.
+    profile: { type: 'string' },
+    // Only arbor's runs (no skopeo): for profiling and quick checks; the ratios are then absent.
+    'no-skopeo': { type: 'boolean', default: false },
   },
 });
 const IMAGES = Number(values.images);
@@ -168,6 +172,7 @@ try {
   // Release 2, then each way of bringing it to a B that holds release 1.
   const bs = [];
   for (let i = 0; i < 3 * RUNS; i++) bs.push(await prepareTarget());
+  const profiled = values.profile ? await prepareTarget() : undefined;
   await release(2, leaves);
   const syncYaml = path.join(root, 'sync.yaml');
   await writeFile(
@@ -203,6 +208,7 @@ try {
         arbor(['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file], root),
       ),
     );
+    if (values['no-skopeo']) continue;
     result.skopeoSync.push(
       await measure(bSync, () =>
         run('skopeo', [
@@ -232,6 +238,35 @@ try {
             ]).ms;
         return { ms: total };
       }),
+    );
+  }
+
+  if (profiled) {
+    await writeFile(tree.file, withTarget(profiled.host));
+    const profiledRun = spawnSync(
+      process.execPath,
+      [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        path.resolve(values.profile),
+        BIN,
+        ...['promote', 'apply', '--auto-approve', '--debug', '--release', 'r2', '-f', tree.file],
+      ],
+      { cwd: root, env: { ...process.env, CI: '1' }, encoding: 'utf8', maxBuffer: 256 << 20 },
+    );
+    // The --debug trace (HTTP requests and their timings) beside the profile.
+    await writeFile(path.join(path.resolve(values.profile), 'promote-debug.log'), profiledRun.stderr);
+    // And the no-op promotion that follows, profiled apart.
+    spawnSync(
+      process.execPath,
+      [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        path.join(path.resolve(values.profile), 'noop'),
+        BIN,
+        ...['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file],
+      ],
+      { cwd: root, env: { ...process.env, CI: '1' } },
     );
   }
 

@@ -73,6 +73,15 @@ async function promoteTo(
   const ledger = new BlobLedger();
   const limit = pLimit(4);
   const copies = plan.images.filter((i) => i.action === 'copy');
+  // The manifests the tags will name, read from the source while the copies run (a release moves
+  // a tag on every image: these reads are most of a promotion that copies little).
+  const tagged = plan.images.filter((image) => image.tagsToWrite.length > 0);
+  const reads = pLimit(16);
+  const reading = Promise.all(
+    tagged.map((image) => reads(() => request.source.get(image.sourceRepository, image.digest))),
+  );
+  // Awaited below; a failure meanwhile must not be an unhandled rejection.
+  reading.catch(() => undefined);
   let referrersCopied = 0;
   if (copies.length > 0) step(`copying ${copies.length} image(s)`);
   await Promise.all(
@@ -98,12 +107,7 @@ async function promoteTo(
   // The journal first: if the flip is cut short, what each tag pointed at before is known.
   const writes: TagWrite[] = [];
   const journalTags: JournalTag[] = [];
-  // The manifests the tags name, read at once (a release moves a tag on every image).
-  const tagged = plan.images.filter((image) => image.tagsToWrite.length > 0);
-  const reads = pLimit(16);
-  const manifests = await Promise.all(
-    tagged.map((image) => reads(() => request.source.get(image.sourceRepository, image.digest))),
-  );
+  const manifests = await reading;
   for (const [i, image] of tagged.entries()) {
     const manifest = manifests[i]!;
     for (const tag of image.tagsToWrite) {

@@ -1,5 +1,5 @@
 // What each promotion target holds for the release: one HEAD per published tag; for an image
-// whose tags are not all on the release's digest, a HEAD of the manifest by digest; for one whose
+// none of whose tags is on the release's digest, a HEAD of the manifest by digest; for one whose
 // manifest is missing, a HEAD per blob. Only HEADs at the target: a pull budget (Docker Hub
 // counts manifest GETs) is never spent on planning.
 import pLimit from 'p-limit';
@@ -28,7 +28,10 @@ export async function observeTarget(
         tags: Object.fromEntries(tags.map((t, i) => [t, heads[i]?.digest ?? null])),
       };
       if (tags.length > 0 && heads.some((h) => h?.digest !== image.digest)) {
-        at.manifestPresent = (await limit(() => client.headManifest(repository, image.digest))) !== null;
+        // A tag already on the release's digest says the manifest is there: no HEAD by digest.
+        at.manifestPresent =
+          heads.some((h) => h?.digest === image.digest) ||
+          (await limit(() => client.headManifest(repository, image.digest))) !== null;
         if (!at.manifestPresent) {
           const blobs = await source.blobs(image.repository, image.digest).catch((e: unknown) => {
             // Deleted at the source since the release was recorded (retention?): never a partial release.
