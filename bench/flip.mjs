@@ -17,12 +17,11 @@ import pLimit from 'p-limit';
 import { Pool } from 'undici';
 import { createRegistryClient } from '../dist/registry/client.js';
 import { generateTree } from './lib/generate-tree.mjs';
-import { pushTinyImage, startRegistry } from './lib/registry.mjs';
+import { publishPlanned, startRegistry } from './lib/registry.mjs';
 import { median, round } from './lib/util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(HERE, '..', 'bin', 'arbor.js');
-const FINGERPRINT_LABEL = 'org.arbor.fingerprint';
 const CONNECTIONS = 16;
 
 const { values } = parseArgs({
@@ -84,17 +83,7 @@ try {
   await writeFile(tree.file, withTags(base, ['{{ release }}', '{{ release }}-bench']));
   const plan = JSON.parse(arbor(['plan', '--format', 'json', '-f', tree.file], root));
   const client = createRegistryClient({ registry: registry.host, insecure: true });
-  const limit = pLimit(8);
-  await Promise.all(
-    plan.images.map((image) =>
-      limit(() =>
-        pushTinyImage(client, image.repository.slice(registry.host.length + 1), {
-          tags: [...image.tags, image.fingerprintTag],
-          labels: { [FINGERPRINT_LABEL]: image.fingerprint },
-        }),
-      ),
-    ),
-  );
+  await publishPlanned(client, registry.host, plan);
   const manifests = await Promise.all(
     plan.images.map(async (image) => {
       const repository = image.repository.slice(registry.host.length + 1);

@@ -16,10 +16,9 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pLimit from 'p-limit';
 import { createRegistryClient } from '../dist/registry/client.js';
 import { generateTree } from './lib/generate-tree.mjs';
-import { pushTinyImage, startRegistry } from './lib/registry.mjs';
+import { publishPlanned, startRegistry } from './lib/registry.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(HERE, '..', 'bin', 'arbor.js');
@@ -27,7 +26,6 @@ const TARGET_MS = 1000;
 // Tag templates every image carries besides its fingerprint tag, like a release's `2025.1` and
 // `2025.1-p5`; each costs one HEAD per image in a no-op plan (is the tag still here?).
 const TAG_TEMPLATE_POOL = ['{{ release }}', '{{ release }}-bench', '{{ release }}-{{ image.name }}'];
-const FINGERPRINT_LABEL = 'org.arbor.fingerprint';
 
 const { values } = parseArgs({
   options: {
@@ -79,18 +77,7 @@ async function prepareTree(root, host) {
 /** Every planned image in the registry, with every tag the plan wants, uploaded by arbor's client. */
 async function publish(host, plan) {
   const client = createRegistryClient({ registry: host, insecure: true });
-  const limit = pLimit(8);
-  await Promise.all(
-    plan.images.map((image) =>
-      limit(() =>
-        pushTinyImage(client, image.repository.slice(host.length + 1), {
-          // The fingerprint tag last, as apply does.
-          tags: [...image.tags, image.fingerprintTag],
-          labels: { [FINGERPRINT_LABEL]: image.fingerprint },
-        }),
-      ),
-    ),
-  );
+  await publishPlanned(client, host, plan);
   await client.close();
 }
 

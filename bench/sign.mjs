@@ -25,11 +25,10 @@ import tar from 'tar-stream';
 import { Pool } from 'undici';
 import { createRegistryClient } from '../dist/registry/client.js';
 import { generateTree } from './lib/generate-tree.mjs';
-import { pushTinyImage, startRegistry } from './lib/registry.mjs';
+import { publishPlanned, startRegistry } from './lib/registry.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(HERE, '..', 'bin', 'arbor.js');
-const FINGERPRINT_LABEL = 'org.arbor.fingerprint';
 
 const { values } = parseArgs({
   options: {
@@ -120,19 +119,7 @@ try {
   await write(false);
   const plan = JSON.parse(arbor(['plan', '--format', 'json', '-f', tree.file], root, env).stdout);
   const client = createRegistryClient({ registry: registry.host, insecure: true });
-  const limit = pLimit(8);
-  const layer = await dpkgLayer(60);
-  await Promise.all(
-    plan.images.map((image) =>
-      limit(() =>
-        pushTinyImage(client, image.repository.slice(registry.host.length + 1), {
-          tags: [...image.tags, image.fingerprintTag],
-          labels: { [FINGERPRINT_LABEL]: image.fingerprint },
-          layer,
-        }),
-      ),
-    ),
-  );
+  await publishPlanned(client, registry.host, plan, { layer: await dpkgLayer(60) });
   await client.close();
 
   const tagOnlyApply = async (signed) => {

@@ -17,6 +17,7 @@ import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 
 async function freePort() {
   const server = createServer().listen(0, '127.0.0.1');
@@ -157,6 +158,26 @@ export function blobUploadTraffic(requests) {
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const sha256 = (bytes) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+/**
+ * Every image of a plan (`arbor plan --format json`) put in the registry without building it: a
+ * tiny image carrying the fingerprint label, under every tag the plan wants and the fingerprint
+ * tag last (as apply does), 8 at a time. `layer`: the same layer bytes for every image.
+ */
+export async function publishPlanned(client, host, plan, { layer } = {}) {
+  const limit = pLimit(8);
+  await Promise.all(
+    plan.images.map((image) =>
+      limit(() =>
+        pushTinyImage(client, image.repository.slice(host.length + 1), {
+          tags: [...image.tags, image.fingerprintTag],
+          labels: { 'org.arbor.fingerprint': image.fingerprint },
+          ...(layer ? { layer } : {}),
+        }),
+      ),
+    ),
+  );
+}
 
 /**
  * A tiny single-layer image uploaded with arbor's registry client (no engine needed), put under
