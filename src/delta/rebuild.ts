@@ -14,6 +14,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { digestOf } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
 import { type Descriptor, isIndex } from '../registry/manifest-model.js';
+import { DIGEST_MISMATCH } from '../transfer/download.js';
 import { shortDigest } from './choose.js';
 import { DeltaUnusable } from './errors.js';
 import {
@@ -234,6 +235,12 @@ async function downloadBase(
           cause: e,
         },
       );
+    // The registry's copy is damaged: its bytes are not its digest's. Either this check or gunzip
+    // (below) notices first, depending on how the download's stream ends.
+    if (e instanceof RegistryError && e.code === DIGEST_MISMATCH)
+      throw new DeltaUnusable('base-mismatch', `base layer at the target is damaged: ${e.summary}`, {
+        cause: e,
+      });
     if (e instanceof RegistryError) throw e;
     // The bytes at the target are not a layer of the recorded type (gunzip failed).
     throw new DeltaUnusable(

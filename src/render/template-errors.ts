@@ -90,15 +90,24 @@ function isStackOverflow(e: NunjucksError): boolean {
   return false;
 }
 
-/** The innermost compiled template on the error's stack (see template-loader.ts). */
+/**
+ * The innermost compiled template on the stack of the error where it was thrown (see
+ * template-loader.ts): the deepest cause that has one. Nunjucks wraps the error once per template
+ * it passes; on Node 24 each wrapper has its own stack, taken where the wrapping happened.
+ */
 function templateInStack(e: NunjucksError): string | undefined {
-  for (let current: unknown = e; typeof current === 'object' && current !== null; ) {
+  let found: string | undefined;
+  for (
+    let current: unknown = e, depth = 0;
+    typeof current === 'object' && current !== null && depth < 16;
+    depth++
+  ) {
     const stack = (current as NunjucksError).stack;
     const match = typeof stack === 'string' ? SOURCE_URL_IN_STACK.exec(stack) : null;
-    if (match?.[1]) return decodeURIComponent(match[1]);
+    if (match?.[1]) found = decodeURIComponent(match[1]);
     current = (current as NunjucksError).cause;
   }
-  return undefined;
+  return found;
 }
 
 /**

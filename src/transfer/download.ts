@@ -63,11 +63,16 @@ export function resumableBlobStream(
       if (hash) {
         const got = `sha256:${hash.digest('hex')}`;
         if (got !== digest)
-          throw new RegistryError(reference, `downloaded bytes do not match the digest (got ${got})`);
+          throw new RegistryError(reference, `downloaded bytes do not match the digest (got ${got})`, {
+            code: DIGEST_MISMATCH,
+          });
       }
     })(),
   );
 }
+
+/** The code of the error a download whose bytes are not its digest's ends with (the registry's copy is damaged). */
+export const DIGEST_MISMATCH = 'ARBOR_DIGEST_MISMATCH';
 
 /** undici reports a body cut mid-read as a plain socket error, not a RegistryError. */
 function isCutBody(e: unknown): boolean {
