@@ -256,6 +256,15 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
     return { buildRequest, refs, fingerprintRef, logFile, content };
   };
 
+  type Built = Awaited<ReturnType<typeof buildLocally>>;
+
+  /** With a content fingerprint, the image is built once more with it as a label, before it is exported. */
+  const stampContent = async (want: DesiredImage, built: Built): Promise<void> => {
+    if (!built.content) return;
+    emit({ type: 'step', name: want.name, step: 'build', detail: 'content fingerprint label' });
+    await builder.build(stampRequest(builder, built.buildRequest, built.fingerprintRef, built.content));
+  };
+
   /** The layers of the image's parent (or external base) that are already in a registry. */
   const learnParentLayers = (want: DesiredImage): Promise<void> => {
     const ref = want.parentRef;
@@ -279,16 +288,12 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
    */
   const publish = async (
     want: DesiredImage,
-    built: Awaited<ReturnType<typeof buildLocally>> & { stamped?: boolean },
+    built: Built,
     signal: AbortSignal,
     totals: CopyTotals,
     overwriteFingerprintTag: boolean,
     parentDigest = baseDigest(want),
   ): Promise<{ manifest: ManifestBytes; adopted: boolean }> => {
-    if (built.content && !built.stamped) {
-      emit({ type: 'step', name: want.name, step: 'build', detail: 'content fingerprint label' });
-      await builder.build(stampRequest(builder, built.buildRequest, built.fingerprintRef, built.content));
-    }
     ensureRegistry();
     emit({ type: 'step', name: want.name, step: 'export' });
     const imageDir = join(workDir, 'images', want.name);
@@ -360,6 +365,7 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
         contentFingerprint: built.content,
       });
     }
+    await stampContent(want, built);
     const totals = emptyTotals();
     const { manifest } = await publish(want, built, signal, totals, true);
     await tagLater({ ...pendingOf(want, want.tags), manifest });
@@ -388,12 +394,7 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
   // waits for its parent's, and does not happen when that one failed (the registry never holds a
   // child whose parent is missing).
   const publishLimit = pLimit(Math.max(2, request.concurrency));
-  const publishLater = (
-    want: DesiredImage,
-    built: Awaited<ReturnType<typeof buildLocally>> & { stamped?: boolean },
-    signal: AbortSignal,
-    started: number,
-  ): Deferred => {
+  const publishLater = (want: DesiredImage, built: Built, signal: AbortSignal, started: number): Deferred => {
     const parent = want.parent ? publishing.get(want.parent) : undefined;
     const publication = (async (): Promise<Done> => {
       const parentDone = parent
@@ -418,19 +419,26 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
       });
     })();
     publishing.set(want.name, publication);
-    const settled = publication.then(
-      (result) => {
-        digests.set(want.name, result.digest);
-        doneLabels.set(want.name, DONE_LABELS[result.status]);
-        emit({ type: 'done', name: want.name, ms: performance.now() - started });
+    // The image's outcome (build and publication), said when the publication ends.
+    const outcome = publication.then(
+      (value): TaskOutcome<Done> => {
+        const ms = performance.now() - started;
+        digests.set(want.name, value.digest);
+        doneLabels.set(want.name, DONE_LABELS[value.status]);
+        emit({ type: 'done', name: want.name, ms });
+        return { status: 'done', value, ms };
       },
-      (error: unknown) => {
-        if (error instanceof ParentUnpublished)
+      (error: unknown): TaskOutcome<Done> => {
+        const ms = performance.now() - started;
+        if (error instanceof ParentUnpublished) {
           emit({ type: 'skipped', name: want.name, reason: error.message });
-        else emit({ type: 'failed', name: want.name, error, ms: performance.now() - started });
+          return { status: 'skipped', reason: error.message };
+        }
+        emit({ type: 'failed', name: want.name, error, ms });
+        return { status: 'failed', error, ms };
       },
     );
-    return { publication, settled };
+    return { publication, outcome };
   };
 
   const perform = async (name: string, signal: AbortSignal): Promise<Done | Deferred> => {
@@ -455,11 +463,8 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
       });
     }
     const built = await buildLocally(want, signal, false);
-    if (built.content) {
-      emit({ type: 'step', name: want.name, step: 'build', detail: 'content fingerprint label' });
-      await builder.build(stampRequest(builder, built.buildRequest, built.fingerprintRef, built.content));
-    }
-    return publishLater(want, { ...built, stamped: true }, signal, started);
+    await stampContent(want, built);
+    return publishLater(want, built, signal, started);
   };
 
   const scheduled = await runDag(tasks, run, {
@@ -467,26 +472,15 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
     ...(request.signal ? { signal: request.signal } : {}),
     onEvent: emit,
   });
-  // The publications still running, each turned into the image's outcome.
+  // An image whose publication ran on after its build: its outcome is the publication's.
   const outcomes = new Map<string, TaskOutcome<Done>>();
-  for (const [name, outcome] of scheduled) {
-    if (outcome.status !== 'done' || !('publication' in outcome.value)) {
-      outcomes.set(name, outcome as TaskOutcome<Done>);
-      continue;
-    }
-    const { publication, settled } = outcome.value;
-    await settled;
+  for (const [name, outcome] of scheduled)
     outcomes.set(
       name,
-      await publication.then(
-        (value): TaskOutcome<Done> => ({ status: 'done', value, ms: outcome.ms }),
-        (error: unknown): TaskOutcome<Done> =>
-          error instanceof ParentUnpublished
-            ? { status: 'skipped', reason: error.message }
-            : { status: 'failed', error, ms: outcome.ms },
-      ),
+      outcome.status === 'done' && 'publication' in outcome.value
+        ? await outcome.value.outcome
+        : (outcome as TaskOutcome<Done>),
     );
-  }
 
   const imageOutcomes = plan.images.map((image): ImageOutcome => {
     const base = {
@@ -595,8 +589,8 @@ class ParentUnpublished extends Error {
 /** An image built, whose publication runs on after the scheduler moved on to its children. */
 interface Deferred {
   publication: Promise<Done>;
-  /** Resolves once the publication's outcome was reported. */
-  settled: Promise<void>;
+  /** The image's outcome, once the publication ended and was reported (never rejects). */
+  outcome: Promise<TaskOutcome<Done>>;
 }
 
 function mergeFlips(flips: TagFlipReport[]): TagFlipReport {
