@@ -5,13 +5,13 @@
 // same tree run at once. Every time: each image intact or not there at all, no human tag on an
 // image that is not complete, and the next apply (or plan) converges.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/plan/model.js';
 import { BIN } from '../support/cli.js';
+import { dockerConfigFor } from '../support/docker-config.js';
 import { docker, requireEngine } from '../support/engine.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
@@ -68,13 +68,7 @@ describe('apply through faults at the wire (token auth, 5-second tokens)', () =>
     registry = await startRegistry({ extraConfig: tokens.registryAuthConfig(ca) });
     proxy = await startFaultProxy(registry.port);
     tree = await copyDefaultTree(proxy.host);
-    dockerConfig = await mkdtemp(join(tmpdir(), 'arbor-docker-config-'));
-    await writeFile(
-      join(dockerConfig, 'config.json'),
-      JSON.stringify({
-        auths: { [proxy.host]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } },
-      }),
-    );
+    dockerConfig = await dockerConfigFor(proxy.host, USER, PASSWORD);
   });
 
   afterAll(async () => {

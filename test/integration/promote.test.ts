@@ -4,8 +4,7 @@
 // registry B killed in every phase and a rerun converges, a poller of B never sees two releases
 // mixed outside the flip, and rollback puts the previous digests back.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { createAuthenticator } from '../../src/registry/auth/index.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { isIndex } from '../../src/registry/manifest-model.js';
 import { BIN } from '../support/cli.js';
+import { dockerConfigFor } from '../support/docker-config.js';
 import { requireEngine } from '../support/engine.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
@@ -105,13 +105,7 @@ beforeAll(async () => {
   ]);
   proxy = await startFaultProxy(b.port);
   tree = await copyDefaultTree(a.host);
-  dockerConfig = await mkdtemp(join(tmpdir(), 'arbor-docker-config-'));
-  await writeFile(
-    join(dockerConfig, 'config.json'),
-    JSON.stringify({
-      auths: { [proxy.host]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } },
-    }),
-  );
+  dockerConfig = await dockerConfigFor(proxy.host, USER, PASSWORD);
   clientA = createRegistryClient({ registry: a.host, insecure: true });
   clientB = createRegistryClient({
     registry: proxy.host,

@@ -18,6 +18,7 @@ import { createRegistryClient, type RegistryClient } from '../../src/registry/cl
 import { RELEASE_FORMAT_VERSION, type ReleaseImage } from '../../src/release/record.js';
 import { releasesRepository, writeRecord } from '../../src/release/store.js';
 import { BIN } from '../support/cli.js';
+import { dockerConfigFor } from '../support/docker-config.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { createCa, issueCertificate } from '../support/tls.js';
@@ -59,13 +60,7 @@ beforeAll(async () => {
   });
   central = await startRegistry({ extraConfig: tokens.registryAuthConfig(ca) });
   proxy = await startFaultProxy(central.port);
-  dockerConfig = await mkdtemp(join(tmpdir(), 'arbor-docker-config-'));
-  await writeFile(
-    join(dockerConfig, 'config.json'),
-    JSON.stringify({
-      auths: { [proxy.host]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } },
-    }),
-  );
+  dockerConfig = await dockerConfigFor(proxy.host, USER, PASSWORD);
   centralClient = createRegistryClient({
     registry: central.host,
     insecure: true,
