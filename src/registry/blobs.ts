@@ -246,14 +246,19 @@ export async function uploadBlob(
 }
 
 /** POST with the same patience as the rest of the upload: a refused session start is tried again. */
-async function startUploadRetrying(
-  ctx: RegistryContext,
-  repository: string,
-  reference: string,
-): Promise<string> {
+function startUploadRetrying(ctx: RegistryContext, repository: string, reference: string): Promise<string> {
+  return sessionStartRetrying(ctx, () => startUpload(ctx, repository, reference));
+}
+
+/**
+ * A POST that opens an upload session (plain, or a mount that may open one), tried again on a
+ * lost connection, 429 or 5xx like idempotent requests: the transport does not retry POSTs, and
+ * a session opened by a lost attempt is only abandoned, never used.
+ */
+export async function sessionStartRetrying<T>(ctx: RegistryContext, start: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await startUpload(ctx, repository, reference);
+      return await start();
     } catch (e) {
       if (!isRestartable(e) || attempt >= ctx.retries) throw e;
       await sleep(backoffDelay(attempt, ctx.backoff));

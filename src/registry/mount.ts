@@ -1,13 +1,22 @@
 // Cross-repository mount: a blob another repository of the same registry holds is linked
 // instead of uploaded. 201 = mounted; 202 = the registry declined and opened an upload session
-// instead, which the caller can upload into.
-import { sessionLocation } from './blobs.js';
+// instead, which the caller can upload into. Tried again on a lost connection, 429 or 5xx.
+import { sessionLocation, sessionStartRetrying } from './blobs.js';
 import { describeRef, pushScope, type RegistryContext, repoPath } from './context.js';
 import { unexpected } from './response.js';
 
 export type MountResult = { mounted: true } | { mounted: false; session: string };
 
-export async function mountBlob(
+export function mountBlob(
+  ctx: RegistryContext,
+  repository: string,
+  digest: string,
+  fromRepository: string,
+): Promise<MountResult> {
+  return sessionStartRetrying(ctx, () => mountOnce(ctx, repository, digest, fromRepository));
+}
+
+async function mountOnce(
   ctx: RegistryContext,
   repository: string,
   digest: string,

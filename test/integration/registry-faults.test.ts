@@ -126,6 +126,23 @@ describe('uploads continue from the offset the registry reports, never blindly',
     expect(await c.headBlob('ns/post', sha256(blob))).toEqual({ size: blob.length });
   });
 
+  it('a cross-repository mount answered 503 is asked again, and mounts', async () => {
+    const c = client();
+    const blob = Buffer.from('mount me again');
+    await c.uploadBlob('ns/mount-from', sha256(blob), blob, blob.length);
+    proxy.requests.length = 0;
+    proxy.failNext(2, 503, {
+      match: (m, url) => m === 'POST' && url.includes('/ns/mount-to/blobs/uploads/?mount='),
+    });
+    expect(await c.mountBlob('ns/mount-to', sha256(blob), 'ns/mount-from')).toEqual({ mounted: true });
+    expect(proxy.requests.map((r) => `${r.method} ${r.status}`)).toEqual([
+      'POST 503',
+      'POST 503',
+      'POST 201',
+    ]);
+    expect(await c.headBlob('ns/mount-to', sha256(blob))).toEqual({ size: blob.length });
+  });
+
   it('a PATCH chunk refused before the registry saw it: the session status says 1000, the upload continues there', async () => {
     const c = client({ chunkSize: 1000 });
     const blob = Buffer.alloc(3500, 7);
