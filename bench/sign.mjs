@@ -63,7 +63,7 @@ function arbor(args, cwd, env, nodeFlags = []) {
   const wallMs = performance.now() - started;
   if (r.status !== 0)
     throw new Error(`arbor ${args.join(' ')} exited ${r.status}: ${r.stderr}\n${r.stdout.slice(-2000)}`);
-  return { stdout: r.stdout, wallMs };
+  return { stdout: r.stdout, stderr: r.stderr, wallMs };
 }
 
 const root = await mkdtemp(path.join(tmpdir(), 'arbor-bench-sign-'));
@@ -154,6 +154,17 @@ try {
     patch++;
     await write(true);
     arbor(['apply', '--auto-approve', '-f', tree.file], root, env, flags);
+    // The --debug traces (requests with their timings) of one tag-only apply without and one with
+    // signing, beside the profile: where the difference goes.
+    for (const signedRun of [false, true]) {
+      patch++;
+      await write(signedRun);
+      const { stderr } = arbor(['apply', '--auto-approve', '--debug', '-f', tree.file], root, env);
+      await writeFile(
+        path.join(path.resolve(values.profile), `apply-${signedRun ? 'signed' : 'baseline'}-debug.log`),
+        stderr,
+      );
+    }
   }
 
   // Verify the latest release: every image at its newest patch tag.

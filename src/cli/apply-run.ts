@@ -13,7 +13,7 @@ import type { Plan } from '../plan/model.js';
 import { readGitInfo } from '../render/git.js';
 import { applyRetention } from '../retention/index.js';
 import { describeResult, resultSummary } from '../retention/report.js';
-import { openSigningKeys } from '../sign/keys.js';
+import { openSigningKeys, type SigningKeys } from '../sign/keys.js';
 import { publishApplyDeltas } from './apply-deltas.js';
 import { err, out } from './io.js';
 import { recordRelease } from './release-record.js';
@@ -31,6 +31,8 @@ export interface CarryOutRequest {
     only?: string[];
   };
   concurrency: number;
+  /** The signing keys, when apply started opening them while it planned. */
+  signingKeys?: Promise<SigningKeys | null>;
 }
 
 export async function carryOut({
@@ -39,9 +41,10 @@ export async function carryOut({
   clients,
   flags,
   concurrency,
+  signingKeys: opening,
 }: CarryOutRequest): Promise<number> {
   // Keys are opened (and tried) before anything changes: a wrong passphrase stops here.
-  const signingKeys = await openSigningKeys(desired.config);
+  const signingKeys = await (opening ?? openSigningKeys(desired.config));
   const builderConfig: BuilderConfig = {
     ...desired.config.builder,
     ...(flags.builder ? { name: flags.builder } : {}),

@@ -43,6 +43,9 @@ function buildTarget(raw: RawPromoteTarget, index: number, context: BuildContext
     immutableTags: raw.immutable_tags ?? [],
     ...(gate ? { gate } : {}),
     requireSignature: raw.require_signature ?? false,
+    ...(raw.sign
+      ? { sign: { lookaside: path.resolve(path.dirname(context.file), raw.sign.lookaside) } }
+      : {}),
     retention: (raw.retention ?? []).map((rule, i) =>
       buildRule(rule, i, context.locate(['promote', index, 'retention', i])),
     ),

@@ -170,6 +170,12 @@ function checkPromote(config: Config, rejected: Rejected): Diagnostic[] {
           loc: at('gate', 'require_tag'),
         }),
       );
+    if (target.sign && !config.signing?.gpg && fine('sign'))
+      problems.push(
+        error(`promote target "${target.name}" signs its tags, but images.yaml has no signing.gpg key`, {
+          loc: at('sign'),
+        }),
+      );
     for (const rule of target.retention)
       problems.push(...checkRule(config, rule, rejected, [...base, 'retention', rule.index]));
   }

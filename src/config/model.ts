@@ -136,6 +136,8 @@ export interface PromoteTarget {
   immutableTags: string[];
   gate?: { command?: string; requireTag?: string; requireLabels?: Record<string, string> };
   requireSignature: boolean;
+  /** Sign the target's tags with `signing.gpg`'s key into this lookaside directory (absolute). */
+  sign?: { lookaside: string };
   /** Rules for the target's repositories; `index` counts within this target. */
   retention: RetentionRule[];
   /** Index in `promote:`. */

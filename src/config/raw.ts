@@ -67,6 +67,7 @@ export interface RawPromoteTarget {
   immutable_tags?: string[];
   gate?: { command?: string; require_tag?: string; require_labels?: Record<string, string> };
   require_signature?: boolean;
+  sign?: { lookaside: string };
   retention?: RawRetentionRule[];
 }
 

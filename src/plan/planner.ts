@@ -2,6 +2,7 @@
 // plan, apply (without a saved plan), comment and export, so they all plan the same way.
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
+import type { Config } from '../config/model.js';
 import type { Diagnostic } from '../errors.js';
 import { sha256 } from '../fingerprint/canonical.js';
 import { planRetention, protectedTagsOf } from '../retention/index.js';
@@ -25,6 +26,8 @@ export interface PlanRequest {
   retention?: boolean;
   /** Retention warnings, e.g. a rule that selects nothing. */
   onWarning?: (warning: Diagnostic) => void;
+  /** images.yaml is read: apply starts opening signing keys while the registry is asked. */
+  onConfig?: (config: Config) => void;
 }
 
 export interface PlanResult {
@@ -60,6 +63,7 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
   }
   // The file's warnings, as validate prints them (retention's own come with its plan).
   for (const w of tree.config.warnings ?? []) request.onWarning?.(w);
+  request.onConfig?.(tree.config);
   phase('config and graph');
   // The same text names the same registry, but images.yaml may have been edited between its
   // digest above and loadTree's read: the HEADs go only where the file loaded now points.

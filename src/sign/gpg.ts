@@ -85,6 +85,18 @@ export async function gpgExportPublicKey(key: string, options: GpgOptions = {}):
   return result.stdout;
 }
 
+/**
+ * The secret key as gpg exports it (binary, protected with its passphrase as in the GnuPG home),
+ * for signing in process. Written to a pipe, never to a file.
+ */
+export async function gpgExportSecretKey(key: string, options: GpgOptions = {}): Promise<Buffer> {
+  if (options.passphrase !== undefined) registerSecret(options.passphrase);
+  const result = await runGpg(['--export-secret-keys', key], undefined, options);
+  if (result.code !== 0 || result.stdout.length === 0)
+    throw failure(`gpg could not export secret key ${key}`, result);
+  return result.stdout;
+}
+
 /** Throws unless the GnuPG home holds the secret key. */
 export async function gpgRequireSecretKey(key: string, options: GpgOptions = {}): Promise<void> {
   const result = await runGpg(['--list-secret-keys', '--with-colons', key], undefined, options);

@@ -12,6 +12,7 @@ import {
   createGpgBatchSigner,
   type GpgOptions,
   gpgExportPublicKey,
+  gpgExportSecretKey,
   gpgRequireSecretKey,
   gpgSign,
 } from './gpg.js';
@@ -41,27 +42,12 @@ export async function openSigningKeys(
   const keys: SigningKeys = { sbom: signing.sbom, provenance: signing.provenance };
 
   if (signing.gpg) {
-    const { key } = signing.gpg;
     try {
       const passphrase = await readPassphrase(signing.gpg, config.root, env);
-      const gpg: GpgOptions = { env, ...(passphrase !== undefined ? { passphrase } : {}) };
-      // One signature now: a missing key or agent, a wrong passphrase or an expired key is found
-      // here, before anything is published. The public key is exported at the same time.
-      const [, publicKey] = await Promise.all([
-        gpgRequireSecretKey(key, gpg).then(() => gpgSign(key, Buffer.from('arbor signing check'), gpg)),
-        gpgExportPublicKey(key, gpg),
-      ]);
-      let keyring: Promise<PublicKeyring> | undefined;
-      const lookaside = resolve(config.root, signing.gpg.lookaside);
-      await mkdir(lookaside, { recursive: true });
-      keys.gpg = {
-        key,
-        sign: createGpgBatchSigner(key, gpg).sign,
-        keyring: () => (keyring ??= import('./openpgp-verify.js').then((m) => m.readKeyring(publicKey))),
-        lookaside,
-        gpg,
-        creator: CREATOR,
-      };
+      keys.gpg = await openGpgSigningKey(signing.gpg.key, resolve(config.root, signing.gpg.lookaside), {
+        env,
+        ...(passphrase !== undefined ? { passphrase } : {}),
+      });
     } catch (e) {
       at(['signing', 'gpg', 'key'], `signing.gpg: ${(e as Error).message}`);
     }
@@ -77,6 +63,64 @@ export async function openSigningKeys(
   }
   if (problems.length > 0) throw new ArborError(problems);
   return keys;
+}
+
+/**
+ * A GPG key of the GnuPG home, opened and tried, writing into `lookaside`: one signature now, so a
+ * missing key or agent, a wrong passphrase or an expired key is found before anything is
+ * published. The public key is exported at the same time (for checking what is already signed).
+ */
+export async function openGpgSigningKey(
+  key: string,
+  lookaside: string,
+  gpg: GpgOptions,
+): Promise<GpgSigningKey> {
+  const [signer, exported] = await Promise.allSettled([
+    gpgRequireSecretKey(key, gpg).then(() => openGpgSigner(key, gpg)),
+    gpgExportPublicKey(key, gpg),
+  ]);
+  // The secret key's problem says the most (a missing key also has no public key).
+  if (signer.status === 'rejected') throw signer.reason;
+  if (exported.status === 'rejected') throw exported.reason;
+  const { sign } = signer.value;
+  const publicKey = exported.value;
+  let keyring: Promise<PublicKeyring> | undefined;
+  await mkdir(lookaside, { recursive: true });
+  return {
+    key,
+    sign,
+    keyring: () => (keyring ??= import('./openpgp-verify.js').then((m) => m.readKeyring(publicKey))),
+    lookaside,
+    gpg,
+    creator: CREATOR,
+  };
+}
+
+const CHECK = Buffer.from('arbor signing check');
+
+/**
+ * Signs in process (OpenPGP.js) when gpg exports the key and it opens here; otherwise — a key on a
+ * smartcard, a protected key whose passphrase only gpg-agent holds, an exact subkey (`KEY!`) —
+ * with gpg processes, batched. Either way one check signature is made before anything else.
+ */
+export async function openGpgSigner(
+  key: string,
+  gpg: GpgOptions,
+): Promise<{ sign: (payload: Buffer) => Promise<Buffer>; inProcess: boolean }> {
+  if (!key.endsWith('!')) {
+    const exported = await gpgExportSecretKey(key, gpg).catch(() => null);
+    if (exported) {
+      const { openInProcessSigner } = await import('./openpgp-sign.js');
+      const signer = await openInProcessSigner(exported, gpg.passphrase);
+      exported.fill(0);
+      if (typeof signer === 'function') {
+        await signer(CHECK);
+        return { sign: signer, inProcess: true };
+      }
+    }
+  }
+  await gpgSign(key, CHECK, gpg);
+  return { sign: createGpgBatchSigner(key, gpg).sign, inProcess: false };
 }
 
 /** The public keys `arbor verify` checks against, from images.yaml: no secret is needed. */

@@ -29,6 +29,7 @@ import { scanImage } from './layer-scan.js';
 import { type InstalledPackage, parsePackageListing } from './packages.js';
 import { provenanceStatement } from './provenance.js';
 import { spdxDocument } from './sbom.js';
+import { signImageTags } from './sign-tags.js';
 import { publicKeyHint, signStatement } from './sigstore.js';
 import { dockerReference } from './simple-signing.js';
 
@@ -81,11 +82,16 @@ export async function signPublished(images: PublishedImage[], context: SignConte
   const gpgWritten = await Promise.all(
     images.map((image) => local(() => guarded(image, () => gpgSignImage(image, context)))),
   );
+  // Which attachments each image has is one small GET: asked many at a time (the connections
+  // are the limit). Making what is missing (an SBOM may read every layer) takes the smaller limit.
+  const lookups = pLimit(16);
+  const present = images.map((image) => lookups(() => presentAttachments(image, context)));
+  for (const p of present) p.catch(() => undefined);
   const limit = pLimit(context.concurrency ?? Math.max(4, availableParallelism() * 2));
   return Promise.all(
     images.map((image, i) =>
       limit(async () => {
-        const signed = await guarded(image, () => signOne(image, context));
+        const signed = await guarded(image, async () => signOne(image, await present[i]!, context));
         return { ...signed, gpgSignatures: signed.gpgSignatures + gpgWritten[i]! };
       }),
     ),
@@ -95,10 +101,9 @@ export async function signPublished(images: PublishedImage[], context: SignConte
 async function gpgSignImage(image: PublishedImage, context: SignContext): Promise<number> {
   const gpg = context.keys.gpg;
   if (!gpg) return 0;
-  const registry = context.config.registry.url;
-  const identities = image.tags.map((tag) => dockerReference(registry, image.repositoryPath, tag));
   const now = context.now?.() ?? new Date();
-  return (await addGpgSignatures(gpg, image.repositoryPath, image.digest, identities, now)).length;
+  const tagged = { repository: image.repositoryPath, digest: image.digest, tags: image.tags };
+  return (await signImageTags(gpg, context.config.registry.url, tagged, now)).length;
 }
 
 /** Signing failures name the image: apply reports them as one line each. */
@@ -113,24 +118,42 @@ async function guarded<T>(image: PublishedImage, work: () => Promise<T>): Promis
   }
 }
 
-async function signOne(image: PublishedImage, context: SignContext): Promise<SignedImage> {
+function wantedAttachments(keys: SigningKeys): AttachmentKind[] {
+  return [
+    ...(keys.sigstore ? (['signature'] as const) : []),
+    ...(keys.sbom ? (['sbom'] as const) : []),
+    ...(keys.provenance ? (['provenance'] as const) : []),
+  ];
+}
+
+function keyNameOf(keys: SigningKeys): string {
+  return keys.sigstore ? publicKeyHint(keys.sigstore.publicKey) : keys.gpg!.key;
+}
+
+/** The image's referrers made with this run's key (nothing is asked when nothing is wanted). */
+async function presentAttachments(image: PublishedImage, context: SignContext): Promise<Descriptor[]> {
+  if (wantedAttachments(context.keys).length === 0) return [];
+  const keyName = keyNameOf(context.keys);
+  return (await context.client.referrers(image.repositoryPath, image.digest)).manifests.filter(
+    (d) => d.annotations?.[KEY_ANNOTATION] === keyName,
+  );
+}
+
+async function signOne(
+  image: PublishedImage,
+  present: Descriptor[],
+  context: SignContext,
+): Promise<SignedImage> {
   const { keys, client } = context;
   const now = context.now?.() ?? new Date();
   const created = now.toISOString();
   const registry = context.config.registry.url;
   const result: SignedImage = { name: image.name, digest: image.digest, gpgSignatures: 0, attached: [] };
 
-  const wanted: AttachmentKind[] = [
-    ...(keys.sigstore ? (['signature'] as const) : []),
-    ...(keys.sbom ? (['sbom'] as const) : []),
-    ...(keys.provenance ? (['provenance'] as const) : []),
-  ];
+  const wanted = wantedAttachments(keys);
   if (wanted.length === 0) return result;
 
-  const keyName = keys.sigstore ? publicKeyHint(keys.sigstore.publicKey) : keys.gpg!.key;
-  const present = (await client.referrers(image.repositoryPath, image.digest)).manifests.filter(
-    (d) => d.annotations?.[KEY_ANNOTATION] === keyName,
-  );
+  const keyName = keyNameOf(keys);
   const missing = wanted.filter((kind) => !present.some((d) => kindOf(d) === kind));
   // A GPG-signed attachment whose signature is missing (an interrupted run) is signed now.
   const unsigned = keys.gpg && !keys.sigstore ? present.filter((d) => kindOf(d) !== null) : [];

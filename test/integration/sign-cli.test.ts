@@ -262,4 +262,108 @@ describe('signing with apply, verify, diff', () => {
     expect(diff.stdout).not.toContain('keystone');
     expect(diff.stdout).toContain('Diff: 3 image(s) changed between 2025.1-p5 and 2025.1-p7.');
   });
+
+  it('promote, sync and bundle push sign the tags they write for the registry they write to', async () => {
+    const site = await startRegistry();
+    try {
+      const signerKey = join(tree.dir, 'keys', 'signer.gpg');
+      const at = (host: string, lookaside: string, ref: string, keyFile = signerKey) =>
+        skopeoCopy({ registry: host, keyFile, lookaside: join(tree.dir, lookaside), work: tree.dir }, ref);
+      await tree.edit(
+        'images.yaml',
+        '\nimages:\n',
+        `\npromote:\n  - name: site\n    registry: { url: "${site.host}", namespace: site, insecure: true }\n    sign: { lookaside: sigstore-site }\nimages:\n`,
+      );
+      const promoted = run('promote', 'apply', '--auto-approve');
+      noSecrets(promoted.stdout + promoted.stderr);
+      expect(promoted.code).toBe(0);
+      // Every image has 2025.1 and 2025.1-p7 at the site (promotion leaves fingerprint tags home).
+      expect(promoted.stdout).toMatch(
+        new RegExp(`site: ${IMAGES * 2} GPG signature\\(s\\) written to sigstore-site\\.`),
+      );
+      const keystone = `${site.host}/site/keystone:2025.1`;
+      expect(at(site.host, 'sigstore-site', keystone).status).toBe(0);
+      // The tree's own signatures name the tree's registry: the site's skopeo refuses them.
+      expect(at(site.host, 'sigstore', keystone).status).not.toBe(0);
+      const again = run('promote', 'apply', '--auto-approve');
+      expect(again.stdout).toContain('No changes');
+      expect(again.stdout).toContain('site: 0 GPG signature(s) written to sigstore-site.');
+
+      // A site signs with its own key what it syncs and what it loads from a bundle.
+      const siteKey = join(tree.dir, 'keys', 'stranger.gpg');
+      const siteEnv = { GNUPGHOME: stranger.home };
+      const synced = arbor(
+        [
+          'sync',
+          '--insecure',
+          '--auto-approve',
+          '--sign-by',
+          stranger.fingerprint,
+          '--sign-lookaside',
+          join(tree.dir, 'sigstore-synced'),
+          `${registry.host}/arbor-demo`,
+          `${site.host}/synced`,
+        ],
+        { cwd: tree.dir, env: siteEnv },
+      );
+      expect(synced.stderr).not.toMatch(/error/);
+      expect(synced.code).toBe(0);
+      expect(synced.stdout).toMatch(/\d+ GPG signature\(s\) written to sigstore-synced\./);
+      expect(at(site.host, 'sigstore-synced', `${site.host}/synced/nova-api:2025.1-p7`, siteKey).status).toBe(
+        0,
+      );
+      expect(at(site.host, 'sigstore-synced', `${site.host}/synced/nova-api:2025.1-p7`).status).not.toBe(0);
+
+      const file = join(tree.dir, 'release.bundle');
+      expect(run('bundle', '--release', '2025.1-p7', '--out', file).code).toBe(0);
+      const pushed = arbor(
+        [
+          'bundle',
+          'push',
+          file,
+          `${site.host}/loaded`,
+          '--insecure',
+          '--auto-approve',
+          '--sign-by',
+          stranger.fingerprint,
+          '--sign-lookaside',
+          join(tree.dir, 'sigstore-loaded'),
+        ],
+        { cwd: tree.dir, env: siteEnv },
+      );
+      expect(pushed.code).toBe(0);
+      expect(pushed.stdout).toMatch(/\d+ GPG signature\(s\) written to sigstore-loaded\./);
+      expect(at(site.host, 'sigstore-loaded', `${site.host}/loaded/glance-api:2025.1`, siteKey).status).toBe(
+        0,
+      );
+
+      // A key that is not there stops before anything moves.
+      const noKey = arbor(
+        [
+          'sync',
+          '--insecure',
+          '--auto-approve',
+          '--sign-by',
+          gpgHome.fingerprint,
+          '--sign-lookaside',
+          'x',
+          `${registry.host}/arbor-demo`,
+          `${site.host}/never`,
+        ],
+        { cwd: tree.dir, env: siteEnv },
+      );
+      expect(noKey.code).toBe(1);
+      expect(noKey.stderr).toMatch(
+        new RegExp(`^error: --sign-by ${gpgHome.fingerprint}: no secret key`, 'm'),
+      );
+      const tags = spawnSync('skopeo', [
+        'list-tags',
+        '--tls-verify=false',
+        `docker://${site.host}/never/base`,
+      ]);
+      expect(tags.status).not.toBe(0);
+    } finally {
+      await destroyRegistry(site);
+    }
+  });
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { parseReference } from '../../src/registry/reference.js';
-import { createGpgBatchSigner, gpgExportPublicKey } from '../../src/sign/gpg.js';
+import { gpgExportPublicKey } from '../../src/sign/gpg.js';
 import {
   addGpgSignatures,
   checkReferenceSignatures,
@@ -21,6 +21,7 @@ import {
   type GpgSigningKey,
   gpgProblem,
 } from '../../src/sign/gpg-signatures.js';
+import { openGpgSigner } from '../../src/sign/keys.js';
 import { lookasideBase, signaturePath } from '../../src/sign/lookaside.js';
 import { type PublicKeyring, readKeyring } from '../../src/sign/openpgp-verify.js';
 import { createGpgHome, type GpgHome } from '../support/gpg.js';
@@ -33,7 +34,8 @@ let client: RegistryClient;
 let signer: GpgHome;
 let stranger: GpgHome;
 let work: string;
-let signing: GpgSigningKey;
+/** The same key signing in process (OpenPGP.js) and with gpg processes (the exact-subkey form). */
+let signers: Record<'in process' | 'gpg processes', GpgSigningKey>;
 let keyring: PublicKeyring;
 
 beforeAll(async () => {
@@ -45,13 +47,22 @@ beforeAll(async () => {
   signer.exportPublic(join(work, 'signer.gpg'));
   stranger.exportPublic(join(work, 'stranger.gpg'));
   keyring = await readKeyring(await gpgExportPublicKey(signer.fingerprint, { env: signer.env }));
-  signing = {
-    key: signer.fingerprint,
-    keyring: async () => keyring,
-    sign: createGpgBatchSigner(signer.fingerprint, { env: signer.env, passphrase: 'correct horse' }).sign,
-    lookaside: join(work, 'lookaside'),
-    gpg: { env: signer.env, passphrase: 'correct horse' },
-    creator: 'arbor test',
+  const gpg = { env: signer.env, passphrase: 'correct horse' };
+  const signingKey = async (key: string, inProcess: boolean): Promise<GpgSigningKey> => {
+    const opened = await openGpgSigner(key, gpg);
+    expect(opened.inProcess).toBe(inProcess);
+    return {
+      key,
+      keyring: async () => keyring,
+      sign: opened.sign,
+      lookaside: join(work, inProcess ? 'lookaside' : 'lookaside-gpg'),
+      gpg,
+      creator: 'arbor test',
+    };
+  };
+  signers = {
+    'in process': await signingKey(signer.fingerprint, true),
+    'gpg processes': await signingKey(`${signer.fingerprint}!`, false),
   };
 });
 
@@ -74,51 +85,72 @@ function skopeo(
 }
 
 describe('GPG simple signing', () => {
-  it('skopeo accepts what arbor signed, and refuses a wrong key and a changed image', async () => {
-    const image = await pushImage(client, 'ns/app', 'v1', { layerSizes: [300] });
-    await client.putManifest('ns/app', 'v2', image.manifest, 'application/vnd.oci.image.manifest.v1+json');
-    const identity = (tag: string) => `${registry.host}/ns/app:${tag}`;
-    const written = await addGpgSignatures(
-      signing,
-      'ns/app',
-      image.digest,
-      [identity('v1'), identity('v2')],
-      new Date(),
-    );
-    expect(written.map((f) => f.split('/').at(-1))).toEqual(['signature-1', 'signature-2']);
-    expect(written[0]).toContain(join('lookaside', 'ns', `app@sha256=${image.digest.slice(7)}`));
-    // Signing again adds nothing: every identity is already signed.
-    expect(await addGpgSignatures(signing, 'ns/app', image.digest, [identity('v1')], new Date())).toEqual([]);
+  it.each([
+    ['in process', 'ns/app'],
+    ['gpg processes', 'ns/app-gpg'],
+  ] as const)(
+    'skopeo accepts what arbor signed (%s), and refuses a wrong key and a changed image',
+    async (how, repository) => {
+      const signing = signers[how];
+      const image = await pushImage(client, repository, 'v1', { layerSizes: [300] });
+      await client.putManifest(
+        repository,
+        'v2',
+        image.manifest,
+        'application/vnd.oci.image.manifest.v1+json',
+      );
+      const identity = (tag: string) => `${registry.host}/${repository}:${tag}`;
+      const written = await addGpgSignatures(
+        signing,
+        repository,
+        image.digest,
+        [identity('v1'), identity('v2')],
+        new Date(),
+      );
+      expect(written.map((f) => f.split('/').at(-1))).toEqual(['signature-1', 'signature-2']);
+      expect(written[0]).toContain(`${join(signing.lookaside, repository)}@sha256=${image.digest.slice(7)}`);
+      // Signing again adds nothing: every identity is already signed.
+      expect(await addGpgSignatures(signing, repository, image.digest, [identity('v1')], new Date())).toEqual(
+        [],
+      );
 
-    const accepted = skopeo(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
-    expect(accepted.stderr).toBe('');
-    expect(accepted.status).toBe(0);
-    expect(skopeo(identity('v2'), join(work, 'signer.gpg'), signing.lookaside).status).toBe(0);
+      const accepted = skopeo(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
+      expect(accepted.stderr).toBe('');
+      expect(accepted.status).toBe(0);
+      expect(skopeo(identity('v2'), join(work, 'signer.gpg'), signing.lookaside).status).toBe(0);
 
-    const wrongKey = skopeo(identity('v1'), join(work, 'stranger.gpg'), signing.lookaside);
-    expect(wrongKey.status).not.toBe(0);
-    expect(wrongKey.stderr).toMatch(/not accepted|rejected|no signature/i);
+      const wrongKey = skopeo(identity('v1'), join(work, 'stranger.gpg'), signing.lookaside);
+      expect(wrongKey.status).not.toBe(0);
+      expect(wrongKey.stderr).toMatch(/not accepted|rejected|no signature/i);
 
-    // A tag without its own signature is refused (the identity is the tag).
-    await client.putManifest('ns/app', 'v3', image.manifest, 'application/vnd.oci.image.manifest.v1+json');
-    expect(skopeo(identity('v3'), join(work, 'signer.gpg'), signing.lookaside).status).not.toBe(0);
+      // A tag without its own signature is refused (the identity is the tag).
+      await client.putManifest(
+        repository,
+        'v3',
+        image.manifest,
+        'application/vnd.oci.image.manifest.v1+json',
+      );
+      expect(skopeo(identity('v3'), join(work, 'signer.gpg'), signing.lookaside).status).not.toBe(0);
 
-    // v1 now names another image; its signatures are copied over as an attacker would.
-    const other = await pushImage(client, 'ns/app', 'v1', { layerSizes: [301] });
-    const stolen = join(signing.lookaside, signaturePath('ns/app', other.digest));
-    cpSync(join(signing.lookaside, signaturePath('ns/app', image.digest)), stolen, { recursive: true });
-    const changed = skopeo(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
-    expect(changed.status).not.toBe(0);
-    expect(changed.stderr).toMatch(/digest|not accepted|rejected/i);
-    // arbor refuses it too, saying why.
-    const checks = await checkStoredSignatures(
-      { kind: 'dir', dir: signing.lookaside },
-      'ns/app',
-      other.digest,
-      keyring,
-    );
-    expect(gpgProblem(parseReference(identity('v1')), checks)).toMatch(/signs sha256:.*, not this manifest/);
-  });
+      // v1 now names another image; its signatures are copied over as an attacker would.
+      const other = await pushImage(client, repository, 'v1', { layerSizes: [301] });
+      const stolen = join(signing.lookaside, signaturePath(repository, other.digest));
+      cpSync(join(signing.lookaside, signaturePath(repository, image.digest)), stolen, { recursive: true });
+      const changed = skopeo(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
+      expect(changed.status).not.toBe(0);
+      expect(changed.stderr).toMatch(/digest|not accepted|rejected/i);
+      // arbor refuses it too, saying why.
+      const checks = await checkStoredSignatures(
+        { kind: 'dir', dir: signing.lookaside },
+        repository,
+        other.digest,
+        keyring,
+      );
+      expect(gpgProblem(parseReference(identity('v1')), checks)).toMatch(
+        /signs sha256:.*, not this manifest/,
+      );
+    },
+  );
 
   it('arbor verifies what `skopeo copy --sign-by` signed, and only for that key, tag and manifest', async () => {
     const image = await pushImage(client, 'ns/app', 'skopeo', { layerSizes: [302] });

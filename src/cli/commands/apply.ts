@@ -13,6 +13,7 @@ import { planTree } from '../../plan/planner.js';
 import { checkSavedPlan, loadPlan } from '../../plan/saved.js';
 import { hasChanges, renderText } from '../../plan/views/text.js';
 import { planRetention, protectedTagsOf } from '../../retention/index.js';
+import type { SigningKeys } from '../../sign/keys.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out, useColor } from '../io.js';
@@ -83,9 +84,19 @@ async function applyCommand(
   flags: ApplyFlags,
   concurrency: number,
 ): Promise<number> {
+  let signingKeys: Promise<SigningKeys | null> | undefined;
   const { plan, desired, clients } = planFile
     ? await fromSavedPlan(planFile, flags)
-    : await planTree(planRequestFrom(flags));
+    : await planTree({
+        ...planRequestFrom(flags),
+        // Opening the signing keys (gpg, key decryption) overlaps the registry's answers; it
+        // changes nothing, and its errors are reported before anything is applied.
+        onConfig: (config) => {
+          if (!config.signing) return;
+          signingKeys = import('../../sign/keys.js').then((m) => m.openSigningKeys(config));
+          signingKeys.catch(() => undefined);
+        },
+      });
   try {
     if (!planFile) {
       out(renderText(plan, { color: useColor() }));
@@ -105,7 +116,14 @@ async function applyCommand(
     // What carries the plan out (builders, publishing, signing, deltas, retention) is loaded only
     // when there is something to do: a no-op apply costs what a plan costs.
     const { carryOut } = await import('../apply-run.js');
-    return await carryOut({ plan, desired, clients, flags, concurrency });
+    return await carryOut({
+      plan,
+      desired,
+      clients,
+      flags,
+      concurrency,
+      ...(signingKeys ? { signingKeys } : {}),
+    });
   } finally {
     await clients.close();
   }

@@ -34,6 +34,7 @@ import { InterruptedError, interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption, parsePlatform } from '../options.js';
 import { RegistrySessions, type RegistrySettings } from '../registry-sessions.js';
+import { openFlagSigner, type SignByFlags, signAtTarget, signByOptions } from '../target-signing.js';
 
 interface BundleFlags {
   file: string;
@@ -160,7 +161,7 @@ function summary(r: CreateReport): string {
   return lines.join('\n');
 }
 
-interface PushFlags {
+interface PushFlags extends SignByFlags {
   insecure?: boolean;
   caFile?: string;
   autoApprove?: boolean;
@@ -182,8 +183,9 @@ function registerPush(bundle: Command): void {
     .option('--insecure', 'plain HTTP to the target')
     .option('--ca-file <file>', 'trust this PEM CA for the target, besides the system roots')
     .option('--dry-run', 'print the plan (reads only the head of the bundle) and stop')
-    .option('--auto-approve', 'do not ask before pushing')
-    .action(action<PushFlags>(([file, target], flags) => pushCommand(file!, target!, flags)));
+    .option('--auto-approve', 'do not ask before pushing');
+  signByOptions(cmd);
+  cmd.action(action<PushFlags>(([file, target], flags) => pushCommand(file!, target!, flags)));
 }
 
 async function pushCommand(file: string, targetArg: string, flags: PushFlags): Promise<number> {
@@ -211,6 +213,8 @@ async function pushCommand(file: string, targetArg: string, flags: PushFlags): P
       if (json) out(JSON.stringify({ formatVersion: 1, plan: pushPlanJson(plan) }, null, 2));
       return 0;
     }
+    // The site's key is tried before anything moves.
+    const signer = await openFlagSigner(flags);
     if (
       hasWork(plan) &&
       !flags.autoApprove &&
@@ -243,6 +247,15 @@ async function pushCommand(file: string, targetArg: string, flags: PushFlags): P
         ? JSON.stringify({ formatVersion: 1, plan: pushPlanJson(plan), result: report }, null, 2)
         : renderPushReport(report),
     );
+    if (signer) {
+      const tagged = plan.images.map((i) => ({
+        repository: i.repository,
+        digest: i.digest,
+        tags: [...i.tags.map((t) => t.tag), ...i.unchangedTags],
+      }));
+      const written = await signAtTarget(signer, target.registry, tagged);
+      if (!json) out(`${written} GPG signature(s) written to ${displayPath(signer.lookaside)}.`);
+    }
     return 0;
   } catch (e) {
     if (e instanceof InterruptedError) return e.exitCode;

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Config } from '../../config/model.js';
+import { displayPath } from '../../display-path.js';
 import { ArborError } from '../../errors.js';
 import { formatBytes } from '../../execute/report.js';
 import { RegistryClients } from '../../plan/clients.js';
@@ -17,6 +18,7 @@ import { parseReference } from '../../registry/reference.js';
 import { releaseName } from '../../release/from-registry.js';
 import type { ReleaseRecord } from '../../release/record.js';
 import { readGitInfo } from '../../render/git.js';
+import type { GpgSigningKey } from '../../sign/gpg-signatures.js';
 import { checkSignatures } from '../../sign/verify.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { action } from '../action.js';
@@ -24,6 +26,7 @@ import { confirm } from '../confirm.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
 import { verifyPolicy } from '../sign-targets.js';
+import { openPromoteSigners, signAtTarget } from '../target-signing.js';
 
 interface PromoteFlags {
   file: string;
@@ -81,8 +84,12 @@ export function register(program: Command): void {
           err('Promotion refused: nothing was copied or tagged.');
           return 1;
         }
+        // Targets that sign their tags: the key is tried before anything moves.
+        const signers = await openPromoteSigners(session.config, planned.targets);
         if (!promoteHasChanges(planned.plan)) {
           out('No changes: every target already has the release.');
+          // A rerun after an interrupted signing still writes what is missing.
+          await signPromoted(signers, planned.plan);
           return 0;
         }
         if (
@@ -108,6 +115,7 @@ export function register(program: Command): void {
             `${o.target}: ${t.blobsUploaded} blob(s) sent (${formatBytes(t.bytesUploaded)}), ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${o.referrersCopied} referrer(s); ${o.flip.tags} tag(s) written together in ${o.flip.windowMs} ms${o.retention ? `; retention deleted ${o.retention.deleted}` : ''}.`,
           );
         }
+        await signPromoted(signers, planned.plan);
         return 0;
       } finally {
         await session.close();
@@ -259,4 +267,19 @@ function refuseStale(file: string, saved: PromotePlan, fresh: PromotePlan): void
       },
       ...differences.map((message) => ({ severity: 'error' as const, message: `  ${message}` })),
     ]);
+}
+
+/** Each signing target's tags, signed for that registry after its tags are in place. */
+async function signPromoted(signers: Map<string, GpgSigningKey>, plan: PromotePlan): Promise<void> {
+  for (const target of plan.targets) {
+    const signer = signers.get(target.target);
+    if (!signer) continue;
+    const images = target.images.map((i) => ({
+      repository: i.targetRepository,
+      digest: i.digest,
+      tags: i.tags,
+    }));
+    const written = await signAtTarget(signer, target.registry, images);
+    out(`${target.target}: ${written} GPG signature(s) written to ${displayPath(signer.lookaside)}.`);
+  }
 }

@@ -3,6 +3,7 @@
 // SOURCE and TARGET are `registry/namespace`; no images.yaml is needed.
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
+import { displayPath } from '../../display-path.js';
 import { ArborError } from '../../errors.js';
 import { formatBytes } from '../../execute/report.js';
 import { listCatalog } from '../../registry/catalog.js';
@@ -22,8 +23,9 @@ import { confirm } from '../confirm.js';
 import { err, out } from '../io.js';
 import { debugSink, formatOption } from '../options.js';
 import { verifyPolicy } from '../sign-targets.js';
+import { openFlagSigner, type SignByFlags, signAtTarget, signByOptions } from '../target-signing.js';
 
-interface SyncFlags {
+interface SyncFlags extends SignByFlags {
   release?: string;
   tag?: string;
   only?: string[];
@@ -75,99 +77,113 @@ export function register(program: Command): void {
     .option('--require-signature', 'refuse, before anything moves, images not signed with the keys given')
     .option('--gpg-key <file>', 'with --require-signature: trusted OpenPGP public key(s)')
     .option('--lookaside <dir|url>', 'with --gpg-key: where the GPG signatures are')
-    .option('--sigstore-key <file>', 'with --require-signature: PEM public key of sigstore bundles')
-    .action(
-      action<SyncFlags>(async ([sourceArg, targetArg], flags) => {
-        const source = parseLocation(sourceArg ?? '', 'source');
-        const target = parseLocation(targetArg ?? '', 'target');
-        if (flags.release && flags.tag) throw new ArborError('--release and --tag are exclusive: name one');
-        const debug = debugSink(flags);
-        const from = openRegistry({
-          registry: source.registry,
-          ...(flags.insecure || flags.sourceInsecure ? { insecure: true } : {}),
-          ...(flags.sourceCaFile ? { caFile: flags.sourceCaFile } : {}),
-          ...(debug ? { debug } : {}),
-        });
-        const to = openRegistry({
-          registry: target.registry,
-          ...(flags.insecure || flags.targetInsecure ? { insecure: true } : {}),
-          ...(flags.targetCaFile ? { caFile: flags.targetCaFile } : {}),
-          ...(debug ? { debug } : {}),
-        });
-        try {
-          const record = await releaseToSync(from.client, source.namespace, flags);
-          const images = flags.only
-            ? record.images.filter((i) => flags.only!.includes(i.name))
-            : record.images;
-          const unknown = (flags.only ?? []).filter((n) => !record.images.some((i) => i.name === n));
-          if (unknown.length > 0)
-            throw new ArborError(`not in release ${record.release}: ${unknown.join(', ')}`);
-          if (flags.requireSignature) {
-            const policy = await verifyPolicy(flags, null);
-            if (!policy.gpg && !policy.sigstore)
-              throw new ArborError(
-                '--require-signature needs --gpg-key (with --lookaside) or --sigstore-key',
-              );
-            const problems = await checkSignatures(
-              images.map((i) => ({
-                name: i.name,
-                reference: parseReference(`${source.registry}/${i.repository}@${i.digest}`),
-              })),
-              policy,
-              () => from.client,
-            );
-            if (problems.length > 0)
-              throw new ArborError([
-                {
-                  severity: 'error',
-                  message: 'sync refused: not every image is validly signed; nothing moved',
-                },
-                ...problems,
-              ]);
-          }
-          const manifests = new SourceManifests(from.client);
-          const observed = await observeSync(
-            manifests,
-            to.client,
-            images,
-            (i) => (target.namespace ? `${target.namespace}/${i.name}` : i.name),
-            { deltas: flags.deltas },
+    .option('--sigstore-key <file>', 'with --require-signature: PEM public key of sigstore bundles');
+  signByOptions(cmd);
+  cmd.action(
+    action<SyncFlags>(async ([sourceArg, targetArg], flags) => {
+      const source = parseLocation(sourceArg ?? '', 'source');
+      const target = parseLocation(targetArg ?? '', 'target');
+      if (flags.release && flags.tag) throw new ArborError('--release and --tag are exclusive: name one');
+      const debug = debugSink(flags);
+      const from = openRegistry({
+        registry: source.registry,
+        ...(flags.insecure || flags.sourceInsecure ? { insecure: true } : {}),
+        ...(flags.sourceCaFile ? { caFile: flags.sourceCaFile } : {}),
+        ...(debug ? { debug } : {}),
+      });
+      const to = openRegistry({
+        registry: target.registry,
+        ...(flags.insecure || flags.targetInsecure ? { insecure: true } : {}),
+        ...(flags.targetCaFile ? { caFile: flags.targetCaFile } : {}),
+        ...(debug ? { debug } : {}),
+      });
+      try {
+        const record = await releaseToSync(from.client, source.namespace, flags);
+        const images = flags.only ? record.images.filter((i) => flags.only!.includes(i.name)) : record.images;
+        const unknown = (flags.only ?? []).filter((n) => !record.images.some((i) => i.name === n));
+        if (unknown.length > 0)
+          throw new ArborError(`not in release ${record.release}: ${unknown.join(', ')}`);
+        if (flags.requireSignature) {
+          const policy = await verifyPolicy(flags, null);
+          if (!policy.gpg && !policy.sigstore)
+            throw new ArborError('--require-signature needs --gpg-key (with --lookaside) or --sigstore-key');
+          const problems = await checkSignatures(
+            images.map((i) => ({
+              name: i.name,
+              reference: parseReference(`${source.registry}/${i.repository}@${i.digest}`),
+            })),
+            policy,
+            () => from.client,
           );
-          const plan = planSync({
-            source,
-            target,
-            release: record.release,
-            images: observed.images,
-            presentAtTarget: observed.presentAtTarget,
-            basesAtTarget: observed.basesAtTarget,
-            deltas: flags.deltas,
-          });
-          out(flags.format === 'json' ? JSON.stringify(plan, null, 2) : renderSyncText(plan));
-          if (flags.planOnly) return flags.detailedExitcode && syncHasChanges(plan) ? 2 : 0;
-          if (!syncHasChanges(plan)) return 0;
-          if (!flags.autoApprove && !(await confirm('Sync?', 'refusing to sync without asking'))) {
-            err('Sync cancelled.');
-            return 1;
-          }
-          const result = await applySync({
-            plan,
-            record: { ...record, images },
-            source: manifests,
-            target: to.client,
-            releasesRepository: releasesRepository(target.namespace, flags.releasesRepository),
-            onStep: (line) => err(line),
-          });
-          const t = result.totals;
-          out(
-            `Sync: ${t.blobsUploaded} blob(s) uploaded (${formatBytes(t.bytesUploaded)}), ${result.rebuilt} rebuilt from deltas, ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${result.referrers} referrer(s); ${result.flip.tags} tag(s) written together in ${result.flip.windowMs} ms.`,
-          );
-          for (const f of result.fallbacks) out(`  delta not used for ${f}`);
-          return 0;
-        } finally {
-          await Promise.all([from.close(), to.close()]);
+          if (problems.length > 0)
+            throw new ArborError([
+              {
+                severity: 'error',
+                message: 'sync refused: not every image is validly signed; nothing moved',
+              },
+              ...problems,
+            ]);
         }
-      }),
-    );
+        const manifests = new SourceManifests(from.client);
+        const observed = await observeSync(
+          manifests,
+          to.client,
+          images,
+          (i) => (target.namespace ? `${target.namespace}/${i.name}` : i.name),
+          { deltas: flags.deltas },
+        );
+        const plan = planSync({
+          source,
+          target,
+          release: record.release,
+          images: observed.images,
+          presentAtTarget: observed.presentAtTarget,
+          basesAtTarget: observed.basesAtTarget,
+          deltas: flags.deltas,
+        });
+        out(flags.format === 'json' ? JSON.stringify(plan, null, 2) : renderSyncText(plan));
+        if (flags.planOnly) return flags.detailedExitcode && syncHasChanges(plan) ? 2 : 0;
+        // The site's key is tried before anything moves; with nothing to copy, what is not yet
+        // signed (an interrupted run) still is.
+        const signer = await openFlagSigner(flags);
+        const sign = async () => {
+          if (!signer) return;
+          const tagged = plan.images.map((i) => ({
+            repository: i.targetRepository,
+            digest: i.digest,
+            tags: i.tags,
+          }));
+          const written = await signAtTarget(signer, target.registry, tagged);
+          out(`${written} GPG signature(s) written to ${displayPath(signer.lookaside)}.`);
+        };
+        if (!syncHasChanges(plan)) {
+          await sign();
+          return 0;
+        }
+        if (!flags.autoApprove && !(await confirm('Sync?', 'refusing to sync without asking'))) {
+          err('Sync cancelled.');
+          return 1;
+        }
+        const result = await applySync({
+          plan,
+          record: { ...record, images },
+          source: manifests,
+          target: to.client,
+          releasesRepository: releasesRepository(target.namespace, flags.releasesRepository),
+          onStep: (line) => err(line),
+        });
+        const t = result.totals;
+        out(
+          `Sync: ${t.blobsUploaded} blob(s) uploaded (${formatBytes(t.bytesUploaded)}), ${result.rebuilt} rebuilt from deltas, ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${result.referrers} referrer(s); ${result.flip.tags} tag(s) written together in ${result.flip.windowMs} ms.`,
+        );
+        for (const f of result.fallbacks) out(`  delta not used for ${f}`);
+        await sign();
+        return 0;
+      } finally {
+        await Promise.all([from.close(), to.close()]);
+      }
+    }),
+  );
 }
 
 /** `host[:port]/namespace` (the namespace may be empty: `host:port`). */

@@ -63,4 +63,29 @@ describe('signing and metadata in images.yaml', () => {
       ]),
     );
   });
+
+  it('a promote target that signs needs signing.gpg; its lookaside is resolved against the file', async () => {
+    const target = [
+      'promote:',
+      '  - name: site',
+      '    registry: { url: site.example }',
+      '    sign: { lookaside: site-sigs }',
+    ];
+    const unsigned = await read([...HEAD, ...target]);
+    expect(unsigned.diagnostics.map(formatDiagnostic)).toEqual([
+      expect.stringMatching(
+        /images\.yaml:10:5: error: promote target "site" signs its tags, but images\.yaml has no signing\.gpg key/,
+      ),
+    ]);
+    const signed = await read([
+      ...HEAD,
+      'signing:',
+      '  gpg: { key: 0123456789abcdef0123456789abcdef01234567, lookaside: sigs }',
+      ...target,
+    ]);
+    expect(signed.diagnostics).toEqual([]);
+    expect(signed.config!.promote[0]!.sign).toEqual({
+      lookaside: path.join(path.dirname(signed.config!.file), 'site-sigs'),
+    });
+  });
 });
