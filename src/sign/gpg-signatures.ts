@@ -1,13 +1,20 @@
 // Simple-signing signatures of one manifest in a lookaside store: which identities are signed
 // (read and verified with a keyring), adding the missing ones (signed by gpg), and checking that a
 // reference is signed as containers/image's `signedBy` policy would.
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { formatReference, type Reference } from '../registry/reference.js';
 import { writeFileAtomic } from '../write-atomic.js';
 import { sha256Hex } from './dsse.js';
 import type { GpgOptions } from './gpg.js';
-import { appendSignatures, type LookasideBase, readSignatures, signaturePath } from './lookaside.js';
+import {
+  appendSignatures,
+  type LookasideBase,
+  readLookasideFile,
+  readSignature,
+  readSignatures,
+  type StoredSignature,
+  signaturePath,
+} from './lookaside.js';
 import type { PublicKeyring } from './openpgp-verify.js';
 import { identityAccepts, parseSimpleSigningPayload, simpleSigningPayload } from './simple-signing.js';
 
@@ -72,9 +79,8 @@ export async function checkReferenceSignatures(
   digest: string,
   keyring: PublicKeyring,
 ): Promise<{ valid: number; problem: string | null }> {
-  const stored = await readSignatures(base, reference.repository, digest);
   const { unverifiedPayload, verifySignedMessage } = await import('./openpgp-verify.js');
-  for (const signature of stored) {
+  const holds = async (signature: StoredSignature): Promise<boolean> => {
     const read = await unverifiedPayload(signature.bytes);
     let claim: ReturnType<typeof parseSimpleSigningPayload> | null = null;
     try {
@@ -83,17 +89,47 @@ export async function checkReferenceSignatures(
       claim = null;
     }
     if (!read || !claim || claim.digest !== digest || !identityAccepts(reference, claim.dockerReference))
-      continue;
+      return false;
     try {
       const verified = parseSimpleSigningPayload((await verifySignedMessage(read.message, keyring)).payload);
-      if (verified.digest === digest && identityAccepts(reference, verified.dockerReference))
-        return { valid: 1, problem: null };
+      return verified.digest === digest && identityAccepts(reference, verified.dockerReference);
     } catch {
-      // Reported below, with every other signature.
+      return false; // Reported below, with every other signature.
     }
+  };
+  // arbor's record beside the signatures names the file it wrote for each identity: that one is
+  // read first (and verified like any other: the record only says where to look). A release's
+  // newest tag is the last of many signatures, so this saves reading all of them.
+  const hinted = await recordedIndex(base, reference, digest);
+  if (hinted !== null) {
+    const signature = await readSignature(base, reference.repository, digest, hinted);
+    if (signature && (await holds(signature))) return { valid: 1, problem: null };
   }
+  const stored = await readSignatures(base, reference.repository, digest);
+  for (const signature of stored)
+    if (signature.index !== hinted && (await holds(signature))) return { valid: 1, problem: null };
   const checks = await checkStoredSignatures(base, reference.repository, digest, keyring);
   return { valid: checks.filter((c) => !c.problem).length, problem: gpgProblem(reference, checks) };
+}
+
+/** The index of the signature arbor recorded for the reference's identity, or null. */
+async function recordedIndex(
+  base: LookasideBase,
+  reference: Reference,
+  digest: string,
+): Promise<number | null> {
+  const record = await readRecordAt(base, reference.repository, digest);
+  const identity =
+    reference.tag !== undefined
+      ? formatReference({
+          registry: reference.registry,
+          repository: reference.repository,
+          tag: reference.tag,
+        })
+      : Object.keys(record)[0];
+  const file = identity !== undefined ? record[identity]?.file : undefined;
+  const index = /^signature-([1-9][0-9]*)$/.exec(file ?? '')?.[1];
+  return index ? Number(index) : null;
 }
 
 /**
@@ -189,9 +225,18 @@ function recordFile(dir: string, repositoryPath: string, digest: string): string
 /** Beside the signatures; lookaside readers only read `signature-<n>`. */
 export const RECORD_FILE = 'signed-by-arbor.json';
 
-async function readRecord(dir: string, repositoryPath: string, digest: string): Promise<SignedRecord> {
+function readRecord(dir: string, repositoryPath: string, digest: string): Promise<SignedRecord> {
+  return readRecordAt({ kind: 'dir', dir }, repositoryPath, digest);
+}
+
+async function readRecordAt(
+  base: LookasideBase,
+  repositoryPath: string,
+  digest: string,
+): Promise<SignedRecord> {
   try {
-    const json = JSON.parse(await readFile(recordFile(dir, repositoryPath, digest), 'utf8')) as unknown;
+    const file = await readLookasideFile(base, `${signaturePath(repositoryPath, digest)}/${RECORD_FILE}`);
+    const json = file ? (JSON.parse(file.bytes.toString('utf8')) as unknown) : {};
     return json && typeof json === 'object' && !Array.isArray(json) ? (json as SignedRecord) : {};
   } catch {
     // Absent or unreadable: every stored signature is then verified instead.

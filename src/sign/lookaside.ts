@@ -40,24 +40,43 @@ export async function readSignatures(
 ): Promise<StoredSignature[]> {
   const found: StoredSignature[] = [];
   for (let index = 1; index <= MAX_SIGNATURES; index++) {
-    const relative = `${signaturePath(repositoryPath, digest)}/signature-${index}`;
-    if (base.kind === 'dir') {
-      const location = join(base.dir, relative);
-      try {
-        found.push({ index, location, bytes: await readFile(location) });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') break;
-        throw e;
-      }
-    } else {
-      const location = `${base.url}/${relative}`;
-      const response = await fetch(location);
-      if (response.status === 404) break;
-      if (!response.ok) throw new Error(`GET ${location}: HTTP ${response.status}`);
-      found.push({ index, location, bytes: Buffer.from(await response.arrayBuffer()) });
-    }
+    const signature = await readSignature(base, repositoryPath, digest, index);
+    if (!signature) break;
+    found.push(signature);
   }
   return found;
+}
+
+/** `signature-<index>` of the manifest, or null when there is none. */
+export async function readSignature(
+  base: LookasideBase,
+  repositoryPath: string,
+  digest: string,
+  index: number,
+): Promise<StoredSignature | null> {
+  const bytes = await readLookasideFile(base, `${signaturePath(repositoryPath, digest)}/signature-${index}`);
+  return bytes && { index, location: bytes.location, bytes: bytes.bytes };
+}
+
+/** A file of the store (a signature, or arbor's record beside them); null when absent. */
+export async function readLookasideFile(
+  base: LookasideBase,
+  relative: string,
+): Promise<{ location: string; bytes: Buffer } | null> {
+  if (base.kind === 'dir') {
+    const location = join(base.dir, relative);
+    try {
+      return { location, bytes: await readFile(location) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+  const location = `${base.url}/${relative}`;
+  const response = await fetch(location);
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`GET ${location}: HTTP ${response.status}`);
+  return { location, bytes: Buffer.from(await response.arrayBuffer()) };
 }
 
 /**

@@ -30,11 +30,7 @@ export function verifyBundle(json: unknown, publicKey: KeyObject, digest: string
     throw new Error(`not a sigstore bundle (${(e as Error).message})`);
   }
   if (bundle.content.$case !== 'dsseEnvelope') throw new Error('the bundle holds no DSSE envelope');
-  const verifier = new Verifier(keyTrust(publicKey), {
-    tlogThreshold: 0,
-    ctlogThreshold: 0,
-    timestampThreshold: 0,
-  });
+  const verifier = verifierFor(publicKey);
   try {
     verifier.verify(toSignedEntity(bundle));
   } catch (e) {
@@ -45,3 +41,19 @@ export function verifyBundle(json: unknown, publicKey: KeyObject, digest: string
   if (!coversDigest(statement, digest)) throw new Error(`the signed statement is not about ${digest}`);
   return statement;
 }
+
+/** One verifier per key: a release verifies hundreds of bundles with the same one. */
+function verifierFor(publicKey: KeyObject): Verifier {
+  let verifier = verifiers.get(publicKey);
+  if (!verifier) {
+    verifier = new Verifier(keyTrust(publicKey), {
+      tlogThreshold: 0,
+      ctlogThreshold: 0,
+      timestampThreshold: 0,
+    });
+    verifiers.set(publicKey, verifier);
+  }
+  return verifier;
+}
+
+const verifiers = new WeakMap<KeyObject, Verifier>();

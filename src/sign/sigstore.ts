@@ -64,10 +64,18 @@ export async function loadPublicKey(file: string): Promise<KeyObject> {
 
 /** The key hint sigstore-go writes for a public key: base64(SHA-256(DER SPKI)). */
 export function publicKeyHint(key: KeyObject): string {
-  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  const der = publicKey.export({ type: 'spki', format: 'der' });
-  return Buffer.from(sha256Hex(der), 'hex').toString('base64');
+  // Asked for every attachment of every image: computed once per key.
+  let hint = hints.get(key);
+  if (hint === undefined) {
+    const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+    const der = publicKey.export({ type: 'spki', format: 'der' });
+    hint = Buffer.from(sha256Hex(der), 'hex').toString('base64');
+    hints.set(key, hint);
+  }
+  return hint;
 }
+
+const hints = new WeakMap<KeyObject, string>();
 
 /** Signs the statement into a DSSE envelope inside a v0.3 bundle. */
 export function signStatement(statement: Statement, key: KeyObject): SigstoreBundle {

@@ -4,7 +4,7 @@
 // writes and refuses them for another key, another tag or another manifest.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -113,6 +113,25 @@ describe('GPG simple signing', () => {
       expect(await addGpgSignatures(signing, repository, image.digest, [identity('v1')], new Date())).toEqual(
         [],
       );
+      // arbor's record beside the signatures only says where to look: with the two files
+      // swapped, each tag is still found, and by verifying it.
+      const folder = join(signing.lookaside, signaturePath(repository, image.digest));
+      const swap = () => {
+        renameSync(join(folder, 'signature-1'), join(folder, 'swap'));
+        renameSync(join(folder, 'signature-2'), join(folder, 'signature-1'));
+        renameSync(join(folder, 'swap'), join(folder, 'signature-2'));
+      };
+      swap();
+      for (const tag of ['v1', 'v2'])
+        expect(
+          await checkReferenceSignatures(
+            { kind: 'dir', dir: signing.lookaside },
+            parseReference(identity(tag)),
+            image.digest,
+            keyring,
+          ),
+        ).toEqual({ valid: 1, problem: null });
+      swap();
 
       const accepted = skopeo(identity('v1'), join(work, 'signer.gpg'), signing.lookaside);
       expect(accepted.stderr).toBe('');
