@@ -13,6 +13,7 @@ import {
   readSignature,
   readSignatures,
   type StoredSignature,
+  signatureFiles,
   signaturePath,
 } from './lookaside.js';
 import type { PublicKeyring } from './openpgp-verify.js';
@@ -112,6 +113,12 @@ export async function checkReferenceSignatures(
   return { valid: checks.filter((c) => !c.problem).length, problem: gpgProblem(reference, checks) };
 }
 
+/** n of `signature-<n>`, or null for any other name. */
+function signatureIndex(file: string | undefined): number | null {
+  const index = /^signature-([1-9][0-9]*)$/.exec(file ?? '')?.[1];
+  return index ? Number(index) : null;
+}
+
 /** The index of the signature arbor recorded for the reference's identity, or null. */
 async function recordedIndex(
   base: LookasideBase,
@@ -127,9 +134,7 @@ async function recordedIndex(
           tag: reference.tag,
         })
       : Object.keys(record)[0];
-  const file = identity !== undefined ? record[identity]?.file : undefined;
-  const index = /^signature-([1-9][0-9]*)$/.exec(file ?? '')?.[1];
-  return index ? Number(index) : null;
+  return signatureIndex(identity !== undefined ? record[identity]?.file : undefined);
 }
 
 /**
@@ -173,17 +178,22 @@ export async function addGpgSignatures(
   now: Date,
 ): Promise<string[]> {
   const record = await readRecord(signer.lookaside, repositoryPath, digest);
-  const stored = await readSignatures({ kind: 'dir', dir: signer.lookaside }, repositoryPath, digest);
-  const byFile = new Map(stored.map((s) => [basename(s.location), s]));
-  const recorded = (identity: string) => {
-    const entry = record[identity];
-    const file = entry && byFile.get(entry.file);
-    return Boolean(entry && entry.key === signer.key && file && sha256Hex(file.bytes) === entry.sha256);
-  };
-  let missing = identities.filter((identity) => !recorded(identity));
-  const unrecorded = stored.filter(
-    (s) => !Object.values(record).some((e) => e.file === basename(s.location)),
-  );
+  const base = { kind: 'dir', dir: signer.lookaside } as const;
+  // Only the files the record names for these identities are read (an image gathers one
+  // signature per tag over many releases), and the others only listed.
+  const [recorded, names] = await Promise.all([
+    Promise.all(
+      identities.map(async (identity) => {
+        const entry = record[identity];
+        const index = entry?.key === signer.key ? signatureIndex(entry.file) : null;
+        const file = index !== null ? await readSignature(base, repositoryPath, digest, index) : null;
+        return Boolean(file && sha256Hex(file.bytes) === entry!.sha256);
+      }),
+    ),
+    signatureFiles(signer.lookaside, repositoryPath, digest),
+  ]);
+  let missing = identities.filter((_, i) => !recorded[i]);
+  const unrecorded = names.filter((name) => !Object.values(record).some((e) => e.file === name));
   if (missing.length > 0 && unrecorded.length > 0) {
     const checks = await checkStoredSignatures(
       { kind: 'dir', dir: signer.lookaside },

@@ -2,7 +2,7 @@
 // `<base>/<repository path>@<algorithm>=<hex>/signature-<n>`, n = 1, 2, … without gaps (a reader
 // stops at the first one missing). Written to a directory any static web server can publish;
 // read from a directory, a file:// URL or an http(s):// URL.
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,6 +45,17 @@ export async function readSignatures(
     found.push(signature);
   }
   return found;
+}
+
+/** The names of the manifest's signature files in a lookaside directory (none: empty). */
+export async function signatureFiles(dir: string, repositoryPath: string, digest: string): Promise<string[]> {
+  try {
+    const names = await readdir(join(dir, signaturePath(repositoryPath, digest)));
+    return names.filter((name) => /^signature-[1-9][0-9]*$/.test(name));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
 }
 
 /** `signature-<index>` of the manifest, or null when there is none. */
