@@ -7,6 +7,7 @@ import { createBuilder } from '../execute/builders/index.js';
 import { createLogDir } from '../execute/logs.js';
 import { createProgress } from '../execute/progress.js';
 import { succeeded, summaryTable, tagsLine } from '../execute/report.js';
+import { phaseTimer } from '../phase-timer.js';
 import type { RegistryClients } from '../plan/clients.js';
 import type { DesiredState } from '../plan/desired.js';
 import type { Plan } from '../plan/model.js';
@@ -33,6 +34,8 @@ export interface CarryOutRequest {
   concurrency: number;
   /** The signing keys, when apply started opening them while it planned. */
   signingKeys?: Promise<SigningKeys | null>;
+  /** `--debug`: the time of each step after the builds and pushes. */
+  debug?: (line: string) => void;
 }
 
 export async function carryOut({
@@ -42,9 +45,12 @@ export async function carryOut({
   flags,
   concurrency,
   signingKeys: opening,
+  debug,
 }: CarryOutRequest): Promise<number> {
   // Keys are opened (and tried) before anything changes: a wrong passphrase stops here.
+  const phase = phaseTimer(debug);
   const signingKeys = await (opening ?? openSigningKeys(desired.config));
+  if (signingKeys) phase('waiting for the signing keys');
   const builderConfig: BuilderConfig = {
     ...desired.config.builder,
     ...(flags.builder ? { name: flags.builder } : {}),
@@ -92,6 +98,7 @@ export async function carryOut({
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  phase('builds, pushes and tags');
   const outcomes = report.outcomes;
   out(summaryTable(outcomes));
   const tags = tagsLine(report, flags.atomic);
@@ -103,9 +110,10 @@ export async function carryOut({
       );
     return interrupted ? exitCodeFor(interrupted) : 1;
   }
-  if (signingKeys)
-    out(
-      await signApplied({
+  // Signing and the release's own records (deltas, then the record) need nothing of each other:
+  // they run side by side, their lines printed in this order. Both finish before retention.
+  const signing = signingKeys
+    ? signApplied({
         keys: signingKeys,
         plan,
         desired,
@@ -115,22 +123,30 @@ export async function carryOut({
         builder,
         builderConfig,
         logDir,
-      }),
-    );
+      })
+    : Promise.resolve('');
   const changed = outcomes.some((o) => ['built', 'tagged', 'refreshed', 'adopted'].includes(o.status));
-  if (changed) {
-    // Deltas first: they are computed against the record this release name held before.
-    const deltas = await publishApplyDeltas({ desired, client: clients.home, git, report });
-    if (deltas) out(deltas);
-    const recorded = await recordRelease({
-      desired,
-      client: clients.home,
-      git,
-      selected: Boolean(flags.only),
-    });
-    if (recorded) out(recorded);
-  }
+  const records = changed
+    ? (async () => {
+        // Deltas first: they are computed against the record this release name held before.
+        const deltas = await publishApplyDeltas({ desired, client: clients.home, git, report });
+        const recorded = await recordRelease({
+          desired,
+          client: clients.home,
+          git,
+          selected: Boolean(flags.only),
+        });
+        return [deltas, recorded];
+      })()
+    : Promise.resolve([]);
+  const [signed, written] = await Promise.allSettled([signing, records]);
+  if (signed.status === 'rejected') throw signed.reason;
+  if (signingKeys) out(signed.value);
+  if (written.status === 'rejected') throw written.reason;
+  for (const line of written.value) if (line) out(line);
+  phase('signing, layer deltas and release record');
   await applyDeletions(plan, clients);
+  phase('retention');
   return 0;
 }
 

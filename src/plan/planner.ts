@@ -5,6 +5,7 @@ import { dirname, relative, resolve } from 'node:path';
 import type { Config } from '../config/model.js';
 import type { Diagnostic } from '../errors.js';
 import { sha256 } from '../fingerprint/canonical.js';
+import { phaseTimer } from '../phase-timer.js';
 import { planRetention, protectedTagsOf } from '../retention/index.js';
 import { RegistryClients } from './clients.js';
 import { computePlan } from './compute.js';
@@ -141,15 +142,4 @@ function nextHeads(desired: DesiredState): Array<[string, string]> {
     for (const tag of image.tags) heads.push([image.repositoryPath, tag]);
   }
   return heads;
-}
-
-/** `--debug`: how long each planning step took, so a slow plan says where its time went. */
-function phaseTimer(debug: ((line: string) => void) | undefined): (name: string) => void {
-  if (!debug) return () => {};
-  let last = performance.now();
-  return (name) => {
-    const now = performance.now();
-    debug(`${name}: ${Math.round(now - last)} ms (at ${Math.round(now)} ms since start-up)`);
-    last = now;
-  };
 }

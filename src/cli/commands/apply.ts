@@ -17,7 +17,7 @@ import type { SigningKeys } from '../../sign/keys.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out, useColor } from '../io.js';
-import { fileOption, type PlanningFlags, planRequestFrom, selectionOptions } from '../options.js';
+import { debugSink, fileOption, type PlanningFlags, planRequestFrom, selectionOptions } from '../options.js';
 
 interface ApplyFlags extends PlanningFlags {
   concurrency?: string;
@@ -123,6 +123,7 @@ async function applyCommand(
       flags,
       concurrency,
       ...(signingKeys ? { signingKeys } : {}),
+      ...(debugSink(flags) ? { debug: debugSink(flags)! } : {}),
     });
   } finally {
     await clients.close();
