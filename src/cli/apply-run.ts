@@ -15,6 +15,7 @@ import { readGitInfo } from '../render/git.js';
 import { applyRetention } from '../retention/index.js';
 import { describeResult, resultSummary } from '../retention/report.js';
 import { openSigningKeys, type SigningKeys } from '../sign/keys.js';
+import { startAttachmentLookups } from '../sign/publish.js';
 import { publishApplyDeltas } from './apply-deltas.js';
 import { err, out } from './io.js';
 import { recordRelease } from './release-record.js';
@@ -51,6 +52,17 @@ export async function carryOut({
   const phase = phaseTimer(debug);
   const signingKeys = await (opening ?? openSigningKeys(desired.config));
   if (signingKeys) phase('waiting for the signing keys');
+  // Images that keep their digest (tagged or unchanged): which attachments they have is asked
+  // while the builds and tags go on, so signing afterwards finds the answers there.
+  const lookups = signingKeys
+    ? startAttachmentLookups(
+        signingKeys,
+        clients.home,
+        plan.images
+          .filter((i) => i.digest !== null)
+          .map((i) => ({ repositoryPath: desired.images.get(i.name)!.repositoryPath, digest: i.digest! })),
+      )
+    : undefined;
   const builderConfig: BuilderConfig = {
     ...desired.config.builder,
     ...(flags.builder ? { name: flags.builder } : {}),
@@ -123,6 +135,7 @@ export async function carryOut({
         builder,
         builderConfig,
         logDir,
+        ...(lookups ? { lookups } : {}),
       })
     : Promise.resolve('');
   const changed = outcomes.some((o) => ['built', 'tagged', 'refreshed', 'adopted'].includes(o.status));

@@ -13,7 +13,7 @@ import type { DesiredState } from '../plan/desired.js';
 import type { Plan } from '../plan/model.js';
 import type { GitInfo } from '../render/git.js';
 import type { SigningKeys } from '../sign/keys.js';
-import { type PublishedImage, signPublished } from '../sign/publish.js';
+import { type AttachmentLookups, type PublishedImage, signPublished } from '../sign/publish.js';
 import { toolVersion } from '../sign/tool-version.js';
 
 /**
@@ -72,21 +72,26 @@ export async function signApplied(request: {
   builder: Builder;
   builderConfig: BuilderConfig;
   logDir: string;
+  lookups?: AttachmentLookups;
 }): Promise<string> {
   const images = publishedImages(request.plan, request.desired, request.outcomes);
   if (images.length === 0) return '';
   const name = request.builderConfig.name;
-  const version =
-    name === 'docker' || name === 'buildx'
-      ? await toolVersion(defaultDockerBinary(), name === 'buildx' ? ['buildx', 'version'] : ['--version'])
-      : await toolVersion(name);
+  let builder: Promise<{ name: string; version?: string }> | undefined;
   const source = sourceUrl(process.env);
   const signed = await signPublished(images, {
     keys: request.keys,
     client: request.clients.home,
     config: request.desired.config,
     git: { ...request.git, ...(source ? { source } : {}) },
-    builder: { name, ...(version ? { version } : {}) },
+    // The builder's version runs a process: only for provenance statements, once.
+    builder: () =>
+      (builder ??= (
+        name === 'docker' || name === 'buildx'
+          ? toolVersion(defaultDockerBinary(), name === 'buildx' ? ['buildx', 'version'] : ['--version'])
+          : toolVersion(name)
+      ).then((version) => ({ name, ...(version ? { version } : {}) }))),
+    ...(request.lookups ? { lookups: request.lookups } : {}),
     // The content-fingerprint command's output lists the packages; the image is local when this
     // apply built it. Otherwise (or when it fails) the SBOM reads the layers' package databases.
     listPackages: async (image) => {

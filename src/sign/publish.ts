@@ -58,7 +58,10 @@ export interface SignContext {
   client: RegistryClient;
   config: Pick<Config, 'file' | 'configDigest' | 'registry'>;
   git: { commit?: string; branch?: string; source?: string };
-  builder: { name: string; version?: string };
+  /** Asked only when a provenance statement is made (it may run the builder's `--version`). */
+  builder: () => Promise<{ name: string; version?: string }>;
+  /** Attachment lookups already under way (apply starts them while it tags), by lookupKey. */
+  lookups?: AttachmentLookups;
   /** Produces the content-fingerprint output of an image that has a command but no listing yet. */
   listPackages?: (image: PublishedImage) => Promise<string | undefined>;
   now?: () => Date;
@@ -85,7 +88,11 @@ export async function signPublished(images: PublishedImage[], context: SignConte
   // Which attachments each image has is one small GET: asked many at a time (the connections
   // are the limit). Making what is missing (an SBOM may read every layer) takes the smaller limit.
   const lookups = pLimit(16);
-  const present = images.map((image) => lookups(() => presentAttachments(image, context)));
+  const present = images.map(
+    (image) =>
+      context.lookups?.get(lookupKey(image)) ??
+      lookups(() => presentAttachments(context.keys, context.client, image)),
+  );
   for (const p of present) p.catch(() => undefined);
   const limit = pLimit(context.concurrency ?? Math.max(4, availableParallelism() * 2));
   return Promise.all(
@@ -131,12 +138,43 @@ function keyNameOf(keys: SigningKeys): string {
 }
 
 /** The image's referrers made with this run's key (nothing is asked when nothing is wanted). */
-async function presentAttachments(image: PublishedImage, context: SignContext): Promise<Descriptor[]> {
-  if (wantedAttachments(context.keys).length === 0) return [];
-  const keyName = keyNameOf(context.keys);
-  return (await context.client.referrers(image.repositoryPath, image.digest)).manifests.filter(
+async function presentAttachments(
+  keys: SigningKeys,
+  client: RegistryClient,
+  image: AttachmentSubject,
+): Promise<Descriptor[]> {
+  if (wantedAttachments(keys).length === 0) return [];
+  const keyName = keyNameOf(keys);
+  return (await client.referrers(image.repositoryPath, image.digest)).manifests.filter(
     (d) => d.annotations?.[KEY_ANNOTATION] === keyName,
   );
+}
+
+type AttachmentSubject = Pick<PublishedImage, 'repositoryPath' | 'digest'>;
+export type AttachmentLookups = Map<string, Promise<Descriptor[]>>;
+
+function lookupKey(image: AttachmentSubject): string {
+  return `${image.repositoryPath}@${image.digest}`;
+}
+
+/**
+ * Starts asking which attachments images already in the registry have, a few at a time, before
+ * they are signed: apply does it while its tags are written, so signing then finds the answers.
+ * A failed lookup is reported by the signing that uses it.
+ */
+export function startAttachmentLookups(
+  keys: SigningKeys,
+  client: RegistryClient,
+  images: AttachmentSubject[],
+): AttachmentLookups {
+  const limit = pLimit(8);
+  const lookups: AttachmentLookups = new Map();
+  for (const image of images) {
+    const lookup = limit(() => presentAttachments(keys, client, image));
+    lookup.catch(() => undefined);
+    lookups.set(lookupKey(image), lookup);
+  }
+  return lookups;
 }
 
 async function signOne(
@@ -258,7 +296,7 @@ async function attestations(
       git: context.git,
       ...(image.parent ? { parent: image.parent } : {}),
       ...(image.contentFingerprint ? { contentFingerprint: image.contentFingerprint } : {}),
-      builder: context.builder,
+      builder: await context.builder(),
       arborVersion: VERSION,
       ...(image.startedOn ? { startedOn: image.startedOn } : {}),
       finishedOn: created,

@@ -64,7 +64,7 @@ const context = () => ({
     registry: { url: registry.host, namespace: 'ns', insecure: true },
   },
   git: { commit: 'a'.repeat(40), branch: 'main' },
-  builder: { name: 'docker', version: 'Docker version 20.10.24' },
+  builder: async () => ({ name: 'docker', version: 'Docker version 20.10.24' }),
 });
 
 function published(digest: string, name = 'app'): PublishedImage {
