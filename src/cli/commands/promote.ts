@@ -1,29 +1,24 @@
 // arbor promote plan|apply|rollback: a gated release of the tree's registry published to the
 // targets under `promote:` in images.yaml (docs/promote.md).
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Config } from '../../config/model.js';
 import { ArborError } from '../../errors.js';
-import { formatBytes } from '../../execute/report.js';
+import { loadImageGraph } from '../../graph/load.js';
 import { RegistryClients } from '../../plan/clients.js';
-import { computeDesired, loadTree } from '../../plan/desired.js';
-import { applyPromotion } from '../../promote/apply.js';
-import { journalFile, readJournal } from '../../promote/journal.js';
 import { type PromotePlan, promoteHasChanges, promoteHasProblems } from '../../promote/model.js';
 import { planPromotion, selectTargets } from '../../promote/planner.js';
-import { rollback } from '../../promote/rollback.js';
 import { renderPromoteText } from '../../promote/views.js';
-import { parseReference } from '../../registry/reference.js';
-import { releaseName } from '../../release/from-registry.js';
-import type { ReleaseRecord } from '../../release/record.js';
-import { readGitInfo } from '../../render/git.js';
-import { checkSignatures } from '../../sign/verify.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
-import { verifyPolicy } from '../sign-targets.js';
+
+// Only what planning needs is imported above. A no-op promotion (HEADs, then "No changes") is
+// bound by start-up, and compiling code it never runs costs it about as much as the registry's
+// answers: what carries a plan out (promote-run.ts), signature checks (openpgp, sigstore), rollback
+// and this checkout's fingerprints (the default release name) are loaded when they are used.
 
 interface PromoteFlags {
   file: string;
@@ -93,7 +88,8 @@ export function register(program: Command): void {
           err('Promotion cancelled.');
           return 1;
         }
-        const outcomes = await applyPromotion({
+        const { carryOut } = await import('../promote-run.js');
+        await carryOut({
           config: session.config,
           plan: planned.plan,
           record: planned.stored.record,
@@ -102,12 +98,6 @@ export function register(program: Command): void {
           clients: session.clients,
           onStep: (target, step) => err(`${target}: ${step}`),
         });
-        for (const o of outcomes) {
-          const t = o.totals;
-          out(
-            `${o.target}: ${t.blobsUploaded} blob(s) sent (${formatBytes(t.bytesUploaded)}), ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${o.referrersCopied} referrer(s); ${o.flip.tags} tag(s) written together in ${o.flip.windowMs} ms${o.retention ? `; retention deleted ${o.retention.deleted}` : ''}.`,
-          );
-        }
         return 0;
       } finally {
         await session.close();
@@ -124,8 +114,10 @@ export function register(program: Command): void {
     .option('--auto-approve', 'do not ask')
     .action(
       action<PromoteFlags & { to: string }>(async (_args, flags) => {
-        const { config } = await loadTree(flags.file);
+        const { config } = await loadImageGraph(resolve(flags.file));
         const [target] = selectTargets(config, [String(flags.to)]);
+        const { journalFile, readJournal } = await import('../../promote/journal.js');
+        const { rollback } = await import('../../promote/rollback.js');
         const file = journalFile(config.root, target!.name);
         const journal = await readJournal(file, target!.name, target!.registry.url);
         const clients = new RegistryClients(config, debugOptions(flags));
@@ -176,10 +168,15 @@ function print(plan: PromotePlan, format: 'text' | 'json'): void {
 
 /** The loaded config, its clients, and planning for a release (this checkout's by default). */
 async function open(flags: PromoteFlags) {
-  const tree = await loadTree(flags.file);
+  const tree = await loadImageGraph(resolve(flags.file));
   const config = tree.config;
   const clients = new RegistryClients(config, debugOptions(flags));
   const defaultRelease = async () => {
+    const [{ computeDesired }, { readGitInfo }, { releaseName }] = await Promise.all([
+      import('../../plan/desired.js'),
+      import('../../render/git.js'),
+      import('../../release/from-registry.js'),
+    ]);
     const desired = await computeDesired({ tree, resolveBase: (ref) => clients.resolveBase(ref) });
     return releaseName(desired, await readGitInfo(config.root));
   };
@@ -193,30 +190,12 @@ async function open(flags: PromoteFlags) {
         clients,
         release: release ?? (await defaultRelease()),
         to: to ?? flags.to ?? [],
-        checkSignatures: (record) => signatureProblems(config, clients, record),
+        checkSignatures: async (record) =>
+          (await import('../promote-signatures.js')).signatureProblems(config, clients, record),
       });
     },
     close: () => clients.close(),
   };
-}
-
-async function signatureProblems(
-  config: Config,
-  clients: RegistryClients,
-  record: ReleaseRecord,
-): Promise<string[]> {
-  const policy = await verifyPolicy({}, config);
-  if (!policy.gpg && !policy.sigstore)
-    return ['require_signature: images.yaml has no signing keys to verify with'];
-  const diagnostics = await checkSignatures(
-    record.images.map((i) => ({
-      name: i.name,
-      reference: parseReference(`${record.registry}/${i.repository}@${i.digest}`),
-    })),
-    policy,
-    (registry) => clients.for(registry),
-  );
-  return diagnostics.map((d) => d.message);
 }
 
 async function loadPromotePlan(file: string): Promise<PromotePlan> {
