@@ -109,9 +109,11 @@ export const CONFIG_MAX_BYTES = 32 * 1024 * 1024;
  * NUL byte or invalid UTF-8, e.g. a binary given by mistake). Summarised, never echoed.
  */
 function configText(bytes: Buffer, shown: string): string | Diagnostic {
-  const size = `${bytes.length.toLocaleString('en-US')} bytes`;
+  // Only for messages: the first toLocaleString of a process loads ICU's number formatting,
+  // ≈ 20 ms of every command's start-up for a string a valid file never shows.
+  const size = () => `${bytes.length.toLocaleString('en-US')} bytes`;
   if (bytes.length > CONFIG_MAX_BYTES)
-    return error(`${size}: too large for an images file (at most ${CONFIG_MAX_BYTES / 1024 / 1024} MiB)`, {
+    return error(`${size()}: too large for an images file (at most ${CONFIG_MAX_BYTES / 1024 / 1024} MiB)`, {
       loc: { file: shown, line: 1, col: 1 },
     });
   const nul = bytes.indexOf(0);
@@ -120,12 +122,12 @@ function configText(bytes: Buffer, shown: string): string | Diagnostic {
     text = new TextDecoder('utf-8', { fatal: true }).decode(nul >= 0 ? bytes.subarray(0, nul) : bytes);
   } catch {
     const bad = firstInvalidUtf8(bytes);
-    return error(`not a text file (${size}; invalid UTF-8 at byte ${bad})`, {
+    return error(`not a text file (${size()}; invalid UTF-8 at byte ${bad})`, {
       loc: positionOf(bytes, bad, shown),
     });
   }
   if (nul >= 0)
-    return error(`not a text file (${size}; a NUL byte at byte ${nul})`, {
+    return error(`not a text file (${size()}; a NUL byte at byte ${nul})`, {
       loc: positionOf(bytes, nul, shown),
     });
   return text;
