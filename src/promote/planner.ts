@@ -20,6 +20,8 @@ export interface PromotePlanRequest {
   to: readonly string[];
   /** Checks signatures of the release's images (require_signature); returns problems. */
   checkSignatures?: (record: ReleaseRecord) => Promise<string[]>;
+  /** The plan is to be applied: read what the flip needs from the source meanwhile (observe.ts). */
+  prefetch?: boolean;
 }
 
 export interface PlannedPromotion {
@@ -71,10 +73,10 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     const client = clients.forRegistry(target.registry);
     const [gate, observed] = await Promise.all([
       runGate(target, record, source, config.root),
-      observeTarget(target, client, record.images, source),
+      observeTarget(target, client, record.images, source, { prefetch: request.prefetch ?? false }),
     ]);
     const copies = record.images.filter((i) => observed.get(i.name)?.manifestPresent === false);
-    const referrers = await Promise.all(copies.map((i) => source.client.referrers(i.repository, i.digest)));
+    const referrers = await Promise.all(copies.map((i) => source.listReferrers(i.repository, i.digest)));
     const withReferrers = referrers.filter((r) => r.manifests.length > 0).length;
     const rateLimit = client.rateLimit;
     plans.push(

@@ -5,12 +5,14 @@
 import type { RegistryClient } from '../registry/client.js';
 import { type Descriptor, isIndex, type Manifest } from '../registry/manifest-model.js';
 import { isForeignLayer } from '../registry/media-types.js';
+import type { Referrers } from '../registry/referrers.js';
 import { registryBlob } from './blob-source.js';
 import type { ImageToCopy } from './model.js';
 
 /** Manifests read once per digest (a promotion to several targets reads each only once). */
 export class SourceManifests {
   private readonly cache = new Map<string, Promise<Manifest>>();
+  private readonly referrerLists = new Map<string, Promise<Referrers>>();
 
   constructor(readonly client: RegistryClient) {}
 
@@ -62,9 +64,20 @@ export class SourceManifests {
     return [...all.values()];
   }
 
+  /** What refers to a manifest, asked once (a promotion's plan counts them, its apply copies them). */
+  listReferrers(repository: string, digest: string): Promise<Referrers> {
+    const key = `${repository}@${digest}`;
+    let found = this.referrerLists.get(key);
+    if (!found) {
+      found = this.client.referrers(repository, digest);
+      this.referrerLists.set(key, found);
+    }
+    return found;
+  }
+
   /** The artifacts referring to the image (and, for an index, to its children), to copy along. */
   async referrers(repository: string, digest: string): Promise<ImageToCopy[]> {
-    const found = await this.client.referrers(repository, digest);
+    const found = await this.listReferrers(repository, digest);
     return Promise.all(found.manifests.map((d) => this.image(repository, d.digest)));
   }
 }

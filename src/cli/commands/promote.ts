@@ -69,6 +69,7 @@ export function register(program: Command): void {
         const planned = await session.plan(
           saved?.release.name ?? flags.release,
           saved?.targets.map((t) => t.target),
+          true,
         );
         if (saved) refuseStale(planFile!, saved, planned.plan);
         else print(planned.plan, flags.format);
@@ -183,13 +184,14 @@ async function open(flags: PromoteFlags) {
   return {
     config,
     clients,
-    async plan(release?: string, to?: string[]) {
+    async plan(release?: string, to?: string[], prefetch = false) {
       return planPromotion({
         config,
         configFile: flags.file,
         clients,
         release: release ?? (await defaultRelease()),
         to: to ?? flags.to ?? [],
+        prefetch,
         checkSignatures: async (record) =>
           (await import('../promote-signatures.js')).signatureProblems(config, clients, record),
       });
