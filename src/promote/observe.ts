@@ -7,6 +7,7 @@ import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import type { ReleaseImage } from '../release/record.js';
+import type { BlobLedger } from '../transfer/ledger.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
 import type { ImageAtTarget } from './plan.js';
 import { selectTags, targetRepository } from './plan.js';
@@ -19,6 +20,8 @@ export interface ObserveOptions {
    * it does not need.
    */
   prefetch?: boolean;
+  /** Where the blob HEADs' answers go, for apply's transfer not to ask again. */
+  ledger?: BlobLedger;
 }
 
 export async function observeTarget(
@@ -55,7 +58,11 @@ export async function observeTarget(
             throw e;
           });
           const present = await Promise.all(
-            blobs.map((b) => limit(() => client.headBlob(repository, b.digest))),
+            blobs.map(async (b) => {
+              const head = await limit(() => client.headBlob(repository, b.digest));
+              options.ledger?.observed(repository, b.digest, head !== null);
+              return head;
+            }),
           );
           at.missing = blobs
             .filter((_, i) => present[i] === null)

@@ -96,6 +96,7 @@ export function register(program: Command): void {
           record: planned.stored.record,
           source: planned.source,
           targets: planned.targets,
+          ledgers: planned.ledgers,
           clients: session.clients,
           onStep: (target, step) => err(`${target}: ${step}`),
         });
