@@ -21,6 +21,13 @@ import { indexedSource, readSourceIndex, sourceIndexFile, writeSourceIndex } fro
 export interface LoadOptions {
   /** Directory that relative paths in messages (and `file`) are relative to. Default: process.cwd(). */
   cwd?: string;
+  /**
+   * Called with the config as soon as the file itself is known to be good (YAML, schema, values),
+   * before the checks of the paths it names: a command whose first work is on the network
+   * (promote) starts it then. The load may still fail on those checks; images lack the
+   * default templates those checks fill in.
+   */
+  beforePathChecks?: (config: Config) => void;
 }
 
 export interface ReadResult {
@@ -84,11 +91,14 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
   // name it), but its fields are not checked.
   const checkable = built.images.filter((image) => !schema.rejected.at(['images', image.name]));
   const checked = { ...built, images: checkable };
+  const values = checkValues(checked, schema.rejected);
+  if (matched && ![...source.diagnostics, ...values].some((d) => d.severity === 'error'))
+    options.beforePathChecks?.(built);
   const files = await checkFiles(checked, schema.rejected);
   const diagnostics = sortDiagnostics([
     ...source.diagnostics,
     ...schema.diagnostics,
-    ...checkValues(checked, schema.rejected),
+    ...values,
     ...files.diagnostics,
   ]);
   const warnings = diagnostics.filter((d) => d.severity === 'warning');

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { Config } from '../../config/model.js';
 import { ArborError } from '../../errors.js';
 import { loadImageGraph } from '../../graph/load.js';
 import { RegistryClients } from '../../plan/clients.js';
@@ -168,10 +169,21 @@ function print(plan: PromotePlan, format: 'text' | 'json'): void {
   out(format === 'json' ? JSON.stringify(plan, null, 2) : renderPromoteText(plan));
 }
 
-/** The loaded config, its clients, and planning for a release (this checkout's by default). */
+/**
+ * The loaded config, its clients, and planning for a release (this checkout's by default).
+ * Planning starts once images.yaml itself is good, while the paths it names are checked and its
+ * graph is built: what a promotion reads first is on the network (the release record, then a HEAD
+ * per tag), and nothing it plans is shown or done before the whole tree loaded without a problem.
+ */
 async function open(flags: PromoteFlags) {
-  const tree = await loadImageGraph(resolve(flags.file));
-  const config = tree.config;
+  let early: (config: Config) => void = () => undefined;
+  const earlyConfig = new Promise<Config>((resolveEarly) => {
+    early = resolveEarly;
+  });
+  const loading = loadImageGraph(resolve(flags.file), { beforePathChecks: early });
+  const config = await Promise.race([earlyConfig, loading.then((t) => t.config)]);
+  // Awaited before any result is used; a failure meanwhile must not be an unhandled rejection.
+  loading.catch(() => undefined);
   const clients = new RegistryClients(config, debugOptions(flags));
   const defaultRelease = async () => {
     const [{ computeDesired }, { readGitInfo }, { releaseName }] = await Promise.all([
@@ -179,14 +191,18 @@ async function open(flags: PromoteFlags) {
       import('../../render/git.js'),
       import('../../release/from-registry.js'),
     ]);
-    const desired = await computeDesired({ tree, resolveBase: (ref) => clients.resolveBase(ref) });
+    const desired = await computeDesired({
+      tree: await loading,
+      resolveBase: (ref) => clients.resolveBase(ref),
+    });
     return releaseName(desired, await readGitInfo(config.root));
   };
-  return {
+  const session = {
+    /** The config planning started with; after plan(), the tree's as loaded in full. */
     config,
     clients,
     async plan(release?: string, to?: string[], prefetch = false) {
-      return planPromotion({
+      const planning = planPromotion({
         config,
         configFile: flags.file,
         clients,
@@ -196,9 +212,14 @@ async function open(flags: PromoteFlags) {
         checkSignatures: async (record) =>
           (await import('../promote-signatures.js')).signatureProblems(config, clients, record),
       });
+      planning.catch(() => undefined);
+      // The tree's own problems first, as every command reports them.
+      session.config = (await loading).config;
+      return planning;
     },
     close: () => clients.close(),
   };
+  return session;
 }
 
 async function loadPromotePlan(file: string): Promise<PromotePlan> {
