@@ -17,13 +17,7 @@ export class SourceManifests {
   constructor(readonly client: RegistryClient) {}
 
   get(repository: string, digest: string): Promise<Manifest> {
-    const key = `${repository}@${digest}`;
-    let m = this.cache.get(key);
-    if (!m) {
-      m = this.client.getManifest(repository, digest);
-      this.cache.set(key, m);
-    }
-    return m;
+    return askOnce(this.cache, `${repository}@${digest}`, () => this.client.getManifest(repository, digest));
   }
 
   /** The image (or index with children) as the transfer engine copies it from the source. */
@@ -66,13 +60,9 @@ export class SourceManifests {
 
   /** What refers to a manifest, asked once (a promotion's plan counts them, its apply copies them). */
   listReferrers(repository: string, digest: string): Promise<Referrers> {
-    const key = `${repository}@${digest}`;
-    let found = this.referrerLists.get(key);
-    if (!found) {
-      found = this.client.referrers(repository, digest);
-      this.referrerLists.set(key, found);
-    }
-    return found;
+    return askOnce(this.referrerLists, `${repository}@${digest}`, () =>
+      this.client.referrers(repository, digest),
+    );
   }
 
   /** The artifacts referring to the image (and, for an index, to its children), to copy along. */
@@ -80,4 +70,14 @@ export class SourceManifests {
     const found = await this.listReferrers(repository, digest);
     return Promise.all(found.manifests.map((d) => this.image(repository, d.digest)));
   }
+}
+
+/** The answer kept under `key`, asked for the first time now if there is none. */
+function askOnce<T>(answers: Map<string, Promise<T>>, key: string, ask: () => Promise<T>): Promise<T> {
+  let answer = answers.get(key);
+  if (!answer) {
+    answer = ask();
+    answers.set(key, answer);
+  }
+  return answer;
 }
