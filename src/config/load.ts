@@ -21,6 +21,13 @@ import { indexedSource, readSourceIndex, sourceIndexFile, writeSourceIndex } fro
 export interface LoadOptions {
   /** Directory that relative paths in messages (and `file`) are relative to. Default: process.cwd(). */
   cwd?: string;
+  /**
+   * Called with the config as soon as the file itself is known to be good (YAML, schema, values),
+   * before the checks of the paths it names: a command whose first work is on the network
+   * (promote) starts it then. The load may still fail on those checks; images lack the
+   * default templates those checks fill in.
+   */
+  beforePathChecks?: (config: Config) => void;
 }
 
 export interface ReadResult {
@@ -84,11 +91,14 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
   // name it), but its fields are not checked.
   const checkable = built.images.filter((image) => !schema.rejected.at(['images', image.name]));
   const checked = { ...built, images: checkable };
+  const values = checkValues(checked, schema.rejected);
+  if (matched && ![...source.diagnostics, ...values].some((d) => d.severity === 'error'))
+    options.beforePathChecks?.(built);
   const files = await checkFiles(checked, schema.rejected);
   const diagnostics = sortDiagnostics([
     ...source.diagnostics,
     ...schema.diagnostics,
-    ...checkValues(checked, schema.rejected),
+    ...values,
     ...files.diagnostics,
   ]);
   const warnings = diagnostics.filter((d) => d.severity === 'warning');
@@ -109,9 +119,11 @@ export const CONFIG_MAX_BYTES = 32 * 1024 * 1024;
  * NUL byte or invalid UTF-8, e.g. a binary given by mistake). Summarised, never echoed.
  */
 function configText(bytes: Buffer, shown: string): string | Diagnostic {
-  const size = `${bytes.length.toLocaleString('en-US')} bytes`;
+  // Only for messages: the first toLocaleString of a process loads ICU's number formatting,
+  // ≈ 20 ms of every command's start-up for a string a valid file never shows.
+  const size = () => `${bytes.length.toLocaleString('en-US')} bytes`;
   if (bytes.length > CONFIG_MAX_BYTES)
-    return error(`${size}: too large for an images file (at most ${CONFIG_MAX_BYTES / 1024 / 1024} MiB)`, {
+    return error(`${size()}: too large for an images file (at most ${CONFIG_MAX_BYTES / 1024 / 1024} MiB)`, {
       loc: { file: shown, line: 1, col: 1 },
     });
   const nul = bytes.indexOf(0);
@@ -120,12 +132,12 @@ function configText(bytes: Buffer, shown: string): string | Diagnostic {
     text = new TextDecoder('utf-8', { fatal: true }).decode(nul >= 0 ? bytes.subarray(0, nul) : bytes);
   } catch {
     const bad = firstInvalidUtf8(bytes);
-    return error(`not a text file (${size}; invalid UTF-8 at byte ${bad})`, {
+    return error(`not a text file (${size()}; invalid UTF-8 at byte ${bad})`, {
       loc: positionOf(bytes, bad, shown),
     });
   }
   if (nul >= 0)
-    return error(`not a text file (${size}; a NUL byte at byte ${nul})`, {
+    return error(`not a text file (${size()}; a NUL byte at byte ${nul})`, {
       loc: positionOf(bytes, nul, shown),
     });
   return text;

@@ -42,6 +42,8 @@ export interface PromoteApplyRequest {
   source: SourceManifests;
   targets: PromoteTarget[];
   clients: RegistryClients;
+  /** Per target name: what planning learnt of its blobs (planner.ts); a fresh ledger otherwise. */
+  ledgers?: ReadonlyMap<string, BlobLedger>;
   signal?: AbortSignal;
   onStep?: (target: string, step: string) => void;
 }
@@ -70,7 +72,7 @@ async function promoteTo(
   const client = request.clients.forRegistry(target.registry);
   const step = (s: string) => request.onStep?.(target.name, s);
   const totals = emptyTotals();
-  const ledger = new BlobLedger();
+  const ledger = request.ledgers?.get(target.name) ?? new BlobLedger();
   const limit = pLimit(4);
   const copies = plan.images.filter((i) => i.action === 'copy');
   // The manifests the tags will name, read from the source while the copies run (a release moves

@@ -3,7 +3,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import pLimit from 'p-limit';
 import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -44,6 +43,8 @@ async function runCommand(command: string, target: PromoteTarget, record: Releas
   const bytes = serializeRecord(record);
   await writeFile(file, bytes);
   try {
+    // Loaded here: most targets have no gate command, and execa is a large module to compile.
+    const { execa } = await import('execa');
     const result = await execa('sh', ['-c', command], {
       cwd,
       input: bytes,

@@ -7,15 +7,29 @@ import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import type { ReleaseImage } from '../release/record.js';
+import type { BlobLedger } from '../transfer/ledger.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
 import type { ImageAtTarget } from './plan.js';
 import { selectTags, targetRepository } from './plan.js';
+
+export interface ObserveOptions {
+  /**
+   * Read from the source, as soon as the HEADs show a tag to write, the manifest that tag will
+   * name (apply needs it for the flip): the source's answers then overlap the target's, instead
+   * of following the plan. Only when the plan is to be applied: a plan alone reads no manifest
+   * it does not need.
+   */
+  prefetch?: boolean;
+  /** Where the blob HEADs' answers go, for apply's transfer not to ask again. */
+  ledger?: BlobLedger;
+}
 
 export async function observeTarget(
   target: PromoteTarget,
   client: RegistryClient,
   images: readonly ReleaseImage[],
   source: SourceManifests,
+  options: ObserveOptions = {},
 ): Promise<Map<string, ImageAtTarget>> {
   const limit = pLimit(32);
   const observed = new Map<string, ImageAtTarget>();
@@ -28,6 +42,8 @@ export async function observeTarget(
         tags: Object.fromEntries(tags.map((t, i) => [t, heads[i]?.digest ?? null])),
       };
       if (tags.length > 0 && heads.some((h) => h?.digest !== image.digest)) {
+        // Cached by SourceManifests; a failure is apply's to report, when it awaits the same read.
+        if (options.prefetch) source.get(image.repository, image.digest).catch(() => undefined);
         // A tag already on the release's digest says the manifest is there: no HEAD by digest.
         at.manifestPresent =
           heads.some((h) => h?.digest === image.digest) ||
@@ -42,7 +58,11 @@ export async function observeTarget(
             throw e;
           });
           const present = await Promise.all(
-            blobs.map((b) => limit(() => client.headBlob(repository, b.digest))),
+            blobs.map(async (b) => {
+              const head = await limit(() => client.headBlob(repository, b.digest));
+              options.ledger?.observed(repository, b.digest, head !== null);
+              return head;
+            }),
           );
           at.missing = blobs
             .filter((_, i) => present[i] === null)

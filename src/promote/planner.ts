@@ -5,6 +5,7 @@ import { ArborError, type Diagnostic, error } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { readRecord, releasesRepository, type StoredRecord } from '../release/store.js';
+import { BlobLedger } from '../transfer/ledger.js';
 import { SourceManifests } from '../transfer/source-manifests.js';
 import { runGate } from './gate.js';
 import { PROMOTE_PLAN_FORMAT_VERSION, type PromotePlan, type TargetPlan } from './model.js';
@@ -20,6 +21,8 @@ export interface PromotePlanRequest {
   to: readonly string[];
   /** Checks signatures of the release's images (require_signature); returns problems. */
   checkSignatures?: (record: ReleaseRecord) => Promise<string[]>;
+  /** The plan is to be applied: read what the flip needs from the source meanwhile (observe.ts). */
+  prefetch?: boolean;
 }
 
 export interface PlannedPromotion {
@@ -27,6 +30,8 @@ export interface PlannedPromotion {
   stored: StoredRecord;
   source: SourceManifests;
   targets: PromoteTarget[];
+  /** Per target name: the blob HEADs planning sent there, for apply not to send them again. */
+  ledgers: Map<string, BlobLedger>;
 }
 
 export function selectTargets(config: Config, to: readonly string[]): PromoteTarget[] {
@@ -67,14 +72,20 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
       ? await request.checkSignatures(record)
       : [];
   const plans: TargetPlan[] = [];
+  const ledgers = new Map<string, BlobLedger>();
   for (const target of targets) {
     const client = clients.forRegistry(target.registry);
+    const ledger = new BlobLedger();
+    ledgers.set(target.name, ledger);
     const [gate, observed] = await Promise.all([
       runGate(target, record, source, config.root),
-      observeTarget(target, client, record.images, source),
+      observeTarget(target, client, record.images, source, {
+        prefetch: request.prefetch ?? false,
+        ledger,
+      }),
     ]);
     const copies = record.images.filter((i) => observed.get(i.name)?.manifestPresent === false);
-    const referrers = await Promise.all(copies.map((i) => source.client.referrers(i.repository, i.digest)));
+    const referrers = await Promise.all(copies.map((i) => source.listReferrers(i.repository, i.digest)));
     const withReferrers = referrers.filter((r) => r.manifests.length > 0).length;
     const rateLimit = client.rateLimit;
     plans.push(
@@ -103,5 +114,6 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     stored,
     source,
     targets,
+    ledgers,
   };
 }

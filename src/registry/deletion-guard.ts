@@ -8,15 +8,21 @@
 //   (deletes the artifact, which takes the tag along) no sooner than SETTLE_MS after its last
 //   DELETE there was answered;
 // - a writer (putTagsGuarded) puts its tags, then lists the repository's tags. No live marker,
-//   and list answered less than SETTLE_MS after its first PUT left: safe. A marker: it waits until
-//   no marker is left, then reads its tags back and writes again any that a DELETE took.
+//   and the list was answered less than SETTLE_MS after its first PUT left, or it names every tag
+//   the writer wrote (and keeps): safe. Otherwise it waits until no marker is left, then reads
+//   its tags back and writes again any that a DELETE took.
 //
 // Why that suffices: a DELETE can only take a tag written after retention's look, which came
 // after the marker went up. If the writer's listing saw no marker although its write came before
 // that DELETE, the marker was lowered before the listing, at least SETTLE_MS after the DELETE,
-// so more than SETTLE_MS after the write; the writer's listing came sooner. If it saw a marker,
-// every DELETE of that retention is over once the marker is gone, and what it took is put back
-// (the manifest's blobs stay until the registry's garbage collector runs, with writes stopped).
+// so more than SETTLE_MS after the write; the writer's listing came sooner. A listing that came
+// later is still conclusive when it names every tag: a listing before the marker was lowered
+// sees the marker, and one after it comes after the DELETE, which took the tag from the listing
+// (a tag written again since by someone else stands, as below). That spares a large burst,
+// whose first repositories are listed more than SETTLE_MS after their PUTs on a busy registry,
+// a second listing and a HEAD per tag. If it saw a marker, every DELETE of that retention is over
+// once the marker is gone, and what it took is put back (the manifest's blobs stay until the
+// registry's garbage collector runs, with writes stopped).
 //
 // Markers expire (a killed retention leaves one): a writer ignores a marker past its expiry, and
 // retention sends no DELETE within MARKER_MARGIN_MS of its marker's expiry, replacing the marker
@@ -66,6 +72,23 @@ export function markerExpiry(tag: string): number | undefined {
 /** Markers among `tags` that have not expired at `now` (a tag that only looks like one is not a marker). */
 export function liveMarkers(tags: readonly string[], now: number): string[] {
   return tags.filter((t) => (markerExpiry(t) ?? 0) > now);
+}
+
+/**
+ * Whether a writer's listing of a repository, taken after its PUTs there were answered, shows its
+ * tags safe from a concurrent retention (see the top of this file): no live marker, and either
+ * `timely` (answered less than SETTLE_MS after the first PUT left) or naming every one of `tags`.
+ */
+export function listingIsConclusive(
+  listed: readonly string[],
+  tags: readonly string[],
+  timely: boolean,
+  now: number,
+): boolean {
+  if (liveMarkers(listed, now).length > 0) return false;
+  if (timely) return true;
+  const present = new Set(listed);
+  return tags.every((t) => present.has(t));
 }
 
 /** Puts up a marker in `repository`: the empty config blob if missing, then the marker artifact. */
@@ -157,10 +180,13 @@ export async function putTagsGuarded(
   const started = performance.now();
   result.startedAt = new Date().toISOString();
   let lastAnswer = started;
+  /** Puts one tag; resolves to when its PUT left (after its wait for a free slot). */
   const put = (w: TagPut) =>
     limit(async () => {
       options.signal?.throwIfAborted();
+      const sent = performance.now();
       await client.putManifest(w.repository, w.tag, w.manifest.bytes, w.manifest.mediaType);
+      return sent;
     });
 
   const guardRepository = async (repository: string, group: readonly TagPut[]) => {
@@ -169,11 +195,15 @@ export async function putTagsGuarded(
     );
     let pending: readonly TagPut[] = group;
     for (let first = true; ; first = false) {
-      const firstSent = performance.now();
-      await Promise.all(pending.map(put));
+      // SETTLE_MS counts from the first PUT that left, not from when it was queued: in a burst
+      // of hundreds of tags a PUT may wait for a slot longer than SETTLE_MS, and a write cannot
+      // be taken by a DELETE before it was sent (see the top of this file).
+      const firstSent = Math.min(...(await Promise.all(pending.map(put))));
       if (first) lastAnswer = Math.max(lastAnswer, performance.now());
       const listed = await limit(() => unlessNotFound(client.listTags(repository), [] as string[]));
-      if (performance.now() - firstSent < SETTLE_MS && liveMarkers(listed, Date.now()).length === 0) return;
+      const timely = performance.now() - firstSent < SETTLE_MS;
+      const tags = [...group, ...keep].map((w) => w.tag);
+      if (listingIsConclusive(listed, tags, timely, Date.now())) return;
       // A retention is deleting here (or this was too slow to tell): once no marker is left, every
       // DELETE it made is over; read the tags back and put again what went.
       const waitStart = performance.now();

@@ -1,5 +1,5 @@
-// Moves one blob into a repository of the target registry: HEAD, then mount from a repository
-// known to hold it, then upload from its source. Each (repository, blob) once per run (the ledger).
+// Moves one blob into a repository of the target registry: HEAD (unless the run asked already),
+// then mount from a repository known to hold it, then upload from its source. Each (repository, blob) once per run (the ledger).
 import type { RegistryClient } from '../registry/client.js';
 import { chooseBlobStep } from './blob-plan.js';
 import type { BlobLedger } from './ledger.js';
@@ -15,7 +15,8 @@ export async function copyBlob(
   const source = blob.source.registry;
   if (source && source.client.registry === target.registry) ledger.hold(digest, source.repository);
   return ledger.once(repository, digest, async () => {
-    const present = (await target.headBlob(repository, digest)) !== null;
+    const present =
+      ledger.presence(repository, digest) ?? (await target.headBlob(repository, digest)) !== null;
     const step = chooseBlobStep({
       presentInTarget: present,
       knownRepositories: ledger.holdersOf(digest),

@@ -6,6 +6,22 @@ import type { BlobOutcome } from './model.js';
 export class BlobLedger {
   private readonly inFlight = new Map<string, Promise<BlobOutcome>>();
   private readonly holders = new Map<string, Set<string>>();
+  private readonly answers = new Map<string, boolean>();
+
+  /**
+   * What a HEAD of `digest` in `repository` answered earlier in this run (a promotion's plan asks
+   * for every blob of an image it will copy): the transfer then does not ask again. A blob found
+   * is also a mount source for other repositories.
+   */
+  observed(repository: string, digest: string, present: boolean): void {
+    this.answers.set(`${repository}@${digest}`, present);
+    if (present) this.hold(digest, repository);
+  }
+
+  /** The earlier answer for (repository, digest), if there was one. */
+  presence(repository: string, digest: string): boolean | undefined {
+    return this.answers.get(`${repository}@${digest}`);
+  }
 
   /** Repositories of the target known to hold `digest`. */
   holdersOf(digest: string): string[] {

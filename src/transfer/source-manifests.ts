@@ -5,23 +5,19 @@
 import type { RegistryClient } from '../registry/client.js';
 import { type Descriptor, isIndex, type Manifest } from '../registry/manifest-model.js';
 import { isForeignLayer } from '../registry/media-types.js';
+import type { Referrers } from '../registry/referrers.js';
 import { registryBlob } from './blob-source.js';
 import type { ImageToCopy } from './model.js';
 
 /** Manifests read once per digest (a promotion to several targets reads each only once). */
 export class SourceManifests {
   private readonly cache = new Map<string, Promise<Manifest>>();
+  private readonly referrerLists = new Map<string, Promise<Referrers>>();
 
   constructor(readonly client: RegistryClient) {}
 
   get(repository: string, digest: string): Promise<Manifest> {
-    const key = `${repository}@${digest}`;
-    let m = this.cache.get(key);
-    if (!m) {
-      m = this.client.getManifest(repository, digest);
-      this.cache.set(key, m);
-    }
-    return m;
+    return askOnce(this.cache, `${repository}@${digest}`, () => this.client.getManifest(repository, digest));
   }
 
   /** The image (or index with children) as the transfer engine copies it from the source. */
@@ -62,9 +58,26 @@ export class SourceManifests {
     return [...all.values()];
   }
 
+  /** What refers to a manifest, asked once (a promotion's plan counts them, its apply copies them). */
+  listReferrers(repository: string, digest: string): Promise<Referrers> {
+    return askOnce(this.referrerLists, `${repository}@${digest}`, () =>
+      this.client.referrers(repository, digest),
+    );
+  }
+
   /** The artifacts referring to the image (and, for an index, to its children), to copy along. */
   async referrers(repository: string, digest: string): Promise<ImageToCopy[]> {
-    const found = await this.client.referrers(repository, digest);
+    const found = await this.listReferrers(repository, digest);
     return Promise.all(found.manifests.map((d) => this.image(repository, d.digest)));
   }
+}
+
+/** The answer kept under `key`, asked for the first time now if there is none. */
+function askOnce<T>(answers: Map<string, Promise<T>>, key: string, ask: () => Promise<T>): Promise<T> {
+  let answer = answers.get(key);
+  if (!answer) {
+    answer = ask();
+    answers.set(key, answer);
+  }
+  return answer;
 }

@@ -1,32 +1,28 @@
 // arbor promote plan|apply|rollback: a gated release of the tree's registry published to the
 // targets under `promote:` in images.yaml (docs/promote.md).
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config/model.js';
 import { displayPath } from '../../display-path.js';
 import { ArborError } from '../../errors.js';
-import { formatBytes } from '../../execute/report.js';
+import { loadImageGraph } from '../../graph/load.js';
 import { RegistryClients } from '../../plan/clients.js';
-import { computeDesired, loadTree } from '../../plan/desired.js';
-import { applyPromotion } from '../../promote/apply.js';
-import { journalFile, readJournal } from '../../promote/journal.js';
 import { type PromotePlan, promoteHasChanges, promoteHasProblems } from '../../promote/model.js';
 import { planPromotion, selectTargets } from '../../promote/planner.js';
-import { rollback } from '../../promote/rollback.js';
 import { renderPromoteText } from '../../promote/views.js';
-import { parseReference } from '../../registry/reference.js';
-import { releaseName } from '../../release/from-registry.js';
-import type { ReleaseRecord } from '../../release/record.js';
-import { readGitInfo } from '../../render/git.js';
 import type { GpgSigningKey } from '../../sign/gpg-signatures.js';
-import { checkSignatures } from '../../sign/verify.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
-import { verifyPolicy } from '../sign-targets.js';
 import { openPromoteSigners, signAtTarget } from '../target-signing.js';
+
+// Only what planning needs is imported above. A no-op promotion (HEADs, then "No changes") is
+// bound by start-up, and compiling code it never runs costs it about as much as the registry's
+// answers: what carries a plan out (promote-run.ts), signature checks (openpgp, sigstore), rollback
+// and this checkout's fingerprints (the default release name) are loaded when they are used.
 
 interface PromoteFlags {
   file: string;
@@ -77,6 +73,7 @@ export function register(program: Command): void {
         const planned = await session.plan(
           saved?.release.name ?? flags.release,
           saved?.targets.map((t) => t.target),
+          true,
         );
         if (saved) refuseStale(planFile!, saved, planned.plan);
         else print(planned.plan, flags.format);
@@ -100,21 +97,17 @@ export function register(program: Command): void {
           err('Promotion cancelled.');
           return 1;
         }
-        const outcomes = await applyPromotion({
+        const { carryOut } = await import('../promote-run.js');
+        await carryOut({
           config: session.config,
           plan: planned.plan,
           record: planned.stored.record,
           source: planned.source,
           targets: planned.targets,
+          ledgers: planned.ledgers,
           clients: session.clients,
           onStep: (target, step) => err(`${target}: ${step}`),
         });
-        for (const o of outcomes) {
-          const t = o.totals;
-          out(
-            `${o.target}: ${t.blobsUploaded} blob(s) sent (${formatBytes(t.bytesUploaded)}), ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${o.referrersCopied} referrer(s); ${o.flip.tags} tag(s) written together in ${o.flip.windowMs} ms${o.retention ? `; retention deleted ${o.retention.deleted}` : ''}.`,
-          );
-        }
         await signPromoted(signers, planned.plan);
         return 0;
       } finally {
@@ -132,8 +125,10 @@ export function register(program: Command): void {
     .option('--auto-approve', 'do not ask')
     .action(
       action<PromoteFlags & { to: string }>(async (_args, flags) => {
-        const { config } = await loadTree(flags.file);
+        const { config } = await loadImageGraph(resolve(flags.file));
         const [target] = selectTargets(config, [String(flags.to)]);
+        const { journalFile, readJournal } = await import('../../promote/journal.js');
+        const { rollback } = await import('../../promote/rollback.js');
         const file = journalFile(config.root, target!.name);
         const journal = await readJournal(file, target!.name, target!.registry.url);
         const clients = new RegistryClients(config, debugOptions(flags));
@@ -182,49 +177,57 @@ function print(plan: PromotePlan, format: 'text' | 'json'): void {
   out(format === 'json' ? JSON.stringify(plan, null, 2) : renderPromoteText(plan));
 }
 
-/** The loaded config, its clients, and planning for a release (this checkout's by default). */
+/**
+ * The loaded config, its clients, and planning for a release (this checkout's by default).
+ * Planning starts once images.yaml itself is good, while the paths it names are checked and its
+ * graph is built: what a promotion reads first is on the network (the release record, then a HEAD
+ * per tag), and nothing it plans is shown or done before the whole tree loaded without a problem.
+ */
 async function open(flags: PromoteFlags) {
-  const tree = await loadTree(flags.file);
-  const config = tree.config;
+  let early: (config: Config) => void = () => undefined;
+  const earlyConfig = new Promise<Config>((resolveEarly) => {
+    early = resolveEarly;
+  });
+  const loading = loadImageGraph(resolve(flags.file), { beforePathChecks: early });
+  const config = await Promise.race([earlyConfig, loading.then((t) => t.config)]);
+  // Awaited before any result is used; a failure meanwhile must not be an unhandled rejection.
+  loading.catch(() => undefined);
   const clients = new RegistryClients(config, debugOptions(flags));
   const defaultRelease = async () => {
-    const desired = await computeDesired({ tree, resolveBase: (ref) => clients.resolveBase(ref) });
+    const [{ computeDesired }, { readGitInfo }, { releaseName }] = await Promise.all([
+      import('../../plan/desired.js'),
+      import('../../render/git.js'),
+      import('../../release/from-registry.js'),
+    ]);
+    const desired = await computeDesired({
+      tree: await loading,
+      resolveBase: (ref) => clients.resolveBase(ref),
+    });
     return releaseName(desired, await readGitInfo(config.root));
   };
-  return {
+  const session = {
+    /** The config planning started with; after plan(), the tree's as loaded in full. */
     config,
     clients,
-    async plan(release?: string, to?: string[]) {
-      return planPromotion({
+    async plan(release?: string, to?: string[], prefetch = false) {
+      const planning = planPromotion({
         config,
         configFile: flags.file,
         clients,
         release: release ?? (await defaultRelease()),
         to: to ?? flags.to ?? [],
-        checkSignatures: (record) => signatureProblems(config, clients, record),
+        prefetch,
+        checkSignatures: async (record) =>
+          (await import('../promote-signatures.js')).signatureProblems(config, clients, record),
       });
+      planning.catch(() => undefined);
+      // The tree's own problems first, as every command reports them.
+      session.config = (await loading).config;
+      return planning;
     },
     close: () => clients.close(),
   };
-}
-
-async function signatureProblems(
-  config: Config,
-  clients: RegistryClients,
-  record: ReleaseRecord,
-): Promise<string[]> {
-  const policy = await verifyPolicy({}, config);
-  if (!policy.gpg && !policy.sigstore)
-    return ['require_signature: images.yaml has no signing keys to verify with'];
-  const diagnostics = await checkSignatures(
-    record.images.map((i) => ({
-      name: i.name,
-      reference: parseReference(`${record.registry}/${i.repository}@${i.digest}`),
-    })),
-    policy,
-    (registry) => clients.for(registry),
-  );
-  return diagnostics.map((d) => d.message);
+  return session;
 }
 
 async function loadPromotePlan(file: string): Promise<PromotePlan> {

@@ -1,0 +1,15 @@
+// Carrying out an approved promotion and saying what it did, per target. Loaded only when the
+// plan has changes (commands/promote.ts): the copy engine, the deletion guard, the journal and
+// retention are code a no-op promotion never runs.
+import { formatBytes } from '../execute/report.js';
+import { applyPromotion, type PromoteApplyRequest } from '../promote/apply.js';
+import { out } from './io.js';
+
+export async function carryOut(request: PromoteApplyRequest): Promise<void> {
+  for (const o of await applyPromotion(request)) {
+    const t = o.totals;
+    out(
+      `${o.target}: ${t.blobsUploaded} blob(s) sent (${formatBytes(t.bytesUploaded)}), ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${o.referrersCopied} referrer(s); ${o.flip.tags} tag(s) written together in ${o.flip.windowMs} ms${o.retention ? `; retention deleted ${o.retention.deleted}` : ''}.`,
+    );
+  }
+}
