@@ -15,11 +15,11 @@ import { readGitInfo } from '../render/git.js';
 import { applyRetention } from '../retention/index.js';
 import { describeResult, resultSummary } from '../retention/report.js';
 import { openSigningKeys, type SigningKeys } from '../sign/keys.js';
-import { startAttachmentLookups } from '../sign/publish.js';
+import { prepareTagSignatures, startAttachmentLookups } from '../sign/publish.js';
 import { publishApplyDeltas } from './apply-deltas.js';
 import { err, out } from './io.js';
 import { recordRelease } from './release-record.js';
-import { signApplied } from './sign-applied.js';
+import { keptImages, signApplied } from './sign-applied.js';
 
 export interface CarryOutRequest {
   plan: Plan;
@@ -52,16 +52,13 @@ export async function carryOut({
   const phase = phaseTimer(debug);
   const signingKeys = await (opening ?? openSigningKeys(desired.config));
   if (signingKeys) phase('waiting for the signing keys');
-  // Images that keep their digest (tagged or unchanged): which attachments they have is asked
-  // while the builds and tags go on, so signing afterwards finds the answers there.
-  const lookups = signingKeys
-    ? startAttachmentLookups(
-        signingKeys,
-        clients.home,
-        plan.images
-          .filter((i) => i.digest !== null)
-          .map((i) => ({ repositoryPath: desired.images.get(i.name)!.repositoryPath, digest: i.digest! })),
-      )
+  // Images that keep their digest (tagged or unchanged): which attachments they have is asked,
+  // and their GPG signatures are made (in memory), while the builds and tags go on; signing
+  // afterwards finds them there and stores the signatures once everything succeeded.
+  const kept = signingKeys ? keptImages(plan, desired) : [];
+  const lookups = signingKeys ? startAttachmentLookups(signingKeys, clients.home, kept) : undefined;
+  const prepared = signingKeys
+    ? prepareTagSignatures(signingKeys, desired.config.registry.url, kept)
     : undefined;
   const builderConfig: BuilderConfig = {
     ...desired.config.builder,
@@ -136,6 +133,7 @@ export async function carryOut({
         builderConfig,
         logDir,
         ...(lookups ? { lookups } : {}),
+        ...(prepared ? { prepared } : {}),
       })
     : Promise.resolve('');
   const changed = outcomes.some((o) => ['built', 'tagged', 'refreshed', 'adopted'].includes(o.status));

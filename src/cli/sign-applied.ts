@@ -13,7 +13,12 @@ import type { DesiredState } from '../plan/desired.js';
 import type { Plan } from '../plan/model.js';
 import type { GitInfo } from '../render/git.js';
 import type { SigningKeys } from '../sign/keys.js';
-import { type AttachmentLookups, type PublishedImage, signPublished } from '../sign/publish.js';
+import {
+  type AttachmentLookups,
+  type PreparedLookups,
+  type PublishedImage,
+  signPublished,
+} from '../sign/publish.js';
 import { toolVersion } from '../sign/tool-version.js';
 
 /**
@@ -51,7 +56,7 @@ export function publishedImages(
         repository: want.repository,
         repositoryPath: want.repositoryPath,
         digest: o.digest!,
-        tags: [...want.tags, want.fingerprintTag],
+        tags: signedTags(want),
         fingerprint: want.fingerprint,
         inputs: want.inputs,
         ...(want.parentRef && want.parentRef !== 'scratch'
@@ -59,6 +64,24 @@ export function publishedImages(
           : {}),
         ...(o.contentFingerprint ? { contentFingerprint: o.contentFingerprint } : {}),
       };
+    });
+}
+
+/** The tags an image is signed for: every tag it wants and its fingerprint tag. */
+function signedTags(want: { tags: string[]; fingerprintTag: string }): string[] {
+  return [...want.tags, want.fingerprintTag];
+}
+
+/**
+ * Images of the plan that keep their digest (tagged or unchanged), as signing will see them once
+ * apply succeeded: their attachment lookups and GPG signatures can start while apply runs.
+ */
+export function keptImages(plan: Plan, desired: DesiredState) {
+  return plan.images
+    .filter((i) => i.digest !== null)
+    .map((i) => {
+      const want = desired.images.get(i.name)!;
+      return { repositoryPath: want.repositoryPath, digest: i.digest!, tags: signedTags(want) };
     });
 }
 
@@ -73,6 +96,7 @@ export async function signApplied(request: {
   builderConfig: BuilderConfig;
   logDir: string;
   lookups?: AttachmentLookups;
+  prepared?: PreparedLookups;
 }): Promise<string> {
   const images = publishedImages(request.plan, request.desired, request.outcomes);
   if (images.length === 0) return '';
@@ -92,6 +116,7 @@ export async function signApplied(request: {
           : toolVersion(name)
       ).then((version) => ({ name, ...(version ? { version } : {}) }))),
     ...(request.lookups ? { lookups: request.lookups } : {}),
+    ...(request.prepared ? { prepared: request.prepared } : {}),
     // The content-fingerprint command's output lists the packages; the image is local when this
     // apply built it. Otherwise (or when it fails) the SBOM reads the layers' package databases.
     listPackages: async (image) => {

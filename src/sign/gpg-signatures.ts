@@ -177,6 +177,31 @@ export async function addGpgSignatures(
   identities: string[],
   now: Date,
 ): Promise<string[]> {
+  return storeGpgSignatures(
+    signer,
+    await prepareGpgSignatures(signer, repositoryPath, digest, identities, now),
+  );
+}
+
+/** Signatures made but not yet stored: apply makes them while its tags are written. */
+export interface PreparedSignatures {
+  repositoryPath: string;
+  digest: string;
+  /** Every identity asked for; `missing` of them are signed in `signatures`. */
+  identities: string[];
+  missing: string[];
+  signatures: Buffer[];
+  record: SignedRecord;
+}
+
+/** Which identities need a signature, and those signatures (nothing is written). */
+export async function prepareGpgSignatures(
+  signer: GpgSigningKey,
+  repositoryPath: string,
+  digest: string,
+  identities: string[],
+  now: Date,
+): Promise<PreparedSignatures> {
   const record = await readRecord(signer.lookaside, repositoryPath, digest);
   const base = { kind: 'dir', dir: signer.lookaside } as const;
   // Only the files the record names for these identities are read (an image gathers one
@@ -195,16 +220,10 @@ export async function addGpgSignatures(
   let missing = identities.filter((_, i) => !recorded[i]);
   const unrecorded = names.filter((name) => !Object.values(record).some((e) => e.file === name));
   if (missing.length > 0 && unrecorded.length > 0) {
-    const checks = await checkStoredSignatures(
-      { kind: 'dir', dir: signer.lookaside },
-      repositoryPath,
-      digest,
-      await signer.keyring(),
-    );
+    const checks = await checkStoredSignatures(base, repositoryPath, digest, await signer.keyring());
     const valid = new Set(checks.filter((c) => !c.problem).map((c) => c.identity));
     missing = missing.filter((identity) => !valid.has(identity));
   }
-  if (missing.length === 0) return [];
   const signatures = await Promise.all(
     missing.map((identity) =>
       signer.sign(
@@ -215,6 +234,16 @@ export async function addGpgSignatures(
       ),
     ),
   );
+  return { repositoryPath, digest, identities, missing, signatures, record };
+}
+
+/** Stores prepared signatures under the next free names and records them; returns the files. */
+export async function storeGpgSignatures(
+  signer: GpgSigningKey,
+  prepared: PreparedSignatures,
+): Promise<string[]> {
+  const { repositoryPath, digest, missing, signatures, record } = prepared;
+  if (missing.length === 0) return [];
   const written = await appendSignatures(signer.lookaside, repositoryPath, digest, signatures);
   missing.forEach((identity, i) => {
     record[identity] = { file: basename(written[i]!), sha256: sha256Hex(signatures[i]!), key: signer.key };

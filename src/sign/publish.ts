@@ -23,13 +23,13 @@ import {
   plainArtifact,
 } from './attachments.js';
 import { digestSet, statement } from './dsse.js';
-import { addGpgSignatures } from './gpg-signatures.js';
+import { addGpgSignatures, type PreparedSignatures, storeGpgSignatures } from './gpg-signatures.js';
 import type { SigningKeys } from './keys.js';
 import { scanImage } from './layer-scan.js';
 import { type InstalledPackage, parsePackageListing } from './packages.js';
 import { provenanceStatement } from './provenance.js';
 import { spdxDocument } from './sbom.js';
-import { signImageTags } from './sign-tags.js';
+import { prepareImageTags, signImageTags, tagIdentities } from './sign-tags.js';
 import { publicKeyHint, signStatement } from './sigstore.js';
 import { dockerReference } from './simple-signing.js';
 
@@ -62,6 +62,8 @@ export interface SignContext {
   builder: () => Promise<{ name: string; version?: string }>;
   /** Attachment lookups already under way (apply starts them while it tags), by lookupKey. */
   lookups?: AttachmentLookups;
+  /** GPG signatures already made (not stored) while the tags were written, by lookupKey. */
+  prepared?: PreparedLookups;
   /** Produces the content-fingerprint output of an image that has a command but no listing yet. */
   listPackages?: (image: PublishedImage) => Promise<string | undefined>;
   now?: () => Date;
@@ -109,9 +111,45 @@ async function gpgSignImage(image: PublishedImage, context: SignContext): Promis
   const gpg = context.keys.gpg;
   if (!gpg) return 0;
   const now = context.now?.() ?? new Date();
+  const registry = context.config.registry.url;
   const tagged = { repository: image.repositoryPath, digest: image.digest, tags: image.tags };
-  return (await signImageTags(gpg, context.config.registry.url, tagged, now)).length;
+  // Made while the tags were written, for the same digest and identities: stored now.
+  const prepared = await context.prepared?.get(lookupKey(image))?.catch(() => undefined);
+  const identities = tagIdentities(registry, tagged);
+  if (prepared && prepared.digest === image.digest && sameList(prepared.identities, identities))
+    return (await storeGpgSignatures(gpg, prepared)).length;
+  return (await signImageTags(gpg, registry, tagged, now)).length;
 }
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Makes (in memory) the GPG signatures of images that keep their digest, before they are
+ * published: apply does it while its tags are written; signing then only stores them, once
+ * everything succeeded. Nothing is written here.
+ */
+export function prepareTagSignatures(
+  keys: SigningKeys,
+  registry: string,
+  images: Array<Pick<PublishedImage, 'repositoryPath' | 'digest' | 'tags'>>,
+  now = new Date(),
+): PreparedLookups {
+  const prepared: PreparedLookups = new Map();
+  const gpg = keys.gpg;
+  if (!gpg) return prepared;
+  const limit = pLimit(16);
+  for (const image of images) {
+    const tagged = { repository: image.repositoryPath, digest: image.digest, tags: image.tags };
+    const signing = limit(() => prepareImageTags(gpg, registry, tagged, now));
+    signing.catch(() => undefined);
+    prepared.set(lookupKey(image), signing);
+  }
+  return prepared;
+}
+
+export type PreparedLookups = Map<string, Promise<PreparedSignatures>>;
 
 /** Signing failures name the image: apply reports them as one line each. */
 async function guarded<T>(image: PublishedImage, work: () => Promise<T>): Promise<T> {

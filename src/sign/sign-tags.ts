@@ -4,7 +4,12 @@
 // default `matchRepoDigestOrExact`) accepts it there. Already-signed identities are skipped, so a
 // rerun writes only what is missing.
 import pLimit from 'p-limit';
-import { addGpgSignatures, type GpgSigningKey } from './gpg-signatures.js';
+import {
+  addGpgSignatures,
+  type GpgSigningKey,
+  type PreparedSignatures,
+  prepareGpgSignatures,
+} from './gpg-signatures.js';
 import { dockerReference } from './simple-signing.js';
 
 /** An image as one registry holds it: the tags that name its manifest there. */
@@ -15,6 +20,11 @@ export interface TaggedImage {
   tags: string[];
 }
 
+/** The identities (`registry/repository:tag`) of one image's tags. */
+export function tagIdentities(registry: string, image: TaggedImage): string[] {
+  return image.tags.map((tag) => dockerReference(registry, image.repository, tag));
+}
+
 /** Signs every `registry/repository:tag` of one image not yet signed; returns the files written. */
 export function signImageTags(
   signer: GpgSigningKey,
@@ -22,8 +32,17 @@ export function signImageTags(
   image: TaggedImage,
   now: Date,
 ): Promise<string[]> {
-  const identities = image.tags.map((tag) => dockerReference(registry, image.repository, tag));
-  return addGpgSignatures(signer, image.repository, image.digest, identities, now);
+  return addGpgSignatures(signer, image.repository, image.digest, tagIdentities(registry, image), now);
+}
+
+/** The same, signed but not stored yet (storeGpgSignatures writes them). */
+export function prepareImageTags(
+  signer: GpgSigningKey,
+  registry: string,
+  image: TaggedImage,
+  now: Date,
+): Promise<PreparedSignatures> {
+  return prepareGpgSignatures(signer, image.repository, image.digest, tagIdentities(registry, image), now);
 }
 
 /** The same for many images (local files and in-process signatures: many at once). */
