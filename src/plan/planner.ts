@@ -1,10 +1,8 @@
 // The whole of `arbor plan`: desired state, observed state, their difference. Shared by
 // plan, apply (without a saved plan), comment and export, so they all plan the same way.
-import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import type { Config } from '../config/model.js';
 import type { Diagnostic } from '../errors.js';
-import { sha256 } from '../fingerprint/canonical.js';
 import { phaseTimer } from '../phase-timer.js';
 import { planRetention, protectedTagsOf } from '../retention/index.js';
 import { RegistryClients } from './clients.js';
@@ -12,7 +10,14 @@ import { computePlan } from './compute.js';
 import { computeDesired, type DesiredState, loadTree, type Tree } from './desired.js';
 import type { Plan } from './model.js';
 import { observe } from './observe.js';
-import { loadPrefetchList, PlanHeads, prefetchFile, sameRegistry, savePrefetchList } from './prefetch.js';
+import {
+  configTextDigest,
+  loadPrefetchList,
+  PlanHeads,
+  prefetchFile,
+  sameRegistry,
+  savePrefetchList,
+} from './prefetch.js';
 
 export interface PlanRequest {
   file: string;
@@ -118,15 +123,6 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
     heads.stop();
     await clients.close();
     throw e;
-  }
-}
-
-/** SHA-256 of images.yaml as it is now, or null when it cannot be read (loadTree reports that). */
-async function configTextDigest(file: string): Promise<string | null> {
-  try {
-    return sha256(await readFile(file, 'utf8'));
-  } catch {
-    return null;
   }
 }
 

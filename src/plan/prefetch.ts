@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RegistryConfig } from '../config/model.js';
+import { sha256 } from '../fingerprint/canonical.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ManifestHead } from '../registry/manifest-model.js';
 import { writeFileAtomic } from '../write-atomic.js';
@@ -66,6 +67,15 @@ export async function savePrefetchList(file: string, list: PrefetchList): Promis
   const text = JSON.stringify({ format: FORMAT, version: VERSION, ...list });
   // A cache: failing to write it (a read-only checkout) costs the next plan some speed, nothing else.
   await writeFileAtomic(file, text, { makeDirectory: true }).catch(() => undefined);
+}
+
+/** SHA-256 of images.yaml as it is now, or null when it cannot be read (loading reports that). */
+export async function configTextDigest(file: string): Promise<string | null> {
+  try {
+    return sha256(await readFile(file, 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
 export function sameRegistry(a: RegistryConfig, b: RegistryConfig): boolean {
@@ -151,7 +161,7 @@ function key(repository: string, tag: string): string {
   return `${repository}\n${tag}`;
 }
 
-function isRegistryConfig(value: unknown): value is RegistryConfig {
+export function isRegistryConfig(value: unknown): value is RegistryConfig {
   const r = value as Partial<RegistryConfig> | undefined;
   return (
     typeof r?.url === 'string' &&

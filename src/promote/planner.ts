@@ -3,6 +3,7 @@
 import type { Config, PromoteTarget } from '../config/model.js';
 import { ArborError, type Diagnostic, error } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
+import type { RegistryClient } from '../registry/client.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { readRecord, releasesRepository, type StoredRecord } from '../release/store.js';
 import { BlobLedger } from '../transfer/ledger.js';
@@ -23,6 +24,8 @@ export interface PromotePlanRequest {
   checkSignatures?: (record: ReleaseRecord) => Promise<string[]>;
   /** The plan is to be applied: read what the flip needs from the source meanwhile (observe.ts). */
   prefetch?: boolean;
+  /** The client a target's tags are HEADed through (one answering prefetched HEADs, prefetch.ts). */
+  observeClient?: (target: PromoteTarget) => RegistryClient | undefined;
 }
 
 export interface PlannedPromotion {
@@ -79,7 +82,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     ledgers.set(target.name, ledger);
     const [gate, observed] = await Promise.all([
       runGate(target, record, source, config.root),
-      observeTarget(target, client, record.images, source, {
+      observeTarget(target, request.observeClient?.(target) ?? client, record.images, source, {
         prefetch: request.prefetch ?? false,
         ledger,
       }),

@@ -1,15 +1,22 @@
 // arbor promote plan|apply|rollback: a gated release of the tree's registry published to the
 // targets under `promote:` in images.yaml (docs/promote.md).
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Config } from '../../config/model.js';
+import type { Config, PromoteTarget } from '../../config/model.js';
 import { displayPath } from '../../display-path.js';
 import { ArborError } from '../../errors.js';
 import { loadImageGraph } from '../../graph/load.js';
 import { RegistryClients } from '../../plan/clients.js';
+import { configTextDigest, PlanHeads, sameRegistry } from '../../plan/prefetch.js';
 import { type PromotePlan, promoteHasChanges, promoteHasProblems } from '../../promote/model.js';
 import { planPromotion, selectTargets } from '../../promote/planner.js';
+import {
+  loadPromotePrefetch,
+  observedHeads,
+  promotePrefetchFile,
+  savePromotePrefetch,
+} from '../../promote/prefetch.js';
 import { renderPromoteText } from '../../promote/views.js';
 import type { GpgSigningKey } from '../../sign/gpg-signatures.js';
 import { writeFileAtomic } from '../../write-atomic.js';
@@ -184,15 +191,44 @@ function print(plan: PromotePlan, format: 'text' | 'json'): void {
  * per tag), and nothing it plans is shown or done before the whole tree loaded without a problem.
  */
 async function open(flags: PromoteFlags) {
+  const file = resolve(flags.file);
+  // Before images.yaml is parsed, the previous promotion's HEADs go out (promote/prefetch.ts).
+  const configText = await configTextDigest(file);
+  const listFile = promotePrefetchFile(file);
+  const list = configText ? await loadPromotePrefetch(listFile, configText, flags.release) : null;
+  const earlyClients = list
+    ? new RegistryClients({ registry: list.home, root: dirname(file) }, debugOptions(flags))
+    : undefined;
+  const prefetched = (list?.targets ?? []).map((t) => ({
+    registry: t.registry,
+    heads: new PlanHeads(earlyClients!.forRegistry(t.registry), t.heads),
+  }));
+
   let early: (config: Config) => void = () => undefined;
   const earlyConfig = new Promise<Config>((resolveEarly) => {
     early = resolveEarly;
   });
-  const loading = loadImageGraph(resolve(flags.file), { beforePathChecks: early });
-  const config = await Promise.race([earlyConfig, loading.then((t) => t.config)]);
+  const loading = loadImageGraph(file, { beforePathChecks: early });
+  const config = await Promise.race([earlyConfig, loading.then((t) => t.config)]).catch(async (e) => {
+    for (const p of prefetched) p.heads.stop();
+    await earlyClients?.close({ abort: true });
+    throw e;
+  });
   // Awaited before any result is used; a failure meanwhile must not be an unhandled rejection.
   loading.catch(() => undefined);
-  const clients = new RegistryClients(config, debugOptions(flags));
+  // The file loaded now may name other registries than the list's (it was edited meanwhile).
+  const reuse =
+    list !== null &&
+    sameRegistry(list.home, config.registry) &&
+    list.targets.every((t) => config.promote.some((p) => sameRegistry(p.registry, t.registry)));
+  if (!reuse && earlyClients) {
+    for (const p of prefetched) p.heads.stop();
+    await earlyClients.close({ abort: true });
+  }
+  const clients = reuse && earlyClients ? earlyClients : new RegistryClients(config, debugOptions(flags));
+  const observeClient = (target: PromoteTarget) =>
+    reuse ? prefetched.find((p) => sameRegistry(p.registry, target.registry))?.heads.client : undefined;
+  const debug = debugSink(flags);
   const defaultRelease = async () => {
     const [{ computeDesired }, { readGitInfo }, { releaseName }] = await Promise.all([
       import('../../plan/desired.js'),
@@ -217,13 +253,30 @@ async function open(flags: PromoteFlags) {
         release: release ?? (await defaultRelease()),
         to: to ?? flags.to ?? [],
         prefetch,
+        observeClient,
         checkSignatures: async (record) =>
           (await import('../promote-signatures.js')).signatureProblems(config, clients, record),
       });
       planning.catch(() => undefined);
       // The tree's own problems first, as every command reports them.
       session.config = (await loading).config;
-      return planning;
+      const planned = await planning;
+      if (debug && reuse) {
+        const used = prefetched.reduce((n, p) => n + p.heads.usage.used, 0);
+        const unused = prefetched.reduce((n, p) => n + p.heads.usage.unused, 0);
+        debug(`prefetch: ${used} HEADs answered ahead of need, ${unused} sent for nothing`);
+      }
+      if (configText)
+        await savePromotePrefetch(listFile, {
+          configText,
+          release: planned.plan.release.name,
+          home: config.registry,
+          targets: planned.plan.targets.map((t) => ({
+            registry: planned.targets.find((p) => p.name === t.target)!.registry,
+            heads: observedHeads(t.observed),
+          })),
+        });
+      return planned;
     },
     close: () => clients.close(),
   };
