@@ -139,7 +139,17 @@ async function promoteTo(
     releasesRepository(target.registry.namespace, request.config.releases.repository),
     atTarget(request.record, target, plan),
   );
-  if (writes.length > 0) await writeJournal(file, completeEntry(journal, new Date().toISOString()));
+  // The entry of an earlier run of this release cut short after its flip is closed too: its tags
+  // are all in place (this plan found them so), only the record was missing.
+  const last = journal.entries.at(-1);
+  const dangling =
+    writes.length === 0 &&
+    last &&
+    !last.completedAt &&
+    !last.rolledBackAt &&
+    last.release === request.record.release;
+  if (writes.length > 0 || dangling)
+    await writeJournal(file, completeEntry(journal, new Date().toISOString()));
   const retention = await targetRetention(request.config, target, plan, client);
   return { target: target.name, totals, flip, referrersCopied, ...(retention ? { retention } : {}) };
 }

@@ -47,6 +47,11 @@ export interface TargetPlan {
   budget?: PullBudget;
   /** Every `repository:tag` the plan read at the target, with its digest then (null: absent). */
   observed: Record<string, string | null>;
+  /**
+   * The target lacks the release's record although it may have every tag: an earlier promotion
+   * was cut short between its flip and the record. Apply writes it (and closes that journal entry).
+   */
+  recordMissing?: boolean;
   /** `blobs`/`bytes`: distinct blobs missing at the target (the engine sends each once). */
   summary: { copy: number; tag: number; none: number; blobs: number; bytes: number };
 }
@@ -62,7 +67,7 @@ export interface PromotePlan {
 }
 
 export function promoteHasChanges(plan: PromotePlan): boolean {
-  return plan.targets.some((t) => t.images.some((i) => i.action !== 'none'));
+  return plan.targets.some((t) => t.recordMissing || t.images.some((i) => i.action !== 'none'));
 }
 
 export function promoteHasProblems(plan: PromotePlan): boolean {

@@ -40,6 +40,8 @@ export interface TargetPlanInput {
   rateLimit?: { remaining: number; limit?: number; windowSeconds?: number };
   /** Manifest GETs the apply would send to the target (referrers indexes to update). */
   manifestGetsNeeded?: number;
+  /** Whether the target holds the release's record (absent: a promotion cut short after its flip). */
+  recordPresent?: boolean;
 }
 
 export function planTarget(input: TargetPlanInput): TargetPlan {
@@ -126,6 +128,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     ...(input.gate ? { gate: input.gate } : {}),
     ...(budget ? { budget } : {}),
     observed: observedTags,
+    ...(input.recordPresent === false ? { recordMissing: true } : {}),
     summary: {
       copy: count('copy'),
       tag: count('tag'),

@@ -80,12 +80,17 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     const client = clients.forRegistry(target.registry);
     const ledger = new BlobLedger();
     ledgers.set(target.name, ledger);
-    const [gate, observed] = await Promise.all([
+    const [gate, observed, recordHead] = await Promise.all([
       runGate(target, record, source, config.root),
       observeTarget(target, request.observeClient?.(target) ?? client, record.images, source, {
         prefetch: request.prefetch ?? false,
         ledger,
       }),
+      // One HEAD: is the release's record there (a promotion cut short after its flip has none)?
+      client.headManifest(
+        releasesRepository(target.registry.namespace, config.releases.repository),
+        request.release,
+      ),
     ]);
     const copies = record.images.filter((i) => observed.get(i.name)?.manifestPresent === false);
     const referrers = await Promise.all(copies.map((i) => source.listReferrers(i.repository, i.digest)));
@@ -101,6 +106,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         ...(rateLimit ? { rateLimit } : {}),
         // Per image with referrers: the target's referrers list, and its fallback index.
         manifestGetsNeeded: withReferrers * 2,
+        recordPresent: recordHead !== null,
       }),
     );
   }

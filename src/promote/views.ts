@@ -30,6 +30,7 @@ export function renderPromoteText(plan: PromotePlan): string {
       for (const reason of image.reasons) lines.push(`      ${reason}`);
     }
     const s = t.summary;
+    if (t.recordMissing) lines.push(`  + record: the release record is not at ${t.target} yet`);
     lines.push(
       `  ${t.target}: ${s.copy} to copy (${s.blobs} blob(s), ${formatBytes(s.bytes)}), ${s.tag} to tag, ${s.none} unchanged.`,
     );

@@ -178,9 +178,10 @@ describe('arbor promote', () => {
     expect(noop.code).toBe(0);
     expect(noop.stdout).toContain('No changes');
     const requests = requestsSince(await b.log(), again, /"[A-Z]+ \/v2\/\S+ HTTP/);
-    // One HEAD per published tag (2 per image), plus the 401s that ask for a token per repository.
+    // One HEAD per published tag (2 per image) and one for the release record, plus the 401s that
+    // ask for a token per repository.
     expect(requests.every((line) => /"HEAD /.test(line))).toBe(true);
-    expect(requests.filter((line) => !/" 401 /.test(line))).toHaveLength(IMAGES.length * 2);
+    expect(requests.filter((line) => !/" 401 /.test(line))).toHaveLength(IMAGES.length * 2 + 1);
   });
 
   it('an immutable tag is never moved: a new build under the same patch tag is refused', async () => {

@@ -1,0 +1,46 @@
+// planTarget with plain values: a target whose tags are all in place but which lacks the release's
+// record (a promotion cut short between its flip and the record) still has a change to make.
+import { describe, expect, it } from 'vitest';
+import type { PromoteTarget } from '../../../src/config/model.js';
+import { type PromotePlan, promoteHasChanges } from '../../../src/promote/model.js';
+import { planTarget } from '../../../src/promote/plan.js';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const target: PromoteTarget = {
+  name: 'site',
+  registry: { url: '127.0.0.1:5001', namespace: 'site', insecure: true },
+  tags: [],
+  immutableTags: [],
+  requireSignature: false,
+  retention: [],
+  index: 0,
+  loc: { file: 'images.yaml', line: 1, col: 1 },
+};
+const image = {
+  name: 'keystone',
+  repository: 'arbor-demo/keystone',
+  digest: DIGEST,
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  size: 500,
+  fingerprint: 'x',
+  fingerprintTag: 'fp-x',
+  tags: ['2025.1'],
+};
+const observed = new Map([['keystone', { tags: { '2025.1': DIGEST } }]]);
+const asPlan = (t: ReturnType<typeof planTarget>) => ({ targets: [t] }) as unknown as PromotePlan;
+
+describe('planTarget: the release record at the target', () => {
+  it('every tag in place and the record there: nothing to do', () => {
+    const t = planTarget({ target, images: [image], observed, recordPresent: true });
+    expect(t.images[0]!.action).toBe('none');
+    expect(t.recordMissing).toBeUndefined();
+    expect(promoteHasChanges(asPlan(t))).toBe(false);
+  });
+
+  it('every tag in place but no record: a change (apply writes the record)', () => {
+    const t = planTarget({ target, images: [image], observed, recordPresent: false });
+    expect(t.images[0]!.action).toBe('none');
+    expect(t.recordMissing).toBe(true);
+    expect(promoteHasChanges(asPlan(t))).toBe(true);
+  });
+});
