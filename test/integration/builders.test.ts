@@ -54,9 +54,14 @@ function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-async function waitForLog(file: string, pattern: RegExp): Promise<void> {
-  // Bounded by the test timeout: the build prints the step long before it could end.
-  while (!pattern.test(await readFile(file, 'utf8').catch(() => ''))) {
+async function waitForLog(file: string, pattern: RegExp, settled?: () => boolean): Promise<void> {
+  // Bounded by the test timeout: the build prints the step long before it could end. A build that
+  // ended first (it failed before the step) is reported with its log instead of a timeout.
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (pattern.test(text)) return;
+    if (settled?.())
+      throw new Error(`the build ended before ${pattern} appeared in its log:\n${text.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -305,7 +310,11 @@ describe.each([
         }),
       )
       .catch((e: unknown) => e);
-    await waitForLog(log('slow'), new RegExp(`^${marker}|#\\d+ [\\d.]+ ${marker}`, 'm'));
+    let ended = false;
+    void building.then(() => {
+      ended = true;
+    });
+    await waitForLog(log('slow'), new RegExp(`^${marker}|#\\d+ [\\d.]+ ${marker}`, 'm'), () => ended);
     expect(await eventually(() => processesWith(sleeper).length > 0)).toBe(true);
     controller.abort();
     const error = (await building) as BuildError;
