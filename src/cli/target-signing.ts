@@ -5,7 +5,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config, PromoteTarget } from '../config/model.js';
-import { ArborError, error } from '../errors.js';
+import { displayPath } from '../display-path.js';
+import { ArborError } from '../errors.js';
 import type { GpgSigningKey } from '../sign/gpg-signatures.js';
 import type { TaggedImage } from '../sign/sign-tags.js';
 
@@ -15,26 +16,13 @@ export async function openPromoteSigners(
   targets: PromoteTarget[],
 ): Promise<Map<string, GpgSigningKey>> {
   const signers = new Map<string, GpgSigningKey>();
-  const gpg = config.signing?.gpg;
   const signing = targets.filter((t) => t.sign);
-  if (signing.length === 0 || !gpg) return signers;
-  const [{ openGpgSigningKey }, { readPassphrase }, { mkdir }] = await Promise.all([
+  if (signing.length === 0 || !config.signing?.gpg) return signers;
+  const [{ openConfiguredGpgKey }, { mkdir }] = await Promise.all([
     import('../sign/keys.js'),
-    import('../sign/passphrase.js'),
     import('node:fs/promises'),
   ]);
-  let opened: GpgSigningKey;
-  try {
-    const passphrase = await readPassphrase(gpg, config.root, process.env);
-    opened = await openGpgSigningKey(gpg.key, resolve(config.root, gpg.lookaside), {
-      env: process.env,
-      ...(passphrase !== undefined ? { passphrase } : {}),
-    });
-  } catch (e) {
-    throw new ArborError([
-      error(`signing.gpg: ${(e as Error).message}`, { loc: config.locate(['signing', 'gpg', 'key']) }),
-    ]);
-  }
+  const opened = await openConfiguredGpgKey(config);
   for (const target of signing) {
     await mkdir(target.sign!.lookaside, { recursive: true });
     signers.set(target.name, { ...opened, lookaside: target.sign!.lookaside });
@@ -85,12 +73,22 @@ export async function openFlagSigner(flags: SignByFlags): Promise<GpgSigningKey 
   }
 }
 
-/** Signs every tag of `images` at `registry` not yet signed; returns how many signatures were written. */
+/** A promote or sync plan's image as the target holds it: its repository there and its tags. */
+export function taggedAtTarget(image: {
+  targetRepository: string;
+  digest: string;
+  tags: string[];
+}): TaggedImage {
+  return { repository: image.targetRepository, digest: image.digest, tags: image.tags };
+}
+
+/** Signs every tag of `images` at `registry` not yet signed; returns the line saying how many, where. */
 export async function signAtTarget(
   signer: GpgSigningKey,
   registry: string,
   images: TaggedImage[],
-): Promise<number> {
+): Promise<string> {
   const { signTags } = await import('../sign/sign-tags.js');
-  return signTags(signer, registry, images);
+  const written = await signTags(signer, registry, images);
+  return `${written} GPG signature(s) written to ${displayPath(signer.lookaside)}.`;
 }

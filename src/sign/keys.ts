@@ -43,13 +43,9 @@ export async function openSigningKeys(
 
   if (signing.gpg) {
     try {
-      const passphrase = await readPassphrase(signing.gpg, config.root, env);
-      keys.gpg = await openGpgSigningKey(signing.gpg.key, resolve(config.root, signing.gpg.lookaside), {
-        env,
-        ...(passphrase !== undefined ? { passphrase } : {}),
-      });
+      keys.gpg = await openConfiguredGpgKey(config, env);
     } catch (e) {
-      at(['signing', 'gpg', 'key'], `signing.gpg: ${(e as Error).message}`);
+      problems.push(...(e as ArborError).diagnostics);
     }
   }
   if (signing.sigstore) {
@@ -63,6 +59,28 @@ export async function openSigningKeys(
   }
   if (problems.length > 0) throw new ArborError(problems);
   return keys;
+}
+
+/**
+ * `signing.gpg` of images.yaml, opened and tried (its passphrase from the environment or file);
+ * every problem is an ArborError located at the key. Apply signs with it, promote targets too.
+ */
+export async function openConfiguredGpgKey(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<GpgSigningKey> {
+  const gpg = config.signing!.gpg!;
+  try {
+    const passphrase = await readPassphrase(gpg, config.root, env);
+    return await openGpgSigningKey(gpg.key, resolve(config.root, gpg.lookaside), {
+      env,
+      ...(passphrase !== undefined ? { passphrase } : {}),
+    });
+  } catch (e) {
+    throw new ArborError([
+      error(`signing.gpg: ${(e as Error).message}`, { loc: config.locate(['signing', 'gpg', 'key']) }),
+    ]);
+  }
 }
 
 /**

@@ -253,8 +253,8 @@ async function pushCommand(file: string, targetArg: string, flags: PushFlags): P
         digest: i.digest,
         tags: [...i.tags.map((t) => t.tag), ...i.unchangedTags],
       }));
-      const written = await signAtTarget(signer, target.registry, tagged);
-      if (!json) out(`${written} GPG signature(s) written to ${displayPath(signer.lookaside)}.`);
+      const signed = await signAtTarget(signer, target.registry, tagged);
+      if (!json) out(signed);
     }
     return 0;
   } catch (e) {

@@ -4,7 +4,6 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config, PromoteTarget } from '../../config/model.js';
-import { displayPath } from '../../display-path.js';
 import { ArborError } from '../../errors.js';
 import { loadImageGraph } from '../../graph/load.js';
 import { RegistryClients } from '../../plan/clients.js';
@@ -24,7 +23,7 @@ import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
-import { openPromoteSigners, signAtTarget } from '../target-signing.js';
+import { openPromoteSigners, signAtTarget, taggedAtTarget } from '../target-signing.js';
 
 // Only what planning needs is imported above. A no-op promotion (HEADs, then "No changes") is
 // bound by start-up, and compiling code it never runs costs it about as much as the registry's
@@ -208,10 +207,13 @@ async function open(flags: PromoteFlags) {
   const earlyConfig = new Promise<Config>((resolveEarly) => {
     early = resolveEarly;
   });
-  const loading = loadImageGraph(file, { beforePathChecks: early });
-  const config = await Promise.race([earlyConfig, loading.then((t) => t.config)]).catch(async (e) => {
+  const abandon = async () => {
     for (const p of prefetched) p.heads.stop();
     await earlyClients?.close({ abort: true });
+  };
+  const loading = loadImageGraph(file, { beforePathChecks: early });
+  const config = await Promise.race([earlyConfig, loading.then((t) => t.config)]).catch(async (e) => {
+    await abandon();
     throw e;
   });
   // Awaited before any result is used; a failure meanwhile must not be an unhandled rejection.
@@ -221,10 +223,7 @@ async function open(flags: PromoteFlags) {
     list !== null &&
     sameRegistry(list.home, config.registry) &&
     list.targets.every((t) => config.promote.some((p) => sameRegistry(p.registry, t.registry)));
-  if (!reuse && earlyClients) {
-    for (const p of prefetched) p.heads.stop();
-    await earlyClients.close({ abort: true });
-  }
+  if (!reuse) await abandon();
   const clients = reuse && earlyClients ? earlyClients : new RegistryClients(config, debugOptions(flags));
   const observeClient = (target: PromoteTarget) =>
     reuse ? prefetched.find((p) => sameRegistry(p.registry, target.registry))?.heads.client : undefined;
@@ -330,12 +329,8 @@ async function signPromoted(signers: Map<string, GpgSigningKey>, plan: PromotePl
   for (const target of plan.targets) {
     const signer = signers.get(target.target);
     if (!signer) continue;
-    const images = target.images.map((i) => ({
-      repository: i.targetRepository,
-      digest: i.digest,
-      tags: i.tags,
-    }));
-    const written = await signAtTarget(signer, target.registry, images);
-    out(`${target.target}: ${written} GPG signature(s) written to ${displayPath(signer.lookaside)}.`);
+    out(
+      `${target.target}: ${await signAtTarget(signer, target.registry, target.images.map(taggedAtTarget))}`,
+    );
   }
 }

@@ -3,7 +3,6 @@
 // SOURCE and TARGET are `registry/namespace`; no images.yaml is needed.
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
-import { displayPath } from '../../display-path.js';
 import { ArborError } from '../../errors.js';
 import { formatBytes } from '../../execute/report.js';
 import { listCatalog } from '../../registry/catalog.js';
@@ -23,7 +22,13 @@ import { confirm } from '../confirm.js';
 import { err, out } from '../io.js';
 import { debugSink, formatOption } from '../options.js';
 import { verifyPolicy } from '../sign-targets.js';
-import { openFlagSigner, type SignByFlags, signAtTarget, signByOptions } from '../target-signing.js';
+import {
+  openFlagSigner,
+  type SignByFlags,
+  signAtTarget,
+  signByOptions,
+  taggedAtTarget,
+} from '../target-signing.js';
 
 interface SyncFlags extends SignByFlags {
   release?: string;
@@ -147,14 +152,7 @@ export function register(program: Command): void {
         // signed (an interrupted run) still is.
         const signer = await openFlagSigner(flags);
         const sign = async () => {
-          if (!signer) return;
-          const tagged = plan.images.map((i) => ({
-            repository: i.targetRepository,
-            digest: i.digest,
-            tags: i.tags,
-          }));
-          const written = await signAtTarget(signer, target.registry, tagged);
-          out(`${written} GPG signature(s) written to ${displayPath(signer.lookaside)}.`);
+          if (signer) out(await signAtTarget(signer, target.registry, plan.images.map(taggedAtTarget)));
         };
         if (!syncHasChanges(plan)) {
           await sign();
