@@ -116,7 +116,7 @@ async function gpgSignImage(image: PublishedImage, context: SignContext): Promis
   // Made while the tags were written, for the same digest and identities: stored now.
   const prepared = await context.prepared?.get(lookupKey(image))?.catch(() => undefined);
   const identities = tagIdentities(registry, tagged);
-  if (prepared && prepared.digest === image.digest && sameList(prepared.identities, identities))
+  if (prepared && sameList(prepared.identities, identities))
     return (await storeGpgSignatures(gpg, prepared)).length;
   return (await signImageTags(gpg, registry, tagged, now)).length;
 }
@@ -136,17 +136,16 @@ export function prepareTagSignatures(
   images: Array<Pick<PublishedImage, 'repositoryPath' | 'digest' | 'tags'>>,
   now = new Date(),
 ): PreparedLookups {
-  const prepared: PreparedLookups = new Map();
   const gpg = keys.gpg;
-  if (!gpg) return prepared;
-  const limit = pLimit(16);
-  for (const image of images) {
-    const tagged = { repository: image.repositoryPath, digest: image.digest, tags: image.tags };
-    const signing = limit(() => prepareImageTags(gpg, registry, tagged, now));
-    signing.catch(() => undefined);
-    prepared.set(lookupKey(image), signing);
-  }
-  return prepared;
+  if (!gpg) return new Map();
+  return startEach(images, 16, (image) =>
+    prepareImageTags(
+      gpg,
+      registry,
+      { repository: image.repositoryPath, digest: image.digest, tags: image.tags },
+      now,
+    ),
+  );
 }
 
 export type PreparedLookups = Map<string, Promise<PreparedSignatures>>;
@@ -205,14 +204,26 @@ export function startAttachmentLookups(
   client: RegistryClient,
   images: AttachmentSubject[],
 ): AttachmentLookups {
-  const limit = pLimit(8);
-  const lookups: AttachmentLookups = new Map();
+  return startEach(images, 8, (image) => presentAttachments(keys, client, image));
+}
+
+/**
+ * `work` for every image, `concurrency` at a time, started now; its promises by lookupKey. A
+ * failure is the caller's to report when it awaits that image's promise, not an unhandled one.
+ */
+function startEach<I extends AttachmentSubject, T>(
+  images: I[],
+  concurrency: number,
+  work: (image: I) => Promise<T>,
+): Map<string, Promise<T>> {
+  const limit = pLimit(concurrency);
+  const started = new Map<string, Promise<T>>();
   for (const image of images) {
-    const lookup = limit(() => presentAttachments(keys, client, image));
-    lookup.catch(() => undefined);
-    lookups.set(lookupKey(image), lookup);
+    const promise = limit(() => work(image));
+    promise.catch(() => undefined);
+    started.set(lookupKey(image), promise);
   }
-  return lookups;
+  return started;
 }
 
 async function signOne(
