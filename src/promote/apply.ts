@@ -23,6 +23,7 @@ import {
   type JournalTag,
   journalFile,
   readJournal,
+  unfinishedEntry,
   writeJournal,
 } from './journal.js';
 import type { PromotePlan, TargetPlan } from './model.js';
@@ -141,14 +142,7 @@ async function promoteTo(
   );
   // The entry of an earlier run of this release cut short after its flip is closed too: its tags
   // are all in place (this plan found them so), only the record was missing.
-  const last = journal.entries.at(-1);
-  const dangling =
-    writes.length === 0 &&
-    last &&
-    !last.completedAt &&
-    !last.rolledBackAt &&
-    last.release === request.record.release;
-  if (writes.length > 0 || dangling)
+  if (writes.length > 0 || unfinishedEntry(journal, request.record.release))
     await writeJournal(file, completeEntry(journal, new Date().toISOString()));
   const retention = await targetRetention(request.config, target, plan, client);
   return { target: target.name, totals, flip, referrersCopied, ...(retention ? { retention } : {}) };

@@ -59,8 +59,8 @@ export async function writeJournal(file: string, journal: Journal): Promise<void
  * release continued (its earlier "previous" digests kept). Pure.
  */
 export function beginEntry(journal: Journal, release: string, tags: JournalTag[], now: string): Journal {
-  const last = journal.entries.at(-1);
-  if (last && !last.completedAt && !last.rolledBackAt && last.release === release) {
+  const last = unfinishedEntry(journal, release);
+  if (last) {
     const earlier = new Map(last.tags.map((t) => [`${t.repository}:${t.tag}`, t.previous]));
     const merged = tags.map((t) => {
       const key = `${t.repository}:${t.tag}`;
@@ -73,6 +73,12 @@ export function beginEntry(journal: Journal, release: string, tags: JournalTag[]
     };
   }
   return { ...journal, entries: [...journal.entries, { release, startedAt: now, tags }] };
+}
+
+/** The last entry when it is a promotion of `release` that never finished (cut short), if any. */
+export function unfinishedEntry(journal: Journal, release: string): JournalEntry | undefined {
+  const last = journal.entries.at(-1);
+  return last && !last.completedAt && !last.rolledBackAt && last.release === release ? last : undefined;
 }
 
 export function completeEntry(journal: Journal, now: string): Journal {
