@@ -35,11 +35,22 @@ export function authLayer(registry: string, authenticator: Authenticator | undef
         status: 401,
         restartable: true,
       });
-    const second = await next(withAuthorization(request, retryWith));
-    if (second.status === 401) {
+    let sent = retryWith;
+    for (let round = 0; ; round++) {
+      const second = await next(withAuthorization(request, sent));
+      if (second.status !== 401) return second;
       await second.body.dump();
-      throw new RegistryError(request.reference, 'unauthorized: wrong credentials', { status: 401 });
+      // A token handed out from the cache can expire before the request reaches the registry
+      // (short-lived tokens, a request queued behind slow uploads): once, a fresh one is asked
+      // for, the refused one dropped. Wrong credentials fail at the token server instead.
+      const again = header(second, 'www-authenticate');
+      const fresh =
+        round === 0 && sent.startsWith('Bearer ') && again
+          ? await authenticator.challenge(registry, request.scope, again, sent)
+          : undefined;
+      if (!fresh || fresh === sent)
+        throw new RegistryError(request.reference, 'unauthorized: wrong credentials', { status: 401 });
+      sent = fresh;
     }
-    return second;
   };
 }
