@@ -1,6 +1,6 @@
 // The builders against the real engine (docker classic and BuildKit, buildah) and a real
 // registry on loopback: images built FROM scratch + busybox and exported for arbor to publish.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import {
   createBuilder,
 } from '../../src/execute/builders/index.js';
 import { KnownLayers } from '../../src/execute/known-layers.js';
-import { DOCKER, docker, requireEngine } from '../support/engine.js';
+import { DOCKER, docker, loadParentlessImages, requireEngine } from '../support/engine.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 
 let registry: TestRegistry;
@@ -324,6 +324,82 @@ describe.each([
     expect(await eventually(() => processesWith(sleeper).length === 0)).toBe(true);
     expect(() => docker(['image', 'inspect', tag])).toThrow();
   });
+});
+
+// Images come and go on a shared engine (other jobs, other test files, a prune). The classic
+// builder's cache lookup reads every candidate image it listed a moment before, and one removed in
+// between fails the build with `unable to find image "sha256:…"`: arbor builds again. With 400
+// parentless images on the engine (a busy host: the lookup takes a while), two loops import and
+// remove more of them — the very candidates of a step after `FROM scratch` — while builds run,
+// until one build needed another attempt (most do here).
+describe('docker builder (classic) beside image removals', () => {
+  const builder = createBuilder(
+    { name: 'docker', buildkit: false, network: 'none' },
+    { dockerBinary: DOCKER },
+  );
+  const tags: string[] = [];
+  let crowd: string[] = [];
+
+  beforeAll(async () => {
+    crowd = await loadParentlessImages(`arbor-it-crowd-${run}`, 400);
+  });
+
+  afterAll(async () => {
+    await builder.remove?.([...tags, ...crowd]);
+  });
+
+  it("builds again when the engine's cache lookup meets an image removed meanwhile", async () => {
+    const running = join(workDir, 'churn-running');
+    await writeFile(running, '');
+    const churn = (n: number) =>
+      spawn(
+        'bash',
+        [
+          '-c',
+          `i=0; while [ -e "$1" ]; do i=$((i+1)); t="arbor-it-churn-${run}:${n}-$i";
+           printf '%s' "$i" > "$2"; tar -C "$(dirname "$2")" -c "$(basename "$2")" | "$3" import - "$t" >/dev/null 2>&1;
+           "$3" rmi "$t" >/dev/null 2>&1; done`,
+          'churn',
+          running,
+          join(workDir, `churn-${n}`),
+          DOCKER,
+        ],
+        { stdio: 'ignore' },
+      );
+    const churners = [churn(1), churn(2)];
+    const exited = churners.map((c) => new Promise((resolve) => c.on('exit', resolve)));
+    let retried = 0;
+    try {
+      for (let n = 0; n < 60 && retried === 0; n++) {
+        const tag = `${registry.host}/arbor-it-${run}/classic-race:${n}`;
+        tags.push(tag);
+        const built = await builder.build(
+          request({
+            image: `race-${n}`,
+            contextDir,
+            // A step no other build has: its cache lookup lists every parentless image.
+            dockerfile: `FROM scratch\nCOPY run-id /etc/arbor-race-${n}\n`,
+            tags: [tag],
+            logFile: log(`race-${n}`),
+          }),
+        );
+        expect(built.imageId).toBe(docker(['image', 'inspect', '--format', '{{.Id}}', tag]).trim());
+        const text = await readFile(log(`race-${n}`), 'utf8');
+        if (/layer-cache lookup met an image removed meanwhile; building again/.test(text)) {
+          expect(text).toMatch(/^unable to find image "sha256:[0-9a-f]{64}"$/m);
+          retried++;
+        }
+      }
+    } finally {
+      await rm(running, { force: true });
+      await Promise.all(exited);
+    }
+    expect(retried).toBe(1);
+  }, 300_000);
+
+  function log(name: string): string {
+    return join(workDir, 'logs', 'classic-race', `${name}.log`);
+  }
 });
 
 describe('buildah builder', () => {

@@ -75,7 +75,7 @@ function removeEngineImages(host: string): void {
     .split('\n')
     .filter((line) => line.startsWith(`${host}/`))
     .map((line) => line.split(' ')[1]!);
-  if (ids.length > 0) docker(['rmi', '-f', '--no-prune', ...new Set(ids)]);
+  if (ids.length > 0) docker(['rmi', '-f', ...new Set(ids)]);
 }
 
 function publishPackages(list: string): Promise<void> {

@@ -108,7 +108,9 @@ export function buildAndPushBusybox(ref: string, label: string): void {
     join(dir, 'Dockerfile'),
     `FROM scratch\nCOPY busybox /bin/busybox\nLABEL org.arbor.test="${label}"\nCMD ["/bin/busybox","sh"]\n`,
   );
-  docker(['build', '--network=none', '-q', '-t', ref, dir]);
+  // BuildKit: the classic builder's cache lookup fails when another test file removes an image at
+  // that moment (arbor's own builder retries that; this fixture has no reason to use it).
+  docker(['build', '--network=none', '-q', '-t', ref, dir], { env: { DOCKER_BUILDKIT: '1' } });
   docker(['push', ref]);
 }
 

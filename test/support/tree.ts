@@ -58,9 +58,7 @@ export function removeLocalImages(registryHost: string): void {
   const refs = [
     ...new Set(rows.map((r) => (r.split(' ')[0]!.endsWith(':<none>') ? r.split(' ')[1]! : r.split(' ')[0]!))),
   ];
-  // --no-prune: the classic builder's untagged parents are its cache, shared with builds other
-  // test files run at the same moment (deleting them fails those with "unable to find image").
-  if (refs.length > 0) execFileSync(DOCKER, ['rmi', '-f', '--no-prune', ...refs], { stdio: 'ignore' });
+  if (refs.length > 0) execFileSync(DOCKER, ['rmi', '-f', ...refs], { stdio: 'ignore' });
 }
 
 /** Registry access-log lines of one kind since a mark (the log's length at an earlier moment). */

@@ -177,6 +177,23 @@ export async function dockerRemove(binary: string, refs: string[]): Promise<void
   }
 }
 
+/**
+ * The classic builder's cache lookup for a step (moby's image/cache getLocalCachedImage) lists the
+ * candidate images — every parentless image of the engine for the first step after `FROM scratch`,
+ * the parent's children otherwise — and then reads each one. An image removed in between, by
+ * anyone on the host, fails the build with `unable to find image "sha256:…"`, though nothing is
+ * wrong with it or with the Dockerfile. Such a build is run again (its finished steps come from
+ * the cache); a few attempts outlast any removal. BuildKit has no such lookup.
+ */
+const CACHE_PROBE_RACE = /^unable to find image "sha256:[0-9a-f]{64}"$/;
+export const CACHE_PROBE_ATTEMPTS = 8;
+
+export function lostCacheProbeRace(error: unknown): boolean {
+  if (!(error instanceof BuildError) || error.aborted) return false;
+  const last = error.logTail.findLast((line) => line.trim() !== '');
+  return last !== undefined && CACHE_PROBE_RACE.test(last.trim());
+}
+
 export function createDockerBuilder(options: { binary?: string; buildkit: boolean }): Builder {
   const binary = options.binary ?? defaultDockerBinary();
   // The local default engine exports through its API; a binary named by the caller exports itself.
@@ -186,13 +203,27 @@ export function createDockerBuilder(options: { binary?: string; buildkit: boolea
     name: 'docker',
     build: (req) =>
       withWorkspace(req.dockerfile, req.contextDir, async (ws) => {
-        await runLogged(binary, dockerBuildArgv(req, ws, options.buildkit), {
+        const argv = dockerBuildArgv(req, ws, options.buildkit);
+        const run = {
           step: 'build',
           subject: req.image,
           logFile: req.logFile,
           signal: req.signal,
           env,
-        });
+        } as const;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await runLogged(binary, argv, run);
+            break;
+          } catch (error) {
+            if (options.buildkit || attempt >= CACHE_PROBE_ATTEMPTS || !lostCacheProbeRace(error))
+              throw error;
+            await appendFile(
+              req.logFile,
+              `# arbor: the engine's layer-cache lookup met an image removed meanwhile; building again (attempt ${attempt + 1} of ${CACHE_PROBE_ATTEMPTS})\n`,
+            );
+          }
+        }
         return { imageId: await readImageId(ws, req) };
       }),
     export: (ref, opts) => dockerExport(binary, ref, opts, socket),
