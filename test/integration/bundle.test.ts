@@ -124,7 +124,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   if (source) removeLocalImages(source.host);
-  execFileSync('podman', ['rmi', '--all', '--force'], { stdio: 'ignore' });
+  // Only what this file loaded: podman shares its image store with buildah, whose builds other
+  // test files run at this moment (`rmi --all --force` took their working containers too).
+  if (source) {
+    const loaded = execFileSync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter((ref) => ref.startsWith(`${source.host}/`));
+    if (loaded.length > 0) execFileSync('podman', ['rmi', '--force', ...loaded], { stdio: 'ignore' });
+  }
   await tree?.remove();
   if (dir) await rm(dir, { recursive: true, force: true });
   await Promise.all([source, site].filter(Boolean).map((r) => destroyRegistry(r)));
