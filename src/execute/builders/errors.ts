@@ -20,6 +20,17 @@ export interface BuildErrorDetails {
   aborted: boolean;
 }
 
+/** Log lines a BuildError's message shows; the whole tail stays in `logTail` (apply prints it). */
+const MESSAGE_TAIL_LINES = 3;
+
+/**
+ * The lines that say why: the end of the log, without the command lines arbor wrote there (`$ …`),
+ * which would fill a short message and hide the tool's own error.
+ */
+function messageTail(logTail: string[]): string[] {
+  return logTail.filter((line) => !line.startsWith('$ ') && line.trim() !== '').slice(-MESSAGE_TAIL_LINES);
+}
+
 export class BuildError extends ArborError {
   readonly step: BuildStep;
   readonly subject: string;
@@ -30,7 +41,8 @@ export class BuildError extends ArborError {
 
   constructor(details: BuildErrorDetails, options?: { cause?: unknown }) {
     const where = details.logFile ? ` (log: ${details.logFile})` : '';
-    const tail = details.logTail.length > 0 ? `\n${details.logTail.map((l) => `  | ${l}`).join('\n')}` : '';
+    const last = messageTail(details.logTail);
+    const tail = last.length > 0 ? `\n${last.map((l) => `  | ${l}`).join('\n')}` : '';
     const message = `${details.summary}${where}${tail}`;
     super(
       [

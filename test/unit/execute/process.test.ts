@@ -39,8 +39,25 @@ describe('runLogged', () => {
     expect(b.logTail.at(-1)).toBe('line 30');
     expect(b.logTail[0]).toBe('line 11');
     expect(b.message).toMatch(
-      /^error: image keystone: sh -c exited with code 3 \(log: .*x\.log\)\n {2}\| line 11/,
+      /^error: image keystone: sh -c exited with code 3 \(log: .*x\.log\)\n {2}\| line 28\n {2}\| line 29\n {2}\| line 30$/,
     );
+  });
+
+  it("shows the tool's last words in the message, not the command line arbor logged before them", async () => {
+    const log = await logIn();
+    const long = 'x'.repeat(600); // a build's command line is often longer than a short message
+    const error = (await runLogged(
+      '/bin/sh',
+      ['-c', `echo step one; echo "Error: no space left" >&2; exit 125 # ${long}`],
+      {
+        step: 'build',
+        subject: 'keystone',
+        logFile: log,
+      },
+    ).catch((e: unknown) => e)) as BuildError;
+    expect(error.logTail[0]).toMatch(/^\$ \/bin\/sh -c /);
+    expect(error.message).toMatch(/\n {2}\| step one\n {2}\| Error: no space left$/);
+    expect(error.message).not.toContain(long);
   });
 
   it('names a missing program', async () => {
