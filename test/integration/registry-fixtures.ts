@@ -3,7 +3,7 @@
 // independent witness of what the registry holds.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RegistryClient } from '../../src/registry/client.js';
@@ -110,7 +110,11 @@ export function buildAndPushBusybox(ref: string, label: string): void {
   );
   // BuildKit: the classic builder's cache lookup fails when another test file removes an image at
   // that moment (arbor's own builder retries that; this fixture has no reason to use it).
-  docker(['build', '--network=none', '-q', '-t', ref, dir], { env: { DOCKER_BUILDKIT: '1' } });
+  try {
+    docker(['build', '--network=none', '-q', '-t', ref, dir], { env: { DOCKER_BUILDKIT: '1' } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   docker(['push', ref]);
 }
 
