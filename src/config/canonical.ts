@@ -1,6 +1,6 @@
 // The config digest: a hash of what the file says, not how it is written. Comments, key
 // order, quoting and anchors do not change it; any value does.
-import { createHash } from 'node:crypto';
+import { sha256 } from '../sha256.js';
 
 /** JSON with object keys sorted at every level. */
 export function canonicalJson(value: unknown): string {
@@ -8,7 +8,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function configDigest(data: unknown): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(data)).digest('hex')}`;
+  return sha256(canonicalJson(data));
 }
 
 function sortKeys(value: unknown): unknown {

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
-import { sha256 } from '../fingerprint/canonical.js';
+import { sha256 } from '../sha256.js';
 import { buildConfig } from './build.js';
 import { configDigest } from './canonical.js';
 import { checkFiles } from './check-files.js';

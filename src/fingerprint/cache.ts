@@ -29,8 +29,8 @@ import { type BigIntStats, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { sha256 } from '../sha256.js';
 import { writeFileAtomic } from '../write-atomic.js';
-import { sha256 } from './canonical.js';
 
 export const FILE_HASH_CACHE_FORMAT = 'arbor-file-hashes';
 /** Bump when the entry layout or the meaning of a hash changes. */

@@ -5,19 +5,13 @@
 // `<decimal byte length>:<UTF-8 bytes>,`. Length prefixes make the concatenation unambiguous:
 // no choice of field values can make two different field lists produce the same bytes, so no
 // separator or escaping rules are needed.
-import { hash } from 'node:crypto';
+import { sha256 } from '../sha256.js';
 
 /** Netstring encoding of a list of fields. */
 export function encodeFields(fields: readonly string[]): string {
   let out = '';
   for (const field of fields) out += `${Buffer.byteLength(field, 'utf8')}:${field},`;
   return out;
-}
-
-/** `sha256:<hex>` of raw bytes. */
-export function sha256(data: string | Uint8Array): string {
-  // One-shot hash(): no Hash object per call, which matters for thousands of small inputs.
-  return `sha256:${hash('sha256', data, 'hex')}`;
 }
 
 /** `sha256:<hex>` of the netstring encoding of `fields`. */

@@ -14,9 +14,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RegistryConfig } from '../config/model.js';
-import { sha256 } from '../fingerprint/canonical.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { ManifestHead } from '../registry/manifest-model.js';
+import { sha256 } from '../sha256.js';
 import { writeFileAtomic } from '../write-atomic.js';
 
 const FORMAT = 'arbor-observe-prefetch';

@@ -19,8 +19,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { sha256 } from '../fingerprint/canonical.js';
 import { DOCKER_HUB } from '../registry/reference.js';
+import { sha256 } from '../sha256.js';
 import { writeFileAtomic } from '../write-atomic.js';
 
 export const TAG_HINTS_FORMAT = 'arbor-tag-hints';

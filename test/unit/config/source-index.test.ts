@@ -6,8 +6,8 @@ import { readConfig } from '../../../src/config/load.js';
 import { type DataPath, parseSource } from '../../../src/config/source.js';
 import { indexedSource, readSourceIndex, sourceIndexFile } from '../../../src/config/source-index.js';
 import { ArborError, formatDiagnostic } from '../../../src/errors.js';
-import { sha256 } from '../../../src/fingerprint/canonical.js';
 import { loadImageGraph } from '../../../src/graph/load.js';
+import { sha256 } from '../../../src/sha256.js';
 import { SUPPORT_FILES, writeTree, yaml } from './tree.js';
 
 const DOCUMENT = yaml(
