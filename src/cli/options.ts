@@ -1,7 +1,7 @@
 // Flags shared by the commands that read images.yaml, declared once.
 import { type Command, Option } from 'commander';
 import { ArborError, formatDiagnostic } from '../errors.js';
-import type { PlanRequest } from '../plan/planner.js';
+import type { PlanRequest } from '../plan-tree.js';
 import type { Platform } from '../registry/manifest-model.js';
 import { err } from './io.js';
 

@@ -2,8 +2,8 @@
 // planned now from images.yaml.
 
 import type { Plan } from '../plan/model.js';
-import { planTree } from '../plan/planner.js';
 import { loadPlan, writeRenderedDockerfiles } from '../plan/saved.js';
+import { planTree } from '../plan-tree.js';
 
 export interface PlanSourceFlags {
   plan?: string;

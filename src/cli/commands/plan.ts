@@ -1,9 +1,9 @@
 // arbor plan: what a change costs, before anything runs.
 import type { Command } from 'commander';
-import { planTree } from '../../plan/planner.js';
 import { savePlan } from '../../plan/saved.js';
 import { renderMarkdown } from '../../plan/views/markdown.js';
 import { hasChanges, renderJson, renderText } from '../../plan/views/text.js';
+import { planTree } from '../../plan-tree.js';
 import { action } from '../action.js';
 import { out, useColor } from '../io.js';
 import {

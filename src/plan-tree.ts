@@ -1,15 +1,15 @@
 // The whole of `arbor plan`: desired state, observed state, their difference. Shared by
-// plan, apply (without a saved plan), comment and export, so they all plan the same way.
+// plan, apply (without a saved plan), comment and export, so they all plan the same way. It sits
+// above plan/ and retention/ because it composes both (retention reads plan/model.ts's types).
 import { dirname, relative, resolve } from 'node:path';
-import type { Config } from '../config/model.js';
-import type { Diagnostic } from '../errors.js';
-import { phaseTimer } from '../phase-timer.js';
-import { planRetention, protectedTagsOf } from '../retention/index.js';
-import { RegistryClients } from './clients.js';
-import { computePlan } from './compute.js';
-import { computeDesired, type DesiredState, loadTree, type Tree } from './desired.js';
-import type { Plan } from './model.js';
-import { observe } from './observe.js';
+import type { Config } from './config/model.js';
+import type { Diagnostic } from './errors.js';
+import { phaseTimer } from './phase-timer.js';
+import { RegistryClients } from './plan/clients.js';
+import { computePlan } from './plan/compute.js';
+import { computeDesired, type DesiredState, loadTree, type Tree } from './plan/desired.js';
+import type { Plan } from './plan/model.js';
+import { observe } from './plan/observe.js';
 import {
   configTextDigest,
   loadPrefetchList,
@@ -17,7 +17,8 @@ import {
   prefetchFile,
   sameRegistry,
   savePrefetchList,
-} from './prefetch.js';
+} from './plan/prefetch.js';
+import { planRetention, protectedTagsOf } from './retention/index.js';
 
 export interface PlanRequest {
   file: string;
