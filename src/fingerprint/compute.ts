@@ -66,203 +66,242 @@ interface Gathered {
   baseRef: string | null;
 }
 
+/** What one run shares between its images: the hasher, and each context and base found once. */
+interface Run {
+  req: FingerprintRequest;
+  config: Config;
+  hasher: FileHasher;
+  /** The config root with symlinks resolved: input files must stay under it. */
+  rootReal: string;
+  contexts: Map<string, Promise<Outcome<ContextFile[]>>>;
+  bases: Map<string, Promise<string>>;
+}
+
 export async function fingerprintImages(req: FingerprintRequest): Promise<Map<string, FingerprintedImage>> {
   const { config } = req;
+  const run: Run = {
+    req,
+    config,
+    hasher: new FileHasher(req.cache),
+    rootReal: await realpath(config.root),
+    contexts: new Map(),
+    bases: new Map(),
+  };
   const images = new Map(config.images.map((image) => [image.name, image]));
-  const hasher = new FileHasher(req.cache);
-  const rootReal = await realpath(config.root);
-  const contexts = new Map<string, Promise<Outcome<ContextFile[]>>>();
-  const bases = new Map<string, Promise<string>>();
-  const problems: Diagnostic[] = [];
+  const ordered = req.order.map((name) => {
+    const image = images.get(name);
+    if (!image) throw new Error(`internal: image ${name} is not in the configuration`);
+    return image;
+  });
 
   // Images are gathered concurrently; problems are reported in the given order, not in the
   // order the file system happened to answer.
+  const problems: Diagnostic[] = [];
   const gathered = new Map<string, Gathered>();
-  const outcomes = await Promise.all(
-    req.order.map((name) => {
-      const image = images.get(name);
-      if (!image) throw new Error(`internal: image ${name} is not in the configuration`);
-      return gather(image);
-    }),
-  );
+  const outcomes = await Promise.all(ordered.map((image) => gather(run, image)));
   for (const [i, outcome] of outcomes.entries()) {
     if (Array.isArray(outcome)) problems.push(...outcome);
-    else gathered.set(req.order[i]!, outcome);
+    else gathered.set(ordered[i]!.name, outcome);
   }
 
+  // Then parents first, each image finished with its parent's fingerprint.
   const results = new Map<string, FingerprintedImage>();
-  for (const name of req.order) {
-    const image = images.get(name)!;
-    const own = gathered.get(name);
+  for (const image of ordered) {
+    const own = gathered.get(image.name);
     const parent = image.parent ? results.get(image.parent) : undefined;
     // An image whose own inputs or parent failed has been reported already.
     if (!own || (image.parent && !parent)) continue;
     try {
-      results.set(name, finish(image, own, parent ?? null));
+      results.set(image.name, finish(run, image, own, parent ?? null));
     } catch (e) {
       if (!(e instanceof ArborError)) throw e;
-      problems.push(...e.diagnostics.map((d) => ({ image: name, ...d })));
+      problems.push(...e.diagnostics.map((d) => ({ image: image.name, ...d })));
     }
   }
-  if (req.stats) Object.assign(req.stats, hasher.stats);
+  if (req.stats) Object.assign(req.stats, run.hasher.stats);
   if (problems.length > 0) throw new ArborError(problems);
   return results;
+}
 
-  async function gather(image: ImageConfig): Promise<Gathered | Diagnostic[]> {
-    const at = (path: Array<string | number>) => ({ image: image.name, loc: config.locate(path) });
-    const [context, files, base] = await Promise.all([
-      image.context === undefined ? { ok: true as const, value: [] } : hashedContext(image.context),
-      expandInputFiles(config, image, rootReal),
-      image.from === undefined ? null : resolveFrom(image, at(['images', image.name, 'from'])),
-    ]);
-    const failures: Diagnostic[] = [...files.problems];
-    if (!context.ok) {
-      const loc = config.locate(['images', image.name, 'context']);
-      failures.push(...context.problems.map((d) => ({ ...d, image: image.name, loc })));
-    }
-    if (base && !base.ok) failures.push(...base.problems);
-    if (failures.length > 0 || !context.ok || (base && !base.ok)) return failures;
-    const baseRef = base ? base.value : null;
+/** An image's own inputs (all but its Dockerfile and parent), or why they cannot be read. */
+async function gather(run: Run, image: ImageConfig): Promise<Gathered | Diagnostic[]> {
+  const { config } = run;
+  const at = (path: Array<string | number>) => ({ image: image.name, loc: config.locate(path) });
+  const [context, files, base] = await Promise.all([
+    image.context === undefined ? { ok: true as const, value: [] } : hashedContext(run, image.context),
+    expandInputFiles(config, image, run.rootReal),
+    image.from === undefined ? null : resolveFrom(run, image.from, at(['images', image.name, 'from'])),
+  ]);
+  const failures: Diagnostic[] = [...files.problems];
+  if (!context.ok) {
+    const loc = config.locate(['images', image.name, 'context']);
+    failures.push(...context.problems.map((d) => ({ ...d, image: image.name, loc })));
+  }
+  if (base && !base.ok) failures.push(...base.problems);
+  if (failures.length > 0 || !context.ok || (base && !base.ok)) return failures;
 
-    let fileHashes: string[];
-    try {
-      fileHashes = await Promise.all(files.files.map((f) => hasher.hash(f.realPath, f.stat)));
-    } catch (e) {
-      return [
-        error(
-          `cannot read an input file: ${describeFsError(e)}`,
-          at(['images', image.name, 'inputs', 'files']),
-        ),
-      ];
-    }
-    const inputs: FingerprintInput[] = [
-      { kind: 'format', name: '-', hash: hashFields([`${FINGERPRINT_FORMAT_VERSION}`]) },
-      ...context.value.map(contextInput),
-      ...files.files.map((f, i): FingerprintInput => ({ kind: 'file', name: f.name, hash: fileHashes[i]! })),
-      ...envInputs(image, req.env),
-      ...Object.entries(image.args).map(
-        ([k, v]): FingerprintInput => ({ kind: 'args', name: k, hash: hashFields([v]) }),
+  let fileHashes: string[];
+  try {
+    fileHashes = await Promise.all(files.files.map((f) => run.hasher.hash(f.realPath, f.stat)));
+  } catch (e) {
+    return [
+      error(
+        `cannot read an input file: ${describeFsError(e)}`,
+        at(['images', image.name, 'inputs', 'files']),
       ),
-      ...Object.entries(image.labels).map(
-        ([k, v]): FingerprintInput => ({ kind: 'labels', name: k, hash: hashFields([v]) }),
-      ),
-      { kind: 'platforms', name: '-', hash: hashFields([...new Set(image.platforms)].sort(compareBytes)) },
     ];
-    if (image.contentFingerprint)
-      inputs.push({
-        kind: 'content-fingerprint',
-        name: '-',
-        hash: hashFields([image.contentFingerprint.command]),
-      });
-    if (baseRef !== null && image.from !== undefined)
-      inputs.push({ kind: 'base', name: image.from, hash: hashFields([image.from, baseRef]) });
-    return { context: context.value, inputs, baseRef };
   }
+  const baseRef = base ? base.value : null;
+  const declared = files.files.map(
+    (f, i): FingerprintInput => ({ kind: 'file', name: f.name, hash: fileHashes[i]! }),
+  );
+  return {
+    context: context.value,
+    inputs: ownInputs(image, context.value, declared, baseRef, run.req.env),
+    baseRef,
+  };
+}
 
-  /** A path under the config root as the user sees it. */
-  function shownPath(absPath: string): string {
-    return path.relative(rootReal, absPath).split(path.sep).join('/');
+/** The inputs of an image that its parent does not change, from values already read. */
+function ownInputs(
+  image: ImageConfig,
+  context: ContextFile[],
+  declaredFiles: FingerprintInput[],
+  baseRef: string | null,
+  env: NodeJS.ProcessEnv,
+): FingerprintInput[] {
+  const inputs: FingerprintInput[] = [
+    { kind: 'format', name: '-', hash: hashFields([`${FINGERPRINT_FORMAT_VERSION}`]) },
+    ...context.map(contextInput),
+    ...declaredFiles,
+    ...envInputs(image, env),
+    ...Object.entries(image.args).map(
+      ([k, v]): FingerprintInput => ({ kind: 'args', name: k, hash: hashFields([v]) }),
+    ),
+    ...Object.entries(image.labels).map(
+      ([k, v]): FingerprintInput => ({ kind: 'labels', name: k, hash: hashFields([v]) }),
+    ),
+    { kind: 'platforms', name: '-', hash: hashFields([...new Set(image.platforms)].sort(compareBytes)) },
+  ];
+  if (image.contentFingerprint)
+    inputs.push({
+      kind: 'content-fingerprint',
+      name: '-',
+      hash: hashFields([image.contentFingerprint.command]),
+    });
+  if (baseRef !== null && image.from !== undefined)
+    inputs.push({ kind: 'base', name: image.from, hash: hashFields([image.from, baseRef]) });
+  return inputs;
+}
+
+/** Collects and hashes a context once, however many images share it. */
+function hashedContext(run: Run, dir: string): Promise<Outcome<ContextFile[]>> {
+  const key = path.resolve(run.config.root, dir);
+  let pending = run.contexts.get(key);
+  if (!pending) {
+    pending = collectAndHash(run, dir);
+    run.contexts.set(key, pending);
   }
+  return pending;
+}
 
-  /** Collects and hashes a context once, however many images share it. */
-  function hashedContext(dir: string): Promise<Outcome<ContextFile[]>> {
-    const key = path.resolve(config.root, dir);
-    let pending = contexts.get(key);
+async function collectAndHash(run: Run, dir: string): Promise<Outcome<ContextFile[]>> {
+  let entries: Awaited<ReturnType<typeof collectContextEntries>>;
+  try {
+    entries = await collectContextEntries(dir, run.config.root);
+  } catch (e) {
+    if (e instanceof ArborError) return { ok: false, problems: e.diagnostics };
+    throw e;
+  }
+  // Mostly answered synchronously (cache, small files); only large files are awaited.
+  const value: ContextFile[] = [];
+  const streamed: Promise<void>[] = [];
+  const problems: Diagnostic[] = [];
+  const failed = (absPath: string, e: unknown) => {
+    // The path under the config root as the user sees it.
+    const shown = path.relative(run.rootReal, absPath).split(path.sep).join('/');
+    problems.push(error(`cannot read ${shown}: ${describeFsError(e)} (changed while arbor was reading?)`));
+  };
+  for (const { file, absPath, stat } of entries) {
+    value.push(file);
+    if (file.type !== 'file') continue;
+    try {
+      const hash = run.hasher.hash(absPath, stat);
+      if (typeof hash === 'string') file.hash = hash;
+      else
+        streamed.push(
+          hash.then(
+            (h) => {
+              file.hash = h;
+            },
+            (e) => failed(absPath, e),
+          ),
+        );
+    } catch (e) {
+      failed(absPath, e);
+    }
+  }
+  await Promise.all(streamed);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, value };
+}
+
+/** The FROM of an external base: `scratch`, a pinned reference as written, or `name@digest`. */
+async function resolveFrom(
+  run: Run,
+  from: string,
+  at: { image: string; loc: SourceLocation },
+): Promise<Outcome<string>> {
+  if (from === 'scratch') return { ok: true, value: 'scratch' };
+  const fail = (problems: Diagnostic[]) => ({ ok: false as const, problems });
+  try {
+    const ref = parseReference(from);
+    if (ref.digest) return { ok: true, value: from };
+    let pending = run.bases.get(from);
     if (!pending) {
-      pending = (async () => {
-        let entries: Awaited<ReturnType<typeof collectContextEntries>>;
-        try {
-          entries = await collectContextEntries(dir, config.root);
-        } catch (e) {
-          if (e instanceof ArborError) return { ok: false, problems: e.diagnostics };
-          throw e;
-        }
-        // Mostly answered synchronously (cache, small files); only large files are awaited.
-        const value: ContextFile[] = [];
-        const streamed: Promise<void>[] = [];
-        const failed = (absPath: string, e: unknown) =>
-          error(
-            `cannot read ${shownPath(absPath)}: ${describeFsError(e)} (changed while arbor was reading?)`,
-          );
-        const problems: Diagnostic[] = [];
-        for (const { file, absPath, stat } of entries) {
-          value.push(file);
-          if (file.type !== 'file') continue;
-          try {
-            const hash = hasher.hash(absPath, stat);
-            if (typeof hash === 'string') file.hash = hash;
-            else
-              streamed.push(
-                hash.then(
-                  (h) => {
-                    file.hash = h;
-                  },
-                  (e) => void problems.push(failed(absPath, e)),
-                ),
-              );
-          } catch (e) {
-            problems.push(failed(absPath, e));
-          }
-        }
-        await Promise.all(streamed);
-        return problems.length > 0 ? { ok: false, problems } : { ok: true, value };
-      })();
-      contexts.set(key, pending);
+      pending = run.req.resolveBase(from);
+      run.bases.set(from, pending);
     }
-    return pending;
+    const digest = await pending;
+    const problem = digestProblem(digest);
+    if (problem) return fail([error(`base ${from} resolved to "${digest}": ${problem}`, at)]);
+    return { ok: true, value: `${withoutTag(from)}@${digest}` };
+  } catch (e) {
+    if (e instanceof InvalidReferenceError) return fail([error(e.message, at)]);
+    if (e instanceof ArborError) return fail(e.diagnostics.map((d) => ({ ...at, ...d })));
+    return fail([error(`cannot resolve base ${from}: ${redact((e as Error).message)}`, at)]);
   }
+}
 
-  /** The FROM of an external base: `scratch`, a pinned reference as written, or `name@digest`. */
-  async function resolveFrom(
-    image: ImageConfig,
-    at: { image: string; loc: SourceLocation },
-  ): Promise<Outcome<string>> {
-    const from = image.from!;
-    if (from === 'scratch') return { ok: true, value: 'scratch' };
-    const fail = (problems: Diagnostic[]) => ({ ok: false as const, problems });
-    try {
-      const ref = parseReference(from);
-      if (ref.digest) return { ok: true, value: from };
-      let pending = bases.get(from);
-      if (!pending) {
-        pending = req.resolveBase(from);
-        bases.set(from, pending);
-      }
-      const digest = await pending;
-      const problem = digestProblem(digest);
-      if (problem) return fail([error(`base ${from} resolved to "${digest}": ${problem}`, at)]);
-      return { ok: true, value: `${withoutTag(from)}@${digest}` };
-    } catch (e) {
-      if (e instanceof InvalidReferenceError) return fail([error(e.message, at)]);
-      if (e instanceof ArborError) return fail(e.diagnostics.map((d) => ({ ...at, ...d })));
-      return fail([error(`cannot resolve base ${from}: ${redact((e as Error).message)}`, at)]);
-    }
-  }
-
-  function finish(image: ImageConfig, own: Gathered, parent: FingerprintedImage | null): FingerprintedImage {
-    const parentRef = parent ? `${repositoryOf(config, parent.name)}:${parent.fingerprintTag}` : own.baseRef;
-    const dockerfile = req.renderDockerfile(image, parentRef);
-    const segments = parentRef === null ? [dockerfile] : dockerfile.split(parentRef);
-    const inputs: FingerprintInput[] = [
-      ...own.inputs,
-      { kind: 'dockerfile', name: '-', hash: hashFields(segments) },
-    ];
-    if (parent && parentRef)
-      inputs.push({ kind: 'parent', name: parent.name, hash: hashFields([parentRef, parent.fingerprint]) });
-    inputs.sort((a, b) => compareBytes(a.kind, b.kind) || compareBytes(a.name, b.name));
-    const fields = ['arbor-fingerprint', `${FINGERPRINT_FORMAT_VERSION}`];
-    for (const input of inputs) fields.push(input.kind, input.name, input.hash);
-    const fingerprint = hashFields(fields);
-    return {
-      name: image.name,
-      fingerprint,
-      fingerprintTag: fingerprintTag(config, fingerprint),
-      inputs,
-      dockerfile,
-      parentRef,
-      context: own.context,
-    };
-  }
+/** The fingerprint itself: the own inputs, the Dockerfile rendered FROM the parent, the parent's. */
+function finish(
+  run: Run,
+  image: ImageConfig,
+  own: Gathered,
+  parent: FingerprintedImage | null,
+): FingerprintedImage {
+  const { config } = run;
+  const parentRef = parent ? `${repositoryOf(config, parent.name)}:${parent.fingerprintTag}` : own.baseRef;
+  const dockerfile = run.req.renderDockerfile(image, parentRef);
+  const segments = parentRef === null ? [dockerfile] : dockerfile.split(parentRef);
+  const inputs: FingerprintInput[] = [
+    ...own.inputs,
+    { kind: 'dockerfile', name: '-', hash: hashFields(segments) },
+  ];
+  if (parent && parentRef)
+    inputs.push({ kind: 'parent', name: parent.name, hash: hashFields([parentRef, parent.fingerprint]) });
+  inputs.sort((a, b) => compareBytes(a.kind, b.kind) || compareBytes(a.name, b.name));
+  const fields = ['arbor-fingerprint', `${FINGERPRINT_FORMAT_VERSION}`];
+  for (const input of inputs) fields.push(input.kind, input.name, input.hash);
+  const fingerprint = hashFields(fields);
+  return {
+    name: image.name,
+    fingerprint,
+    fingerprintTag: fingerprintTag(config, fingerprint),
+    inputs,
+    dockerfile,
+    parentRef,
+    context: own.context,
+  };
 }
 
 function contextInput(file: ContextFile): FingerprintInput {
