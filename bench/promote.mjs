@@ -7,7 +7,8 @@
 //             loop over the same images and tags, each into its own B prepared the same way (untimed);
 //             wall, requests at A and B (access logs), bytes stored at B.
 //   no-op:    the same promotion again: HEADs only; wall against the registry's bare-HEAD floor
-//             (the same HEADs on a bare undici Pool: 8 connections, pipelined).
+//             (the same HEADs on a bare undici Pool: 8 connections, pipelined), in this warm process
+//             and as a fresh `node` process (bench/lib/bare-heads.mjs).
 //   flip:     the window of the final tag burst (first to last tag PUT) of the promotion and of a
 //             tag-only `arbor apply` moving 187 × 2 tags.
 //
@@ -307,6 +308,18 @@ try {
   }
   // Node start-up and reading the release record are part of arbor's wall time, not of the floor.
   const startup = median(Array.from({ length: 5 }, () => run(process.execPath, ['-e', '0']).ms));
+  // The same HEADs from a fresh process (bare undici, nothing else): what any Node CLI pays at least.
+  const headList = path.join(root, 'heads.json');
+  await writeFile(
+    headList,
+    JSON.stringify(names.flatMap((n) => ['2025.1', '2025.1-r2', 'latest'].map((tag) => [`site/${n}`, tag]))),
+  );
+  const freshFloor = median(
+    Array.from(
+      { length: 5 },
+      () => run(process.execPath, [path.join(HERE, 'lib', 'bare-heads.mjs'), bNoop.host, headList]).ms,
+    ),
+  );
 
   const summary = (key) => ({
     wallMs: round(median(result[key].map((r) => r.ms))),
@@ -341,6 +354,8 @@ try {
       nodeStartupMs: round(startup),
       ratioToFloor: round(median(noop) / median(floor)),
       ratioToFloorWithoutStartup: round((median(noop) - startup) / median(floor)),
+      freshProcessFloorMs: round(freshFloor),
+      ratioToFreshProcessFloor: round(median(noop) / freshFloor),
     },
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
