@@ -11,6 +11,7 @@ import { createAuthenticator } from '../../src/registry/auth/index.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../src/registry/media-types.js';
 import { clearSecrets } from '../../src/secrets.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { htpasswdAuthConfig, writeHtpasswd } from '../support/htpasswd.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { createCa, issueCertificate, type TestCa } from '../support/tls.js';
@@ -216,6 +217,51 @@ describe('token auth (registry auth.token + loopback token server issuing signed
       await Promise.all([alice.close(), auth.close()]);
     } finally {
       tokens.setLifetime(60);
+    }
+  });
+
+  test('a token refused again on the retry (it expired on its way) is dropped for a fresh one, once', async () => {
+    // A proxy that "expires" tokens: it answers the next HEADs 401 with the registry's own
+    // challenge, as the registry does for a token that ran out while the request was queued.
+    const proxy = await startFaultProxy(registry.port);
+    const auth = createAuthenticator({ credentials: { [proxy.host]: ALICE }, insecure: true });
+    const alice = createRegistryClient({
+      registry: proxy.host,
+      insecure: true,
+      authenticator: auth,
+      backoff: { baseMs: 10, maxMs: 50 },
+    });
+    try {
+      const digest = await pushImage(alice, 'team/expiring', 'v1');
+      const challenge = `Bearer realm="${tokens.realm}",service="${tokens.service}",scope="repository:team/expiring:pull"`;
+      const heads = (method: string, url: string) =>
+        method === 'HEAD' && url.includes('/team/expiring/manifests/');
+      const refuse = (count: number) =>
+        proxy.failNext(count, 401, { headers: { 'www-authenticate': challenge }, match: heads });
+
+      // The cached token refused, the one its challenge gave refused too: one more fresh token works.
+      let issued = tokens.issued.length;
+      let mark = proxy.requests.length;
+      refuse(2);
+      expect((await alice.headManifest('team/expiring', 'v1'))?.digest).toBe(digest);
+      expect(proxy.requests.slice(mark).map((r) => [r.status, r.injected])).toEqual([
+        [401, true],
+        [401, true],
+        [200, false],
+      ]);
+      expect(tokens.issued.length - issued).toBe(2);
+
+      // Only once: a third refusal is an error, not a loop.
+      issued = tokens.issued.length;
+      mark = proxy.requests.length;
+      refuse(3);
+      const error = await alice.headManifest('team/expiring', 'v1').catch((e: Error) => e);
+      expect((error as Error).message).toMatch(/unauthorized: wrong credentials/);
+      expect(proxy.requests.slice(mark)).toHaveLength(3);
+      expect(tokens.issued.length - issued).toBe(2);
+    } finally {
+      await Promise.all([alice.close(), auth.close()]);
+      await proxy.stop();
     }
   });
 
