@@ -38,7 +38,7 @@ export interface PrefetchList {
 
 /** Where a tree's prefetch list lives: beside its other caches, under the config root. */
 export function prefetchFile(configFile: string): string {
-  return path.join(path.dirname(path.resolve(configFile)), '.arbor', 'cache', 'observe-prefetch.json');
+  return prefetchCacheFile(configFile, 'observe-prefetch.json');
 }
 
 /**
@@ -46,27 +46,58 @@ export function prefetchFile(configFile: string): string {
  * is none, it was made from another text, or it cannot be read (never an error).
  */
 export async function loadPrefetchList(file: string, configText: string): Promise<PrefetchList | null> {
-  let parsed: unknown;
+  const stored = (await readPrefetchCache(file, FORMAT, VERSION, configText)) as Partial<PrefetchList> | null;
+  if (!stored || !isRegistryConfig(stored.registry) || !Array.isArray(stored.heads)) return null;
+  return { configText, registry: stored.registry, heads: stored.heads.filter(isHeadPair) };
+}
+
+export function savePrefetchList(file: string, list: PrefetchList): Promise<void> {
+  return writePrefetchCache(file, FORMAT, VERSION, list);
+}
+
+// What plan's and promote's prefetch lists share: where they live, and that a list is only ever
+// used for the very images.yaml text it was made from.
+
+/** `<config root>/.arbor/cache/<name>`. */
+export function prefetchCacheFile(configFile: string, name: string): string {
+  return path.join(path.dirname(path.resolve(configFile)), '.arbor', 'cache', name);
+}
+
+/**
+ * The stored object when it has this format and version and was made from this images.yaml text
+ * (`configText`); its other fields are the caller's to check. null when absent or unreadable.
+ */
+export async function readPrefetchCache(
+  file: string,
+  format: string,
+  version: number,
+  configText: string,
+): Promise<Record<string, unknown> | null> {
+  let stored: { format?: unknown; version?: unknown; configText?: unknown } | null;
   try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
+    stored = JSON.parse(await readFile(file, 'utf8'));
   } catch {
     return null;
   }
-  const stored = parsed as { format?: unknown; version?: unknown } & Partial<PrefetchList>;
-  if (stored?.format !== FORMAT || stored.version !== VERSION || stored.configText !== configText)
+  if (stored?.format !== format || stored.version !== version || stored.configText !== configText)
     return null;
-  if (!isRegistryConfig(stored.registry) || !Array.isArray(stored.heads)) return null;
-  const heads = stored.heads.filter(
-    (h): h is [string, string] =>
-      Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string',
-  );
-  return { configText, registry: stored.registry, heads };
+  return stored;
 }
 
-export async function savePrefetchList(file: string, list: PrefetchList): Promise<void> {
-  const text = JSON.stringify({ format: FORMAT, version: VERSION, ...list });
-  // A cache: failing to write it (a read-only checkout) costs the next plan some speed, nothing else.
+export async function writePrefetchCache(
+  file: string,
+  format: string,
+  version: number,
+  list: object,
+): Promise<void> {
+  const text = JSON.stringify({ format, version, ...list });
+  // A cache: failing to write it (a read-only checkout) costs the next run some speed, nothing else.
   await writeFileAtomic(file, text, { makeDirectory: true }).catch(() => undefined);
+}
+
+/** A `[repository path, tag]` pair as the lists store them. */
+export function isHeadPair(h: unknown): h is [string, string] {
+  return Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string';
 }
 
 /** SHA-256 of images.yaml as it is now, or null when it cannot be read (loading reports that). */

@@ -5,11 +5,14 @@
 // in this run (fresh); a HEAD nobody asks for is a wasted request, never a wrong answer. HEADs
 // never go to a registry the current images.yaml does not name: only while its text is the one
 // the list was made from, and only to the registries it names.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { RegistryConfig } from '../config/model.js';
-import { isRegistryConfig } from '../plan/prefetch.js';
-import { writeFileAtomic } from '../write-atomic.js';
+import {
+  isHeadPair,
+  isRegistryConfig,
+  prefetchCacheFile,
+  readPrefetchCache,
+  writePrefetchCache,
+} from '../plan/prefetch.js';
 
 const FORMAT = 'arbor-promote-prefetch';
 const VERSION = 1;
@@ -25,7 +28,7 @@ export interface PromotePrefetchList {
 }
 
 export function promotePrefetchFile(configFile: string): string {
-  return path.join(path.dirname(path.resolve(configFile)), '.arbor', 'cache', 'promote-prefetch.json');
+  return prefetchCacheFile(configFile, 'promote-prefetch.json');
 }
 
 /**
@@ -37,31 +40,22 @@ export async function loadPromotePrefetch(
   configText: string,
   release: string | undefined,
 ): Promise<PromotePrefetchList | null> {
-  let stored: Partial<PromotePrefetchList> & { format?: unknown; version?: unknown };
-  try {
-    stored = JSON.parse(await readFile(file, 'utf8'));
-  } catch {
-    return null;
-  }
-  if (stored?.format !== FORMAT || stored.version !== VERSION || stored.configText !== configText)
-    return null;
+  const stored = (await readPrefetchCache(file, FORMAT, VERSION, configText)) as
+    | (Partial<Omit<PromotePrefetchList, 'targets'>> & { targets?: unknown })
+    | null;
+  if (!stored) return null;
   if (typeof stored.release !== 'string' || (release !== undefined && release !== stored.release))
     return null;
   if (!isRegistryConfig(stored.home) || !Array.isArray(stored.targets)) return null;
-  const targets = stored.targets.filter(
-    (t) =>
-      isRegistryConfig(t?.registry) &&
-      Array.isArray(t.heads) &&
-      t.heads.every((h) => Array.isArray(h) && typeof h[0] === 'string' && typeof h[1] === 'string'),
+  const targets = (stored.targets as Array<Partial<PromotePrefetchList['targets'][number]>>).filter(
+    (t): t is PromotePrefetchList['targets'][number] =>
+      isRegistryConfig(t?.registry) && Array.isArray(t.heads) && t.heads.every(isHeadPair),
   );
   return { configText, release: stored.release, home: stored.home, targets };
 }
 
-export async function savePromotePrefetch(file: string, list: PromotePrefetchList): Promise<void> {
-  // A cache: failing to write it costs the next promotion some speed, nothing else.
-  await writeFileAtomic(file, JSON.stringify({ format: FORMAT, version: VERSION, ...list }), {
-    makeDirectory: true,
-  }).catch(() => undefined);
+export function savePromotePrefetch(file: string, list: PromotePrefetchList): Promise<void> {
+  return writePrefetchCache(file, FORMAT, VERSION, list);
 }
 
 /** The `[repository, tag]` pairs of a target plan's `observed` (`repository:tag` keys). */
