@@ -88,14 +88,16 @@ export async function signPublished(images: PublishedImage[], context: SignConte
     images.map((image) => local(() => guarded(image, () => gpgSignImage(image, context)))),
   );
   // Which attachments each image has is one small GET: asked many at a time (the connections
-  // are the limit). Making what is missing (an SBOM may read every layer) takes the smaller limit.
-  const lookups = pLimit(16);
-  const present = images.map(
-    (image) =>
-      context.lookups?.get(lookupKey(image)) ??
-      lookups(() => presentAttachments(context.keys, context.client, image)),
+  // are the limit), unless apply asked already. Making what is missing (an SBOM may read every
+  // layer) takes the smaller limit.
+  const asked = startEach(
+    images.filter((image) => !context.lookups?.has(lookupKey(image))),
+    16,
+    (image) => presentAttachments(context.keys, context.client, image),
   );
-  for (const p of present) p.catch(() => undefined);
+  const present = images.map(
+    (image) => context.lookups?.get(lookupKey(image)) ?? asked.get(lookupKey(image))!,
+  );
   const limit = pLimit(context.concurrency ?? Math.max(4, availableParallelism() * 2));
   return Promise.all(
     images.map((image, i) =>
