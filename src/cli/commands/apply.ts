@@ -116,6 +116,7 @@ async function applyCommand(
     // What carries the plan out (builders, publishing, signing, deltas, retention) is loaded only
     // when there is something to do: a no-op apply costs what a plan costs.
     const { carryOut } = await import('../apply-run.js');
+    const debug = debugSink(flags);
     return await carryOut({
       plan,
       desired,
@@ -123,7 +124,7 @@ async function applyCommand(
       flags,
       concurrency,
       ...(signingKeys ? { signingKeys } : {}),
-      ...(debugSink(flags) ? { debug: debugSink(flags)! } : {}),
+      ...(debug ? { debug } : {}),
     });
   } finally {
     await clients.close();
