@@ -1,5 +1,6 @@
 // Moves one blob into a repository of the target registry: HEAD (unless the run asked already),
-// then mount from a repository known to hold it, then upload from its source. Each (repository, blob) once per run (the ledger).
+// then mount from a repository known to hold it, then upload from its source. Each
+// (repository, blob) once per run (the ledger).
 import type { RegistryClient } from '../registry/client.js';
 import { chooseBlobStep } from './blob-plan.js';
 import type { BlobLedger } from './ledger.js';
