@@ -368,21 +368,32 @@ describe('docker builder (classic) beside image removals', () => {
       );
     const churners = [churn(1), churn(2)];
     const exited = churners.map((c) => new Promise((resolve) => c.on('exit', resolve)));
+    // The removals end once a build met one (a prune or another job's cleanup ends too): the
+    // attempts after it must then succeed. Continuous removals on 2 cores can outlast any number.
+    const stopChurn = () => rm(running, { force: true });
     let retried = 0;
     try {
       for (let n = 0; n < 60 && retried === 0; n++) {
         const tag = `${registry.host}/arbor-it-${run}/classic-race:${n}`;
         tags.push(tag);
-        const built = await builder.build(
-          request({
-            image: `race-${n}`,
-            contextDir,
-            // A step no other build has: its cache lookup lists every parentless image.
-            dockerfile: `FROM scratch\nCOPY run-id /etc/arbor-race-${n}\n`,
-            tags: [tag],
-            logFile: log(`race-${n}`),
-          }),
-        );
+        const watch = setInterval(() => {
+          readFile(log(`race-${n}`), 'utf8').then(
+            (text) => (text.includes('building again') ? stopChurn() : undefined),
+            () => undefined,
+          );
+        }, 25);
+        const built = await builder
+          .build(
+            request({
+              image: `race-${n}`,
+              contextDir,
+              // A step no other build has: its cache lookup lists every parentless image.
+              dockerfile: `FROM scratch\nCOPY run-id /etc/arbor-race-${n}\n`,
+              tags: [tag],
+              logFile: log(`race-${n}`),
+            }),
+          )
+          .finally(() => clearInterval(watch));
         expect(built.imageId).toBe(docker(['image', 'inspect', '--format', '{{.Id}}', tag]).trim());
         const text = await readFile(log(`race-${n}`), 'utf8');
         if (/layer-cache lookup met an image removed meanwhile; building again/.test(text)) {
@@ -391,7 +402,7 @@ describe('docker builder (classic) beside image removals', () => {
         }
       }
     } finally {
-      await rm(running, { force: true });
+      await stopChurn();
       await Promise.all(exited);
     }
     expect(retried).toBe(1);

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { ArchiveError, imageFromDockerArchive } from '../export/docker-archive.js';
 import { readImageArchive } from '../export/image-tar.js';
@@ -188,10 +189,36 @@ export async function dockerRemove(binary: string, refs: string[]): Promise<void
 const CACHE_PROBE_RACE = /^unable to find image "sha256:[0-9a-f]{64}"$/;
 export const CACHE_PROBE_ATTEMPTS = 8;
 
+/**
+ * The pause before attempt `attempt + 1`: removals come in bursts (a prune, another job's
+ * cleanup), and an attempt right away would list the same images the burst is still removing.
+ * 0.25 s, doubling, at most 4 s: the 8 attempts span about 17 s of waiting.
+ */
+export function cacheProbeBackoffMs(attempt: number): number {
+  return Math.min(250 * 2 ** (attempt - 1), 4000);
+}
+
 export function lostCacheProbeRace(error: unknown): boolean {
   if (!(error instanceof BuildError) || error.aborted) return false;
   const last = error.logTail.findLast((line) => line.trim() !== '');
   return last !== undefined && CACHE_PROBE_RACE.test(last.trim());
+}
+
+/** Waits {@link cacheProbeBackoffMs}; a cancel meanwhile ends the build as a cancelled one. */
+async function pauseBeforeAttempt(attempt: number, failed: BuildError, signal?: AbortSignal): Promise<void> {
+  try {
+    await sleep(cacheProbeBackoffMs(attempt), undefined, { signal });
+  } catch {
+    throw new BuildError({
+      step: failed.step,
+      subject: failed.subject,
+      exitCode: null,
+      summary: 'docker build was cancelled',
+      logFile: failed.logFile,
+      logTail: failed.logTail,
+      aborted: true,
+    });
+  }
 }
 
 export function createDockerBuilder(options: { binary?: string; buildkit: boolean }): Builder {
@@ -222,6 +249,7 @@ export function createDockerBuilder(options: { binary?: string; buildkit: boolea
               req.logFile,
               `# arbor: the engine's layer-cache lookup met an image removed meanwhile; building again (attempt ${attempt + 1} of ${CACHE_PROBE_ATTEMPTS})\n`,
             );
+            await pauseBeforeAttempt(attempt, error as BuildError, req.signal);
           }
         }
         return { imageId: await readImageId(ws, req) };

@@ -1,6 +1,10 @@
 // Which failed classic builds are the engine's cache-lookup race (built again) and which are real.
 import { describe, expect, it } from 'vitest';
-import { lostCacheProbeRace } from '../../../src/execute/builders/docker.js';
+import {
+  CACHE_PROBE_ATTEMPTS,
+  cacheProbeBackoffMs,
+  lostCacheProbeRace,
+} from '../../../src/execute/builders/docker.js';
 import { BuildError } from '../../../src/execute/builders/errors.js';
 
 const ID = `sha256:${'ab'.repeat(32)}`;
@@ -42,5 +46,12 @@ describe('lostCacheProbeRace', () => {
   it('is never a cancelled build, nor another kind of error', () => {
     expect(lostCacheProbeRace(failed([`unable to find image "${ID}"`], true))).toBe(false);
     expect(lostCacheProbeRace(new Error(`unable to find image "${ID}"`))).toBe(false);
+  });
+});
+
+describe('cacheProbeBackoffMs', () => {
+  it('waits longer after each lost lookup, a quarter second first and never more than 4 s', () => {
+    const pauses = Array.from({ length: CACHE_PROBE_ATTEMPTS - 1 }, (_, i) => cacheProbeBackoffMs(i + 1));
+    expect(pauses).toEqual([250, 500, 1000, 2000, 4000, 4000, 4000]);
   });
 });
