@@ -81,7 +81,7 @@ async function promoteTo(
   const tagged = plan.images.filter((image) => image.tagsToWrite.length > 0);
   const reads = pLimit(16);
   const reading = Promise.all(
-    tagged.map((image) => reads(() => request.source.get(image.sourceRepository, image.digest))),
+    tagged.map((image) => reads(() => request.source.tagBody(image.sourceRepository, image.digest))),
   );
   // Awaited below; a failure meanwhile must not be an unhandled rejection.
   reading.catch(() => undefined);

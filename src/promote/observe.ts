@@ -43,7 +43,7 @@ export async function observeTarget(
       };
       if (tags.length > 0 && heads.some((h) => h?.digest !== image.digest)) {
         // Cached by SourceManifests; a failure is apply's to report, when it awaits the same read.
-        if (options.prefetch) source.get(image.repository, image.digest).catch(() => undefined);
+        if (options.prefetch) source.tagBody(image.repository, image.digest).catch(() => undefined);
         // A tag already on the release's digest says the manifest is there: no HEAD by digest.
         at.manifestPresent =
           heads.some((h) => h?.digest === image.digest) ||

@@ -4,6 +4,7 @@ import type { Config, PromoteTarget } from '../config/model.js';
 import { ArborError, type Diagnostic, error } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
 import type { RegistryClient } from '../registry/client.js';
+import type { DigestCache } from '../registry/digest-cache.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { readRecord, releasesRepository, type StoredRecord } from '../release/store.js';
 import { BlobLedger } from '../transfer/ledger.js';
@@ -26,6 +27,8 @@ export interface PromotePlanRequest {
   prefetch?: boolean;
   /** The client a target's tags are HEADed through (one answering prefetched HEADs, prefetch.ts). */
   observeClient?: (target: PromoteTarget) => RegistryClient | undefined;
+  /** Where source manifests are kept between runs (SourceManifests); none: always the source. */
+  manifestCache?: DigestCache;
 }
 
 export interface PlannedPromotion {
@@ -69,7 +72,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
       `release ${request.release} has no record at ${home.registry}/${repository} (arbor releases lists them; apply writes one when it changes the tree)`,
     );
   const record = stored.record;
-  const source = new SourceManifests(home);
+  const source = new SourceManifests(home, request.manifestCache);
   const signatureProblems =
     request.checkSignatures && targets.some((t) => t.requireSignature)
       ? await request.checkSignatures(record)

@@ -3,21 +3,52 @@
 // blobs as sources read from the source registry — plus the artifacts that refer to them
 // (signatures, SBOMs, provenance, layer deltas).
 import type { RegistryClient } from '../registry/client.js';
+import type { DigestCache } from '../registry/digest-cache.js';
 import { type Descriptor, isIndex, type Manifest } from '../registry/manifest-model.js';
 import { isForeignLayer } from '../registry/media-types.js';
 import type { Referrers } from '../registry/referrers.js';
 import { registryBlob } from './blob-source.js';
 import type { ImageToCopy } from './model.js';
 
+/** The bytes a tag names: what a tag PUT sends. */
+export type ManifestBody = Pick<Manifest, 'digest' | 'mediaType' | 'bytes'>;
+
 /** Manifests read once per digest (a promotion to several targets reads each only once). */
 export class SourceManifests {
   private readonly cache = new Map<string, Promise<Manifest>>();
+  private readonly bodies = new Map<string, Promise<ManifestBody>>();
   private readonly referrerLists = new Map<string, Promise<Referrers>>();
 
-  constructor(readonly client: RegistryClient) {}
+  /**
+   * `kept`: the tree's digest cache on disk. Every manifest read from the source is kept there,
+   * and a tag's bytes are taken from it (see {@link tagBody}).
+   */
+  constructor(
+    readonly client: RegistryClient,
+    private readonly kept?: DigestCache,
+  ) {}
 
+  /** The manifest as the source holds it now (a 404 says it is gone there). */
   get(repository: string, digest: string): Promise<Manifest> {
-    return askOnce(this.cache, `${repository}@${digest}`, () => this.client.getManifest(repository, digest));
+    return askOnce(this.cache, `${repository}@${digest}`, async () => {
+      const manifest = await this.client.getManifest(repository, digest);
+      await this.kept?.put(manifest.digest, manifest.bytes, manifest.mediaType);
+      return manifest;
+    });
+  }
+
+  /**
+   * The bytes to PUT under a tag naming `digest`: from the digest cache when an earlier run kept
+   * them (checked against the digest on every read), else from the source. Bytes under a digest
+   * never change, so a release after release promotion reads from the source only the manifests
+   * that are new — a manifest GET is what pull budgets count. For a manifest the target lacks,
+   * the copy reads the source all the same ({@link image}), which also says whether it is gone.
+   */
+  tagBody(repository: string, digest: string): Promise<ManifestBody> {
+    return askOnce(this.bodies, `${repository}@${digest}`, async () => {
+      const kept = await this.kept?.get(digest);
+      return kept ? { digest, mediaType: kept.mediaType, bytes: kept.bytes } : this.get(repository, digest);
+    });
   }
 
   /** The image (or index with children) as the transfer engine copies it from the source. */

@@ -296,6 +296,24 @@ describe('arbor promote', () => {
     }
     expect(await digestsAtB('2025.1')).not.toEqual(before);
   });
+
+  it('a release after a release reads from A only the manifests B lacks (the rest from the digest cache)', async () => {
+    // The next patch level with one leaf rebuilt: every other image keeps the digest promoted before.
+    await tree.edit('images.yaml', 'patch: 6', 'patch: 7');
+    await tree.append('images/keystone/keystone.conf', '\n# release 7\n');
+    const applied = await arbor(['apply', '--auto-approve']);
+    expect(applied.code, applied.stderr).toBe(0);
+    const mark = (await a.log()).length;
+    const promoted = await arbor(['promote', 'apply', '--auto-approve']);
+    expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
+    expect(await digestsAtB('2025.1-p7')).toEqual(await digestsAtA('2025.1-p7'));
+    expect(await digestsAtB('2025.1')).toEqual(await digestsAtA('2025.1'));
+    const gets = requestsSince(await a.log(), mark, /"GET \/v2\/\S+\/manifests\//).map(
+      (line) => /"GET \/v2\/(\S+)\/manifests\//.exec(line)![1],
+    );
+    // The record of the release, and the one image B lacked (its index and children).
+    expect(new Set(gets)).toEqual(new Set(['arbor-demo/arbor-releases', 'arbor-demo/keystone']));
+  });
 });
 
 /** The pid of the registry listening on `port` (to kill -9 it, as a crash would). */

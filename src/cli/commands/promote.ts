@@ -17,6 +17,7 @@ import {
   savePromotePrefetch,
 } from '../../promote/prefetch.js';
 import { renderPromoteText } from '../../promote/views.js';
+import { DigestCache, registryCacheDir } from '../../registry/digest-cache.js';
 import type { GpgSigningKey } from '../../sign/gpg-signatures.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { action } from '../action.js';
@@ -115,6 +116,8 @@ export function register(program: Command): void {
           onStep: (target, step) => err(`${target}: ${step}`),
         });
         await signPromoted(signers, planned.plan);
+        // Bounded like retention's use of it: at most once a day, entries unused for 30 days.
+        await session.manifestCache.pruneIfDue();
         return 0;
       } finally {
         await session.close();
@@ -244,6 +247,8 @@ async function open(flags: PromoteFlags) {
     /** The config planning started with; after plan(), the tree's as loaded in full. */
     config,
     clients,
+    /** Source manifests kept between promotions (the tree's registry cache, as retention's). */
+    manifestCache: new DigestCache(registryCacheDir(config.root)),
     async plan(release?: string, to?: string[], prefetch = false) {
       const planning = planPromotion({
         config,
@@ -253,6 +258,7 @@ async function open(flags: PromoteFlags) {
         to: to ?? flags.to ?? [],
         prefetch,
         observeClient,
+        manifestCache: session.manifestCache,
         checkSignatures: async (record) =>
           (await import('../promote-signatures.js')).signatureProblems(config, clients, record),
       });
