@@ -25,7 +25,7 @@ import { Pool } from 'undici';
 import { createRegistryClient } from '../dist/registry/client.js';
 import { releasesRepository, writeRecord } from '../dist/release/store.js';
 import { generateTree } from './lib/generate-tree.mjs';
-import { startRegistry } from './lib/registry.mjs';
+import { childrenCpuMs, startRegistry } from './lib/registry.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(HERE, '..', 'bin', 'arbor.js');
@@ -187,7 +187,9 @@ try {
       const markA = await a.logMark();
       const markB = await b.logMark();
       const before = await registryBytes(b);
+      const cpuBefore = [childrenCpuMs(), a.cpuMs(), b.cpuMs()];
       const { ms, stdout } = fn();
+      const [command, cpuA, cpuB] = [childrenCpuMs(), a.cpuMs(), b.cpuMs()].map((v, i) => v - cpuBefore[i]);
       const requestsA = (await a.requestsSince(markA)).length;
       const requestsB = await b.requestsSince(markB);
       return {
@@ -196,6 +198,9 @@ try {
         requestsA,
         requestsB: requestsB.length,
         manifestGetsB: requestsB.filter((r) => r.method === 'GET' && r.path.includes('/manifests/')).length,
+        // CPU during the run (the machine has 2 cores): the command's own (arbor or skopeo, every
+        // process of the loop), registry A's and registry B's.
+        cpuMs: { command, registryA: cpuA, registryB: cpuB },
         bytesStored: (await registryBytes(b)) - before,
         // Blob bytes uploaded for the images (the release record's own blobs are left out).
         blobBytesUploaded: await b.uploadedBytes(
@@ -251,7 +256,16 @@ try {
         '--cpu-prof-dir',
         path.resolve(values.profile),
         BIN,
-        ...['promote', 'apply', '--auto-approve', '--debug', '--release', 'r2', '-f', tree.file],
+        ...[
+          'promote',
+          'apply',
+          '--auto-approve',
+          ...(process.env.PROFILE_DEBUG === '0' ? [] : ['--debug']),
+          '--release',
+          'r2',
+          '-f',
+          tree.file,
+        ],
       ],
       { cwd: root, env: { ...process.env, CI: '1' }, encoding: 'utf8', maxBuffer: 256 << 20 },
     );
@@ -329,6 +343,9 @@ try {
     manifestGetsB: median(result[key].map((r) => r.manifestGetsB)),
     bytesStoredAtB: median(result[key].map((r) => r.bytesStored)),
     blobBytesUploaded: median(result[key].map((r) => r.blobBytesUploaded)),
+    cpuMs: Object.fromEntries(
+      ['command', 'registryA', 'registryB'].map((k) => [k, median(result[key].map((r) => r.cpuMs[k]))]),
+    ),
   });
   const out = {
     benchmark: 'promote',

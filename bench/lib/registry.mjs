@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -92,6 +92,8 @@ http:
   const logSize = async () => (await stat(logFile)).size;
   return {
     host: `127.0.0.1:${port}`,
+    /** CPU time (user + system) the registry process has used so far, in ms. */
+    cpuMs: () => processCpuMs(`/proc/${child.pid}/stat`, 13),
     storageDir,
     logFile,
     /** A position in the log; requestsSince(mark) reads what was logged after it. */
@@ -139,6 +141,21 @@ http:
     },
   };
 }
+
+/**
+ * CPU ms from a /proc stat file: the two clock-tick fields from `field` (0-based, after the
+ * command name's parentheses): utime/stime at 13, the waited-for children's cutime/cstime at 15.
+ */
+export function processCpuMs(file, field) {
+  const text = readFileSync(file, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // Fields after the name start at the state (index 2 of the whole line).
+  const at = field - 2;
+  return (Number(fields[at]) + Number(fields[at + 1])) * 10; // 100 clock ticks per second on Linux
+}
+
+/** CPU ms of this process's children that have exited and been waited for (spawnSync's). */
+export const childrenCpuMs = () => processCpuMs('/proc/self/stat', 15);
 
 /**
  * Blob upload traffic in these requests: `uploads` are the requests of upload sessions that carry

@@ -28,7 +28,10 @@ export function formatOption(cmd: Command, formats: string[], fallback: string):
 
 /** A debug sink for registry/process details, or undefined when --debug is off. */
 export function debugSink(flags: { debug?: boolean }): ((line: string) => void) | undefined {
-  return flags.debug ? (line) => process.stderr.write(`debug: ${line}\n`) : undefined;
+  // Each line says when it was written (ms since the process started): a timeline of the run.
+  return flags.debug
+    ? (line) => process.stderr.write(`debug: +${Math.round(performance.now())} ms ${line}\n`)
+    : undefined;
 }
 
 /** Flags of the commands that plan the tree now (`plan`, `apply` without a saved plan). */

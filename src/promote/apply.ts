@@ -74,7 +74,9 @@ async function promoteTo(
   const step = (s: string) => request.onStep?.(target.name, s);
   const totals = emptyTotals();
   const ledger = request.ledgers?.get(target.name) ?? new BlobLedger();
-  const limit = pLimit(4);
+  // Images copied at once, each with up to 4 blobs in flight (copyImageTo): a release's changed
+  // images are mostly small leaves, whose copies are a few short requests each.
+  const limit = pLimit(8);
   const copies = plan.images.filter((i) => i.action === 'copy');
   // The manifests the tags will name, read from the source while the copies run (a release moves
   // a tag on every image: these reads are most of a promotion that copies little).
