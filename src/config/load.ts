@@ -28,6 +28,12 @@ export interface LoadOptions {
    * default templates those checks fill in.
    */
   beforePathChecks?: (config: Config) => void;
+  /**
+   * False: the paths images.yaml names (contexts, templates, inputs) are not checked, for a
+   * command that acts on what is in a registry, never on the checkout (promote of a named
+   * release). Default true.
+   */
+  pathChecks?: boolean;
 }
 
 export interface ReadResult {
@@ -94,7 +100,10 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
   const values = checkValues(checked, schema.rejected);
   if (matched && ![...source.diagnostics, ...values].some((d) => d.severity === 'error'))
     options.beforePathChecks?.(built);
-  const files = await checkFiles(checked, schema.rejected);
+  const files =
+    options.pathChecks === false
+      ? { diagnostics: [], images: [] }
+      : await checkFiles(checked, schema.rejected);
   const diagnostics = sortDiagnostics([
     ...source.diagnostics,
     ...schema.diagnostics,

@@ -4,7 +4,7 @@
 // registry B killed in every phase and a rerun converges, a poller of B never sees two releases
 // mixed outside the flip, and rollback puts the previous digests back.
 import { execFileSync } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -313,6 +313,21 @@ describe('arbor promote', () => {
     );
     // The record of the release, and the one image B lacked (its index and children).
     expect(new Set(gets)).toEqual(new Set(['arbor-demo/arbor-releases', 'arbor-demo/keystone']));
+  });
+
+  it("a named release is promoted whatever the checkout's paths; this checkout's release needs them", async () => {
+    const context = join(tree.dir, 'images', 'keystone');
+    await rename(context, `${context}.moved`);
+    try {
+      const named = await arbor(['promote', 'plan', '--release', '2025.1-p7']);
+      expect(named.code, `${named.stdout}\n${named.stderr}`).toBe(0);
+      expect(named.stdout).toContain('Release 2025.1-p7');
+      const own = await arbor(['promote', 'plan']);
+      expect(own.code).toBe(1);
+      expect(own.stderr).toMatch(/images\.yaml:\d+:\d+: .*images\/keystone/);
+    } finally {
+      await rename(`${context}.moved`, context);
+    }
   });
 });
 

@@ -134,7 +134,8 @@ export function register(program: Command): void {
     .option('--auto-approve', 'do not ask')
     .action(
       action<PromoteFlags & { to: string }>(async (_args, flags) => {
-        const { config } = await loadImageGraph(resolve(flags.file));
+        // The journal says what to put back: the checkout's paths play no part.
+        const { config } = await loadImageGraph(resolve(flags.file), { pathChecks: false });
         const [target] = selectTargets(config, [String(flags.to)]);
         const { journalFile, readJournal } = await import('../../promote/journal.js');
         const { rollback } = await import('../../promote/rollback.js');
@@ -188,9 +189,10 @@ function print(plan: PromotePlan, format: 'text' | 'json'): void {
 
 /**
  * The loaded config, its clients, and planning for a release (this checkout's by default).
- * Planning starts once images.yaml itself is good, while the paths it names are checked and its
- * graph is built: what a promotion reads first is on the network (the release record, then a HEAD
- * per tag), and nothing it plans is shown or done before the whole tree loaded without a problem.
+ * Planning starts once images.yaml itself is good, while the paths it names are checked (only
+ * without `--release`) and its graph is built: what a promotion reads first is on the network
+ * (the release record, then a HEAD per tag), and nothing it plans is shown or done before the
+ * tree loaded without a problem.
  */
 async function open(flags: PromoteFlags) {
   const file = resolve(flags.file);
@@ -214,7 +216,13 @@ async function open(flags: PromoteFlags) {
     for (const p of prefetched) p.heads.stop();
     await earlyClients?.close({ abort: true });
   };
-  const loading = loadImageGraph(file, { beforePathChecks: early });
+  // A named release is in the registry already: the paths of the checkout are not its business
+  // (a broken template on main must not block promoting yesterday's gated release). This
+  // checkout's release is computed from the tree, which must then load whole.
+  const loading = loadImageGraph(file, {
+    beforePathChecks: early,
+    pathChecks: flags.release === undefined,
+  });
   const config = await Promise.race([earlyConfig, loading.then((t) => t.config)]).catch(async (e) => {
     await abandon();
     throw e;
