@@ -39,6 +39,10 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     // Only arbor's runs (no skopeo): for profiling and quick checks; the ratios are then absent.
     'no-skopeo': { type: 'boolean', default: false },
+    // Another checkout (built) whose CLI is timed in the same run: its r2 promotion into a B of its
+    // own after arbor's in each round, its no-op promotions alternated with arbor's.
+    before: { type: 'string' },
+    'noop-runs': { type: 'string', default: '5' },
   },
 });
 const IMAGES = Number(values.images);
@@ -61,7 +65,12 @@ function run(command, args, options = {}) {
     throw new Error(`${command} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return { stdout: r.stdout, ms };
 }
-const arbor = (args, cwd) => run(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: '1' } });
+const BEFORE_BIN = values.before ? path.join(path.resolve(values.before), 'bin', 'arbor.js') : undefined;
+const NOOP_RUNS = Number(values['noop-runs']);
+const cli = (bin) => (args, cwd) =>
+  run(process.execPath, [bin, ...args], { cwd, env: { ...process.env, CI: '1' } });
+const arbor = cli(BIN);
+const before = BEFORE_BIN ? cli(BEFORE_BIN) : undefined;
 
 /** One image: a layer shared by every image (a base), one of its own, a config naming both. */
 async function pushImage(client, repository, base, tags, salt) {
@@ -172,7 +181,8 @@ try {
 
   // Release 2, then each way of bringing it to a B that holds release 1.
   const bs = [];
-  for (let i = 0; i < 3 * RUNS; i++) bs.push(await prepareTarget());
+  const perRound = before ? 4 : 3;
+  for (let i = 0; i < perRound * RUNS; i++) bs.push(await prepareTarget());
   const profiled = values.profile ? await prepareTarget() : undefined;
   await release(2, leaves);
   const syncYaml = path.join(root, 'sync.yaml');
@@ -180,9 +190,9 @@ try {
     syncYaml,
     `${a.host}:\n  tls-verify: false\n  images:\n${names.map((n) => `    bench/${n}: ["2025.1", "2025.1-r2", "latest"]`).join('\n')}\n`,
   );
-  const result = { arbor: [], skopeoSync: [], skopeoCopy: [] };
+  const result = { arbor: [], skopeoSync: [], skopeoCopy: [], before: [] };
   for (let i = 0; i < RUNS; i++) {
-    const [bArbor, bSync, bCopy] = bs.slice(3 * i, 3 * i + 3);
+    const [bArbor, bSync, bCopy, bBefore] = bs.slice(perRound * i, perRound * i + perRound);
     const measure = async (b, fn) => {
       const markA = await a.logMark();
       const markB = await b.logMark();
@@ -214,6 +224,14 @@ try {
         arbor(['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file], root),
       ),
     );
+    if (before) {
+      await writeFile(tree.file, withTarget(bBefore.host));
+      result.before.push(
+        await measure(bBefore, () =>
+          before(['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file], root),
+        ),
+      );
+    }
     if (values['no-skopeo']) continue;
     result.skopeoSync.push(
       await measure(bSync, () =>
@@ -289,16 +307,21 @@ try {
   const bNoop = bs[0];
   await writeFile(tree.file, withTarget(bNoop.host));
   const noop = [];
+  const noopBefore = [];
   let noopRequests;
-  for (let i = 0; i < 5; i++) {
-    const mark = await bNoop.logMark();
-    const { stdout, ms } = arbor(
-      ['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file],
-      root,
-    );
-    if (!stdout.includes('No changes')) throw new Error(`no-op promotion did something:\n${stdout}`);
-    noop.push(ms);
-    noopRequests = await bNoop.requestsSince(mark);
+  const noopArgs = ['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file];
+  for (let i = 0; i < NOOP_RUNS; i++) {
+    // With --before, the two CLIs take turns, each first in every other round.
+    const order = before ? (i % 2 ? ['before', 'arbor'] : ['arbor', 'before']) : ['arbor'];
+    for (const who of order) {
+      const mark = await bNoop.logMark();
+      const { stdout, ms } = (who === 'arbor' ? arbor : before)(noopArgs, root);
+      if (!stdout.includes('No changes')) throw new Error(`no-op promotion did something:\n${stdout}`);
+      if (who === 'arbor') {
+        noop.push(ms);
+        noopRequests = await bNoop.requestsSince(mark);
+      } else noopBefore.push(ms);
+    }
   }
   const floor = [];
   for (let i = 0; i < 5; i++) {
@@ -355,6 +378,19 @@ try {
     node: process.version,
     loadAverage1m: { start: round(loadStart), end: round(loadavg()[0]) },
     arbor: { ...summary('arbor'), flipWindowMs: result.arbor.map((r) => r.flipMs) },
+    ...(before
+      ? {
+          before: {
+            checkout: path.resolve(values.before),
+            ...summary('before'),
+            ratioToArbor: round(
+              median(result.before.map((r) => r.ms)) / median(result.arbor.map((r) => r.ms)),
+            ),
+            noopWallMs: round(median(noopBefore)),
+            noopRunsMs: noopBefore.map(round),
+          },
+        }
+      : {}),
     skopeoSync: summary('skopeoSync'),
     skopeoCopyLoop: summary('skopeoCopy'),
     ratioSync: round(median(result.skopeoSync.map((r) => r.ms)) / median(result.arbor.map((r) => r.ms))),
