@@ -6,6 +6,7 @@ import pLimit from 'p-limit';
 import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
+import type { ManifestHead } from '../registry/manifest-model.js';
 import type { ReleaseImage } from '../release/record.js';
 import type { BlobLedger } from '../transfer/ledger.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
@@ -47,7 +48,7 @@ export async function observeTarget(
         // A tag already on the release's digest says the manifest is there: no HEAD by digest.
         at.manifestPresent =
           heads.some((h) => h?.digest === image.digest) ||
-          (await limit(() => client.headManifest(repository, image.digest))) !== null;
+          (await limit(() => headOrUnreadable(client, repository, image.digest, at))) !== null;
         if (!at.manifestPresent) {
           // The plan counts what refers to each image to copy: asked now, beside the blob HEADs,
           // not after every image was observed (cached by SourceManifests; failures are the plan's).
@@ -76,4 +77,25 @@ export async function observeTarget(
     }),
   );
   return observed;
+}
+
+/**
+ * The HEAD of a manifest by digest; an error answer (5xx, after the client's retries) counts as
+ * absent and is noted: a registry killed while it wrote a link file can keep it empty and answer
+ * 500 for that manifest ever after, until a PUT writes the link again. The copy that follows
+ * does, and reads the manifest back: a registry that still cannot read it stops the run there.
+ */
+async function headOrUnreadable(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  at: ImageAtTarget,
+): Promise<ManifestHead | null> {
+  try {
+    return await client.headManifest(repository, digest);
+  } catch (e) {
+    if (!(e instanceof RegistryError) || e.status === undefined || e.status < 500) throw e;
+    at.manifestUnreadable = true;
+    return null;
+  }
 }

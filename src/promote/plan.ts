@@ -15,6 +15,11 @@ export interface ImageAtTarget {
   missing?: Array<{ digest: string; size: number }>;
   /** The release's manifest is gone from the source (deleted since the release was recorded). */
   missingAtSource?: boolean;
+  /**
+   * The target answered an error (5xx) for the manifest by digest: it is written again, and read
+   * back, like a missing one (a file a crash left empty in the registry's storage).
+   */
+  manifestUnreadable?: boolean;
 }
 
 /** The release's tags this target publishes: those matching one of its `tags` regexes (all without any). */
@@ -98,7 +103,9 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
         ...base,
         action: 'copy',
         reasons: [
-          `not at ${target.name}: ${missing.length} blob(s), ${bytes} bytes missing in its repository`,
+          there.manifestUnreadable
+            ? `unreadable at ${target.name} (it answered an error for the manifest): written again, ${missing.length} blob(s), ${bytes} bytes missing in its repository`
+            : `not at ${target.name}: ${missing.length} blob(s), ${bytes} bytes missing in its repository`,
           ...reasons,
         ],
         tagsToWrite,

@@ -1,5 +1,6 @@
 // planTarget with plain values: a target whose tags are all in place but which lacks the release's
-// record (a promotion cut short between its flip and the record) still has a change to make.
+// record (a promotion cut short between its flip and the record) still has a change to make; a
+// manifest the target answers an error for is copied again, said why.
 import { describe, expect, it } from 'vitest';
 import type { PromoteTarget } from '../../../src/config/model.js';
 import { type PromotePlan, promoteHasChanges } from '../../../src/promote/model.js';
@@ -42,5 +43,35 @@ describe('planTarget: the release record at the target', () => {
     expect(t.images[0]!.action).toBe('none');
     expect(t.recordMissing).toBe(true);
     expect(promoteHasChanges(asPlan(t))).toBe(true);
+  });
+});
+
+describe('planTarget: a manifest the target cannot read', () => {
+  const moved = { '2025.1': `sha256:${'b'.repeat(64)}` };
+  const blob = { digest: `sha256:${'c'.repeat(64)}`, size: 7 };
+
+  it('is copied again like a missing one, and the plan says why', () => {
+    const t = planTarget({
+      target,
+      images: [image],
+      observed: new Map([
+        ['keystone', { tags: moved, manifestPresent: false, manifestUnreadable: true, missing: [blob] }],
+      ]),
+      recordPresent: true,
+    });
+    expect(t.images[0]).toMatchObject({ action: 'copy', tagsToWrite: ['2025.1'], blobsMissing: 1 });
+    expect(t.images[0]!.reasons[0]).toBe(
+      'unreadable at site (it answered an error for the manifest): written again, 1 blob(s), 7 bytes missing in its repository',
+    );
+  });
+
+  it('a missing one keeps its own reason', () => {
+    const t = planTarget({
+      target,
+      images: [image],
+      observed: new Map([['keystone', { tags: moved, manifestPresent: false, missing: [blob] }]]),
+      recordPresent: true,
+    });
+    expect(t.images[0]!.reasons[0]).toBe('not at site: 1 blob(s), 7 bytes missing in its repository');
   });
 });
