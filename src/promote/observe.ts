@@ -5,7 +5,7 @@
 import pLimit from 'p-limit';
 import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
-import { RegistryError } from '../registry/errors.js';
+import { isServerError, RegistryError } from '../registry/errors.js';
 import type { ManifestHead } from '../registry/manifest-model.js';
 import type { ReleaseImage } from '../release/record.js';
 import type { BlobLedger } from '../transfer/ledger.js';
@@ -94,7 +94,7 @@ async function headOrUnreadable(
   try {
     return await client.headManifest(repository, digest);
   } catch (e) {
-    if (!(e instanceof RegistryError) || e.status === undefined || e.status < 500) throw e;
+    if (!isServerError(e)) throw e;
     at.manifestUnreadable = true;
     return null;
   }

@@ -48,3 +48,8 @@ export async function unlessNotFound<T, A>(request: Promise<T>, absent: A): Prom
 export function isRestartable(e: unknown): boolean {
   return e instanceof RegistryError && e.restartable;
 }
+
+/** A registry's own failure (5xx), after the client's retries: not an answer about the content. */
+export function isServerError(e: unknown): e is RegistryError {
+  return e instanceof RegistryError && e.status !== undefined && e.status >= 500;
+}

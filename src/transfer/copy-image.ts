@@ -5,7 +5,7 @@
 // or children are missing, and a release's tags can move all together.
 import pLimit from 'p-limit';
 import type { RegistryClient } from '../registry/client.js';
-import { RegistryError } from '../registry/errors.js';
+import { isServerError, RegistryError } from '../registry/errors.js';
 import { isForeignLayer } from '../registry/media-types.js';
 import { copyBlob } from './copy-blob.js';
 import type { BlobLedger } from './ledger.js';
@@ -68,8 +68,7 @@ async function readBack(target: RegistryClient, repository: string, digest: stri
       `the registry accepted this manifest but ${why}: its stored copy is damaged (an empty or cut file, left by a crash during an earlier write). Nothing names it yet; remove that digest's file from the registry's storage, then run again`,
     );
   const head = await target.headManifest(repository, digest).catch((e: unknown) => {
-    if (e instanceof RegistryError && e.status !== undefined && e.status >= 500)
-      throw damaged(`cannot read it back (${e.status})`);
+    if (isServerError(e)) throw damaged(`cannot read it back (${e.status})`);
     throw e;
   });
   if (head && head.size !== size) throw damaged(`reads back ${head.size} bytes of ${size}`);

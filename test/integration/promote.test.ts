@@ -82,6 +82,14 @@ async function uniqueBlobsAtA(tag: string): Promise<Map<string, number>> {
   return blobs;
 }
 
+/** The tree at the next patch level with `file` changed (a rebuilt subtree), applied to A. */
+async function applyNextPatch(patch: number, file: string, line: string): Promise<void> {
+  await tree.edit('images.yaml', `patch: ${patch}`, `patch: ${patch + 1}`);
+  await tree.append(file, line);
+  const applied = await arbor(['apply', '--auto-approve']);
+  expect(applied.code, applied.stderr).toBe(0);
+}
+
 async function setTarget(yaml: string): Promise<void> {
   const text = await readFile(tree.file, 'utf8');
   const start = text.indexOf('\npromote:\n');
@@ -204,10 +212,7 @@ describe('arbor promote', () => {
   it('killed in each phase (arbor with kill -9, then registry B): a rerun converges; no reader sees two releases mixed outside the flip', async () => {
     // The next patch level with a rebuilt subtree: a new release whose moving tag is 2025.1.
     await setTarget(TARGET());
-    await tree.edit('images.yaml', 'patch: 5', 'patch: 6');
-    await tree.append('lists/glance.txt', '# release 6\n');
-    const applied = await arbor(['apply', '--auto-approve']);
-    expect(applied.code, applied.stderr).toBe(0);
+    await applyNextPatch(5, 'lists/glance.txt', '# release 6\n');
     const old = await digestsAtB('2025.1');
     const next = await digestsAtA('2025.1');
     expect(old).not.toEqual(next);
@@ -308,10 +313,7 @@ describe('arbor promote', () => {
 
   it('a release after a release reads from A only the manifests B lacks (the rest from the digest cache)', async () => {
     // The next patch level with one leaf rebuilt: every other image keeps the digest promoted before.
-    await tree.edit('images.yaml', 'patch: 6', 'patch: 7');
-    await tree.append('images/keystone/keystone.conf', '\n# release 7\n');
-    const applied = await arbor(['apply', '--auto-approve']);
-    expect(applied.code, applied.stderr).toBe(0);
+    await applyNextPatch(6, 'images/keystone/keystone.conf', '\n# release 7\n');
     const mark = (await a.log()).length;
     const promoted = await arbor(['promote', 'apply', '--auto-approve']);
     expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
@@ -341,10 +343,7 @@ describe('arbor promote', () => {
 
   it('through a flaky target (429/503, cut answers, cut uploads) one run promotes the release whole', async () => {
     // A new patch level with a rebuilt subtree: blobs, manifests and tags all go through the faults.
-    await tree.edit('images.yaml', 'patch: 7', 'patch: 8');
-    await tree.append('lists/nova.txt', '# release 8\n');
-    const applied = await arbor(['apply', '--auto-approve']);
-    expect(applied.code, applied.stderr).toBe(0);
+    await applyNextPatch(7, 'lists/nova.txt', '# release 8\n');
     const injected = { ...proxy.injected };
     proxy.chaos({
       seed: 11,
@@ -373,10 +372,7 @@ describe('arbor promote', () => {
   });
 
   it('a manifest the target stored damaged (an empty file a crash left) stops the promotion before any tag moves', async () => {
-    await tree.edit('images.yaml', 'patch: 8', 'patch: 9');
-    await tree.append('lists/glance.txt', '# release 9\n');
-    const applied = await arbor(['apply', '--auto-approve']);
-    expect(applied.code, applied.stderr).toBe(0);
+    await applyNextPatch(8, 'lists/glance.txt', '# release 9\n');
     const next = await digestsAtA('2025.1');
     const before = await digestsAtB('2025.1');
     // What distribution's filesystem driver leaves when killed between creating a blob's file and
@@ -401,10 +397,7 @@ describe('arbor promote', () => {
   });
 
   it('a manifest whose link a crash left empty at the target is written again: the promotion repairs it', async () => {
-    await tree.edit('images.yaml', 'patch: 9', 'patch: 10');
-    await tree.append('lists/glance.txt', '# release 10\n');
-    const applied = await arbor(['apply', '--auto-approve']);
-    expect(applied.code, applied.stderr).toBe(0);
+    await applyNextPatch(9, 'lists/glance.txt', '# release 10\n');
     const next = await digestsAtA('2025.1');
     const digest = next['glance-api']!;
     // glance-api of the new release at B by digest (an earlier promotion cut short), then its
