@@ -289,18 +289,23 @@ try {
     );
     // The --debug trace (HTTP requests and their timings) beside the profile.
     await writeFile(path.join(path.resolve(values.profile), 'promote-debug.log'), profiledRun.stderr);
-    // And the no-op promotion that follows, profiled apart.
-    spawnSync(
+    // And the no-op promotion that follows, profiled apart, with its own trace.
+    const profiledNoop = spawnSync(
       process.execPath,
       [
         '--cpu-prof',
         '--cpu-prof-dir',
         path.join(path.resolve(values.profile), 'noop'),
         BIN,
-        ...['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file],
+        'promote',
+        'apply',
+        '--auto-approve',
+        ...(process.env.PROFILE_DEBUG === '0' ? [] : ['--debug']),
+        ...['--release', 'r2', '-f', tree.file],
       ],
-      { cwd: root, env: { ...process.env, CI: '1' } },
+      { cwd: root, env: { ...process.env, CI: '1' }, encoding: 'utf8', maxBuffer: 256 << 20 },
     );
+    await writeFile(path.join(path.resolve(values.profile), 'noop-debug.log'), profiledNoop.stderr);
   }
 
   // No-op promotion into the first arbor target, and the bare-HEAD floor for the same HEADs.

@@ -95,6 +95,12 @@ export async function writePrefetchCache(
   await writeFileAtomic(file, text, { makeDirectory: true }).catch(() => undefined);
 }
 
+/**
+ * One HEAD to send ahead: `[repository path, tag]`, and what the tag is expected to name (sent
+ * as If-None-Match, see registry/manifest.ts).
+ */
+export type PrefetchHead = readonly [string, string, ManifestHead?];
+
 /** A `[repository path, tag]` pair as the lists store them. */
 export function isHeadPair(h: unknown): h is [string, string] {
   return Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string';
@@ -127,6 +133,7 @@ export class PlanHeads {
   private readonly queue: Array<{
     repository: string;
     tag: string;
+    expected: ManifestHead | undefined;
     resolve: (head: ManifestHead | null) => void;
     reject: (e: unknown) => void;
   }> = [];
@@ -136,16 +143,17 @@ export class PlanHeads {
 
   constructor(
     private readonly base: RegistryClient,
-    prefetch: ReadonlyArray<readonly [string, string]> = [],
+    prefetch: ReadonlyArray<PrefetchHead> = [],
   ) {
     this.client = Object.assign(Object.create(base) as RegistryClient, {
-      headManifest: (repository: string, tag: string) => this.head(repository, tag),
+      headManifest: (repository: string, tag: string, expected?: ManifestHead) =>
+        this.head(repository, tag, expected),
     });
-    for (const [repository, tag] of prefetch) {
+    for (const [repository, tag, expected] of prefetch) {
       const k = key(repository, tag);
       if (this.answers.has(k)) continue;
       const answer = new Promise<ManifestHead | null>((resolve, reject) => {
-        this.queue.push({ repository, tag, resolve, reject });
+        this.queue.push({ repository, tag, expected, resolve, reject });
       });
       // Failures surface when (and only when) the plan asks for the answer.
       answer.catch(() => {});
@@ -157,21 +165,25 @@ export class PlanHeads {
     const worker = async () => {
       while (this.next < this.queue.length) {
         const job = this.queue[this.next++]!;
-        await base.headManifest(job.repository, job.tag).then(job.resolve, job.reject);
+        await base.headManifest(job.repository, job.tag, job.expected).then(job.resolve, job.reject);
       }
     };
     for (let i = 0; i < Math.min(PREFETCH_CONCURRENCY, this.queue.length); i++) void worker();
   }
 
-  /** The manifest at repository:tag, asked at most once per plan. */
-  head(repository: string, tag: string): Promise<ManifestHead | null> {
+  /**
+   * The manifest at repository:tag, asked at most once per plan. `expected` goes with a HEAD sent
+   * now; a prefetched answer was asked with the list's own expectation (either way the answer is
+   * the registry's: an expectation only makes a confirming answer cheaper).
+   */
+  head(repository: string, tag: string, expected?: ManifestHead): Promise<ManifestHead | null> {
     const k = key(repository, tag);
     let answer = this.answers.get(k);
     if (answer) {
       if (this.prefetched.delete(k)) this.used++;
       return answer;
     }
-    answer = this.base.headManifest(repository, tag);
+    answer = this.base.headManifest(repository, tag, expected);
     this.answers.set(k, answer);
     return answer;
   }

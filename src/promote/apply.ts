@@ -9,7 +9,7 @@ import type { RegistryClients } from '../plan/clients.js';
 import type { RegistryClient } from '../registry/client.js';
 import { putTagsGuarded } from '../registry/deletion-guard.js';
 import type { ReleaseRecord } from '../release/record.js';
-import { releasesRepository, writeRecord } from '../release/store.js';
+import { releasesRepository, stageRecord, tagRecord } from '../release/store.js';
 import { applyRetention, planRetention } from '../retention/index.js';
 import { copyImageTo } from '../transfer/copy-image.js';
 import { copyReferrers } from '../transfer/copy-referrers.js';
@@ -78,6 +78,14 @@ async function promoteTo(
   // images are mostly small leaves, whose copies are a few short requests each.
   const limit = pLimit(8);
   const copies = plan.images.filter((i) => i.action === 'copy');
+  // The target's record goes up beside the copies, untagged; after the flip only its tag is put.
+  const staging = stageRecord(
+    client,
+    releasesRepository(target.registry.namespace, request.config.releases.repository),
+    atTarget(request.record, target, plan),
+  );
+  // Awaited below; a failure meanwhile must not be an unhandled rejection.
+  staging.catch(() => undefined);
   // The manifests the tags will name, read from the source while the copies run (a release moves
   // a tag on every image: these reads are most of a promotion that copies little).
   const tagged = plan.images.filter((image) => image.tagsToWrite.length > 0);
@@ -136,12 +144,9 @@ async function promoteTo(
     await writeJournal(file, journal);
     step(`flipping ${writes.length} tag(s)`);
   }
+  const staged = await staging;
   const flip = await putTagsGuarded(client, writes);
-  await writeRecord(
-    client,
-    releasesRepository(target.registry.namespace, request.config.releases.repository),
-    atTarget(request.record, target, plan),
-  );
+  await tagRecord(client, staged);
   // The entry of an earlier run of this release cut short after its flip is closed too: its tags
   // are all in place (this plan found them so), only the record was missing.
   if (writes.length > 0 || unfinishedEntry(journal, request.record.release))

@@ -1,4 +1,5 @@
-// What each promotion target holds for the release: one HEAD per published tag; for an image
+// What each promotion target holds for the release: one HEAD per published tag (conditional on
+// the release's digest); for an image
 // none of whose tags is on the release's digest, a HEAD of the manifest by digest; for one whose
 // manifest is missing, a HEAD per blob. Only HEADs at the target: a pull budget (Docker Hub
 // counts manifest GETs) is never spent on planning.
@@ -33,12 +34,21 @@ export async function observeTarget(
   options: ObserveOptions = {},
 ): Promise<Map<string, ImageAtTarget>> {
   const limit = pLimit(32);
+  // What follows a tag HEAD that found the release missing (the manifest by digest, its blobs)
+  // has its own slots: queued behind the hundreds of tag HEADs, the few images to copy would be
+  // known only after all of them; this way their blob HEADs are answered meanwhile.
+  const followUp = pLimit(8);
   const observed = new Map<string, ImageAtTarget>();
   await Promise.all(
     images.map(async (image) => {
       const repository = targetRepository(target, image);
       const tags = selectTags(target, image.tags);
-      const heads = await Promise.all(tags.map((tag) => limit(() => client.headManifest(repository, tag))));
+      // Each HEAD asks "still the release's manifest?" (If-None-Match): cheaper for the target
+      // when it is, and the answer is the registry's either way.
+      const release = { digest: image.digest, mediaType: image.mediaType, size: image.size };
+      const heads = await Promise.all(
+        tags.map((tag) => limit(() => client.headManifest(repository, tag, release))),
+      );
       const at: ImageAtTarget = {
         tags: Object.fromEntries(tags.map((t, i) => [t, heads[i]?.digest ?? null])),
       };
@@ -48,7 +58,7 @@ export async function observeTarget(
         // A tag already on the release's digest says the manifest is there: no HEAD by digest.
         at.manifestPresent =
           heads.some((h) => h?.digest === image.digest) ||
-          (await limit(() => headOrUnreadable(client, repository, image.digest, at))) !== null;
+          (await followUp(() => headOrUnreadable(client, repository, image.digest, at))) !== null;
         if (!at.manifestPresent) {
           // The plan counts what refers to each image to copy: asked now, beside the blob HEADs,
           // not after every image was observed (cached by SourceManifests; failures are the plan's).
@@ -63,7 +73,7 @@ export async function observeTarget(
           });
           const present = await Promise.all(
             blobs.map(async (b) => {
-              const head = await limit(() => client.headBlob(repository, b.digest));
+              const head = await followUp(() => client.headBlob(repository, b.digest));
               options.ledger?.observed(repository, b.digest, head !== null);
               return head;
             }),

@@ -9,13 +9,17 @@ import type { RegistryConfig } from '../config/model.js';
 import {
   isHeadPair,
   isRegistryConfig,
+  type PrefetchHead,
   prefetchCacheFile,
   readPrefetchCache,
   writePrefetchCache,
 } from '../plan/prefetch.js';
+import type { ManifestHead } from '../registry/manifest-model.js';
+import type { TargetPlan } from './model.js';
 
 const FORMAT = 'arbor-promote-prefetch';
-const VERSION = 1;
+// 2: each HEAD carries the manifest it expects.
+const VERSION = 2;
 
 export interface PromotePrefetchList {
   /** SHA-256 of the images.yaml text the list was made from. */
@@ -24,7 +28,7 @@ export interface PromotePrefetchList {
   release: string;
   /** The tree's own registry (the release record's). */
   home: RegistryConfig;
-  targets: Array<{ registry: RegistryConfig; heads: Array<[string, string]> }>;
+  targets: Array<{ registry: RegistryConfig; heads: PrefetchHead[] }>;
 }
 
 export function promotePrefetchFile(configFile: string): string {
@@ -49,7 +53,7 @@ export async function loadPromotePrefetch(
   if (!isRegistryConfig(stored.home) || !Array.isArray(stored.targets)) return null;
   const targets = (stored.targets as Array<Partial<PromotePrefetchList['targets'][number]>>).filter(
     (t): t is PromotePrefetchList['targets'][number] =>
-      isRegistryConfig(t?.registry) && Array.isArray(t.heads) && t.heads.every(isHeadPair),
+      isRegistryConfig(t?.registry) && Array.isArray(t.heads) && t.heads.every(isExpectedHead),
   );
   return { configText, release: stored.release, home: stored.home, targets };
 }
@@ -58,10 +62,25 @@ export function savePromotePrefetch(file: string, list: PromotePrefetchList): Pr
   return writePrefetchCache(file, FORMAT, VERSION, list);
 }
 
-/** The `[repository, tag]` pairs of a target plan's `observed` (`repository:tag` keys). */
-export function observedHeads(observed: Record<string, string | null>): Array<[string, string]> {
-  return Object.keys(observed).map((key) => {
-    const colon = key.lastIndexOf(':');
-    return [key.slice(0, colon), key.slice(colon + 1)];
-  });
+/**
+ * The HEADs a target's plan sent, in its order, each expecting the release's manifest: what the
+ * tags name once the plan is applied, so the next promotion's HEADs (a no-op's whole work) are
+ * answered 304 by a registry that honours If-None-Match.
+ */
+export function expectedHeads(plan: TargetPlan): PrefetchHead[] {
+  return plan.images.flatMap((image) =>
+    image.tags.map(
+      (tag): PrefetchHead => [
+        image.targetRepository,
+        tag,
+        { digest: image.digest, mediaType: image.mediaType, size: image.size },
+      ],
+    ),
+  );
+}
+
+function isExpectedHead(h: unknown): h is PrefetchHead {
+  if (!Array.isArray(h) || h.length !== 3 || !isHeadPair(h.slice(0, 2))) return false;
+  const m = h[2] as Partial<ManifestHead> | null;
+  return typeof m?.digest === 'string' && typeof m.mediaType === 'string' && typeof m.size === 'number';
 }

@@ -79,7 +79,12 @@ export interface RegistryClient {
   /** Whether the registry is reachable, as the circuit breaker last saw it. */
   readonly availability: Availability;
 
-  headManifest(repository: string, tagOrDigest: string): Promise<ManifestHead | null>;
+  /** `expected`: sent as If-None-Match (see registry/manifest.ts); returned when the registry confirms it. */
+  headManifest(
+    repository: string,
+    tagOrDigest: string,
+    expected?: ManifestHead,
+  ): Promise<ManifestHead | null>;
   getManifest(repository: string, tagOrDigest: string): Promise<Manifest>;
   getImageConfig(repository: string, manifest: Manifest): Promise<ImageConfig>;
   listTags(repository: string, options?: ListTagsOptions): Promise<string[]>;
@@ -190,7 +195,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     stats: pools.stats,
     context: ctx,
     availability,
-    headManifest: (repo, ref) => headManifest(ctx, repo, ref),
+    headManifest: (repo, ref, expected) => headManifest(ctx, repo, ref, expected),
     getManifest: (repo, ref) => getManifest(ctx, repo, ref),
     getImageConfig: (repo, manifest) => getImageConfig(ctx, repo, manifest),
     listTags: (repo, opts) => listTags(ctx, repo, opts),

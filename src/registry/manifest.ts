@@ -12,16 +12,30 @@ import { header } from './transport/types.js';
 /** OCI distribution asks registries to accept manifests of at least 4 MiB; nothing real is bigger. */
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
+/**
+ * The manifest a tag or digest names, without its body; null when there is none.
+ *
+ * `expected`: what the caller believes a tag names (a release's image, the last run's answer).
+ * It goes out as `If-None-Match` with the digest, which the manifest's ETag is: a registry whose
+ * tag still names that digest answers 304, and distribution then skips reading the manifest (a
+ * fifth less of its CPU per HEAD, the bulk of a no-op promotion). 304 means the ETag is that
+ * digest, so `expected` is returned: its media type and size are the digest's own. A registry
+ * that ignores the header answers 200 as always.
+ */
 export async function headManifest(
   ctx: RegistryContext,
   repository: string,
   tagOrDigest: string,
+  expected?: ManifestHead,
 ): Promise<ManifestHead | null> {
   const reference = describeRef(ctx.registry, repository, tagOrDigest);
+  const conditional = expected !== undefined && !isDigest(tagOrDigest);
   const response = await ctx.send({
     method: 'HEAD',
     url: repoPath(repository, 'manifests', tagOrDigest),
-    headers: { accept: MANIFEST_ACCEPT },
+    headers: conditional
+      ? { accept: MANIFEST_ACCEPT, 'if-none-match': `"${expected.digest}"` }
+      : { accept: MANIFEST_ACCEPT },
     scope: pullScope(repository),
     reference,
     idempotent: true,
@@ -29,6 +43,10 @@ export async function headManifest(
   if (response.status === 404) {
     await response.body.dump();
     return null;
+  }
+  if (conditional && response.status === 304) {
+    await response.body.dump();
+    return { digest: expected.digest, mediaType: expected.mediaType, size: expected.size };
   }
   await expectStatus(response, reference, 200);
   await response.body.dump();

@@ -57,16 +57,42 @@ export async function writeRecord(
   repository: string,
   record: ReleaseRecord,
 ): Promise<string> {
+  return tagRecord(client, await stageRecord(client, repository, record));
+}
+
+export interface StagedRecord {
+  repository: string;
+  release: string;
+  digest: string;
+  bytes: Buffer;
+}
+
+/**
+ * The record's blobs and manifest, by digest and untagged: invisible until tagRecord, so a writer
+ * stages it beside other work and leaves only the tag PUT for after its flip.
+ */
+export async function stageRecord(
+  client: RegistryClient,
+  repository: string,
+  record: ReleaseRecord,
+): Promise<StagedRecord> {
   const { bytes, blob } = recordManifest(record);
-  for (const part of [EMPTY, blob]) {
-    const digest = digestOf(part);
-    if (!(await client.headBlob(repository, digest)))
-      await client.uploadBlob(repository, digest, part, part.length);
-  }
+  await Promise.all(
+    [EMPTY, blob].map(async (part) => {
+      const digest = digestOf(part);
+      if (!(await client.headBlob(repository, digest)))
+        await client.uploadBlob(repository, digest, part, part.length);
+    }),
+  );
   const digest = digestOf(bytes);
   await client.putManifest(repository, digest, bytes, OCI_MANIFEST);
-  await client.putManifest(repository, record.release, bytes, OCI_MANIFEST);
-  return digest;
+  return { repository, release: record.release, digest, bytes };
+}
+
+/** Names a staged record by its release (one manifest PUT). Returns the digest. */
+export async function tagRecord(client: RegistryClient, staged: StagedRecord): Promise<string> {
+  await client.putManifest(staged.repository, staged.release, staged.bytes, OCI_MANIFEST);
+  return staged.digest;
 }
 
 /** The record a release tag (or digest) names, or null when there is none. */

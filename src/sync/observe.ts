@@ -1,4 +1,5 @@
-// What the site holds, for a sync: per image one HEAD per tag; for an image not all on the
+// What the site holds, for a sync: per image one HEAD per tag (conditional on the release's
+// digest); for an image not all on the
 // release's digest, a HEAD of its manifest; for one whose manifest is missing, its blobs (from the
 // source's manifests), a HEAD of each at the site, the deltas its referrers list at the source, and
 // a HEAD of each delta's base at the site.
@@ -28,7 +29,11 @@ export async function observeSync(
   const facts = await Promise.all(
     images.map(async (image): Promise<ImageFacts> => {
       const repository = targetRepository(image);
-      const heads = await Promise.all(image.tags.map((t) => limit(() => target.headManifest(repository, t))));
+      // Conditional on the release's digest (If-None-Match): cheaper for a site that has it.
+      const release = { digest: image.digest, mediaType: image.mediaType, size: image.size };
+      const heads = await Promise.all(
+        image.tags.map((t) => limit(() => target.headManifest(repository, t, release))),
+      );
       const fact: ImageFacts = {
         name: image.name,
         sourceRepository: image.repository,

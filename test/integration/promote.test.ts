@@ -194,6 +194,11 @@ describe('arbor promote', () => {
     // ask for a token per repository.
     expect(requests.every((line) => /"HEAD /.test(line))).toBe(true);
     expect(requests.filter((line) => !/" 401 /.test(line))).toHaveLength(IMAGES.length * 2 + 1);
+    // Each tag HEAD asked "still the release's digest?" (If-None-Match): B confirmed every one
+    // with 304, without reading the manifest.
+    expect(requests.filter((line) => /\/manifests\/2025\.1(-p5)? HTTP\/1\.1" 304 /.test(line))).toHaveLength(
+      IMAGES.length * 2,
+    );
   });
 
   it('an immutable tag is never moved: a new build under the same patch tag is refused', async () => {

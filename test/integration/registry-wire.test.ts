@@ -133,6 +133,27 @@ describe('images pushed by the client itself', () => {
     expect(head).toEqual({ digest: pushed.digest, mediaType: OCI_INDEX, size: pushed.index.length });
   });
 
+  it('a HEAD expecting a digest (If-None-Match) is confirmed with 304, and answered in full otherwise', async () => {
+    const pushed = await pushImage(client, 'ns/expected', 'v1');
+    const other = await pushImage(client, 'ns/expected', 'v2');
+    const release = { digest: pushed.digest, mediaType: OCI_MANIFEST, size: pushed.manifest.length };
+    const mark = (await registry.log()).length;
+    expect(await client.headManifest('ns/expected', 'v1', release)).toEqual(release);
+    // The tag names another manifest: the registry's answer, not the expectation.
+    expect(await client.headManifest('ns/expected', 'v2', release)).toEqual({
+      digest: other.digest,
+      mediaType: OCI_MANIFEST,
+      size: other.manifest.length,
+    });
+    expect(await client.headManifest('ns/expected', 'v3', release)).toBeNull();
+    const statuses = (await registry.log())
+      .slice(mark)
+      .split('\n')
+      .filter((line) => line.includes('"HEAD /v2/ns/expected/manifests/'))
+      .map((line) => /HTTP\/1\.1" (\d{3}) /.exec(line)?.[1]);
+    expect(statuses).toEqual(['304', '200', '404']);
+  });
+
   it('HEAD of an unknown tag is null; GET names the reference and the status', async () => {
     await pushImage(client, 'ns/known', 'v1');
     expect(await client.headManifest('ns/known', 'nope')).toBeNull();

@@ -11,8 +11,8 @@ import { configTextDigest, PlanHeads, sameRegistry } from '../../plan/prefetch.j
 import { type PromotePlan, promoteHasChanges, promoteHasProblems } from '../../promote/model.js';
 import { planPromotion, selectTargets } from '../../promote/planner.js';
 import {
+  expectedHeads,
   loadPromotePrefetch,
-  observedHeads,
   promotePrefetchFile,
   savePromotePrefetch,
 } from '../../promote/prefetch.js';
@@ -286,7 +286,7 @@ async function open(flags: PromoteFlags) {
           home: config.registry,
           targets: planned.plan.targets.map((t) => ({
             registry: planned.targets.find((p) => p.name === t.target)!.registry,
-            heads: observedHeads(t.observed),
+            heads: expectedHeads(t),
           })),
         });
       return planned;
