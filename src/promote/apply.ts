@@ -75,8 +75,9 @@ async function promoteTo(
   const totals = emptyTotals();
   const ledger = request.ledgers?.get(target.name) ?? new BlobLedger();
   // Images copied at once, each with up to 4 blobs in flight (copyImageTo): a release's changed
-  // images are mostly small leaves, whose copies are a few short requests each.
-  const limit = pLimit(8);
+  // images are mostly small leaves, whose copies are a few short requests each. The client's
+  // connections (8 per registry) bound the transfers themselves.
+  const limit = pLimit(16);
   const copies = plan.images.filter((i) => i.action === 'copy');
   // The target's record goes up beside the copies, untagged; after the flip only its tag is put.
   const staging = stageRecord(

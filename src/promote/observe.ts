@@ -39,8 +39,11 @@ export async function observeTarget(
   // known only after all of them; this way their blob HEADs are answered meanwhile.
   const followUp = pLimit(8);
   const observed = new Map<string, ImageAtTarget>();
+  // Leaves first (the record lists parents first). A fingerprint covers the parent's, so a
+  // release's changed images are whole subtrees: the images to copy always include leaves, and
+  // asked first, their blob HEADs are answered while the other tags are still being asked.
   await Promise.all(
-    images.map(async (image) => {
+    [...images].reverse().map(async (image) => {
       const repository = targetRepository(target, image);
       const tags = selectTags(target, image.tags);
       // Each HEAD asks "still the release's manifest?" (If-None-Match): cheaper for the target

@@ -26,3 +26,7 @@ declare module 'undici/lib/global.js' {
   import type { Dispatcher } from 'undici';
   export function getGlobalDispatcher(): Dispatcher;
 }
+declare module 'undici/lib/core/util.js' {
+  const util: { parseHeaders(raw: Buffer[]): Record<string, string | string[]> };
+  export default util;
+}

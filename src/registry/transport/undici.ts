@@ -5,6 +5,7 @@
 // its version is pinned by the lockfile, and test/unit/registry/undici.test.ts checks them.
 import type { Dispatcher as DispatcherType, Agent as UndiciAgent, Pool as UndiciPool } from 'undici';
 import api from 'undici/lib/api/index.js';
+import util from 'undici/lib/core/util.js';
 import AgentClass from 'undici/lib/dispatcher/agent.js';
 import DispatcherClass from 'undici/lib/dispatcher/dispatcher.js';
 import PoolClass from 'undici/lib/dispatcher/pool.js';
@@ -14,6 +15,9 @@ import { getGlobalDispatcher } from 'undici/lib/global.js';
 if (!('request' in DispatcherClass.prototype)) Object.assign(DispatcherClass.prototype, api);
 
 export type Dispatcher = DispatcherType;
+export type DispatchHandler = DispatcherType.DispatchHandler;
+/** Raw header pairs (as a dispatch handler's onHeaders gets them) → `{ name: value }`, names lower-cased. */
+export const parseHeaders: (raw: Buffer[]) => Record<string, string | string[]> = util.parseHeaders;
 export const Pool: typeof UndiciPool = PoolClass;
 export type Pool = UndiciPool;
 export const Agent: typeof UndiciAgent = AgentClass;
