@@ -5,11 +5,9 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config, PromoteTarget } from '../../config/model.js';
 import { ArborError } from '../../errors.js';
-import { loadImageGraph } from '../../graph/load.js';
 import { RegistryClients } from '../../plan/clients.js';
 import { configTextDigest, PlanHeads, sameRegistry } from '../../plan/prefetch.js';
 import { type PromotePlan, promoteHasChanges, promoteHasProblems } from '../../promote/model.js';
-import { planPromotion, selectTargets } from '../../promote/planner.js';
 import {
   expectedHeads,
   loadPromotePrefetch,
@@ -26,10 +24,11 @@ import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
 import { openPromoteSigners, signAtTarget, taggedAtTarget } from '../target-signing.js';
 
-// Only what planning needs is imported above. A no-op promotion (HEADs, then "No changes") is
-// bound by start-up, and compiling code it never runs costs it about as much as the registry's
-// answers: what carries a plan out (promote-run.ts), signature checks (openpgp, sigstore), rollback
-// and this checkout's fingerprints (the default release name) are loaded when they are used.
+// Only what the previous promotion's HEADs need is imported above. A no-op promotion (HEADs, then
+// "No changes") is bound by start-up, and compiling code it never runs costs it about as much as
+// the registry's answers: loading images.yaml and planning are imported once those HEADs are sent;
+// what carries a plan out (promote-run.ts), signature checks (openpgp, sigstore), rollback and this
+// checkout's fingerprints (the default release name) when they are used.
 
 interface PromoteFlags {
   file: string;
@@ -135,6 +134,10 @@ export function register(program: Command): void {
     .action(
       action<PromoteFlags & { to: string }>(async (_args, flags) => {
         // The journal says what to put back: the checkout's paths play no part.
+        const [{ loadImageGraph }, { selectTargets }] = await Promise.all([
+          import('../../graph/load.js'),
+          import('../../promote/planner.js'),
+        ]);
         const { config } = await loadImageGraph(resolve(flags.file), { pathChecks: false });
         const [target] = selectTargets(config, [String(flags.to)]);
         const { journalFile, readJournal } = await import('../../promote/journal.js');
@@ -219,6 +222,12 @@ async function open(flags: PromoteFlags) {
   // A named release is in the registry already: the paths of the checkout are not its business
   // (a broken template on main must not block promoting yesterday's gated release). This
   // checkout's release is computed from the tree, which must then load whole.
+  // The config and planning code is loaded once the HEADs are on their way: compiling it is
+  // a tenth of a no-op promotion, better spent while the registry answers.
+  const [{ loadImageGraph }, { planPromotion }] = await Promise.all([
+    import('../../graph/load.js'),
+    import('../../promote/planner.js'),
+  ]);
   const loading = loadImageGraph(file, {
     beforePathChecks: early,
     pathChecks: flags.release === undefined,
