@@ -222,8 +222,8 @@ async function open(flags: PromoteFlags) {
   // A named release is in the registry already: the paths of the checkout are not its business
   // (a broken template on main must not block promoting yesterday's gated release). This
   // checkout's release is computed from the tree, which must then load whole.
-  // The config and planning code is loaded once the HEADs are on their way: compiling it is
-  // a tenth of a no-op promotion, better spent while the registry answers.
+  // The config and planning code (0.6 MB of the bundle) is loaded once the HEADs are on their
+  // way: compiled while the registry answers rather than before the first HEAD.
   const [{ loadImageGraph }, { planPromotion }] = await Promise.all([
     import('../../graph/load.js'),
     import('../../promote/planner.js'),
