@@ -46,6 +46,11 @@ export async function headManifest(
   }
   if (conditional && response.status === 304) {
     await response.body.dump();
+    // A 304 that names another digest (a proxy in between answering from its own cache?) is
+    // not a confirmation: ask again without the condition.
+    const named = [header(response, 'docker-content-digest'), etagDigest(header(response, 'etag'))];
+    if (named.some((d) => d !== undefined && d !== expected.digest))
+      return headManifest(ctx, repository, tagOrDigest);
     return { digest: expected.digest, mediaType: expected.mediaType, size: expected.size };
   }
   await expectStatus(response, reference, 200);
@@ -60,6 +65,11 @@ export async function headManifest(
     return { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.bytes.length };
   }
   return { digest, mediaType, size };
+}
+
+/** The digest an ETag carries (`"sha256:…"`, weak or strong), else undefined. */
+function etagDigest(etag: string | undefined): string | undefined {
+  return etag?.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
 
 export async function getManifest(

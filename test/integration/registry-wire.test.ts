@@ -1,5 +1,8 @@
 // The wire format against the real registry, with skopeo as the witness: manifests (image and
 // index), config blobs, digests, tags, mounts, referrers fallback.
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { RegistryError } from '../../src/registry/errors.js';
@@ -152,6 +155,42 @@ describe('images pushed by the client itself', () => {
       .filter((line) => line.includes('"HEAD /v2/ns/expected/manifests/'))
       .map((line) => /HTTP\/1\.1" (\d{3}) /.exec(line)?.[1]);
     expect(statuses).toEqual(['304', '200', '404']);
+  });
+
+  it('a 304 naming another digest (a caching proxy in between) is asked again without the condition', async () => {
+    // What distribution never does, from a local server speaking the wire format: a 304 whose
+    // ETag is not the digest asked about.
+    const actual = `sha256:${'b'.repeat(64)}`;
+    const seen: Array<string | undefined> = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers['if-none-match']);
+      if (req.headers['if-none-match']) res.writeHead(304, { etag: `"${actual}"` }).end();
+      else
+        res
+          .writeHead(200, {
+            'docker-content-digest': actual,
+            'content-type': OCI_MANIFEST,
+            'content-length': '321',
+          })
+          .end();
+    }).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const proxy = createRegistryClient({
+      registry: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+      insecure: true,
+    });
+    try {
+      const expected = { digest: `sha256:${'a'.repeat(64)}`, mediaType: OCI_MANIFEST, size: 100 };
+      expect(await proxy.headManifest('ns/x', 'v1', expected)).toEqual({
+        digest: actual,
+        mediaType: OCI_MANIFEST,
+        size: 321,
+      });
+      expect(seen).toEqual([`"${expected.digest}"`, undefined]);
+    } finally {
+      await proxy.close();
+      server.close();
+    }
   });
 
   it('HEAD of an unknown tag is null; GET names the reference and the status', async () => {
