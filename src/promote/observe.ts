@@ -1,7 +1,6 @@
 // What each promotion target holds for the release: one HEAD per published tag (conditional on
-// the release's digest); for an image
-// none of whose tags is on the release's digest, a HEAD of the manifest by digest; for one whose
-// manifest is missing, a HEAD per blob. Only HEADs at the target: a pull budget (Docker Hub
+// the release's digest); for an image none of whose tags is on the release's digest, a HEAD of the
+// manifest by digest; for one whose manifest is missing, a HEAD per blob. Only HEADs at the target: a pull budget (Docker Hub
 // counts manifest GETs) is never spent on planning.
 import pLimit from 'p-limit';
 import type { PromoteTarget } from '../config/model.js';
@@ -48,9 +47,8 @@ export async function observeTarget(
       const tags = selectTags(target, image.tags);
       // Each HEAD asks "still the release's manifest?" (If-None-Match): cheaper for the target
       // when it is, and the answer is the registry's either way.
-      const release = { digest: image.digest, mediaType: image.mediaType, size: image.size };
       const heads = await Promise.all(
-        tags.map((tag) => limit(() => client.headManifest(repository, tag, release))),
+        tags.map((tag) => limit(() => client.headManifest(repository, tag, image))),
       );
       const at: ImageAtTarget = {
         tags: Object.fromEntries(tags.map((t, i) => [t, heads[i]?.digest ?? null])),

@@ -19,7 +19,8 @@ const MANIFEST_LIMIT = 4 * 1024 * 1024;
  * It goes out as `If-None-Match` with the digest, which the manifest's ETag is: a registry whose
  * tag still names that digest answers 304, and distribution then skips reading the manifest (a
  * fifth less of its CPU per HEAD, the bulk of a no-op promotion). 304 means the ETag is that
- * digest, so `expected` is returned: its media type and size are the digest's own. A registry
+ * digest, so `expected`'s digest, media type and size are returned (the latter two are the
+ * digest's own); a release image can be passed as it is. A registry
  * that ignores the header answers 200 as always.
  */
 export async function headManifest(

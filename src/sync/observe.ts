@@ -1,8 +1,7 @@
 // What the site holds, for a sync: per image one HEAD per tag (conditional on the release's
-// digest); for an image not all on the
-// release's digest, a HEAD of its manifest; for one whose manifest is missing, its blobs (from the
-// source's manifests), a HEAD of each at the site, the deltas its referrers list at the source, and
-// a HEAD of each delta's base at the site.
+// digest); for an image not all on the release's digest, a HEAD of its manifest; for one whose
+// manifest is missing, its blobs (from the source's manifests), a HEAD of each at the site, the
+// deltas its referrers list at the source, and a HEAD of each delta's base at the site.
 import pLimit from 'p-limit';
 import { deltasForImage } from '../delta/rebuild.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -30,9 +29,8 @@ export async function observeSync(
     images.map(async (image): Promise<ImageFacts> => {
       const repository = targetRepository(image);
       // Conditional on the release's digest (If-None-Match): cheaper for a site that has it.
-      const release = { digest: image.digest, mediaType: image.mediaType, size: image.size };
       const heads = await Promise.all(
-        image.tags.map((t) => limit(() => target.headManifest(repository, t, release))),
+        image.tags.map((t) => limit(() => target.headManifest(repository, t, image))),
       );
       const fact: ImageFacts = {
         name: image.name,

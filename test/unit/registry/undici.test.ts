@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, Pool, request } from '../../../src/registry/transport/undici.js';
+import { Agent, Pool, parseHeaders, request } from '../../../src/registry/transport/undici.js';
 
 let server: Server;
 let origin: string;
@@ -44,6 +44,13 @@ describe('undici loaded by path', () => {
     const got = await pool.request({ origin, path: '/x?y=1', method: 'GET' });
     expect(await got.body.text()).toBe('GET /x?y=1 ');
     await pool.close();
+  });
+
+  it('parseHeaders turns raw header pairs into lower-cased names, repeated ones into a list', () => {
+    const raw = ['Docker-Content-Digest', 'sha256:1', 'Link', '<a>', 'link', '<b>'].map((s) =>
+      Buffer.from(s),
+    );
+    expect(parseHeaders(raw)).toEqual({ 'docker-content-digest': 'sha256:1', link: ['<a>', '<b>'] });
   });
 
   it('request() goes through a given Agent, or the global dispatcher, with its body', async () => {
