@@ -20,11 +20,12 @@ import type { SourceManifests } from '../transfer/source-manifests.js';
 import {
   beginEntry,
   completeEntry,
+  type Journal,
   type JournalTag,
-  journalFile,
+  journalDir,
   readJournal,
   unfinishedEntry,
-  writeJournal,
+  writeEntry,
 } from './journal.js';
 import type { PromotePlan, TargetPlan } from './model.js';
 
@@ -138,11 +139,12 @@ async function promoteTo(
       });
     }
   }
-  const file = journalFile(request.config.root, target.name);
-  let journal = await readJournal(file, target.name, target.registry.url);
+  // Only the newest entry matters here: an unfinished run of this release is continued.
+  const dir = journalDir(request.config.root, target.name);
+  let journal = await readJournal(dir, target.name, target.registry.url, { newest: 1 });
   if (writes.length > 0) {
     journal = beginEntry(journal, request.record.release, journalTags, new Date().toISOString());
-    await writeJournal(file, journal);
+    journal = await storeLast(dir, journal);
     step(`flipping ${writes.length} tag(s)`);
   }
   const staged = await staging;
@@ -151,9 +153,15 @@ async function promoteTo(
   // The entry of an earlier run of this release cut short after its flip is closed too: its tags
   // are all in place (this plan found them so), only the record was missing.
   if (writes.length > 0 || unfinishedEntry(journal, request.record.release))
-    await writeJournal(file, completeEntry(journal, new Date().toISOString()));
+    await storeLast(dir, completeEntry(journal, new Date().toISOString()));
   const retention = await targetRetention(request.config, target, plan, client);
   return { target: target.name, totals, flip, referrersCopied, ...(retention ? { retention } : {}) };
+}
+
+/** Writes the journal's newest entry; the journal with that entry's id. */
+async function storeLast(dir: string, journal: Journal): Promise<Journal> {
+  const stored = await writeEntry(dir, journal, journal.entries.at(-1)!);
+  return { ...journal, entries: [...journal.entries.slice(0, -1), stored] };
 }
 
 function withSignal(signal: AbortSignal | undefined) {

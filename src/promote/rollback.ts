@@ -6,7 +6,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { putTagsGuarded } from '../registry/deletion-guard.js';
 import { RegistryError } from '../registry/errors.js';
 import type { FlipResult, TagWrite } from '../transfer/flip.js';
-import { type Journal, type JournalEntry, lastUndoable, writeJournal } from './journal.js';
+import { type Journal, type JournalEntry, lastUndoable, writeEntry } from './journal.js';
 
 export interface RollbackResult {
   entry: JournalEntry;
@@ -20,7 +20,7 @@ export interface RollbackResult {
 export async function rollback(
   client: RegistryClient,
   journal: Journal,
-  file: string,
+  dir: string,
 ): Promise<RollbackResult | null> {
   const entry = lastUndoable(journal);
   if (!entry) return null;
@@ -46,7 +46,6 @@ export async function rollback(
     const outcome = await client.deleteTag(t.repository, t.tag);
     (outcome === 'deleted' ? removed : leftInPlace).push(`${t.repository}:${t.tag}`);
   }
-  const done = { ...entry, rolledBackAt: new Date().toISOString() };
-  await writeJournal(file, { ...journal, entries: journal.entries.map((e) => (e === entry ? done : e)) });
+  const done = await writeEntry(dir, journal, { ...entry, rolledBackAt: new Date().toISOString() });
   return { entry: done, flip, restored: writes.length, removed, leftInPlace };
 }

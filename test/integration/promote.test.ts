@@ -8,6 +8,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { journalDir, readJournal } from '../../src/promote/journal.js';
 import { createAuthenticator } from '../../src/registry/auth/index.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { isIndex } from '../../src/registry/manifest-model.js';
@@ -285,10 +286,10 @@ describe('arbor promote', () => {
     expect(stopped.exitCode).not.toBe(0);
     expect(rerun.code, `${rerun.stdout}\n${rerun.stderr}`).toBe(0);
     expect(await digestsAtB('2025.1')).toEqual(next);
-    const journal = JSON.parse(await readFile(join(tree.dir, '.arbor', 'promote', 'site.json'), 'utf8'));
-    const last = journal.entries.at(-1);
+    const journal = await readJournal(journalDir(tree.dir, 'site'), 'site', b.host);
+    const last = journal.entries.at(-1)!;
     const flipStart = Date.parse(last.startedAt);
-    const flipEnd = Date.parse(last.completedAt);
+    const flipEnd = Date.parse(last.completedAt!);
     // Outside the flip window every snapshot is one whole release: the old one (as the kills left
     // it, never partly moved since tags are flipped only at the end) or the new one.
     const whole = (d: Record<string, string | null>) =>
@@ -301,12 +302,8 @@ describe('arbor promote', () => {
 
   it('rollback puts the previous digests back', async () => {
     const before = await digestsAtB('2025.1');
-    const journal = JSON.parse(await readFile(join(tree.dir, '.arbor', 'promote', 'site.json'), 'utf8'));
-    const moved = journal.entries.at(-1).tags as Array<{
-      repository: string;
-      tag: string;
-      previous: string | null;
-    }>;
+    const journal = await readJournal(journalDir(tree.dir, 'site'), 'site', b.host);
+    const moved = journal.entries.at(-1)!.tags;
     const rolled = await arbor(['promote', 'rollback', '--to', 'site', '--auto-approve']);
     expect(rolled.code, rolled.stderr).toBe(0);
     for (const t of moved) {

@@ -140,10 +140,10 @@ export function register(program: Command): void {
         ]);
         const { config } = await loadImageGraph(resolve(flags.file), { pathChecks: false });
         const [target] = selectTargets(config, [String(flags.to)]);
-        const { journalFile, readJournal } = await import('../../promote/journal.js');
+        const { journalDir, readJournal } = await import('../../promote/journal.js');
         const { rollback } = await import('../../promote/rollback.js');
-        const file = journalFile(config.root, target!.name);
-        const journal = await readJournal(file, target!.name, target!.registry.url);
+        const dir = journalDir(config.root, target!.name);
+        const journal = await readJournal(dir, target!.name, target!.registry.url);
         const clients = new RegistryClients(config, debugOptions(flags));
         try {
           const last = journal.entries.filter((e) => !e.rolledBackAt).at(-1);
@@ -156,7 +156,7 @@ export function register(program: Command): void {
           );
           if (!flags.autoApprove && !(await confirm('Roll back?', 'refusing to roll back without asking')))
             return 1;
-          const result = await rollback(clients.forRegistry(target!.registry), journal, file);
+          const result = await rollback(clients.forRegistry(target!.registry), journal, dir);
           if (!result) return 0;
           out(
             `${target!.name}: ${result.restored} tag(s) restored together in ${result.flip.windowMs} ms${result.removed.length ? `, ${result.removed.length} removed` : ''}.`,
