@@ -53,7 +53,8 @@ function store(root) {
     };
     return {
       read: (newest) => journal.readJournal(dir, 'site', 'b.example', newest ? { newest: 1 } : {}),
-      begin: (j, release) => storeLast(journal.beginEntry(j, release, tagsOf(release), new Date().toISOString())),
+      begin: (j, release) =>
+        storeLast(journal.beginEntry(j, release, tagsOf(release), new Date().toISOString())),
       complete: (j) => storeLast(journal.completeEntry(j, new Date().toISOString())),
       bytes: async () => {
         const { readdir } = await import('node:fs/promises');
