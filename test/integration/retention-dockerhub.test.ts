@@ -30,12 +30,18 @@ afterAll(async () => {
 });
 
 function hubClient(waits: number[] = [], extra: { password?: string; maxWaitMs?: number } = {}) {
+  // Sleeping moves the client's clock instead of the wall clock: after waiting out a 429 the
+  // client sees the time it would see for real (the rate-limit reset the fake Hub announced then
+  // lies behind it, or less than a second ahead), not a reset still 7 s away.
+  let slept = 0;
   return new DockerHubClient({
     baseUrl: hub.apiUrl,
     username: 'arbor-bot',
     password: extra.password ?? password,
+    now: () => Date.now() + slept,
     sleep: async (ms) => {
       waits.push(ms);
+      slept += ms;
     },
     ...(extra.maxWaitMs !== undefined ? { maxWaitMs: extra.maxWaitMs } : {}),
   });
