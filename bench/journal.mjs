@@ -8,7 +8,7 @@
 //
 //   npm run build && node bench/journal.mjs [--history 0,10,50] [--tags 300] [--runs 9] [--dist DIR]
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -57,7 +57,6 @@ function store(root) {
         storeLast(journal.beginEntry(j, release, tagsOf(release), new Date().toISOString())),
       complete: (j) => storeLast(journal.completeEntry(j, new Date().toISOString())),
       bytes: async () => {
-        const { readdir } = await import('node:fs/promises');
         const names = await readdir(dir).catch(() => []);
         let total = 0;
         for (const n of names) total += (await stat(path.join(dir, n))).size;

@@ -1,7 +1,7 @@
 // What each promotion target holds for the release: one HEAD per published tag (conditional on
 // the release's digest); for an image none of whose tags is on the release's digest, a HEAD of the
-// manifest by digest; for one whose manifest is missing, a HEAD per blob. Only HEADs at the target: a pull budget (Docker Hub
-// counts manifest GETs) is never spent on planning.
+// manifest by digest; for one whose manifest is missing, a HEAD per blob. Only HEADs at the
+// target: a pull budget (Docker Hub counts manifest GETs) is never spent on planning.
 import pLimit from 'p-limit';
 import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';

@@ -140,13 +140,13 @@ export function register(program: Command): void {
         ]);
         const { config } = await loadImageGraph(resolve(flags.file), { pathChecks: false });
         const [target] = selectTargets(config, [String(flags.to)]);
-        const { journalDir, readJournal } = await import('../../promote/journal.js');
+        const { journalDir, lastUndoable, readJournal } = await import('../../promote/journal.js');
         const { rollback } = await import('../../promote/rollback.js');
         const dir = journalDir(config.root, target!.name);
         const journal = await readJournal(dir, target!.name, target!.registry.url);
         const clients = new RegistryClients(config, debugOptions(flags));
         try {
-          const last = journal.entries.filter((e) => !e.rolledBackAt).at(-1);
+          const last = lastUndoable(journal);
           if (!last) {
             out(`Nothing to roll back at ${target!.name}.`);
             return 0;
