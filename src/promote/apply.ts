@@ -131,10 +131,12 @@ async function promoteTo(
         tag,
         manifest: { digest: manifest.digest, mediaType: manifest.mediaType, bytes: manifest.bytes },
       });
+      const key = `${image.targetRepository}:${tag}`;
       journalTags.push({
         repository: image.targetRepository,
         tag,
-        previous: plan.observed[`${image.targetRepository}:${tag}`] ?? null,
+        previous: plan.observed[key] ?? null,
+        ...(plan.unreadable?.includes(key) ? { previousUnreadable: true as const } : {}),
         next: image.digest,
       });
     }

@@ -17,8 +17,13 @@ import { writeFileAtomic } from '../write-atomic.js';
 export interface JournalTag {
   repository: string;
   tag: string;
-  /** Digest before the promotion; null when the tag did not exist. */
+  /** Digest before the promotion; null when the tag did not exist (or was unreadable). */
   previous: string | null;
+  /**
+   * The target could not read the tag before the promotion (it answered 500: a link a crash left
+   * empty), so what it named is unknown: rollback leaves it in place and says so.
+   */
+  previousUnreadable?: true;
   next: string;
 }
 
@@ -156,10 +161,18 @@ async function splitLegacyFile(dir: string): Promise<void> {
 export function beginEntry(journal: Journal, release: string, tags: JournalTag[], now: string): Journal {
   const last = unfinishedEntry(journal, release);
   if (last) {
-    const earlier = new Map(last.tags.map((t) => [`${t.repository}:${t.tag}`, t.previous]));
-    const merged = tags.map((t) => {
-      const key = `${t.repository}:${t.tag}`;
-      return earlier.has(key) ? { ...t, previous: earlier.get(key)! } : t;
+    const earlier = new Map(last.tags.map((t) => [`${t.repository}:${t.tag}`, t]));
+    const merged = tags.map((t): JournalTag => {
+      const first = earlier.get(`${t.repository}:${t.tag}`);
+      if (!first) return t;
+      // What the tag named before the first run, which this run may have found unreadable (that
+      // run was killed while writing it).
+      const { previousUnreadable: _now, ...rest } = t;
+      return {
+        ...rest,
+        previous: first.previous,
+        ...(first.previousUnreadable ? { previousUnreadable: true as const } : {}),
+      };
     });
     const moving = new Set(tags.map((t) => `${t.repository}:${t.tag}`));
     const kept = last.tags.filter((t) => !moving.has(`${t.repository}:${t.tag}`));

@@ -48,6 +48,12 @@ export interface TargetPlan {
   /** Every `repository:tag` the plan read at the target, with its digest then (null: absent). */
   observed: Record<string, string | null>;
   /**
+   * The `repository:tag`s of `observed` the target could not read (it answered 500: a link a crash
+   * left empty). Written again; their digest before is unknown (null in `observed`), so a
+   * rollback leaves them.
+   */
+  unreadable?: string[];
+  /**
    * The target lacks the release's record although it may have every tag: an earlier promotion
    * was cut short between its flip and the record. Apply writes it (and closes that journal entry).
    */

@@ -2,6 +2,11 @@
 // the release's digest); for an image none of whose tags is on the release's digest, a HEAD of the
 // manifest by digest; for one whose manifest is missing, a HEAD per blob. Only HEADs at the
 // target: a pull budget (Docker Hub counts manifest GETs) is never spent on planning.
+//
+// A registry killed while it wrote a link file can keep it empty, and then answers 500 for that
+// manifest or tag ever after, until a PUT writes the link again. Such answers are noted as
+// unreadable (the plan writes them again, plan.ts), not taken as a failed plan: a rerun after a
+// crash must converge.
 import pLimit from 'p-limit';
 import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -47,11 +52,20 @@ export async function observeTarget(
       const tags = selectTags(target, image.tags);
       // Each HEAD asks "still the release's manifest?" (If-None-Match): cheaper for the target
       // when it is, and the answer is the registry's either way.
+      const unreadable: string[] = [];
       const heads = await Promise.all(
-        tags.map((tag) => limit(() => client.headManifest(repository, tag, image))),
+        tags.map((tag) =>
+          limit(() =>
+            tagHeadOrUnreadable(client, repository, tag, image).then((h) => {
+              if (h === 'unreadable') unreadable.push(tag);
+              return h === 'unreadable' ? null : h;
+            }),
+          ),
+        ),
       );
       const at: ImageAtTarget = {
         tags: Object.fromEntries(tags.map((t, i) => [t, heads[i]?.digest ?? null])),
+        ...(unreadable.length > 0 ? { unreadableTags: unreadable } : {}),
       };
       if (tags.length > 0 && heads.some((h) => h?.digest !== image.digest)) {
         // Cached by SourceManifests; a failure is apply's to report, when it awaits the same read.
@@ -92,9 +106,8 @@ export async function observeTarget(
 
 /**
  * The HEAD of a manifest by digest; an error answer (5xx, after the client's retries) counts as
- * absent and is noted: a registry killed while it wrote a link file can keep it empty and answer
- * 500 for that manifest ever after, until a PUT writes the link again. The copy that follows
- * does, and reads the manifest back: a registry that still cannot read it stops the run there.
+ * absent and is noted. The copy that follows writes the link again and reads the manifest back:
+ * a registry that still cannot read it stops the run there.
  */
 async function headOrUnreadable(
   client: RegistryClient,
@@ -108,5 +121,26 @@ async function headOrUnreadable(
     if (!isServerError(e)) throw e;
     at.manifestUnreadable = true;
     return null;
+  }
+}
+
+/**
+ * The HEAD of a tag; 'unreadable' when the registry answers 500 (internal error) after the
+ * client's retries, as distribution does for a tag whose link a crash left empty. Only 500: a 502,
+ * 503 or 504 says the registry is unavailable, not that the tag is damaged, and still fails the
+ * plan (an unreadable tag's digest before the promotion is lost to rollback; an outage must not
+ * cost that).
+ */
+export async function tagHeadOrUnreadable(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  expected?: ManifestHead,
+): Promise<ManifestHead | null | 'unreadable'> {
+  try {
+    return await client.headManifest(repository, tag, expected);
+  } catch (e) {
+    if (e instanceof RegistryError && e.status === 500) return 'unreadable';
+    throw e;
   }
 }

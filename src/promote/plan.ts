@@ -20,6 +20,11 @@ export interface ImageAtTarget {
    * back, like a missing one (a file a crash left empty in the registry's storage).
    */
   manifestUnreadable?: boolean;
+  /**
+   * Tags the target answered 500 for (a link a crash left empty): written again. What they named
+   * before cannot be known; their `tags` entry is null.
+   */
+  unreadableTags?: string[];
 }
 
 /** The release's tags this target publishes: those matching one of its `tags` regexes (all without any). */
@@ -47,12 +52,19 @@ export interface TargetPlanInput {
   manifestGetsNeeded?: number;
   /** Whether the target holds the release's record (absent: a promotion cut short after its flip). */
   recordPresent?: boolean;
+  /**
+   * `repository:tag` → digest, for the tags an unfinished earlier run of this release's promotion
+   * to this target was flipping (its journal entry). An immutable tag it left unreadable is its
+   * own unfinished write, written again; any other unreadable immutable tag is refused.
+   */
+  resuming?: ReadonlyMap<string, string>;
 }
 
 export function planTarget(input: TargetPlanInput): TargetPlan {
   const { target } = input;
   const problems: string[] = [...(input.sourceProblems ?? [])];
   const observedTags: Record<string, string | null> = {};
+  const unreadableTags: string[] = [];
   // Blobs shared by several images count once: the engine sends each once (others mount it).
   const missingBlobs = new Map<string, number>();
   const images = input.images.map((image): PromoteImage => {
@@ -80,11 +92,21 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     const reasons: string[] = [];
     const tagsToWrite: string[] = [];
     for (const tag of tags) {
+      const key = `${repository}:${tag}`;
       const now = there.tags[tag] ?? null;
-      observedTags[`${repository}:${tag}`] = now;
+      observedTags[key] = now;
       if (now === image.digest) continue;
       tagsToWrite.push(tag);
-      if (now === null) reasons.push(`tag ${tag} is new here`);
+      if (there.unreadableTags?.includes(tag)) {
+        unreadableTags.push(key);
+        const immutable = firstMatch(target.immutableTags, tag) !== undefined;
+        if (!immutable || input.resuming?.get(key) === image.digest)
+          reasons.push(`tag ${tag} is unreadable here (the registry answered 500 for it): written again`);
+        else
+          problems.push(
+            `image ${image.name}: tag ${tag} is immutable at ${target.name} and unreadable there (the registry answered 500 for it, as for a link a crash left empty): whether writing it would move it cannot be told; repair or remove the tag at the registry, then run again`,
+          );
+      } else if (now === null) reasons.push(`tag ${tag} is new here`);
       else {
         reasons.push(`tag ${tag} moves here from ${now.slice(7, 19)}`);
         if (firstMatch(target.immutableTags, tag) !== undefined)
@@ -135,6 +157,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     ...(input.gate ? { gate: input.gate } : {}),
     ...(budget ? { budget } : {}),
     observed: observedTags,
+    ...(unreadableTags.length > 0 ? { unreadable: unreadableTags } : {}),
     ...(input.recordPresent === false ? { recordMissing: true } : {}),
     summary: {
       copy: count('copy'),

@@ -10,8 +10,9 @@ import { readRecord, releasesRepository, type StoredRecord } from '../release/st
 import { BlobLedger } from '../transfer/ledger.js';
 import { SourceManifests } from '../transfer/source-manifests.js';
 import { runGate } from './gate.js';
+import { journalDir, readJournal, unfinishedEntry } from './journal.js';
 import { PROMOTE_PLAN_FORMAT_VERSION, type PromotePlan, type TargetPlan } from './model.js';
-import { observeTarget } from './observe.js';
+import { observeTarget, tagHeadOrUnreadable } from './observe.js';
 import { planTarget } from './plan.js';
 
 export interface PromotePlanRequest {
@@ -89,12 +90,17 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         prefetch: request.prefetch ?? false,
         ledger,
       }),
-      // One HEAD: is the release's record there (a promotion cut short after its flip has none)?
-      client.headManifest(
+      // One HEAD: is the release's record there (a promotion cut short after its flip has none,
+      // or an unreadable tag if the registry was killed while writing it: written again too)?
+      tagHeadOrUnreadable(
+        client,
         releasesRepository(target.registry.namespace, config.releases.repository),
         request.release,
       ),
     ]);
+    const resuming = [...observed.values()].some((at) => at.unreadableTags)
+      ? await resumedTags(config.root, target, record.release)
+      : undefined;
     const copies = record.images.filter((i) => observed.get(i.name)?.manifestPresent === false);
     const referrers = await Promise.all(copies.map((i) => source.listReferrers(i.repository, i.digest)));
     const withReferrers = referrers.filter((r) => r.manifests.length > 0).length;
@@ -109,7 +115,8 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         ...(rateLimit ? { rateLimit } : {}),
         // Per image with referrers: the target's referrers list, and its fallback index.
         manifestGetsNeeded: withReferrers * 2,
-        recordPresent: recordHead !== null,
+        recordPresent: recordHead !== null && recordHead !== 'unreadable',
+        ...(resuming ? { resuming } : {}),
       }),
     );
   }
@@ -128,4 +135,13 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     targets,
     ledgers,
   };
+}
+
+/** The tags an unfinished earlier run of this release's promotion to `target` was flipping. */
+async function resumedTags(root: string, target: PromoteTarget, release: string) {
+  const journal = await readJournal(journalDir(root, target.name), target.name, target.registry.url, {
+    newest: 1,
+  });
+  const entry = unfinishedEntry(journal, release);
+  return new Map((entry?.tags ?? []).map((t) => [`${t.repository}:${t.tag}`, t.next]));
 }

@@ -427,6 +427,48 @@ describe('arbor promote', () => {
     );
     expect(await digestsAtB('2025.1')).toEqual(next);
   });
+
+  it('a tag whose link a crash left empty at the target is written again (rollback leaves it); an immutable one is refused', async () => {
+    await applyNextPatch(10, 'lists/glance.txt', '# release 11\n');
+    const before = await digestsAtB('2025.1');
+    const next = await digestsAtA('2025.1');
+    // glance-base's 2025.1 at B with its current link emptied, as registry B killed in the middle
+    // of that tag's PUT leaves it: B answers 500 for the tag from then on.
+    const tagLink = (name: string, tag: string) =>
+      join(b.storageDir, `docker/registry/v2/repositories/site/${name}/_manifests/tags/${tag}/current/link`);
+    await writeFile(tagLink('glance-base', '2025.1'), '');
+    await expect(clientB.headManifest('site/glance-base', '2025.1')).rejects.toMatchObject({ status: 500 });
+    const promoted = await arbor(['promote', 'apply', '--auto-approve']);
+    expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
+    expect(promoted.stdout).toContain(
+      'tag 2025.1 is unreadable here (the registry answered 500 for it): written again',
+    );
+    expect(await digestsAtB('2025.1')).toEqual(next);
+    // What it named before is unknown: rollback puts the others back and leaves it, saying so.
+    const back = await arbor(['promote', 'rollback', '--to', 'site', '--auto-approve']);
+    expect(back.code, `${back.stdout}\n${back.stderr}`).toBe(0);
+    expect(back.stdout).toContain(
+      'Left in place (unreadable at the target before that promotion, so what they named is unknown): site/glance-base:2025.1',
+    );
+    expect(await digestsAtB('2025.1')).toEqual({ ...before, 'glance-base': next['glance-base'] });
+
+    // An immutable tag left unreadable by no unfinished promotion of this release: arbor cannot
+    // tell whether writing it would move it. Refused before anything moves.
+    await writeFile(tagLink('glance-api', '2025.1-p11'), '');
+    const mark = (await b.log()).length;
+    const refused = await arbor(['promote', 'apply', '--auto-approve']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain(
+      'image glance-api: tag 2025.1-p11 is immutable at site and unreadable there (the registry answered 500 for it',
+    );
+    expect(requestsSince(await b.log(), mark, /"(PUT|POST|PATCH|DELETE) /)).toEqual([]);
+    // The operator removes the damaged tag; the next run converges.
+    await rm(dirname(dirname(tagLink('glance-api', '2025.1-p11'))), { recursive: true });
+    const rerun = await arbor(['promote', 'apply', '--auto-approve']);
+    expect(rerun.code, `${rerun.stdout}\n${rerun.stderr}`).toBe(0);
+    expect(await digestsAtB('2025.1')).toEqual(next);
+    expect(await digestsAtB('2025.1-p11')).toEqual(await digestsAtA('2025.1-p11'));
+  });
 });
 
 /** The pid of the registry listening on `port` (to kill -9 it, as a crash would). */

@@ -165,6 +165,10 @@ export function register(program: Command): void {
             out(
               `Left in place (new with that promotion; this registry cannot delete a tag alone): ${result.leftInPlace.join(', ')}`,
             );
+          if (result.unknownBefore.length > 0)
+            out(
+              `Left in place (unreadable at the target before that promotion, so what they named is unknown): ${result.unknownBefore.join(', ')}`,
+            );
           return 0;
         } finally {
           await clients.close();
@@ -324,6 +328,7 @@ function refuseStale(file: string, saved: PromotePlan, fresh: PromotePlan): void
       target: t.target,
       images: t.images.map((i) => [i.name, i.digest, i.action, i.tagsToWrite]),
       observed: t.observed,
+      unreadable: t.unreadable ?? [],
     }));
   const differences: string[] = [];
   if (saved.release.digest !== fresh.release.digest)

@@ -49,6 +49,25 @@ describe('journal entries (pure)', () => {
     ]);
   });
 
+  it('a rerun keeps what the first run knew of a tag it then found unreadable (killed while writing it)', () => {
+    const first = beginEntry(empty, 'p1', [tag('k/a', '1', d(1), d(2)), tag('k/b', '1', null, d(4))], 't0');
+    const unreadable = (t: JournalTag): JournalTag => ({ ...t, previous: null, previousUnreadable: true });
+    const rerun = beginEntry(
+      first,
+      'p1',
+      [unreadable(tag('k/a', '1', null, d(2))), unreadable(tag('k/c', '1', null, d(5)))],
+      't9',
+    );
+    expect(rerun.entries[0]!.tags).toEqual([
+      tag('k/b', '1', null, d(4)),
+      tag('k/a', '1', d(1), d(2)),
+      unreadable(tag('k/c', '1', null, d(5))),
+    ]);
+    // Unreadable in the first run too: still unknown.
+    const again = beginEntry(rerun, 'p1', [tag('k/c', '1', d(5), d(5))], 't10');
+    expect(again.entries[0]!.tags.at(-1)).toEqual(unreadable(tag('k/c', '1', null, d(5))));
+  });
+
   it('rollback undoes the newest entry not rolled back yet', () => {
     const journal: Journal = {
       ...empty,

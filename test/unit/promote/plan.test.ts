@@ -75,3 +75,41 @@ describe('planTarget: a manifest the target cannot read', () => {
     expect(t.images[0]!.reasons[0]).toBe('not at site: 1 blob(s), 7 bytes missing in its repository');
   });
 });
+
+describe('planTarget: a tag the target cannot read (a link a crash left empty)', () => {
+  const unreadable = new Map([
+    ['keystone', { tags: { '2025.1': null }, manifestPresent: true, unreadableTags: ['2025.1'] }],
+  ]);
+
+  it('is written again, said why, and listed as unreadable (its digest before is unknown)', () => {
+    const t = planTarget({ target, images: [image], observed: unreadable, recordPresent: true });
+    expect(t.problems).toEqual([]);
+    expect(t.images[0]).toMatchObject({ action: 'tag', tagsToWrite: ['2025.1'] });
+    expect(t.images[0]!.reasons).toEqual([
+      'tag 2025.1 is unreadable here (the registry answered 500 for it): written again',
+    ]);
+    expect(t.unreadable).toEqual(['site/keystone:2025.1']);
+    expect(t.observed).toEqual({ 'site/keystone:2025.1': null });
+  });
+
+  it('an immutable one is refused: whether writing it would move it cannot be told', () => {
+    const immutable = { ...target, immutableTags: ['^2025\\.1$'] };
+    const t = planTarget({ target: immutable, images: [image], observed: unreadable, recordPresent: true });
+    expect(t.problems).toEqual([
+      'image keystone: tag 2025.1 is immutable at site and unreadable there (the registry answered 500 for it, as for a link a crash left empty): whether writing it would move it cannot be told; repair or remove the tag at the registry, then run again',
+    ]);
+  });
+
+  it('an immutable one an unfinished run of this release was writing to this digest is written again', () => {
+    const immutable = { ...target, immutableTags: ['^2025\\.1$'] };
+    const resuming = new Map([['site/keystone:2025.1', DIGEST]]);
+    const t = planTarget({ target: immutable, images: [image], observed: unreadable, resuming });
+    expect(t.problems).toEqual([]);
+    expect(t.images[0]!.tagsToWrite).toEqual(['2025.1']);
+    // Another digest in that run's entry is not this write: refused.
+    const other = new Map([['site/keystone:2025.1', `sha256:${'e'.repeat(64)}`]]);
+    expect(
+      planTarget({ target: immutable, images: [image], observed: unreadable, resuming: other }).problems,
+    ).toHaveLength(1);
+  });
+});
