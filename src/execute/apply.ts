@@ -17,6 +17,7 @@ import type { RegistryClients } from '../plan/clients.js';
 import type { DesiredImage, DesiredState } from '../plan/desired.js';
 import type { Plan, PlannedImage } from '../plan/model.js';
 import { parseReference } from '../registry/reference.js';
+import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
 import type { GitInfo } from '../render/git.js';
 import { extraBuildArgs } from '../render/render.js';
 import { BlobLedger } from '../transfer/ledger.js';
@@ -218,9 +219,14 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
     return { digest: m.digest, mediaType: m.mediaType, bytes: m.bytes };
   };
 
-  /** The image another apply published under this fingerprint tag, if any. */
-  const fingerprintTagNow = (want: DesiredImage) =>
-    home.headManifest(want.repositoryPath, want.fingerprintTag);
+  /**
+   * The image another apply published under this fingerprint tag, if any. A tag the registry
+   * cannot read (registry/unreadable.ts) names none: this apply pushes it again.
+   */
+  const fingerprintTagNow = async (want: DesiredImage) => {
+    const head = await headOrUnreadable(home, want.repositoryPath, want.fingerprintTag);
+    return head === UNREADABLE ? null : head;
+  };
 
   /** Builds the image locally under all its refs; with a content fingerprint, measures it. */
   const buildLocally = async (want: DesiredImage, signal: AbortSignal, noCache: boolean) => {

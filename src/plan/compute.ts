@@ -22,6 +22,9 @@ export interface ComputeOptions {
   deletions?: PlannedDeletion[];
 }
 
+/** Why a tag read as absent although the registry has it (registry/unreadable.ts). */
+const UNREADABLE_NOTE = 'is unreadable at the registry (it answered 500, as for a link a crash left empty)';
+
 export function computePlan(desired: DesiredState, observation: Observation, options: ComputeOptions): Plan {
   const planned = new Map<string, PlannedImage>();
   for (const name of desired.order) {
@@ -33,9 +36,12 @@ export function computePlan(desired: DesiredState, observation: Observation, opt
     let reasons: string[];
     let tagsToAdd: string[];
 
+    const unreadable = (tag: string) => seen.unreadable?.includes(tag) ?? false;
     if (!seen.fingerprintDigest) {
       action = 'build';
-      reasons = buildReasons(image.parent, parentBuilt, image.inputs, seen.previous);
+      reasons = unreadable(image.fingerprintTag)
+        ? [`fingerprint tag ${image.fingerprintTag} ${UNREADABLE_NOTE}: built and pushed again`]
+        : buildReasons(image.parent, parentBuilt, image.inputs, seen.previous);
       tagsToAdd = [...image.tags, image.fingerprintTag];
     } else {
       tagsToAdd = image.tags.filter((tag) => seen.tags[tag] !== seen.fingerprintDigest);
@@ -43,9 +49,11 @@ export function computePlan(desired: DesiredState, observation: Observation, opt
       reasons =
         action === 'tag'
           ? tagsToAdd.map((tag) =>
-              seen.tags[tag]
-                ? `tag ${tag} moves here from ${shortDigest(seen.tags[tag]!)}`
-                : `new tag ${tag} requested`,
+              unreadable(tag)
+                ? `tag ${tag} ${UNREADABLE_NOTE}: written again`
+                : seen.tags[tag]
+                  ? `tag ${tag} moves here from ${shortDigest(seen.tags[tag]!)}`
+                  : `new tag ${tag} requested`,
             )
           : ['up to date'];
     }

@@ -1,10 +1,13 @@
 // Observed state: what the registry holds for the desired images. The registry is the state:
 // one HEAD of the fingerprint tag per image answers "is it built?"; then only what is needed —
 // a HEAD per wanted tag of built images (to find missing or moved tags), and for images that
-// must be built, the image currently at their first tag (to say which input changed).
+// must be built, the image currently at their first tag (to say which input changed). A tag the
+// registry answers 500 for (a link a crash left empty, registry/unreadable.ts) reads as absent
+// and is noted: the image is pushed or tagged again, which writes the link again.
 import pLimit from 'p-limit';
 import { decodeInputsLabel, INPUTS_LABEL } from '../fingerprint/inputs-label.js';
 import type { RegistryClient } from '../registry/client.js';
+import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
 import type { DesiredState } from './desired.js';
 
 export interface ObservedImage {
@@ -15,6 +18,8 @@ export interface ObservedImage {
   tags: Record<string, string | null>;
   /** For images to build: the tag the previous inputs were read from, and those inputs. */
   previous: { tag: string; digest: string; inputs: Map<string, string> | null } | null;
+  /** Tags (the fingerprint tag among them) the registry answered 500 for: read as absent. */
+  unreadable?: string[];
 }
 
 export interface Observation {
@@ -31,9 +36,10 @@ export async function observe(
   // 64 in flight over the client's 8 connections: it pipelines HEADs (see registry/client.ts).
   const limit = pLimit(options.concurrency ?? 64);
   const observed: Record<string, string | null> = {};
-  const head = async (repositoryPath: string, repository: string, tag: string) => {
-    const result = await limit(() => client.headManifest(repositoryPath, tag));
-    const digest = result?.digest ?? null;
+  const head = async (repositoryPath: string, repository: string, tag: string, damaged: string[]) => {
+    const result = await limit(() => headOrUnreadable(client, repositoryPath, tag));
+    if (result === UNREADABLE) damaged.push(tag);
+    const digest = result === UNREADABLE ? null : (result?.digest ?? null);
     observed[`${repository}:${tag}`] = digest;
     return digest;
   };
@@ -42,19 +48,25 @@ export async function observe(
   await Promise.all(
     desired.order.map(async (name) => {
       const image = desired.images.get(name)!;
-      const fingerprintDigest = await head(image.repositoryPath, image.repository, image.fingerprintTag);
+      const damaged: string[] = [];
+      const fingerprintDigest = await head(
+        image.repositoryPath,
+        image.repository,
+        image.fingerprintTag,
+        damaged,
+      );
       const tags: Record<string, string | null> = {};
       let previous: ObservedImage['previous'] = null;
       if (fingerprintDigest) {
         await Promise.all(
           image.tags.map(async (tag) => {
-            tags[tag] = await head(image.repositoryPath, image.repository, tag);
+            tags[tag] = await head(image.repositoryPath, image.repository, tag, damaged);
           }),
         );
       } else {
         // The image is rebuilt; read what its first tag holds now to explain why.
         for (const tag of image.tags.slice(0, 1)) {
-          const digest = await head(image.repositoryPath, image.repository, tag);
+          const digest = await head(image.repositoryPath, image.repository, tag, damaged);
           tags[tag] = digest;
           if (!digest) continue;
           const manifest = await limit(() => client.getManifest(image.repositoryPath, digest));
@@ -63,7 +75,13 @@ export async function observe(
           previous = { tag, digest, inputs: label ? decodeInputsLabel(label) : null };
         }
       }
-      images.set(name, { name, fingerprintDigest, tags, previous });
+      images.set(name, {
+        name,
+        fingerprintDigest,
+        tags,
+        previous,
+        ...(damaged.length > 0 ? { unreadable: damaged } : {}),
+      });
     }),
   );
   return { images, observed };

@@ -2,16 +2,13 @@
 // the release's digest); for an image none of whose tags is on the release's digest, a HEAD of the
 // manifest by digest; for one whose manifest is missing, a HEAD per blob. Only HEADs at the
 // target: a pull budget (Docker Hub counts manifest GETs) is never spent on planning.
-//
-// A registry killed while it wrote a link file can keep it empty, and then answers 500 for that
-// manifest or tag ever after, until a PUT writes the link again. Such answers are noted as
-// unreadable (the plan writes them again, plan.ts), not taken as a failed plan: a rerun after a
-// crash must converge.
+// A tag or manifest the target answers 500 for (registry/unreadable.ts) is noted as unreadable:
+// the plan writes it again (plan.ts).
 import pLimit from 'p-limit';
 import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
-import { isServerError, RegistryError } from '../registry/errors.js';
-import type { ManifestHead } from '../registry/manifest-model.js';
+import { RegistryError } from '../registry/errors.js';
+import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
 import type { ReleaseImage } from '../release/record.js';
 import type { BlobLedger } from '../transfer/ledger.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
@@ -56,9 +53,10 @@ export async function observeTarget(
       const heads = await Promise.all(
         tags.map((tag) =>
           limit(() =>
-            tagHeadOrUnreadable(client, repository, tag, image).then((h) => {
-              if (h === 'unreadable') unreadable.push(tag);
-              return h === 'unreadable' ? null : h;
+            headOrUnreadable(client, repository, tag, image).then((h) => {
+              if (h !== UNREADABLE) return h;
+              unreadable.push(tag);
+              return null;
             }),
           ),
         ),
@@ -73,7 +71,7 @@ export async function observeTarget(
         // A tag already on the release's digest says the manifest is there: no HEAD by digest.
         at.manifestPresent =
           heads.some((h) => h?.digest === image.digest) ||
-          (await followUp(() => headOrUnreadable(client, repository, image.digest, at))) !== null;
+          (await followUp(() => manifestHead(client, repository, image.digest, at))) !== null;
         if (!at.manifestPresent) {
           // The plan counts what refers to each image to copy: asked now, beside the blob HEADs,
           // not after every image was observed (cached by SourceManifests; failures are the plan's).
@@ -105,42 +103,13 @@ export async function observeTarget(
 }
 
 /**
- * The HEAD of a manifest by digest; an error answer (5xx, after the client's retries) counts as
- * absent and is noted. The copy that follows writes the link again and reads the manifest back:
- * a registry that still cannot read it stops the run there.
+ * The HEAD of a manifest by digest; unreadable counts as absent and is noted. The copy that
+ * follows writes the link again and reads the manifest back: a registry that still cannot read it
+ * stops the run there.
  */
-async function headOrUnreadable(
-  client: RegistryClient,
-  repository: string,
-  digest: string,
-  at: ImageAtTarget,
-): Promise<ManifestHead | null> {
-  try {
-    return await client.headManifest(repository, digest);
-  } catch (e) {
-    if (!isServerError(e)) throw e;
-    at.manifestUnreadable = true;
-    return null;
-  }
-}
-
-/**
- * The HEAD of a tag; 'unreadable' when the registry answers 500 (internal error) after the
- * client's retries, as distribution does for a tag whose link a crash left empty. Only 500: a 502,
- * 503 or 504 says the registry is unavailable, not that the tag is damaged, and still fails the
- * plan (an unreadable tag's digest before the promotion is lost to rollback; an outage must not
- * cost that).
- */
-export async function tagHeadOrUnreadable(
-  client: RegistryClient,
-  repository: string,
-  tag: string,
-  expected?: ManifestHead,
-): Promise<ManifestHead | null | 'unreadable'> {
-  try {
-    return await client.headManifest(repository, tag, expected);
-  } catch (e) {
-    if (e instanceof RegistryError && e.status === 500) return 'unreadable';
-    throw e;
-  }
+async function manifestHead(client: RegistryClient, repository: string, digest: string, at: ImageAtTarget) {
+  const head = await headOrUnreadable(client, repository, digest);
+  if (head !== UNREADABLE) return head;
+  at.manifestUnreadable = true;
+  return null;
 }

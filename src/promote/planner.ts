@@ -5,6 +5,7 @@ import { ArborError, type Diagnostic, error } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { DigestCache } from '../registry/digest-cache.js';
+import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { readRecord, releasesRepository, type StoredRecord } from '../release/store.js';
 import { BlobLedger } from '../transfer/ledger.js';
@@ -12,7 +13,7 @@ import { SourceManifests } from '../transfer/source-manifests.js';
 import { runGate } from './gate.js';
 import { journalDir, readJournal, unfinishedEntry } from './journal.js';
 import { PROMOTE_PLAN_FORMAT_VERSION, type PromotePlan, type TargetPlan } from './model.js';
-import { observeTarget, tagHeadOrUnreadable } from './observe.js';
+import { observeTarget } from './observe.js';
 import { planTarget } from './plan.js';
 
 export interface PromotePlanRequest {
@@ -92,7 +93,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
       }),
       // One HEAD: is the release's record there (a promotion cut short after its flip has none,
       // or an unreadable tag if the registry was killed while writing it: written again too)?
-      tagHeadOrUnreadable(
+      headOrUnreadable(
         client,
         releasesRepository(target.registry.namespace, config.releases.repository),
         request.release,
@@ -115,7 +116,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         ...(rateLimit ? { rateLimit } : {}),
         // Per image with referrers: the target's referrers list, and its fallback index.
         manifestGetsNeeded: withReferrers * 2,
-        recordPresent: recordHead !== null && recordHead !== 'unreadable',
+        recordPresent: recordHead !== null && recordHead !== UNREADABLE,
         ...(resuming ? { resuming } : {}),
       }),
     );

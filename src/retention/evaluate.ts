@@ -52,6 +52,15 @@ export function evaluateRetention(input: RetentionInput): RetentionOutcome {
     // A rule that selects a repository is in use even while the repository holds nothing yet
     // (a new tree before its first apply); the warning is for rules whose globs match nothing.
     for (const r of rules) used.add(r.index);
+    if (history.unreadableTags?.length) {
+      // What those tags name is unknown: any digest of the repository may be one someone wants.
+      diagnostics.push(
+        warning(
+          `${prefix}${history.repository}: nothing deleted there this run; the registry answered 500 for tag(s) ${history.unreadableTags.join(', ')} (as for a link a crash left empty), so what they name is unknown`,
+        ),
+      );
+      continue;
+    }
     const result = evaluateRepository(
       history,
       rules,

@@ -35,6 +35,11 @@ export interface RepositoryHistory {
   /** Indexes of the retention rules that select this repository. */
   rules: number[];
   artifacts: Artifact[];
+  /**
+   * Tags the registry answered 500 for (a link a crash left empty, registry/unreadable.ts): what
+   * they name is unknown, so nothing of the repository is deleted while any is there.
+   */
+  unreadableTags?: string[];
 }
 
 export interface KeptArtifact {

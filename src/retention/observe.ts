@@ -8,14 +8,16 @@
 // asked live, in one of two ways chosen by the tag hints (tag-hints.ts): a HEAD with the full
 // Accept list when the tag's last digest is cached (a second run over the same repositories only
 // lists tags and HEADs them), else one GET of the manifest by tag (a first run costs one request
-// per tag for the mapping and the manifest together, not a HEAD and then a GET).
+// per tag for the mapping and the manifest together, not a HEAD and then a GET). A tag the
+// registry answers 500 for (a link a crash left empty, registry/unreadable.ts) is reported, not
+// fatal: evaluate.ts deletes nothing in its repository, and the apply that rewrites it can run.
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { RegistryClient } from '../registry/client.js';
 import { getImageConfigBytes, parseImageConfig } from '../registry/config-blob.js';
 import { describeRef } from '../registry/context.js';
 import { isMarkerTag } from '../registry/deletion-guard.js';
 import type { DigestCache } from '../registry/digest-cache.js';
-import { unlessNotFound } from '../registry/errors.js';
+import { RegistryError, unlessNotFound } from '../registry/errors.js';
 import {
   defaultChild,
   type ImageManifestJson,
@@ -63,17 +65,28 @@ export async function observeRepositories(
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
   const entries = [...selections].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return Promise.all(
-    entries.map(async ([repository, rules]) => ({
-      repository,
-      rules,
-      artifacts: await observeArtifacts(client, repository, { ...options, limit }),
-    })),
+    entries.map(async ([repository, rules]): Promise<RepositoryHistory> => {
+      const unreadable: string[] = [];
+      const artifacts = await observeArtifacts(client, repository, {
+        ...options,
+        limit,
+        onUnreadableTag: (tag) => unreadable.push(tag),
+      });
+      return {
+        repository,
+        rules,
+        artifacts,
+        ...(unreadable.length > 0 ? { unreadableTags: unreadable } : {}),
+      };
+    }),
   );
 }
 
 export interface ObserveArtifactsOptions extends Omit<ObserveOptions, 'concurrency'> {
   /** Shared bound on requests in flight (default: its own, DEFAULT_CONCURRENCY). */
   limit?: LimitFunction;
+  /** Told each tag the registry answered 500 for (left out of the artifacts); without it, such a tag fails. */
+  onUnreadableTag?: (tag: string) => void;
 }
 
 /** Every artifact of one repository; none when the repository does not exist. */
@@ -92,23 +105,32 @@ export async function observeArtifacts(
   const lastSeen = previous?.tags ?? new Map<string, string>();
   const digestOfTag = new Map<string, string>();
   const manifests = new Map<string, Manifest>();
+  // What the tag names: digestOfTag, and its manifest when it was read whole.
+  const readTag = async (tag: string): Promise<void> => {
+    if (askTagWith(client.registry, lastSeen.get(tag), cache) === 'GET') {
+      // A tag deleted between the listing and now is simply not there any more.
+      const m = await unlessNotFound(client.getManifest(repository, tag), null);
+      if (!m) return;
+      digestOfTag.set(tag, m.digest);
+      if (!manifests.has(m.digest)) {
+        manifests.set(m.digest, m);
+        await cache?.put(m.digest, m.bytes, m.mediaType);
+      }
+      return;
+    }
+    const head = await client.headManifest(repository, tag);
+    // A tag deleted between the listing and now is simply not there any more.
+    if (head) digestOfTag.set(tag, head.digest);
+  };
   await Promise.all(
     tags.map((tag) =>
       limit(async () => {
-        if (askTagWith(client.registry, lastSeen.get(tag), cache) === 'GET') {
-          // A tag deleted between the listing and now is simply not there any more.
-          const m = await unlessNotFound(client.getManifest(repository, tag), null);
-          if (!m) return;
-          digestOfTag.set(tag, m.digest);
-          if (!manifests.has(m.digest)) {
-            manifests.set(m.digest, m);
-            await cache?.put(m.digest, m.bytes, m.mediaType);
-          }
-          return;
+        try {
+          await readTag(tag);
+        } catch (e) {
+          if (!(options.onUnreadableTag && e instanceof RegistryError && e.status === 500)) throw e;
+          options.onUnreadableTag(tag);
         }
-        const head = await client.headManifest(repository, tag);
-        // A tag deleted between the listing and now is simply not there any more.
-        if (head) digestOfTag.set(tag, head.digest);
       }),
     ),
   );

@@ -1,10 +1,13 @@
 // What the site holds, for a sync: per image one HEAD per tag (conditional on the release's
 // digest); for an image not all on the release's digest, a HEAD of its manifest; for one whose
 // manifest is missing, its blobs (from the source's manifests), a HEAD of each at the site, the
-// deltas its referrers list at the source, and a HEAD of each delta's base at the site.
+// deltas its referrers list at the source, and a HEAD of each delta's base at the site. A tag or
+// manifest the site answers 500 for (a link a crash left empty, registry/unreadable.ts) is
+// written again, like a missing one.
 import pLimit from 'p-limit';
 import { deltasForImage } from '../delta/rebuild.js';
 import type { RegistryClient } from '../registry/client.js';
+import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
 import type { ReleaseImage } from '../release/record.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
 import type { ImageFacts } from './plan.js';
@@ -29,9 +32,11 @@ export async function observeSync(
     images.map(async (image): Promise<ImageFacts> => {
       const repository = targetRepository(image);
       // Conditional on the release's digest (If-None-Match): cheaper for a site that has it.
-      const heads = await Promise.all(
-        image.tags.map((t) => limit(() => target.headManifest(repository, t, image))),
+      const answers = await Promise.all(
+        image.tags.map((t) => limit(() => headOrUnreadable(target, repository, t, image))),
       );
+      const heads = answers.map((h) => (h === UNREADABLE ? null : h));
+      const unreadableTags = image.tags.filter((_, i) => answers[i] === UNREADABLE);
       const fact: ImageFacts = {
         name: image.name,
         sourceRepository: image.repository,
@@ -39,9 +44,12 @@ export async function observeSync(
         digest: image.digest,
         tags: image.tags,
         tagsAtTarget: Object.fromEntries(image.tags.map((t, i) => [t, heads[i]?.digest ?? null])),
+        ...(unreadableTags.length > 0 ? { unreadableTags } : {}),
       };
       if (heads.every((h) => h?.digest === image.digest)) return fact;
-      fact.manifestPresent = (await limit(() => target.headManifest(repository, image.digest))) !== null;
+      const manifest = await limit(() => headOrUnreadable(target, repository, image.digest));
+      if (manifest === UNREADABLE) fact.manifestUnreadable = true;
+      fact.manifestPresent = manifest !== null && manifest !== UNREADABLE;
       if (fact.manifestPresent) return fact;
       fact.blobs = await source.blobs(image.repository, image.digest);
       const present = await Promise.all(

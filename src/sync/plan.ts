@@ -16,6 +16,10 @@ export interface ImageFacts {
   tagsAtTarget: Record<string, string | null>;
   /** The manifest is at the target already (undefined: not asked, every tag was on it). */
   manifestPresent?: boolean;
+  /** The target answered 500 for the manifest (a link a crash left empty): copied again. */
+  manifestUnreadable?: boolean;
+  /** Tags the target answered 500 for (null in tagsAtTarget): written again. */
+  unreadableTags?: string[];
   /** Config and layer blobs of the image (index children's too), when the manifest is missing. */
   blobs?: Descriptor[];
   deltas?: PublishedDelta[];
@@ -44,9 +48,11 @@ export function planSync(input: SyncPlanInput): SyncPlan {
   const images = input.images.map((facts): SyncImage => {
     const tagsToWrite = facts.tags.filter((t) => facts.tagsAtTarget[t] !== facts.digest);
     const reasons = tagsToWrite.map((t) =>
-      facts.tagsAtTarget[t]
-        ? `tag ${t} moves from ${facts.tagsAtTarget[t]!.slice(7, 19)}`
-        : `tag ${t} is new`,
+      facts.unreadableTags?.includes(t)
+        ? `tag ${t} is unreadable at the site (it answered 500): written again`
+        : facts.tagsAtTarget[t]
+          ? `tag ${t} moves from ${facts.tagsAtTarget[t]!.slice(7, 19)}`
+          : `tag ${t} is new`,
     );
     const base = {
       name: facts.name,
@@ -81,7 +87,7 @@ export function planSync(input: SyncPlanInput): SyncPlan {
       action: 'copy',
       layers,
       reasons: [
-        `not at the site: ${counts('present')} blob(s) there already, ${counts('delta')} from deltas, ${counts('whole')} whole`,
+        `${facts.manifestUnreadable ? 'unreadable at the site (it answered 500 for the manifest): written again' : 'not at the site'}: ${counts('present')} blob(s) there already, ${counts('delta')} from deltas, ${counts('whole')} whole`,
         ...reasons,
       ],
     };

@@ -262,6 +262,35 @@ describe('apply while the registry restarts, disappears, or fills up', () => {
       await rm(full.dir, { recursive: true, force: true });
     }
   });
+
+  it('tags whose links a crash left empty (the registry answers 500 for them): apply writes them again', async () => {
+    expect((await arbor(tree, ['apply', '--auto-approve'])).code).toBe(0);
+    const before = JSON.parse((await arbor(tree, ['plan', '--format', 'json'])).stdout) as Plan;
+    expect(before.summary).toMatchObject({ build: 0, tag: 0 });
+    // A registry killed in the middle of a tag's PUT keeps the tag's link empty: a human tag of
+    // one image, the fingerprint tag of a leaf.
+    const link = (image: string, tag: string) =>
+      join(
+        registry.storageDir,
+        `docker/registry/v2/repositories/arbor-demo/${image}/_manifests/tags/${tag}/current/link`,
+      );
+    const leaf = before.images.find((i) => i.name === 'nova-scheduler')!;
+    await writeFile(link('keystone', '2025.1'), '');
+    await writeFile(link(leaf.name, leaf.fingerprintTag), '');
+    const applied = await arbor(tree, ['apply', '--auto-approve']);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    expect(applied.stdout).toContain(
+      'tag 2025.1 is unreadable at the registry (it answered 500, as for a link a crash left empty): written again',
+    );
+    expect(applied.stdout).toContain(`fingerprint tag ${leaf.fingerprintTag} is unreadable at the registry`);
+    // Retention cannot tell what those tags named: it deletes nothing in their repositories this run.
+    expect(`${applied.stdout}\n${applied.stderr}`).toContain(
+      `${registry.host}/arbor-demo/keystone: nothing deleted there this run; the registry answered 500 for tag(s) 2025.1`,
+    );
+    const plan = JSON.parse((await arbor(tree, ['plan', '--format', 'json'])).stdout) as Plan;
+    expect(plan.summary).toMatchObject({ build: 0, tag: 0 });
+    await expectConsistent(registry.host, plan);
+  });
 });
 
 describe('two applies of the same tree at once', () => {

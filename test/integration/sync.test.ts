@@ -225,4 +225,22 @@ describe('arbor sync', () => {
     );
     await client.close();
   });
+
+  it('a tag whose link a crash left empty at the site (it answers 500 for it) is written again', async () => {
+    const { site, client } = await newSite();
+    expect((await sync(site, ['--release', 'r1', '--no-deltas'])).code).toBe(0);
+    // The site's registry killed in the middle of that tag's PUT leaves its link empty.
+    const link = join(
+      site.storageDir,
+      'docker/registry/v2/repositories/ns/app/_manifests/tags/2025.1/current/link',
+    );
+    await writeFile(link, '');
+    const again = await sync(site, ['--release', 'r1']);
+    expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+    expect(again.stdout).toContain('tag 2025.1 is unreadable at the site (it answered 500): written again');
+    expect((await client.headManifest('ns/app', '2025.1'))?.digest).toBe(
+      (await centralClient.headManifest('ns/app', 'r1'))?.digest,
+    );
+    await client.close();
+  });
 });

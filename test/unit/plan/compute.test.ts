@@ -139,6 +139,35 @@ describe('computePlan', () => {
     expect(text).not.toMatch(/\u001b\[/);
   });
 
+  it('a tag the registry answers 500 for (a link a crash left empty) is written again, and says so', () => {
+    const image = desiredImage('base', null, 'a');
+    const tagged = computePlan(
+      state([image]),
+      observation([
+        seen('base', {
+          fingerprintDigest: D1,
+          tags: { '2025.1': null, '2025.1-p5': D1 },
+          unreadable: ['2025.1'],
+        }),
+      ]),
+      opts,
+    );
+    expect(tagged.images[0]).toMatchObject({ action: 'tag', tagsToAdd: ['2025.1'] });
+    expect(tagged.images[0]!.reasons).toEqual([
+      'tag 2025.1 is unreadable at the registry (it answered 500, as for a link a crash left empty): written again',
+    ]);
+    // The fingerprint tag unreadable: the image is pushed again (its tag written again).
+    const built = computePlan(
+      state([image]),
+      observation([seen('base', { unreadable: [image.fingerprintTag] })]),
+      opts,
+    );
+    expect(built.images[0]).toMatchObject({ action: 'build' });
+    expect(built.images[0]!.reasons).toEqual([
+      `fingerprint tag ${image.fingerprintTag} is unreadable at the registry (it answered 500, as for a link a crash left empty): built and pushed again`,
+    ]);
+  });
+
   it('says No changes when nothing is to do', () => {
     const plan = computePlan(
       state([desiredImage('base', null, 'a')]),

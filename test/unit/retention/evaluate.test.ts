@@ -16,6 +16,7 @@ function evaluate(
         repository: 'ns/app',
         rules: history.rules ?? rules.map((r) => r.index),
         artifacts: history.artifacts,
+        ...(history.unreadableTags ? { unreadableTags: history.unreadableTags } : {}),
       },
     ],
     protectedTags: new Map([['ns/app', new Set(protectedTags)]]),
@@ -49,6 +50,19 @@ describe('evaluateRetention', () => {
     expect(deletedDigests(outcome)).toEqual([older.digest]);
     expect(outcome.kept.find((k) => k.digest === old.digest)!.reasons).toEqual([
       'rule 1 keep_tags: stable-1 matches "^stable-"',
+    ]);
+  });
+
+  it('deletes nothing in a repository with a tag the registry cannot read (what it names is unknown)', () => {
+    const versions = [5, 4, 3, 2, 1].map((days) => artifact([`v${days}`], days));
+    expect(deletedDigests(evaluate({ artifacts: versions }))).toHaveLength(3);
+    const outcome = evaluate({ artifacts: versions, unreadableTags: ['v9'] });
+    expect(outcome.deletions).toEqual([]);
+    expect(outcome.diagnostics.map((d) => [d.severity, d.message])).toEqual([
+      [
+        'warning',
+        'ns/app: nothing deleted there this run; the registry answered 500 for tag(s) v9 (as for a link a crash left empty), so what they name is unknown',
+      ],
     ]);
   });
 
