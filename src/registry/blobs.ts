@@ -24,6 +24,12 @@ export interface BlobStream {
   bytes?: Buffer;
 }
 
+/**
+ * The blob's size in the repository, or null when the repository cannot serve it: absent (404),
+ * or unreadable (500 after the client's retries, registry/unreadable.ts: distribution answers
+ * that for a blob whose repository link a crash left empty). Every caller asks to decide whether
+ * to send the blob; sending it again (or mounting it) writes the link again and repairs it.
+ */
 export async function headBlob(
   ctx: RegistryContext,
   repository: string,
@@ -38,7 +44,7 @@ export async function headBlob(
     idempotent: true,
   });
   await response.body.dump();
-  if (response.status === 404) return null;
+  if (response.status === 404 || response.status === 500) return null;
   if (response.status !== 200 && response.status !== 307) throw await unexpected(response, reference);
   return { size: Number(header(response, 'content-length') ?? Number.NaN) };
 }

@@ -428,7 +428,7 @@ describe('arbor promote', () => {
     expect(await digestsAtB('2025.1')).toEqual(next);
   });
 
-  it('a tag whose link a crash left empty at the target is written again (rollback leaves it); an immutable one is refused', async () => {
+  it('a tag or layer whose link a crash left empty at the target is written again (rollback leaves the tag); an immutable tag is refused', async () => {
     await applyNextPatch(10, 'lists/glance.txt', '# release 11\n');
     const before = await digestsAtB('2025.1');
     const next = await digestsAtA('2025.1');
@@ -438,12 +438,27 @@ describe('arbor promote', () => {
       join(b.storageDir, `docker/registry/v2/repositories/site/${name}/_manifests/tags/${tag}/current/link`);
     await writeFile(tagLink('glance-base', '2025.1'), '');
     await expect(clientB.headManifest('site/glance-base', '2025.1')).rejects.toMatchObject({ status: 500 });
+    // And the repository link of a layer B holds for glance-api (its base layer, under the release
+    // to copy): B answers 500 for that blob until it is sent or mounted again.
+    let manifest = await clientA.getManifest('arbor-demo/glance-api', next['glance-api']!);
+    if (isIndex(manifest.json))
+      manifest = await clientA.getManifest('arbor-demo/glance-api', manifest.json.manifests[0]!.digest);
+    const layer = (manifest.json as { layers: Array<{ digest: string }> }).layers[0]!.digest;
+    const layerLink = join(
+      b.storageDir,
+      'docker/registry/v2/repositories/site/glance-api/_layers/sha256',
+      layer.slice('sha256:'.length),
+      'link',
+    );
+    expect((await stat(layerLink)).size).toBeGreaterThan(0);
+    await writeFile(layerLink, '');
     const promoted = await arbor(['promote', 'apply', '--auto-approve']);
     expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
     expect(promoted.stdout).toContain(
       'tag 2025.1 is unreadable here (the registry answered 500 for it): written again',
     );
     expect(await digestsAtB('2025.1')).toEqual(next);
+    expect(await clientB.headBlob('site/glance-api', layer)).not.toBeNull();
     // What it named before is unknown: rollback puts the others back and leaves it, saying so.
     const back = await arbor(['promote', 'rollback', '--to', 'site', '--auto-approve']);
     expect(back.code, `${back.stdout}\n${back.stderr}`).toBe(0);
