@@ -8,7 +8,7 @@ import pLimit from 'p-limit';
 import type { PromoteTarget } from '../config/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
-import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
+import { headOrUnreadable, headTags, UNREADABLE } from '../registry/unreadable.js';
 import type { ReleaseImage } from '../release/record.js';
 import type { BlobLedger } from '../transfer/ledger.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
@@ -49,18 +49,7 @@ export async function observeTarget(
       const tags = selectTags(target, image.tags);
       // Each HEAD asks "still the release's manifest?" (If-None-Match): cheaper for the target
       // when it is, and the answer is the registry's either way.
-      const unreadable: string[] = [];
-      const heads = await Promise.all(
-        tags.map((tag) =>
-          limit(() =>
-            headOrUnreadable(client, repository, tag, image).then((h) => {
-              if (h !== UNREADABLE) return h;
-              unreadable.push(tag);
-              return null;
-            }),
-          ),
-        ),
-      );
+      const { heads, unreadable } = await headTags(client, repository, tags, image, limit);
       const at: ImageAtTarget = {
         tags: Object.fromEntries(tags.map((t, i) => [t, heads[i]?.digest ?? null])),
         ...(unreadable.length > 0 ? { unreadableTags: unreadable } : {}),

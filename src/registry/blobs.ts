@@ -8,6 +8,7 @@ import { isRestartable, RegistryError } from './errors.js';
 import { unexpected } from './response.js';
 import { backoffDelay, sleep } from './transport/backoff.js';
 import { header, type RegistryResponse } from './transport/types.js';
+import { UNREADABLE_STATUS } from './unreadable.js';
 
 /**
  * What to upload: bytes, a stream (one attempt only), a function opening the stream afresh for
@@ -27,8 +28,9 @@ export interface BlobStream {
 /**
  * The blob's size in the repository, or null when the repository cannot serve it: absent (404),
  * or unreadable (500 after the client's retries, registry/unreadable.ts: distribution answers
- * that for a blob whose repository link a crash left empty). Every caller asks to decide whether
- * to send the blob; sending it again (or mounting it) writes the link again and repairs it.
+ * that for a blob whose repository link a crash left empty). Callers ask to decide whether to
+ * send the blob (or whether a delta's base is there); sending or mounting it again writes the
+ * link again and repairs it.
  */
 export async function headBlob(
   ctx: RegistryContext,
@@ -44,7 +46,7 @@ export async function headBlob(
     idempotent: true,
   });
   await response.body.dump();
-  if (response.status === 404 || response.status === 500) return null;
+  if (response.status === 404 || response.status === UNREADABLE_STATUS) return null;
   if (response.status !== 200 && response.status !== 307) throw await unexpected(response, reference);
   return { size: Number(header(response, 'content-length') ?? Number.NaN) };
 }

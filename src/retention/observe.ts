@@ -17,7 +17,7 @@ import { getImageConfigBytes, parseImageConfig } from '../registry/config-blob.j
 import { describeRef } from '../registry/context.js';
 import { isMarkerTag } from '../registry/deletion-guard.js';
 import type { DigestCache } from '../registry/digest-cache.js';
-import { RegistryError, unlessNotFound } from '../registry/errors.js';
+import { unlessNotFound } from '../registry/errors.js';
 import {
   defaultChild,
   type ImageManifestJson,
@@ -26,6 +26,7 @@ import {
   parseManifest,
 } from '../registry/manifest-model.js';
 import { isForeignLayer } from '../registry/media-types.js';
+import { isUnreadable } from '../registry/unreadable.js';
 import type { Artifact, RepositoryHistory, StoredBlob } from './model.js';
 import type { Selections } from './select.js';
 import { askTagWith, type TagHints, tagsFirstSeen } from './tag-hints.js';
@@ -128,7 +129,7 @@ export async function observeArtifacts(
         try {
           await readTag(tag);
         } catch (e) {
-          if (!(options.onUnreadableTag && e instanceof RegistryError && e.status === 500)) throw e;
+          if (!(options.onUnreadableTag && isUnreadable(e))) throw e;
           options.onUnreadableTag(tag);
         }
       }),

@@ -7,7 +7,7 @@
 import pLimit from 'p-limit';
 import { deltasForImage } from '../delta/rebuild.js';
 import type { RegistryClient } from '../registry/client.js';
-import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
+import { headOrUnreadable, headTags, UNREADABLE } from '../registry/unreadable.js';
 import type { ReleaseImage } from '../release/record.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
 import type { ImageFacts } from './plan.js';
@@ -32,11 +32,13 @@ export async function observeSync(
     images.map(async (image): Promise<ImageFacts> => {
       const repository = targetRepository(image);
       // Conditional on the release's digest (If-None-Match): cheaper for a site that has it.
-      const answers = await Promise.all(
-        image.tags.map((t) => limit(() => headOrUnreadable(target, repository, t, image))),
+      const { heads, unreadable: unreadableTags } = await headTags(
+        target,
+        repository,
+        image.tags,
+        image,
+        limit,
       );
-      const heads = answers.map((h) => (h === UNREADABLE ? null : h));
-      const unreadableTags = image.tags.filter((_, i) => answers[i] === UNREADABLE);
       const fact: ImageFacts = {
         name: image.name,
         sourceRepository: image.repository,
