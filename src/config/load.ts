@@ -16,7 +16,16 @@ import type { Config } from './model.js';
 import type { RawConfig } from './raw.js';
 import { checkSchema } from './schema.js';
 import type { SourceDocument } from './source.js';
-import { indexedSource, readSourceIndex, sourceIndexFile, writeSourceIndex } from './source-index.js';
+import { assembleIndex, type Chunk, splitSource } from './source-chunks.js';
+import {
+  indexedSource,
+  readSourceIndex,
+  readSourcePieces,
+  sourceIndexFile,
+  sourcePiecesFile,
+  writeSourceIndex,
+  writeSourcePieces,
+} from './source-index.js';
 
 export interface LoadOptions {
   /** Directory that relative paths in messages (and `file`) are relative to. Default: process.cwd(). */
@@ -195,13 +204,41 @@ function positionOf(bytes: Buffer, offset: number, file: string): SourceLocation
   return { file, line, col: offset - lineStart + 1 };
 }
 
-/** The parsed text, from source-index.ts when this exact text was parsed cleanly before. */
+/**
+ * The parsed text, from source-index.ts when this exact text was parsed cleanly before; else from
+ * the stored pieces of earlier texts (source-chunks.ts), parsing only the pieces an edit touched.
+ * A text with problems is parsed whole, so that every message is the one the whole text gives.
+ */
 async function parse(file: string, text: string, shown: string): Promise<SourceDocument> {
   const digest = sha256(text);
   const indexFile = sourceIndexFile(file);
   const stored = await readSourceIndex(indexFile, digest);
   if (stored) return indexedSource(stored, shown);
-  // Loaded only here: a run over an unchanged file never loads the YAML parser.
+  const pieces = splitSource(text);
+  const chunks = pieces.flatMap((p) => (p.kind === 'whole' ? [p.chunk] : p.chunks));
+  if (chunks.length > 1) {
+    const piecesFile = sourcePiecesFile(file);
+    const known = await readSourcePieces(piecesFile);
+    const digestOf = new Map(chunks.map((c) => [c, sha256(c.text)]));
+    const indexOf = (chunk: Chunk) => known.get(digestOf.get(chunk)!);
+    const missing = chunks.filter((c) => !indexOf(c));
+    // Loaded only here: a run over an unchanged file never loads the YAML parser.
+    const { parseSource } = missing.length > 0 ? await import('./source.js') : { parseSource: undefined };
+    for (const chunk of missing) {
+      const index = parseSource!(chunk.text, shown).index();
+      if (!index) break;
+      known.set(digestOf.get(chunk)!, index);
+    }
+    const index = assembleIndex(pieces, indexOf);
+    if (index) {
+      await Promise.all([
+        writeSourceIndex(indexFile, digest, index),
+        missing.length > 0 &&
+          writeSourcePieces(piecesFile, new Map(chunks.map((c) => [digestOf.get(c)!, indexOf(c)!]))),
+      ]);
+      return indexedSource(index, shown);
+    }
+  }
   const { parseSource } = await import('./source.js');
   const parsed = parseSource(text, shown);
   const index = parsed.index();

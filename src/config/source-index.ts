@@ -5,6 +5,11 @@
 // text; the next run answers locate/locateKey/keysAt from that index exactly as the parsed
 // document would, without loading the YAML parser at all. Files with problems, aliases or
 // values JSON cannot carry are parsed every time.
+//
+// Beside it, the index of each piece of the text (source-chunks.ts: a top-level section, or one
+// entry of a section such as an image) by the SHA-256 of that piece: after an edit, only the
+// pieces it touched are parsed. That file is read only when the text changed, so a run over an
+// unchanged file reads what it read before.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SourceLocation } from '../errors.js';
@@ -37,11 +42,18 @@ export function sourceIndexFile(configFile: string): string {
   return path.join(path.dirname(configFile), '.arbor', 'cache', 'config-source.json');
 }
 
+export function sourcePiecesFile(configFile: string): string {
+  return path.join(path.dirname(configFile), '.arbor', 'cache', 'config-source-pieces.json');
+}
+
 /** The stored index when it was made from exactly this text; null otherwise (never an error). */
 export async function readSourceIndex(file: string, digest: string): Promise<SourceIndex | null> {
   let stored: { format?: unknown; version?: unknown; digest?: unknown } & Partial<SourceIndex>;
   try {
-    stored = JSON.parse(await readFile(file, 'utf8'));
+    const text = await readFile(file, 'utf8');
+    // The digest is written first: the index of another text is not parsed only to be dropped.
+    if (!text.startsWith(`{"format":"${FORMAT}","version":${VERSION},"digest":"${digest}"`)) return null;
+    stored = JSON.parse(text);
   } catch {
     return null;
   }
@@ -54,6 +66,43 @@ export async function readSourceIndex(file: string, digest: string): Promise<Sou
 export async function writeSourceIndex(file: string, digest: string, index: SourceIndex): Promise<void> {
   const text = JSON.stringify({ format: FORMAT, version: VERSION, digest, ...index });
   // A cache: a read-only checkout just parses every time.
+  await writeFileAtomic(file, text, { makeDirectory: true }).catch(() => undefined);
+}
+
+const PIECES_FORMAT = 'arbor-config-source-pieces';
+const PIECES_VERSION = 1;
+
+/**
+ * The stored index of each piece, by the SHA-256 of the piece's text, positions relative to its
+ * start; empty when there are none or they cannot be read (never an error).
+ */
+export async function readSourcePieces(file: string): Promise<Map<string, SourceIndex>> {
+  const found = new Map<string, SourceIndex>();
+  let stored: { format?: unknown; version?: unknown; pieces?: unknown };
+  try {
+    stored = JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    return found;
+  }
+  if (stored?.format !== PIECES_FORMAT || stored.version !== PIECES_VERSION) return found;
+  if (typeof stored.pieces !== 'object' || stored.pieces === null) return found;
+  for (const [digest, index] of Object.entries(stored.pieces as Record<string, Partial<SourceIndex>>)) {
+    if (index?.data === undefined || typeof index.nodes !== 'object' || typeof index.keys !== 'object')
+      return new Map();
+    found.set(digest, { data: index.data, nodes: index.nodes ?? {}, keys: index.keys ?? {} });
+  }
+  return found;
+}
+
+export async function writeSourcePieces(
+  file: string,
+  pieces: ReadonlyMap<string, SourceIndex>,
+): Promise<void> {
+  const text = JSON.stringify({
+    format: PIECES_FORMAT,
+    version: PIECES_VERSION,
+    pieces: Object.fromEntries(pieces),
+  });
   await writeFileAtomic(file, text, { makeDirectory: true }).catch(() => undefined);
 }
 
