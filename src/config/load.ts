@@ -16,11 +16,12 @@ import type { Config } from './model.js';
 import type { RawConfig } from './raw.js';
 import { checkSchema } from './schema.js';
 import type { SourceDocument } from './source.js';
-import { assembleIndex, type Chunk, splitSource } from './source-chunks.js';
+import { assembleIndex, type Chunk, cutIndex, splitSource } from './source-chunks.js';
 import {
   indexedSource,
   readSourceIndex,
   readSourcePieces,
+  type SourceIndex,
   sourceIndexFile,
   sourcePiecesFile,
   writeSourceIndex,
@@ -206,43 +207,51 @@ function positionOf(bytes: Buffer, offset: number, file: string): SourceLocation
 
 /**
  * The parsed text, from source-index.ts when this exact text was parsed cleanly before; else from
- * the stored pieces of earlier texts (source-chunks.ts), parsing only the pieces an edit touched.
- * A text with problems is parsed whole, so that every message is the one the whole text gives.
+ * the stored pieces of earlier texts (source-chunks.ts), parsing alone the pieces an edit touched
+ * when they are few, the whole text otherwise (one parse, whose index is then cut into pieces for
+ * the next edit). A text with problems is parsed whole, so that every message is the one the whole
+ * text gives.
  */
 async function parse(file: string, text: string, shown: string): Promise<SourceDocument> {
   const digest = sha256(text);
   const indexFile = sourceIndexFile(file);
   const stored = await readSourceIndex(indexFile, digest);
   if (stored) return indexedSource(stored, shown);
+  const piecesFile = sourcePiecesFile(file);
   const pieces = splitSource(text);
   const chunks = pieces.flatMap((p) => (p.kind === 'whole' ? [p.chunk] : p.chunks));
-  if (chunks.length > 1) {
-    const piecesFile = sourcePiecesFile(file);
-    const known = await readSourcePieces(piecesFile);
-    const digestOf = new Map(chunks.map((c) => [c, sha256(c.text)]));
-    const indexOf = (chunk: Chunk) => known.get(digestOf.get(chunk)!);
-    const missing = chunks.filter((c) => !indexOf(c));
-    // Loaded only here: a run over an unchanged file never loads the YAML parser.
+  const digestOf = new Map(chunks.map((c) => [c, sha256(c.text)]));
+  const known = chunks.length > 1 ? await readSourcePieces(piecesFile) : new Map<string, SourceIndex>();
+  const indexOf = (chunk: Chunk) => known.get(digestOf.get(chunk)!);
+  const missing = chunks.filter((c) => !indexOf(c));
+  const store = (index: SourceIndex, parsed: ReadonlyMap<Chunk, SourceIndex>) =>
+    Promise.all([
+      writeSourceIndex(indexFile, digest, index),
+      parsed.size > 0 &&
+        writeSourcePieces(
+          piecesFile,
+          new Map(chunks.map((c) => [digestOf.get(c)!, parsed.get(c) ?? indexOf(c)!])),
+        ),
+    ]);
+  // Loaded only here: a run over an unchanged file never loads the YAML parser.
+  if (chunks.length > 1 && missing.length * 2 <= chunks.length) {
     const { parseSource } = missing.length > 0 ? await import('./source.js') : { parseSource: undefined };
+    const parsed = new Map<Chunk, SourceIndex>();
     for (const chunk of missing) {
       const index = parseSource!(chunk.text, shown).index();
       if (!index) break;
-      known.set(digestOf.get(chunk)!, index);
+      parsed.set(chunk, index);
     }
-    const index = assembleIndex(pieces, indexOf);
+    const index = assembleIndex(pieces, (c) => parsed.get(c) ?? indexOf(c));
     if (index) {
-      await Promise.all([
-        writeSourceIndex(indexFile, digest, index),
-        missing.length > 0 &&
-          writeSourcePieces(piecesFile, new Map(chunks.map((c) => [digestOf.get(c)!, indexOf(c)!]))),
-      ]);
+      await store(index, parsed);
       return indexedSource(index, shown);
     }
   }
   const { parseSource } = await import('./source.js');
   const parsed = parseSource(text, shown);
   const index = parsed.index();
-  if (index) await writeSourceIndex(indexFile, digest, index);
+  if (index) await store(index, (chunks.length > 1 && cutIndex(pieces, index)) || new Map());
   return parsed;
 }
 

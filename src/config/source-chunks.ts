@@ -221,3 +221,81 @@ function moved([line, col, keyLine, keyCol, pointAtKey]: IndexedNode, lines: num
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/**
+ * The index of each chunk cut out of the index of the whole text: what parsing that chunk alone
+ * gives, without parsing it. Null when the whole does not have one key per piece and per entry
+ * (the pieces are then parsed alone the next time).
+ */
+export function cutIndex(pieces: readonly Piece[], whole: SourceIndex): Map<Chunk, SourceIndex> | null {
+  if (pieces.length === 1 && pieces[0]!.kind === 'whole') return new Map([[pieces[0]!.chunk, whole]]);
+  const topKeys = whole.keys[''] ?? [];
+  if (!isPlainObject(whole.data) || topKeys.length !== pieces.length) return null;
+  const entriesOf = new Set(pieces.flatMap((p) => (p.kind === 'entries' ? [p.key] : [])));
+  // Every path by the top-level key or section entry it belongs to ('\0k', or '\0K\0e').
+  const owner = (path: string): string => {
+    const first = path.indexOf('\u0000', 1);
+    if (first < 0 || !entriesOf.has(path.slice(1, first))) return first < 0 ? path : path.slice(0, first);
+    const second = path.indexOf('\u0000', first + 1);
+    return second < 0 ? path : path.slice(0, second);
+  };
+  const nodesBy = new Map<string, string[]>();
+  for (const path in whole.nodes) {
+    if (path === '') continue;
+    const key = owner(path);
+    const list = nodesBy.get(key);
+    if (list) list.push(path);
+    else nodesBy.set(key, [path]);
+  }
+
+  const result = new Map<Chunk, SourceIndex>();
+  /** The chunk holding the pair at `path` (key `key` in `data`), its paths relative to `prefix`. */
+  const cut = (chunk: Chunk, path: string, key: string, data: Record<string, unknown>, prefix: string) => {
+    const dataKey = Object.hasOwn(data, key)
+      ? key
+      : key === 'null' && Object.hasOwn(data, '')
+        ? ''
+        : undefined;
+    const at = whole.nodes[path];
+    // The pair must start inside the chunk: a key elsewhere means the cut is not where YAML
+    // put the pairs.
+    if (
+      dataKey === undefined ||
+      !at ||
+      at[2] < chunk.firstLine ||
+      at[2] >= chunk.firstLine + lineCount(chunk.text)
+    )
+      return false;
+    const lines = -(chunk.firstLine - 1);
+    const nodes: SourceIndex['nodes'] = { '': [at[2] + lines, at[3], 0, 0, 1] };
+    const keys: SourceIndex['keys'] = { '': [key] };
+    for (const p of nodesBy.get(path) ?? []) {
+      nodes[p.slice(prefix.length)] = moved(whole.nodes[p]!, lines);
+      const list = whole.keys[p];
+      if (list) keys[p.slice(prefix.length)] = list;
+    }
+    result.set(chunk, { data: { [dataKey]: data[dataKey] }, nodes, keys });
+    return true;
+  };
+
+  for (const [i, piece] of pieces.entries()) {
+    const key = topKeys[i]!;
+    if (piece.kind === 'whole') {
+      if (!cut(piece.chunk, `\u0000${key}`, key, whole.data, '')) return null;
+      continue;
+    }
+    const section = `\u0000${piece.key}`;
+    const value = whole.data[piece.key];
+    const entryKeys = whole.keys[section] ?? [];
+    if (key !== piece.key || !isPlainObject(value) || entryKeys.length !== piece.chunks.length) return null;
+    for (const [j, chunk] of piece.chunks.entries())
+      if (!cut(chunk, `${section}\u0000${entryKeys[j]}`, entryKeys[j]!, value, section)) return null;
+  }
+  return result;
+}
+
+function lineCount(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < text.length - 1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}

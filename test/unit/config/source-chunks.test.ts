@@ -4,7 +4,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../../src/config/load.js';
 import { parseSource } from '../../../src/config/source.js';
-import { assembleIndex, type Chunk, type Piece, splitSource } from '../../../src/config/source-chunks.js';
+import {
+  assembleIndex,
+  type Chunk,
+  cutIndex,
+  type Piece,
+  splitSource,
+} from '../../../src/config/source-chunks.js';
 import { readSourcePieces, type SourceIndex, sourcePiecesFile } from '../../../src/config/source-index.js';
 import { formatDiagnostic } from '../../../src/errors.js';
 import { sha256 } from '../../../src/sha256.js';
@@ -20,6 +26,20 @@ function assembled(text: string): SourceIndex | null {
     for (const chunk of piece.kind === 'whole' ? [piece.chunk] : piece.chunks)
       byChunk.set(chunk, parseSource(chunk.text, 'f').index());
   return assembleIndex(pieces, (c) => byChunk.get(c) ?? undefined);
+}
+
+/**
+ * Each chunk's index cut out of the whole text's equals a parse of that chunk alone; `always`:
+ * and the cut is possible.
+ */
+function expectCutAsParsed(text: string, whole: SourceIndex, always: boolean): void {
+  const pieces = splitSource(text);
+  const cut = cutIndex(pieces, whole);
+  if (always) expect(cut).not.toBeNull();
+  if (!cut) return;
+  for (const piece of pieces)
+    for (const chunk of piece.kind === 'whole' ? [piece.chunk] : piece.chunks)
+      expect(cut.get(chunk), JSON.stringify(chunk.text)).toEqual(parseSource(chunk.text, 'f').index());
 }
 
 /** Pieces with the text of each chunk, for reading a failure. */
@@ -138,6 +158,7 @@ describe('images.yaml in pieces (source-chunks)', () => {
     const whole = parseSource(text, 'f').index();
     expect(whole).not.toBeNull();
     expect(assembled(text)).toEqual(whole);
+    expectCutAsParsed(text, whole!, true);
   });
 
   it("gives the same index as the whole text for this repository's tree and a large generated one", async () => {
@@ -277,6 +298,8 @@ describe('images.yaml in pieces (source-chunks)', () => {
     fc.assert(
       fc.property(document, (text) => {
         const fromPieces = assembled(text);
+        const whole = parseSource(text, 'f').index();
+        if (whole) expectCutAsParsed(text, whole, false);
         if (fromPieces === null) return;
         if (splitSource(text).flatMap((p) => (p.kind === 'whole' ? [p.chunk] : p.chunks)).length > 1) cut++;
         expect(fromPieces).toEqual(parseSource(text, 'f').index());
