@@ -14,7 +14,7 @@ import {
 import { readSourcePieces, type SourceIndex, sourcePiecesFile } from '../../../src/config/source-index.js';
 import { formatDiagnostic } from '../../../src/errors.js';
 import { sha256 } from '../../../src/sha256.js';
-import { SUPPORT_FILES, writeTree, yaml } from './tree.js';
+import { EVERY_KIND_OF_NODE, SUPPORT_FILES, writeTree, yaml } from './tree.js';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 
@@ -52,32 +52,7 @@ function shape(pieces: Piece[]) {
 }
 
 const SAMPLES: Record<string, string> = {
-  'every kind of node': yaml(
-    '# a comment',
-    'version: 1',
-    'registry: { url: "127.0.0.1:5000", namespace: openstack }',
-    'variables:',
-    '  release: "2025.1"',
-    '  empty:',
-    '  nothing: ~',
-    '  "quoted key": [a, { b: c }, [d, e]]',
-    '  "with/slash": 1',
-    '  "0": zero',
-    '  9: nine',
-    'tags:',
-    '  - "{{ release }}"',
-    '  -',
-    '  - latest',
-    'images:',
-    '  base:',
-    '    from: scratch',
-    '    args: { PATCH: 5, DEBUG: false }',
-    '  keystone:',
-    '    parent: base',
-    '    inputs:',
-    '      files:',
-    '        - lists/keystone.txt',
-  ),
+  'every kind of node': EVERY_KIND_OF_NODE,
   'a document marker, comments everywhere, a header comment': yaml(
     '# file header',
     '',

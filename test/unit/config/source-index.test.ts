@@ -8,33 +8,7 @@ import { indexedSource, readSourceIndex, sourceIndexFile } from '../../../src/co
 import { ArborError, formatDiagnostic } from '../../../src/errors.js';
 import { loadImageGraph } from '../../../src/graph/load.js';
 import { sha256 } from '../../../src/sha256.js';
-import { SUPPORT_FILES, writeTree, yaml } from './tree.js';
-
-const DOCUMENT = yaml(
-  '# a comment',
-  'version: 1',
-  'registry: { url: "127.0.0.1:5000", namespace: openstack }',
-  'variables:',
-  '  release: "2025.1"',
-  '  empty:',
-  '  nothing: ~',
-  '  "quoted key": [a, { b: c }, [d, e]]',
-  '  "with/slash": 1',
-  '  "0": zero',
-  'tags:',
-  '  - "{{ release }}"',
-  '  -',
-  '  - latest',
-  'images:',
-  '  base:',
-  '    from: scratch',
-  '    args: { PATCH: 5, DEBUG: false }',
-  '  keystone:',
-  '    parent: base',
-  '    inputs:',
-  '      files:',
-  '        - lists/keystone.txt',
-);
+import { EVERY_KIND_OF_NODE as DOCUMENT, SUPPORT_FILES, writeTree, yaml } from './tree.js';
 
 /** Everything loading the tree (config, then graph) reports, as printed. */
 async function graphProblems(dir: string): Promise<string[]> {

@@ -44,3 +44,32 @@ export const SUPPORT_FILES: Record<string, string> = {
 export function yaml(...lines: string[]): string {
   return `${lines.join('\n')}\n`;
 }
+
+/** An images.yaml with a node of every kind: comments, flow and block collections, quoted and
+ * integer-like keys, empty values. */
+export const EVERY_KIND_OF_NODE = yaml(
+  '# a comment',
+  'version: 1',
+  'registry: { url: "127.0.0.1:5000", namespace: openstack }',
+  'variables:',
+  '  release: "2025.1"',
+  '  empty:',
+  '  nothing: ~',
+  '  "quoted key": [a, { b: c }, [d, e]]',
+  '  "with/slash": 1',
+  '  "0": zero',
+  '  9: nine',
+  'tags:',
+  '  - "{{ release }}"',
+  '  -',
+  '  - latest',
+  'images:',
+  '  base:',
+  '    from: scratch',
+  '    args: { PATCH: 5, DEBUG: false }',
+  '  keystone:',
+  '    parent: base',
+  '    inputs:',
+  '      files:',
+  '        - lists/keystone.txt',
+);
