@@ -109,6 +109,33 @@ async function writesSince(registry: TestRegistry, mark: number, namespace: stri
     });
 }
 
+/**
+ * Removes podman's images under `prefix`. Listing races with the builds and removals other test
+ * files run at this moment in the same store: podman fails a listing when an image it is looking
+ * at is removed meanwhile ("image not known"), and a removal when the image is already gone. Both
+ * are tried again; what still fails is reported, not thrown: this is cleanup, after the tests.
+ */
+async function removePodmanImages(prefix: string): Promise<void> {
+  let problem = '';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const loaded = execFileSync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+        .split('\n')
+        .filter((ref) => ref.startsWith(prefix));
+      if (loaded.length === 0) return;
+      execFileSync('podman', ['rmi', '--force', ...loaded], { stdio: ['ignore', 'ignore', 'pipe'] });
+      return;
+    } catch (e) {
+      problem = String((e as { stderr?: unknown }).stderr ?? e).trim();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+  process.stderr.write(`bundle.test.ts: podman images under ${prefix} left in place: ${problem}\n`);
+}
+
 beforeAll(async () => {
   requireEngine();
   [source, site] = await Promise.all([startRegistry(), startRegistry()]);
@@ -126,14 +153,7 @@ afterAll(async () => {
   if (source) removeLocalImages(source.host);
   // Only what this file loaded: podman shares its image store with buildah, whose builds other
   // test files run at this moment (`rmi --all --force` took their working containers too).
-  if (source) {
-    const loaded = execFileSync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], {
-      encoding: 'utf8',
-    })
-      .split('\n')
-      .filter((ref) => ref.startsWith(`${source.host}/`));
-    if (loaded.length > 0) execFileSync('podman', ['rmi', '--force', ...loaded], { stdio: 'ignore' });
-  }
+  if (source) await removePodmanImages(`${source.host}/`);
   await tree?.remove();
   if (dir) await rm(dir, { recursive: true, force: true });
   await Promise.all([source, site].filter(Boolean).map((r) => destroyRegistry(r)));
