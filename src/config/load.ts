@@ -6,27 +6,15 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
-import { sha256 } from '../sha256.js';
 import { buildConfig } from './build.js';
 import { configDigest } from './canonical.js';
 import { checkFiles } from './check-files.js';
 import { checkValues } from './check-values.js';
 import { lenientRaw } from './lenient.js';
 import type { Config } from './model.js';
+import { parseStored } from './parse-stored.js';
 import type { RawConfig } from './raw.js';
 import { checkSchema } from './schema.js';
-import type { SourceDocument } from './source.js';
-import { assembleIndex, type Chunk, cutIndex, splitSource } from './source-chunks.js';
-import {
-  indexedSource,
-  readSourceIndex,
-  readSourcePieces,
-  type SourceIndex,
-  sourceIndexFile,
-  sourcePiecesFile,
-  writeSourceIndex,
-  writeSourcePieces,
-} from './source-index.js';
 
 export interface LoadOptions {
   /** Directory that relative paths in messages (and `file`) are relative to. Default: process.cwd(). */
@@ -89,7 +77,7 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
   const text = configText(bytes, shown);
   if (typeof text !== 'string') return { diagnostics: [text] };
 
-  const source = await parse(absolute, text, shown);
+  const source = await parseStored(absolute, text, shown);
   // Without data (a YAML syntax error) there is nothing to check further.
   if (source.data === undefined) return { diagnostics: sortDiagnostics(source.diagnostics) };
 
@@ -203,56 +191,6 @@ function positionOf(bytes: Buffer, offset: number, file: string): SourceLocation
     lineStart = i + 1;
   }
   return { file, line, col: offset - lineStart + 1 };
-}
-
-/**
- * The parsed text, from source-index.ts when this exact text was parsed cleanly before; else from
- * the stored pieces of earlier texts (source-chunks.ts), parsing alone the pieces an edit touched
- * when they are few, the whole text otherwise (one parse, whose index is then cut into pieces for
- * the next edit). A text with problems is parsed whole, so that every message is the one the whole
- * text gives.
- */
-async function parse(file: string, text: string, shown: string): Promise<SourceDocument> {
-  const digest = sha256(text);
-  const indexFile = sourceIndexFile(file);
-  const stored = await readSourceIndex(indexFile, digest);
-  if (stored) return indexedSource(stored, shown);
-  const piecesFile = sourcePiecesFile(file);
-  const pieces = splitSource(text);
-  const chunks = pieces.flatMap((p) => (p.kind === 'whole' ? [p.chunk] : p.chunks));
-  const digestOf = new Map(chunks.map((c) => [c, sha256(c.text)]));
-  const known = chunks.length > 1 ? await readSourcePieces(piecesFile) : new Map<string, SourceIndex>();
-  const indexOf = (chunk: Chunk) => known.get(digestOf.get(chunk)!);
-  const missing = chunks.filter((c) => !indexOf(c));
-  const store = (index: SourceIndex, parsed: ReadonlyMap<Chunk, SourceIndex>) =>
-    Promise.all([
-      writeSourceIndex(indexFile, digest, index),
-      parsed.size > 0 &&
-        writeSourcePieces(
-          piecesFile,
-          new Map(chunks.map((c) => [digestOf.get(c)!, parsed.get(c) ?? indexOf(c)!])),
-        ),
-    ]);
-  // Loaded only here: a run over an unchanged file never loads the YAML parser.
-  if (chunks.length > 1 && missing.length * 2 <= chunks.length) {
-    const { parseSource } = missing.length > 0 ? await import('./source.js') : { parseSource: undefined };
-    const parsed = new Map<Chunk, SourceIndex>();
-    for (const chunk of missing) {
-      const index = parseSource!(chunk.text, shown).index();
-      if (!index) break;
-      parsed.set(chunk, index);
-    }
-    const index = assembleIndex(pieces, (c) => parsed.get(c) ?? indexOf(c));
-    if (index) {
-      await store(index, parsed);
-      return indexedSource(index, shown);
-    }
-  }
-  const { parseSource } = await import('./source.js');
-  const parsed = parseSource(text, shown);
-  const index = parsed.index();
-  if (index) await store(index, (chunks.length > 1 && cutIndex(pieces, index)) || new Map());
-  return parsed;
 }
 
 /** By position in the file; diagnostics without a location first. Stable. */
