@@ -231,11 +231,11 @@ export function cutIndex(pieces: readonly Piece[], whole: SourceIndex): Map<Chun
   if (pieces.length === 1 && pieces[0]!.kind === 'whole') return new Map([[pieces[0]!.chunk, whole]]);
   const topKeys = whole.keys[''] ?? [];
   if (!isPlainObject(whole.data) || topKeys.length !== pieces.length) return null;
-  const entriesOf = new Set(pieces.flatMap((p) => (p.kind === 'entries' ? [p.key] : [])));
+  const cutSections = new Set(pieces.flatMap((p) => (p.kind === 'entries' ? [p.key] : [])));
   // Every path by the top-level key or section entry it belongs to ('\0k', or '\0K\0e').
   const owner = (path: string): string => {
     const first = path.indexOf('\u0000', 1);
-    if (first < 0 || !entriesOf.has(path.slice(1, first))) return first < 0 ? path : path.slice(0, first);
+    if (first < 0 || !cutSections.has(path.slice(1, first))) return first < 0 ? path : path.slice(0, first);
     const second = path.indexOf('\u0000', first + 1);
     return second < 0 ? path : path.slice(0, second);
   };
@@ -251,6 +251,7 @@ export function cutIndex(pieces: readonly Piece[], whole: SourceIndex): Map<Chun
   const result = new Map<Chunk, SourceIndex>();
   /** The chunk holding the pair at `path` (key `key` in `data`), its paths relative to `prefix`. */
   const cut = (chunk: Chunk, path: string, key: string, data: Record<string, unknown>, prefix: string) => {
+    // The data key of a key as written: the same, but `null:` (or `~:`) is "" in the data.
     const dataKey = Object.hasOwn(data, key)
       ? key
       : key === 'null' && Object.hasOwn(data, '')

@@ -58,15 +58,11 @@ export async function readSourceIndex(file: string, digest: string): Promise<Sou
     return null;
   }
   if (stored?.format !== FORMAT || stored.version !== VERSION || stored.digest !== digest) return null;
-  if (stored.data === undefined || typeof stored.nodes !== 'object' || typeof stored.keys !== 'object')
-    return null;
-  return { data: stored.data, nodes: stored.nodes ?? {}, keys: stored.keys ?? {} };
+  return asSourceIndex(stored);
 }
 
 export async function writeSourceIndex(file: string, digest: string, index: SourceIndex): Promise<void> {
-  const text = JSON.stringify({ format: FORMAT, version: VERSION, digest, ...index });
-  // A cache: a read-only checkout just parses every time.
-  await writeFileAtomic(file, text, { makeDirectory: true }).catch(() => undefined);
+  await writeCache(file, { format: FORMAT, version: VERSION, digest, ...index });
 }
 
 const PIECES_FORMAT = 'arbor-config-source-pieces';
@@ -86,10 +82,10 @@ export async function readSourcePieces(file: string): Promise<Map<string, Source
   }
   if (stored?.format !== PIECES_FORMAT || stored.version !== PIECES_VERSION) return found;
   if (typeof stored.pieces !== 'object' || stored.pieces === null) return found;
-  for (const [digest, index] of Object.entries(stored.pieces as Record<string, Partial<SourceIndex>>)) {
-    if (index?.data === undefined || typeof index.nodes !== 'object' || typeof index.keys !== 'object')
-      return new Map();
-    found.set(digest, { data: index.data, nodes: index.nodes ?? {}, keys: index.keys ?? {} });
+  for (const [digest, entry] of Object.entries(stored.pieces as Record<string, Partial<SourceIndex>>)) {
+    const index = asSourceIndex(entry);
+    if (!index) return new Map();
+    found.set(digest, index);
   }
   return found;
 }
@@ -98,12 +94,23 @@ export async function writeSourcePieces(
   file: string,
   pieces: ReadonlyMap<string, SourceIndex>,
 ): Promise<void> {
-  const text = JSON.stringify({
+  await writeCache(file, {
     format: PIECES_FORMAT,
     version: PIECES_VERSION,
     pieces: Object.fromEntries(pieces),
   });
-  await writeFileAtomic(file, text, { makeDirectory: true }).catch(() => undefined);
+}
+
+/** A stored index read back, or null when it does not have the shape of one. */
+function asSourceIndex(stored: Partial<SourceIndex> | undefined): SourceIndex | null {
+  if (stored?.data === undefined || typeof stored.nodes !== 'object' || typeof stored.keys !== 'object')
+    return null;
+  return { data: stored.data, nodes: stored.nodes ?? {}, keys: stored.keys ?? {} };
+}
+
+async function writeCache(file: string, value: object): Promise<void> {
+  // A cache: a read-only checkout just parses every time.
+  await writeFileAtomic(file, JSON.stringify(value), { makeDirectory: true }).catch(() => undefined);
 }
 
 /** The same answers source.ts gives from the parsed document, from the index. */
