@@ -5,6 +5,7 @@
 // package on the mirror changes what a rebuild contains without changing any input, which is
 // exactly what a refresh must find and push; an unchanged mirror must push nothing.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,10 +31,7 @@ beforeAll(async () => {
   tree = await copyDefaultTree(registry.host);
   mirrorDir = await mkdtemp(join(tmpdir(), 'arbor-mirror-'));
   await publishPackages('openssl 3.0.15-1\nzlib 1.2.13\n');
-  mirrorPort = await freePort();
-  mirror = spawn('busybox', ['httpd', '-f', '-p', `127.0.0.1:${mirrorPort}`, '-h', mirrorDir], {
-    stdio: 'ignore',
-  });
+  [mirror, mirrorPort] = await startMirror(mirrorDir);
   // RUN steps reach the mirror on the host's loopback: host network instead of none.
   await tree.edit('images.yaml', 'network: none', 'network: host');
   await tree.edit(
@@ -76,6 +74,26 @@ function removeEngineImages(host: string): void {
     .filter((line) => line.startsWith(`${host}/`))
     .map((line) => line.split(' ')[1]!);
   if (ids.length > 0) docker(['rmi', '-f', ...new Set(ids)]);
+}
+
+/**
+ * busybox httpd on a free port. The port is free when freePort answers, not when httpd binds it:
+ * a test file running alongside may take it in between, and httpd then exits at once. Such a
+ * start tries again on another port.
+ */
+async function startMirror(root: string): Promise<[ChildProcess, number]> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn('busybox', ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', root], {
+      stdio: 'ignore',
+    });
+    const exited = await Promise.race([
+      once(child, 'exit').then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 500)),
+    ]);
+    if (!exited) return [child, port];
+    if (attempt === 5) throw new Error(`busybox httpd exited with ${child.exitCode} on 127.0.0.1:${port}`);
+  }
 }
 
 function publishPackages(list: string): Promise<void> {

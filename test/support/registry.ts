@@ -3,9 +3,9 @@
 // in parallel and never see each other's state.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -48,16 +48,15 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const dir = await mkdtemp(join(tmpdir(), 'arbor-registry-'));
   const storageDir = join(dir, 'storage');
   await mkdir(storageDir);
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
   const logFile = join(dir, 'registry.log');
   const configFile = join(dir, 'config.yml');
   const tls = options.tls
     ? `\n  tls:\n    certificate: ${options.tls.certificate}\n    key: ${options.tls.key}`
     : '';
-  await writeFile(
-    configFile,
-    `version: 0.1
+  const writeConfig = (host: string) =>
+    writeFile(
+      configFile,
+      `version: 0.1
 log:
   level: info
   accesslog:
@@ -74,21 +73,37 @@ http:
   addr: ${host}${tls}
 ${options.extraConfig ?? ''}
 `,
-  );
+    );
 
   let child: ChildProcess | undefined;
-  const launch = async () => {
+  const launch = async (port: number) => {
     // The registry writes straight into the log file: a pipe through this process would stall
     // the registry (and every request to it) while a test blocks the event loop in spawnSync.
+    const from = existsSync(logFile) ? statSync(logFile).size : 0;
     const fd = openSync(logFile, 'a');
     try {
       child = spawn('docker-registry', ['serve', configFile], { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
-    await waitForPort(port, child);
+    await waitForListening(port, child, logFile, from);
   };
-  await launch();
+
+  // freePort's port is free when it answers, not when the registry binds it: a test file running
+  // alongside may take it in between (an outgoing connection's ephemeral port, another server).
+  // A start that loses that race tries again on another port.
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    await writeConfig(`127.0.0.1:${port}`);
+    try {
+      await launch(port);
+      break;
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 5) throw error;
+    }
+  }
+  const host = `127.0.0.1:${port}`;
 
   return {
     host,
@@ -106,7 +121,7 @@ ${options.extraConfig ?? ''}
       }
     },
     async restart() {
-      await launch();
+      await launch(port);
     },
   };
 }
@@ -117,19 +132,30 @@ export async function destroyRegistry(registry: TestRegistry): Promise<void> {
   await rm(registry.dir, { recursive: true, force: true });
 }
 
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+/** The registry exited because another process holds its port. */
+class PortTakenError extends Error {}
+
+/**
+ * Wait for the registry's own "listening on" line in the log written since `from`: a connect
+ * test could succeed against whichever process took the port, while the registry is failing.
+ */
+async function waitForListening(
+  port: number,
+  child: ChildProcess,
+  logFile: string,
+  from: number,
+): Promise<void> {
+  const listening = `listening on 127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    const written = (await readFile(logFile)).subarray(from).toString('utf8');
+    if (written.includes(listening)) return;
+    if (child.exitCode !== null) {
+      // Say why: the registry's last lines (a bind error, a bad config line).
+      const tail = written.trim().split('\n').slice(-3).join('\n');
+      const message = `docker-registry exited with ${child.exitCode} on 127.0.0.1:${port}: ${tail}`;
+      throw /address already in use/i.test(tail) ? new PortTakenError(message) : new Error(message);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`docker-registry did not listen on 127.0.0.1:${port} within 15 s`);
