@@ -25,6 +25,7 @@ import { Pool } from 'undici';
 import { createRegistryClient } from '../dist/registry/client.js';
 import { releasesRepository, writeRecord } from '../dist/release/store.js';
 import { generateTree } from './lib/generate-tree.mjs';
+import { startLinkProcess } from './lib/link-process.mjs';
 import { childrenCpuMs, startRegistry } from './lib/registry.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -43,11 +44,15 @@ const { values } = parseArgs({
     // own after arbor's in each round, its no-op promotions alternated with arbor's.
     before: { type: 'string' },
     'noop-runs': { type: 'string', default: '5' },
+    // A round trip in ms between the commands and both registries (a delaying TCP proxy in front
+    // of A and of every B): a promotion across a WAN, where a request costs a wait, not CPU.
+    rtt: { type: 'string', default: '0' },
   },
 });
 const IMAGES = Number(values.images);
 const CHANGED = Number(values.changed);
 const RUNS = Number(values.runs);
+const RTT = Number(values.rtt);
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const sha256 = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const median = (xs) => {
@@ -116,6 +121,14 @@ async function registryBytes(registry) {
 const root = await mkdtemp(path.join(tmpdir(), 'arbor-bench-promote-'));
 const a = await startRegistry();
 const targets = [];
+const links = [];
+/** Where the commands reach a registry: itself, or through a link with the --rtt round trip. */
+async function reach(registry) {
+  if (RTT <= 0) return registry.host;
+  const link = await startLinkProcess(Number(registry.host.split(':')[1]), RTT / 2);
+  links.push(link);
+  return link.host;
+}
 const loadStart = loadavg()[0];
 try {
   const tree = await generateTree(root, { images: IMAGES, filesPerImage: 4, bigFileEvery: 1_000_000 });
@@ -169,12 +182,14 @@ try {
   await release(1, []);
 
   const yaml = await readFile(tree.file, 'utf8');
+  const aHost = await reach(a);
   const withTarget = (host) =>
-    `${yaml.replace('url: 127.0.0.1:5000', `url: "${a.host}"`)}\npromote:\n  - name: b\n    registry: { url: "${host}", namespace: site, insecure: true }\n`;
+    `${yaml.replace('url: 127.0.0.1:5000', `url: "${aHost}"`)}\npromote:\n  - name: b\n    registry: { url: "${host}", namespace: site, insecure: true }\n`;
   const prepareTarget = async () => {
     const b = await startRegistry();
     targets.push(b);
-    await writeFile(tree.file, withTarget(b.host));
+    b.reached = await reach(b);
+    await writeFile(tree.file, withTarget(b.reached));
     arbor(['promote', 'apply', '--auto-approve', '--release', 'r1', '-f', tree.file], root);
     return b;
   };
@@ -188,7 +203,7 @@ try {
   const syncYaml = path.join(root, 'sync.yaml');
   await writeFile(
     syncYaml,
-    `${a.host}:\n  tls-verify: false\n  images:\n${names.map((n) => `    bench/${n}: ["2025.1", "2025.1-r2", "latest"]`).join('\n')}\n`,
+    `${aHost}:\n  tls-verify: false\n  images:\n${names.map((n) => `    bench/${n}: ["2025.1", "2025.1-r2", "latest"]`).join('\n')}\n`,
   );
   const result = { arbor: [], skopeoSync: [], skopeoCopy: [], before: [] };
   for (let i = 0; i < RUNS; i++) {
@@ -218,14 +233,14 @@ try {
         ),
       };
     };
-    await writeFile(tree.file, withTarget(bArbor.host));
+    await writeFile(tree.file, withTarget(bArbor.reached));
     result.arbor.push(
       await measure(bArbor, () =>
         arbor(['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file], root),
       ),
     );
     if (before) {
-      await writeFile(tree.file, withTarget(bBefore.host));
+      await writeFile(tree.file, withTarget(bBefore.reached));
       result.before.push(
         await measure(bBefore, () =>
           before(['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file], root),
@@ -243,7 +258,7 @@ try {
           'docker',
           '--dest-tls-verify=false',
           syncYaml,
-          `${bSync.host}/site`,
+          `${bSync.reached}/site`,
         ]),
       ),
     );
@@ -257,8 +272,8 @@ try {
               '--quiet',
               '--src-tls-verify=false',
               '--dest-tls-verify=false',
-              `docker://${a.host}/bench/${n}:${tag}`,
-              `docker://${bCopy.host}/site/${n}:${tag}`,
+              `docker://${aHost}/bench/${n}:${tag}`,
+              `docker://${bCopy.reached}/site/${n}:${tag}`,
             ]).ms;
         return { ms: total };
       }),
@@ -266,7 +281,7 @@ try {
   }
 
   if (profiled) {
-    await writeFile(tree.file, withTarget(profiled.host));
+    await writeFile(tree.file, withTarget(profiled.reached));
     const profiledRun = spawnSync(
       process.execPath,
       [
@@ -310,7 +325,7 @@ try {
 
   // No-op promotion into the first arbor target, and the bare-HEAD floor for the same HEADs.
   const bNoop = bs[0];
-  await writeFile(tree.file, withTarget(bNoop.host));
+  await writeFile(tree.file, withTarget(bNoop.reached));
   const noop = [];
   const noopBefore = [];
   let noopRequests;
@@ -330,7 +345,7 @@ try {
   }
   const floor = [];
   for (let i = 0; i < 5; i++) {
-    const pool = new Pool(`http://${bNoop.host}`, { connections: 8, pipelining: 8 });
+    const pool = new Pool(`http://${bNoop.reached}`, { connections: 8, pipelining: 8 });
     const started = performance.now();
     await Promise.all(
       names.flatMap((n) =>
@@ -359,7 +374,7 @@ try {
   const freshFloor = median(
     Array.from(
       { length: 5 },
-      () => run(process.execPath, [path.join(HERE, 'lib', 'bare-heads.mjs'), bNoop.host, headList]).ms,
+      () => run(process.execPath, [path.join(HERE, 'lib', 'bare-heads.mjs'), bNoop.reached, headList]).ms,
     ),
   );
 
@@ -380,6 +395,7 @@ try {
     images: IMAGES,
     changed: CHANGED,
     tagsPerImage: 3,
+    roundTripMs: RTT,
     node: process.version,
     loadAverage1m: { start: round(loadStart), end: round(loadavg()[0]) },
     arbor: { ...summary('arbor'), flipWindowMs: result.arbor.map((r) => r.flipMs) },
@@ -418,6 +434,7 @@ try {
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 } finally {
+  for (const link of links) await link.stop();
   for (const b of targets) await b.stop();
   await a.stop();
   if (!values.keep) await rm(root, { recursive: true, force: true });

@@ -3,11 +3,16 @@
 // whatever the client is (arbor, skopeo).
 //
 //   const link = await startByteProxy(centralPort);   // link.host = 127.0.0.1:PORT
+//   const wan = await startByteProxy(port, { delayMs: 10 });  // a 20 ms round trip
 //   link.reset(); … ; link.bytes()  // { toSite, toCentral }
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
 
-export async function startByteProxy(upstreamPort) {
+/**
+ * `delayMs`: every chunk is held that long in each direction before it is passed on (a link with
+ * a round trip of 2 × delayMs; order kept, bandwidth not limited).
+ */
+export async function startByteProxy(upstreamPort, { delayMs = 0 } = {}) {
   let toSite = 0;
   let toCentral = 0;
   const sockets = new Set();
@@ -20,8 +25,17 @@ export async function startByteProxy(upstreamPort) {
     upstream.on('data', (chunk) => {
       toSite += chunk.length;
     });
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (delayMs > 0) {
+      // Timers of one delay fire in the order they were set: the byte stream keeps its order.
+      const late = (to) => (chunk) => setTimeout(() => to.writable && to.write(chunk), delayMs);
+      client.on('data', late(upstream));
+      upstream.on('data', late(client));
+      client.on('end', () => setTimeout(() => upstream.end(), delayMs));
+      upstream.on('end', () => setTimeout(() => client.end(), delayMs));
+    } else {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    }
     const close = () => {
       client.destroy();
       upstream.destroy();

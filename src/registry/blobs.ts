@@ -211,12 +211,20 @@ export async function uploadBlob(
       ctx.uploaded(bytes);
     },
   };
-  let location = options.session ?? (await startUploadRetrying(ctx, repository, reference));
+  // The source is opened before the session: one that must be fetched (another registry's blob,
+  // opened eagerly) answers while the target opens the session.
+  let body: Buffer | Readable | undefined = await openAt(source, 0);
+  let location: string;
+  try {
+    location = options.session ?? (await startUploadRetrying(ctx, repository, reference));
+  } catch (e) {
+    if (!Buffer.isBuffer(body)) body.destroy();
+    throw e;
+  }
   let offset = 0;
   for (let attempt = 0; ; attempt++) {
-    let body: Buffer | Readable | undefined;
     try {
-      body = await openAt(source, offset);
+      body ??= await openAt(source, offset);
       if (offset === 0 && size <= ctx.chunkSize) {
         await sendWhole(counting, repository, reference, location, digest, body, size);
       } else {
@@ -230,6 +238,7 @@ export async function uploadBlob(
       return accepted;
     } catch (e) {
       if (body && !Buffer.isBuffer(body)) body.destroy();
+      body = undefined;
       if (await blobArrived(ctx, repository, digest, size)) return accepted;
       // A commit whose bytes do not hash to the digest (a resumed session that lost or repeated
       // bytes on the way) is started over, never accepted.

@@ -56,6 +56,7 @@ export function registryBlob(
   return {
     describe: `${client.registry}/${repository}@${digest}`,
     registry: { client, repository },
-    open: (offset) => resumableBlobStream(client, repository, digest, size, offset),
+    // Eager: opened by an upload that is about to send it (registry/blobs.ts, uploadBlob).
+    open: (offset) => resumableBlobStream(client, repository, digest, size, offset, { eager: true }),
   };
 }

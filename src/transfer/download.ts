@@ -16,17 +16,37 @@ export interface DownloadStats {
   resumed: number;
 }
 
+export interface ResumableOptions {
+  stats?: DownloadStats;
+  /**
+   * Send the GET now instead of at the first read: an upload opens its source before it opens
+   * its session at the target, and the source's answer then overlaps the target's (one round
+   * trip per copied blob instead of two). A stream closed before it was read drops the answer.
+   */
+  eager?: boolean;
+}
+
 export function resumableBlobStream(
   client: RegistryClient,
   repository: string,
   digest: string,
   size: number,
   offset = 0,
-  stats?: DownloadStats,
+  options: ResumableOptions = {},
 ): Readable {
+  const { stats } = options;
   const reference = describeRef(client.registry, repository, digest);
   const verify = offset === 0 && digest.startsWith('sha256:');
-  return Readable.from(
+  const get = (at: number) => client.getBlob(repository, digest, at > 0 ? { offset: at } : {});
+  let early = options.eager ? get(offset) : undefined;
+  // Until the first read takes it, nothing listens: a rejection, or a body that breaks while it
+  // waits (a cut connection, a body timeout while the target backs off), is that read's to
+  // report and resume from, never an unhandled error.
+  early?.then(
+    ({ stream }) => stream.on('error', () => undefined),
+    () => undefined,
+  );
+  const readable = Readable.from(
     (async function* () {
       const hash = verify ? createHash('sha256') : undefined;
       let at = offset;
@@ -34,7 +54,9 @@ export function resumableBlobStream(
       while (at < size || (at === 0 && size === 0)) {
         let progressed = false;
         try {
-          const { stream } = await client.getBlob(repository, digest, at > 0 ? { offset: at } : {});
+          const answer = early ?? get(at);
+          early = undefined;
+          const { stream } = await answer;
           for await (const data of stream) {
             const chunk = data as Buffer;
             if (at + chunk.length > size)
@@ -69,6 +91,16 @@ export function resumableBlobStream(
       }
     })(),
   );
+  // Closed before its first read (the target refused the session): the early answer's body
+  // would hold a connection to the source until collected.
+  readable.once('close', () => {
+    early?.then(
+      ({ stream }) => stream.destroy(),
+      () => undefined,
+    );
+    early = undefined;
+  });
+  return readable;
 }
 
 /** The code of the error a download whose bytes are not its digest's ends with (the registry's copy is damaged). */

@@ -2,6 +2,7 @@
 // with backoff and Retry-After, upload sessions restarted from the beginning, a 401 in the
 // middle of an upload, garbage manifests, rate-limit budgets, and a registry that goes away.
 
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import {
   type RegistryClientOptions,
 } from '../../src/registry/client.js';
 import { RegistryError } from '../../src/registry/errors.js';
+import { registryBlob } from '../../src/transfer/blob-source.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { pushImage, sha256 } from './registry-fixtures.js';
@@ -173,6 +175,92 @@ describe('uploads continue from the offset the registry reports, never blindly',
       .catch((e) => e);
     expect(error.message).toBe(`${proxy.host}/ns/once@${sha256(blob)}: registry unavailable (503)`);
     expect(proxy.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+});
+
+describe('a blob uploaded from another registry', () => {
+  // The source is the same registry through a proxy of its own, with one connection: a body left
+  // unread would hold it, and the next request to the source would wait for its timeout.
+  let sourceProxy: FaultProxy;
+  let source: RegistryClient;
+  const blob = randomBytes(200_000);
+  const digest = sha256(blob);
+  // Small enough to arrive whole in the client's buffers, and its break with it, before any read.
+  const small = randomBytes(20_000);
+  const blobGets = () => sourceProxy.requests.filter((r) => r.method === 'GET' && r.url.includes('/blobs/'));
+
+  beforeAll(async () => {
+    sourceProxy = await startFaultProxy(registry.port);
+    source = createRegistryClient({
+      registry: sourceProxy.host,
+      insecure: true,
+      maxConnections: 1,
+      timeoutMs: 10_000,
+      backoff: { baseMs: 20, maxMs: 100 },
+    });
+    await source.uploadBlob('ns/origin', digest, blob, blob.length);
+    await source.uploadBlob('ns/origin', sha256(small), small, small.length);
+  });
+
+  afterAll(async () => {
+    await source?.close();
+    await sourceProxy?.stop();
+  });
+
+  beforeEach(() => {
+    sourceProxy.requests.length = 0;
+  });
+
+  const fromSource = () => registryBlob(source, 'ns/origin', digest, blob.length);
+  const postsTo = (repository: string) => (m: string, url: string) =>
+    m === 'POST' && url.includes(`/${repository}/blobs/uploads/`);
+
+  it('is asked of the source while the target opens its session', async () => {
+    const c = client({ timeoutMs: 500 });
+    // What the source had answered each time the target saw a POST (an observer that injects nothing).
+    const getsAtPosts: number[] = [];
+    proxy.failNext(1, 503, {
+      match: (m, url) => {
+        if (postsTo('ns/overlap')(m, url)) getsAtPosts.push(blobGets().length);
+        return false;
+      },
+    });
+    // The first POST is never answered (the client gives up after 500 ms and asks again): by
+    // then the source's answer has surely been seen.
+    proxy.failNext(1, 503, { match: postsTo('ns/overlap'), hang: true });
+    await c.uploadBlob('ns/overlap', digest, fromSource(), blob.length);
+    // The target's first POST went unanswered; by its second, the source had already answered.
+    expect(getsAtPosts).toHaveLength(2);
+    expect(getsAtPosts[1]).toBe(1);
+    expect(blobGets()).toHaveLength(1);
+    expect(await c.headBlob('ns/overlap', digest)).toEqual({ size: blob.length });
+  });
+
+  it('a source answer that breaks while the target is refusing the session is asked again from where it broke', async () => {
+    const c = client();
+    sourceProxy.chaos({ seed: 7, cutRate: 1, match: (m, url) => m === 'GET' && url.includes('/blobs/') });
+    proxy.failNext(2, 503, { match: postsTo('ns/broken-early') });
+    try {
+      const early = registryBlob(source, 'ns/origin', sha256(small), small.length);
+      await c.uploadBlob('ns/broken-early', sha256(small), early, small.length);
+    } finally {
+      sourceProxy.chaos(null);
+    }
+    expect(blobGets().length).toBeGreaterThan(1);
+    expect(await c.headBlob('ns/broken-early', sha256(small))).toEqual({ size: small.length });
+  });
+
+  it('a session the target refuses releases the source: its one connection serves the next request', async () => {
+    const c = client({ retries: 1 });
+    proxy.failNext(2, 503, { match: postsTo('ns/refused') });
+    const error = await c.uploadBlob('ns/refused', digest, fromSource(), blob.length).catch((e) => e);
+    expect(error).toBeInstanceOf(RegistryError);
+    expect(error.message).toBe(`${proxy.host}/ns/refused@${digest}: registry unavailable (503)`);
+    expect(blobGets()).toHaveLength(1);
+    const next = source.headBlob('ns/origin', digest);
+    const late = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 3_000));
+    expect(await Promise.race([next, late])).toEqual({ size: blob.length });
+    expect(await c.headBlob('ns/refused', digest)).toBeNull();
   });
 });
 
