@@ -16,8 +16,10 @@ export async function startByteProxy(upstreamPort, { delayMs = 0 } = {}) {
   let toSite = 0;
   let toCentral = 0;
   const sockets = new Set();
-  const server = createServer((client) => {
-    const upstream = connect(upstreamPort, '127.0.0.1');
+  // With a delay, half-open both ways: a side's end is passed on (late) instead of closing the
+  // other side at once, with answers still on their way.
+  const server = createServer({ allowHalfOpen: delayMs > 0 }, (client) => {
+    const upstream = connect({ port: upstreamPort, host: '127.0.0.1', allowHalfOpen: delayMs > 0 });
     sockets.add(client).add(upstream);
     client.on('data', (chunk) => {
       toCentral += chunk.length;
@@ -42,8 +44,10 @@ export async function startByteProxy(upstreamPort, { delayMs = 0 } = {}) {
       sockets.delete(client);
       sockets.delete(upstream);
     };
-    client.on('error', close).on('close', close);
-    upstream.on('error', close).on('close', close);
+    // With a delay, the bytes still on their way are delivered before the other side is closed.
+    const later = () => (delayMs > 0 ? setTimeout(close, delayMs + 1) : close());
+    client.on('error', later).on('close', later);
+    upstream.on('error', later).on('close', later);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
