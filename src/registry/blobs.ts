@@ -144,6 +144,12 @@ export function sessionLocation(response: RegistryResponse, reference: string): 
 /** A source that can be opened at any offset: a file, a buffer, a registry blob (Range). */
 export interface SeekableSource {
   open(offset: number): Promise<Readable> | Readable;
+  /**
+   * Opened before the upload session, so that it answers while the target opens the session (a
+   * blob fetched from another registry). Only for a source whose stream starts nothing, and so
+   * can fail nothing, before it is read: others (a bundle's verified entry) are opened after.
+   */
+  readonly openEarly?: boolean;
 }
 
 function isSeekable(source: BlobSource): source is SeekableSource {
@@ -211,20 +217,22 @@ export async function uploadBlob(
       ctx.uploaded(bytes);
     },
   };
-  // The source is opened before the session: one that must be fetched (another registry's blob,
-  // opened eagerly) answers while the target opens the session.
-  let body: Buffer | Readable | undefined = await openAt(source, 0);
+  // A source that must be fetched (another registry's blob) is opened before the session, and
+  // answers while the target opens it.
+  let early = isSeekable(source) && source.openEarly ? await source.open(0) : undefined;
   let location: string;
   try {
     location = options.session ?? (await startUploadRetrying(ctx, repository, reference));
   } catch (e) {
-    if (!Buffer.isBuffer(body)) body.destroy();
+    early?.destroy();
     throw e;
   }
   let offset = 0;
   for (let attempt = 0; ; attempt++) {
+    let body: Buffer | Readable | undefined;
     try {
-      body ??= await openAt(source, offset);
+      body = early ?? (await openAt(source, offset));
+      early = undefined;
       if (offset === 0 && size <= ctx.chunkSize) {
         await sendWhole(counting, repository, reference, location, digest, body, size);
       } else {
@@ -238,7 +246,6 @@ export async function uploadBlob(
       return accepted;
     } catch (e) {
       if (body && !Buffer.isBuffer(body)) body.destroy();
-      body = undefined;
       if (await blobArrived(ctx, repository, digest, size)) return accepted;
       // A commit whose bytes do not hash to the digest (a resumed session that lost or repeated
       // bytes on the way) is started over, never accepted.

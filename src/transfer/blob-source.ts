@@ -56,7 +56,9 @@ export function registryBlob(
   return {
     describe: `${client.registry}/${repository}@${digest}`,
     registry: { client, repository },
-    // Eager: opened by an upload that is about to send it (registry/blobs.ts, uploadBlob).
+    // Its GET is sent at open, and fails nothing before the first read: an upload opens it
+    // before its session at the target, and the two answers overlap (registry/blobs.ts).
+    openEarly: true,
     open: (offset) => resumableBlobStream(client, repository, digest, size, offset, { eager: true }),
   };
 }
