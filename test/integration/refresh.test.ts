@@ -13,7 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/plan/model.js';
 import { arbor } from '../support/cli.js';
 import { docker, requireEngine } from '../support/engine.js';
-import { destroyRegistry, freePort, startRegistry, type TestRegistry } from '../support/registry.js';
+import {
+  destroyRegistry,
+  onFreePort,
+  PortTakenError,
+  startRegistry,
+  type TestRegistry,
+} from '../support/registry.js';
 import { copyDefaultTree, removeLocalImages, requestsSince, type TreeCopy } from '../support/tree.js';
 
 const CONTENT_LABEL = 'org.arbor.content-fingerprint';
@@ -76,14 +82,9 @@ function removeEngineImages(host: string): void {
   if (ids.length > 0) docker(['rmi', '-f', ...new Set(ids)]);
 }
 
-/**
- * busybox httpd on a free port. The port is free when freePort answers, not when httpd binds it:
- * a test file running alongside may take it in between, and httpd then exits at once. Such a
- * start tries again on another port.
- */
-async function startMirror(root: string): Promise<[ChildProcess, number]> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+/** busybox httpd on a free port (it exits at once when another process took the port first). */
+function startMirror(root: string): Promise<[ChildProcess, number]> {
+  return onFreePort(async (port) => {
     const child = spawn('busybox', ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', root], {
       stdio: 'ignore',
     });
@@ -91,9 +92,9 @@ async function startMirror(root: string): Promise<[ChildProcess, number]> {
       once(child, 'exit').then(() => true),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 500)),
     ]);
-    if (!exited) return [child, port];
-    if (attempt === 5) throw new Error(`busybox httpd exited with ${child.exitCode} on 127.0.0.1:${port}`);
-  }
+    if (exited) throw new PortTakenError(`busybox httpd exited with ${child.exitCode} on 127.0.0.1:${port}`);
+    return [child, port];
+  });
 }
 
 function publishPackages(list: string): Promise<void> {

@@ -89,20 +89,11 @@ ${options.extraConfig ?? ''}
     await waitForListening(port, child, logFile, from);
   };
 
-  // freePort's port is free when it answers, not when the registry binds it: a test file running
-  // alongside may take it in between (an outgoing connection's ephemeral port, another server).
-  // A start that loses that race tries again on another port.
-  let port = 0;
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
-    await writeConfig(`127.0.0.1:${port}`);
-    try {
-      await launch(port);
-      break;
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt === 5) throw error;
-    }
-  }
+  const port = await onFreePort(async (candidate) => {
+    await writeConfig(`127.0.0.1:${candidate}`);
+    await launch(candidate);
+    return candidate;
+  });
   const host = `127.0.0.1:${port}`;
 
   return {
@@ -132,8 +123,23 @@ export async function destroyRegistry(registry: TestRegistry): Promise<void> {
   await rm(registry.dir, { recursive: true, force: true });
 }
 
-/** The registry exited because another process holds its port. */
-class PortTakenError extends Error {}
+/** A server exited because another process holds its port. */
+export class PortTakenError extends Error {}
+
+/**
+ * `start` on a free port, again on another one when it throws PortTakenError. freePort's port is
+ * free when it answers, not when the server binds it: a test file running alongside may take it
+ * in between (an outgoing connection's ephemeral port, another server).
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 5) throw error;
+    }
+  }
+}
 
 /**
  * Wait for the registry's own "listening on" line in the log written since `from`: a connect
