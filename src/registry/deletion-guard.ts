@@ -24,9 +24,20 @@
 // once the marker is gone, and what it took is put back (the manifest's blobs stay until the
 // registry's garbage collector runs, with writes stopped).
 //
+// A scope marker spares the writer one listing per repository: retention also raises a marker in
+// the repository `arbor-deleting` beside the ones it deletes in (`ns/x` → `ns/arbor-deleting`),
+// before its first look at any of them, and lowers it only after every one of their markers came
+// down. One listing of that repository, sent after a repository's PUTs were answered and answered
+// less than SETTLE_MS after the first of them left, with no live marker, is conclusive for it by
+// the same argument, since the scope marker is up whenever a repository marker is. Writers share
+// that listing: one is in flight per scope at a time, so a burst of 187 repositories sends a few
+// instead of 187. A repository it does not clear (a live scope marker: some retention is at work
+// beside it; a late answer; an error) is listed on its own as above.
+//
 // Markers expire (a killed retention leaves one): a writer ignores a marker past its expiry, and
-// retention sends no DELETE within MARKER_MARGIN_MS of its marker's expiry, replacing the marker
-// before that. Writers that do not follow this (docker push, skopeo) stay exposed to the window
+// retention sends no DELETE within MARKER_MARGIN_MS of its markers' expiry, replacing them
+// before that. An arbor older than the scope marker raises none: its retention must not run
+// beside this version's writers (docs/retention.md). Writers that do not follow this (docker push, skopeo) stay exposed to the window
 // between retention's last look and its DELETE: docs/retention.md measures it.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -37,6 +48,8 @@ import { unlessNotFound } from './errors.js';
 import { OCI_MANIFEST } from './media-types.js';
 
 export const MARKER_PREFIX = 'arbor-deleting-';
+/** The repository, beside the ones retention deletes in, holding its scope markers. */
+export const SCOPE_MARKER_REPOSITORY = 'arbor-deleting';
 /** How long after retention's last DELETE its marker stays up, and how fast a writer must list. */
 export const SETTLE_MS = 1_000;
 /** A marker's life; retention replaces it after MARKER_RENEW_MS. */
@@ -89,6 +102,72 @@ export function listingIsConclusive(
   if (timely) return true;
   const present = new Set(listed);
   return tags.every((t) => present.has(t));
+}
+
+/** Where the scope marker covering `repository` lives: `ns/x` → `ns/arbor-deleting`. */
+export function scopeMarkerRepository(repository: string): string {
+  const slash = repository.lastIndexOf('/');
+  return slash < 0 ? SCOPE_MARKER_REPOSITORY : `${repository.slice(0, slash)}/${SCOPE_MARKER_REPOSITORY}`;
+}
+
+export function isScopeMarkerRepository(repository: string): boolean {
+  return repository === SCOPE_MARKER_REPOSITORY || repository.endsWith(`/${SCOPE_MARKER_REPOSITORY}`);
+}
+
+/** A listing of a scope marker repository, with when it left and when it was answered. */
+export interface ScopeListing {
+  /** undefined when the listing failed (the repository is then listed on its own). */
+  tags: readonly string[] | undefined;
+  sentAt: number;
+  answeredAt: number;
+}
+
+/**
+ * Whether a scope listing clears a repository whose PUTs (the first of which left at
+ * `firstSent`) were answered before the listing left: no live marker, answered in time.
+ */
+export function scopeListingClears(listing: ScopeListing, firstSent: number, now: number): boolean {
+  return (
+    listing.tags !== undefined &&
+    listing.answeredAt - firstSent < SETTLE_MS &&
+    liveMarkers(listing.tags, now).length === 0
+  );
+}
+
+/**
+ * Listings of one scope marker repository shared by every writer of a burst: `after(t)` answers
+ * with a listing sent at or after `t`. One is in flight at a time; callers that come while it is
+ * share the next one, sent when it is answered.
+ */
+export class SharedScopeListings {
+  private current: { sentAt: number; answer: Promise<ScopeListing> } | undefined;
+  private next: Promise<ScopeListing> | undefined;
+  /** Listings sent. */
+  sent = 0;
+
+  constructor(private readonly list: () => Promise<readonly string[]>) {}
+
+  after(t: number): Promise<ScopeListing> {
+    const current = this.current;
+    if (current && current.sentAt >= t) return current.answer;
+    if (!current) return this.send();
+    this.next ??= current.answer.then(() => {
+      this.next = undefined;
+      return this.send();
+    });
+    return this.next;
+  }
+
+  private send(): Promise<ScopeListing> {
+    const sentAt = performance.now();
+    this.sent++;
+    const answer = this.list().then(
+      (tags) => ({ tags, sentAt, answeredAt: performance.now() }),
+      () => ({ tags: undefined, sentAt, answeredAt: performance.now() }),
+    );
+    this.current = { sentAt, answer };
+    return answer;
+  }
 }
 
 /** Puts up a marker in `repository`: the empty config blob if missing, then the marker artifact. */
@@ -161,6 +240,8 @@ export interface GuardedPut {
   rewritten: string[];
   /** Time spent waiting for deletion markers to come down (summed over repositories). */
   waitedMs: number;
+  /** Tag listings sent after the PUTs: of scope marker repositories, and of repositories themselves. */
+  listings: { scopes: number; repositories: number };
 }
 
 /**
@@ -173,7 +254,13 @@ export async function putTagsGuarded(
   writes: readonly TagPut[],
   options: GuardedPutOptions = {},
 ): Promise<GuardedPut> {
-  const result: GuardedPut = { tags: writes.length, windowMs: 0, rewritten: [], waitedMs: 0 };
+  const result: GuardedPut = {
+    tags: writes.length,
+    windowMs: 0,
+    rewritten: [],
+    waitedMs: 0,
+    listings: { scopes: 0, repositories: 0 },
+  };
   if (writes.length === 0) return result;
   const limit = pLimit(options.concurrency ?? 16);
   const deadline = performance.now() + (options.maxWaitMs ?? MARKER_LEASE_MS + SETTLE_MS);
@@ -189,6 +276,19 @@ export async function putTagsGuarded(
       return sent;
     });
 
+  // Sent beside the PUTs, not behind them in `limit`: a listing queued behind a burst's PUTs
+  // would come too late to clear the repositories whose PUTs left first.
+  const scopes = new Map<string, SharedScopeListings>();
+  const scopeOf = (repository: string) => {
+    const at = scopeMarkerRepository(repository);
+    let shared = scopes.get(at);
+    if (!shared) {
+      shared = new SharedScopeListings(() => unlessNotFound(client.listTags(at), [] as string[]));
+      scopes.set(at, shared);
+    }
+    return shared;
+  };
+
   const guardRepository = async (repository: string, group: readonly TagPut[]) => {
     const keep = (options.keep ?? []).filter(
       (k) => k.repository === repository && !group.some((w) => w.tag === k.tag),
@@ -199,7 +299,12 @@ export async function putTagsGuarded(
       // of hundreds of tags a PUT may wait for a slot longer than SETTLE_MS, and a write cannot
       // be taken by a DELETE before it was sent (see the top of this file).
       const firstSent = Math.min(...(await Promise.all(pending.map(put))));
-      if (first) lastAnswer = Math.max(lastAnswer, performance.now());
+      if (first) {
+        lastAnswer = Math.max(lastAnswer, performance.now());
+        const scope = await scopeOf(repository).after(performance.now());
+        if (scopeListingClears(scope, firstSent, Date.now())) return;
+      }
+      result.listings.repositories++;
       const listed = await limit(() => unlessNotFound(client.listTags(repository), [] as string[]));
       const timely = performance.now() - firstSent < SETTLE_MS;
       const tags = [...group, ...keep].map((w) => w.tag);
@@ -223,6 +328,7 @@ export async function putTagsGuarded(
   const byRepository = new Map<string, TagPut[]>();
   for (const w of writes) byRepository.set(w.repository, [...(byRepository.get(w.repository) ?? []), w]);
   await Promise.all([...byRepository].map(([repository, group]) => guardRepository(repository, group)));
+  for (const shared of scopes.values()) result.listings.scopes += shared.sent;
   result.windowMs = Math.round((lastAnswer - started) * 10) / 10;
   result.endedAt = new Date().toISOString();
   return result;
@@ -236,7 +342,8 @@ export async function writeTagsGuarded(
   tags: readonly string[],
   options: Omit<GuardedPutOptions, 'keep'> & { keep?: readonly string[] } = {},
 ): Promise<GuardedPut> {
-  if (tags.length === 0) return { tags: 0, windowMs: 0, rewritten: [], waitedMs: 0 };
+  if (tags.length === 0)
+    return { tags: 0, windowMs: 0, rewritten: [], waitedMs: 0, listings: { scopes: 0, repositories: 0 } };
   const manifest = await client.getManifest(repository, digest);
   const at = (tag: string): TagPut => ({ repository, tag, manifest });
   return putTagsGuarded(client, tags.map(at), {

@@ -1,8 +1,9 @@
 // Carrying retention out without deleting what changed since the plan. Per repository:
 // 0. a DELETE of a digest nobody has tells whether deletion is on (405: stop, nothing left behind);
-//    then a deletion marker goes up (registry/deletion-guard.ts): arbor processes writing tags
-//    here check for it and put back what a DELETE took; it comes down SETTLE_MS after the last
-//    DELETE (not on Docker Hub, which deletes tags, never a tag it was not asked to);
+//    then deletion markers go up (registry/deletion-guard.ts), the scope's (scope-markers.ts)
+//    and the repository's: arbor processes writing tags here check for them and put back what a
+//    DELETE took; the repository's comes down SETTLE_MS after its last DELETE, the scope's after
+//    every repository's (not on Docker Hub, which deletes tags, never a tag it was not asked to);
 // 1. a sweep: list the tags and HEAD every one, so this run knows what each points at;
 // 2. then per small batch of deletions, immediately before their DELETEs: list the tags again and
 //    HEAD the ones whose digest could matter (recheck.ts: new tags, the batch's tags, the tags of
@@ -42,6 +43,7 @@ import {
   tagsToCheck,
   vanishedTags,
 } from './recheck.js';
+import { ScopeMarkers } from './scope-markers.js';
 
 export type DeletionStatus = 'deleted' | 'already-gone' | 'aborted' | 'skipped';
 
@@ -113,6 +115,7 @@ export async function applyRetention(
       options.onResult?.(result);
     },
     disabled: undefined,
+    scopes: new ScopeMarkers(client),
   };
   const repositories = pLimit(options.repositoryConcurrency ?? 2);
   const lowering: Array<Promise<void>> = [];
@@ -126,8 +129,10 @@ export async function applyRetention(
       }),
     ),
   );
-  // Markers come down SETTLE_MS after each repository's last DELETE: the run ends after that.
+  // Markers come down SETTLE_MS after each repository's last DELETE, the scopes' after them all:
+  // the run ends after that.
   await Promise.all(lowering);
+  await run.scopes.lower();
   if (run.disabled) throw run.disabled;
   const bytesFreed = results
     .filter((r) => r.status === 'deleted' && r.deletion.tag === null)
@@ -140,6 +145,7 @@ interface Run {
   options: ApplyRetentionOptions;
   settle(result: DeletionResult): void;
   disabled: DeletionDisabledError | undefined;
+  scopes: ScopeMarkers;
 }
 
 interface Queued {
@@ -194,6 +200,8 @@ class RepositoryRun {
           this.run.disabled ??= new DeletionDisabledError(disabledMessage(this.run.client, this.repository));
           return { vanished: [], lowered: Promise.resolve() };
         }
+        // The scope's marker first: it must be up whenever this repository's is.
+        await this.run.scopes.raise(this.path);
         this.marker = await raiseMarker(this.run.client, this.path);
       }
       await this.sweep();
@@ -238,10 +246,12 @@ class RepositoryRun {
     return Promise.all(this.lowerings).then(() => undefined);
   }
 
-  /** A fresh marker before the current one nears its expiry; the old comes down once the new is up. */
+  /** Fresh markers before the current ones near their expiry; the old come down once the new are up. */
   private async renewMarker(): Promise<void> {
     const old = this.marker;
-    if (!old || performance.now() - old.raisedAt < MARKER_RENEW_MS) return;
+    if (!old) return;
+    await this.run.scopes.renew(this.path);
+    if (performance.now() - old.raisedAt < MARKER_RENEW_MS) return;
     this.marker = await raiseMarker(this.run.client, this.path);
     this.lowerings.push(lowerMarker(this.run.client, old).catch(() => undefined));
   }
@@ -330,7 +340,11 @@ class RepositoryRun {
       this.settleAborted(deletion, verdict.reason);
       return;
     }
-    if (this.marker && Date.now() > this.marker.expiresAt - MARKER_MARGIN_MS) {
+    const expiresAt = Math.min(
+      this.marker?.expiresAt ?? Infinity,
+      this.run.scopes.expiresAt(this.path) ?? Infinity,
+    );
+    if (Date.now() > expiresAt - MARKER_MARGIN_MS) {
       this.settleAborted(deletion, 'the deletion marker is about to expire: not deleting under it');
       return;
     }
@@ -358,8 +372,10 @@ class RepositoryRun {
     } catch (e) {
       if (!(e instanceof RegistryError)) throw e;
       // A status is an answer; a lost connection or timeout leaves the DELETE's fate open.
-      if (e.status === undefined) this.unanswered = true;
-      else this.lastAnswer = Math.max(this.lastAnswer, performance.now());
+      if (e.status === undefined) {
+        this.unanswered = true;
+        this.run.scopes.keep();
+      } else this.lastAnswer = Math.max(this.lastAnswer, performance.now());
       const attempts = this.run.options.deleteAttempts ?? 3;
       if (isRestartable(e) && queued.attempt + 1 < attempts) return { deletion, attempt: queued.attempt + 1 };
       this.settleAborted(deletion, e.message);

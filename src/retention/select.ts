@@ -5,6 +5,7 @@
 import picomatch from 'picomatch';
 import type { Config, RetentionRule } from '../config/model.js';
 import { repositoryPath } from '../config/repository.js';
+import { isScopeMarkerRepository } from '../registry/deletion-guard.js';
 
 /** Repository path in the registry → indexes of the rules selecting it, in rule order. */
 export type Selections = Map<string, number[]>;
@@ -39,7 +40,9 @@ export function selectRepositories(
       if (!isGlob(extra)) add(extra, rule.index);
       else {
         const matches = picomatch(extra);
-        for (const path of catalog) if (matches(path)) add(path, rule.index);
+        // Retention's own scope markers are never a rule's to judge.
+        for (const path of catalog)
+          if (matches(path) && !isScopeMarkerRepository(path)) add(path, rule.index);
       }
     }
   }

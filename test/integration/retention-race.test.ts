@@ -15,13 +15,17 @@ import { createRegistryClient, type RegistryClient } from '../../src/registry/cl
 import {
   isMarkerTag,
   lowerMarker,
+  putTagsGuarded,
   raiseMarker,
+  scopeMarkerRepository,
+  type TagPut,
   writeTagsGuarded,
 } from '../../src/registry/deletion-guard.js';
 import { applyRetention } from '../../src/retention/apply.js';
 import { planRetentionDetailed } from '../../src/retention/index.js';
 import { arbor, BIN } from '../support/cli.js';
 import { requireEngine } from '../support/engine.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { removeLocalImages } from '../support/tree.js';
 import { day, pushVersion, writeConfig } from './retention-fixtures.js';
@@ -44,6 +48,25 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The markers in the scope marker repository beside `repository` (none: it may not exist). */
+async function scopeMarkers(repository: string): Promise<string[]> {
+  const at = scopeMarkerRepository(repository);
+  return (await client.listTags(at).catch(() => [] as string[])).filter(isMarkerTag);
+}
+
+/** What a retention run raises before it looks at `repository`: the scope's marker, then its own. */
+async function raiseMarkers(repository: string) {
+  const scope = await raiseMarker(client, scopeMarkerRepository(repository));
+  const own = await raiseMarker(client, repository);
+  return {
+    own,
+    lower: async () => {
+      await lowerMarker(client, own);
+      await lowerMarker(client, scope);
+    },
+  };
+}
+
 interface Write {
   tag: string;
   digest: string;
@@ -54,14 +77,14 @@ describe('the deletion guard, step by step', () => {
   it('a tag deleted under a marker after it was written is put back once the marker is down, with the tag it stands on', async () => {
     const repository = 'guard/app';
     const digest = await pushVersion(client, repository, ['old'], day(1));
-    const marker = await raiseMarker(client, repository);
+    const markers = await raiseMarkers(repository);
     const guarded = writeTagsGuarded(client, repository, digest, ['wanted'], { keep: ['old'] });
     // A retention whose last look came before the write: the DELETE takes the new tag along.
     while (!(await client.headManifest(repository, 'wanted'))) await sleep(10);
     expect(await client.deleteManifest(repository, digest)).toBe('deleted');
     expect(await client.headManifest(repository, 'wanted')).toBeNull();
     await sleep(300);
-    await lowerMarker(client, marker);
+    await markers.lower();
     const result = await guarded;
     expect(result.rewritten).toEqual(['guard/app:wanted', 'guard/app:old']);
     expect(result.waitedMs).toBeGreaterThan(250);
@@ -77,6 +100,7 @@ describe('the deletion guard, step by step', () => {
       tags: 1,
       rewritten: [],
       waitedMs: 0,
+      listings: { scopes: 1, repositories: 0 },
     });
     const marker = await raiseMarker(client, repository);
     const tree = await writeConfig(
@@ -91,11 +115,110 @@ describe('the deletion guard, step by step', () => {
     expect(plan.deletions.map((d) => d.tags)).toEqual([['v1', 'v1-alias']]);
     await lowerMarker(client, marker);
   });
+
+  it('a burst over many repositories is cleared by one shared listing of their scope, not one listing each', async () => {
+    const writes: TagPut[] = [];
+    for (let i = 0; i < 12; i++) {
+      const repository = `burst/app${i}`;
+      const digest = await pushVersion(client, repository, ['v1'], day(1));
+      writes.push({ repository, tag: 'v1-alias', manifest: await client.getManifest(repository, digest) });
+    }
+    const offset = (await registry.log()).length;
+    const result = await putTagsGuarded(client, writes);
+    expect(result.listings.repositories).toBe(0);
+    expect(result.listings.scopes).toBeGreaterThan(0);
+    expect(result.listings.scopes).toBeLessThan(12);
+    // The registry saw the same: listings of burst/arbor-deleting only.
+    const listed = [...(await registry.log()).slice(offset).matchAll(/"GET \/v2\/(\S+)\/tags\/list/g)].map(
+      (m) => m[1],
+    );
+    expect(new Set(listed)).toEqual(new Set(['burst/arbor-deleting']));
+    expect(listed).toHaveLength(result.listings.scopes);
+  });
+
+  it('a scope listing the registry refuses (a token without pull access there) leaves each repository to its own listing', async () => {
+    const proxy = await startFaultProxy(registry.port);
+    const proxied = createRegistryClient({ registry: proxy.host, insecure: true });
+    try {
+      const writes: TagPut[] = [];
+      for (const name of ['a', 'b', 'c']) {
+        const repository = `denied/${name}`;
+        const digest = await pushVersion(client, repository, ['v1'], day(1));
+        writes.push({ repository, tag: 'v2', manifest: await client.getManifest(repository, digest) });
+      }
+      proxy.failNext(100, 403, {
+        match: (method, url) => method === 'GET' && url.startsWith('/v2/denied/arbor-deleting/tags/list'),
+        body: '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}',
+      });
+      const result = await putTagsGuarded(proxied, writes);
+      expect(result.listings.repositories).toBe(3);
+      expect(proxy.requests.some((r) => r.injected && r.url.includes('/arbor-deleting/'))).toBe(true);
+      for (const w of writes)
+        expect((await client.headManifest(w.repository, 'v2'))?.digest).toBe(w.manifest.digest);
+    } finally {
+      await proxied.close();
+      await proxy.stop();
+    }
+  });
+
+  it('while a retention is at work in the scope, each repository is listed on its own (and waits only where it deletes)', async () => {
+    const quiet = 'busy/quiet';
+    const deleting = 'busy/deleting';
+    const quietDigest = await pushVersion(client, quiet, ['v1'], day(1));
+    const deletingDigest = await pushVersion(client, deleting, ['v1'], day(1));
+    const markers = await raiseMarkers(deleting);
+    const started = performance.now();
+    const guarded = putTagsGuarded(client, [
+      { repository: quiet, tag: 'new', manifest: await client.getManifest(quiet, quietDigest) },
+      { repository: deleting, tag: 'new', manifest: await client.getManifest(deleting, deletingDigest) },
+    ]);
+    await sleep(400);
+    await markers.lower();
+    const result = await guarded;
+    expect(result.listings.repositories).toBeGreaterThanOrEqual(2);
+    // Only the repository under a marker of its own waited for it to come down.
+    expect(result.waitedMs).toBeGreaterThan(250);
+    expect(result.waitedMs).toBeLessThan(performance.now() - started + 1);
+    expect((await client.headManifest(quiet, 'new'))?.digest).toBe(quietDigest);
+    expect((await client.headManifest(deleting, 'new'))?.digest).toBe(deletingDigest);
+  });
+
+  it('retention raises the scope marker before its first look and lowers it after every repository marker', async () => {
+    const tree = await writeConfig(registry.host, '  - extra_repositories: ["order/*"]\n    keep_last: 1');
+    const { config } = await loadTree(tree.file);
+    await tree.remove();
+    for (const repository of ['order/a', 'order/b'])
+      for (let v = 0; v < 3; v++) await pushVersion(client, repository, [`v${v}`], day(v));
+    const plan = await planRetentionDetailed(config, [], client, new Date(), { cacheDir: false });
+    expect(plan.deletions).toHaveLength(4);
+    const offset = (await registry.log()).length;
+    const applied = await applyRetention(plan.deletions, client);
+    expect(applied.results.map((r) => r.status)).toEqual(['deleted', 'deleted', 'deleted', 'deleted']);
+    const requests = [...(await registry.log()).slice(offset).matchAll(/"([A-Z]+) \/v2\/(\S+) HTTP/g)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+    const first = (re: RegExp) => requests.findIndex((r) => re.test(r));
+    const last = (re: RegExp) => requests.findLastIndex((r) => re.test(r));
+    const scopeUp = first(/^PUT order\/arbor-deleting\/manifests\/arbor-deleting-/);
+    const scopeDown = last(/^DELETE order\/arbor-deleting\/manifests\/sha256:/);
+    expect(scopeUp).toBeGreaterThanOrEqual(0);
+    expect(scopeUp).toBeLessThan(first(/^GET order\/[ab]\/tags\/list/));
+    expect(scopeUp).toBeLessThan(first(/^PUT order\/[ab]\/manifests\/arbor-deleting-/));
+    expect(scopeDown).toBeGreaterThan(last(/^DELETE order\/[ab]\/manifests\//));
+    expect(await scopeMarkers('order/a')).toEqual([]);
+    // The scope marker repository is never a retention rule's to judge.
+    const again = await planRetentionDetailed(config, [], client, new Date(), { cacheDir: false });
+    expect(again.deletions).toEqual([]);
+    expect(again.histories.map((h) => h.repository).sort()).toEqual(['order/a', 'order/b']);
+  });
 });
 
 describe('retention racing the tag step of applies (in process)', () => {
   it('50 rounds: every tag the writer reported written is still there, on its digest', async () => {
-    const tree = await writeConfig(registry.host, '  - extra_repositories: ["race/*"]\n    keep_last: 2');
+    const tree = await writeConfig(
+      registry.host,
+      '  - extra_repositories: ["race/*", "race/*/app"]\n    keep_last: 2',
+    );
     const { config } = await loadTree(tree.file);
     await tree.remove();
     let deletedTotal = 0;
@@ -103,6 +226,8 @@ describe('retention racing the tag step of applies (in process)', () => {
     let rewritten = 0;
     let done = 0;
     let failedClean = 0;
+    // Writes the scope listing cleared without a listing of their repository.
+    let clearedByScope = 0;
     const lost: string[] = [];
     // How long retention takes to delete here (it varies with the machine's load): the writes are
     // spread over that, learnt from the rounds so far.
@@ -111,7 +236,10 @@ describe('retention racing the tag step of applies (in process)', () => {
       deleting.length === 0 ? 100 : [...deleting].sort((a, b) => a - b)[Math.floor(deleting.length / 2)]!;
 
     const round = async (n: number) => {
-      const repository = `race/r${n}`;
+      // Half the rounds share the scope `race` (its marker is mostly up: the writers list their
+      // repository), half have a scope of their own (cleared by one scope listing when no
+      // retention is at work there).
+      const repository = n % 2 ? `race/r${n}` : `race/s${n}/app`;
       const versions = await Promise.all(
         Array.from({ length: 10 }, (_, v) => pushVersion(client, repository, [`b${v}`], day(v))),
       );
@@ -128,12 +256,13 @@ describe('retention racing the tag step of applies (in process)', () => {
 
       // The writer: new tags and a rollback of `release`, at random moments while retention runs.
       const writes: Write[] = [];
-      const write = async (tag: string) => {
-        await sleep(Math.random() * span());
+      const write = async (tag: string, delay = Math.random() * span()) => {
+        await sleep(delay);
         const digest = doomed[Math.floor(Math.random() * doomed.length)]!;
         try {
           const result = await writeTagsGuarded(client, repository, digest, [tag]);
           writes.push({ tag, digest, rewritten: result.rewritten.length > 0 });
+          if (result.listings.repositories === 0) clearedByScope++;
         } catch (e) {
           // Its source was deleted before the copy read it: the write failed, and says so.
           expect((e as Error).message).toMatch(/manifest unknown \(404\)/);
@@ -151,6 +280,8 @@ describe('retention racing the tag step of applies (in process)', () => {
         write(`new-${n}-a`),
         write('release'),
         write(`new-${n}-b`),
+        // As retention starts: its scope listing may come before the markers go up.
+        write(`new-${n}-c`, 0),
       ]);
       deleting.push(lastSettled - start);
       deletedTotal += applied.results.filter((r) => r.status === 'deleted').length;
@@ -165,15 +296,19 @@ describe('retention racing the tag step of applies (in process)', () => {
       }
       // The markers are down once retention returns.
       expect((await client.listTags(repository)).filter(isMarkerTag)).toEqual([]);
+      // A scope of its own is clear too (`race` may hold other rounds' markers meanwhile).
+      if (n % 2 === 0) expect(await scopeMarkers(repository)).toEqual([]);
     };
 
     const limit = pLimit(10);
     await Promise.all(Array.from({ length: 50 }, (_, n) => limit(() => round(n))));
     expect(lost).toEqual([]);
+    expect(await scopeMarkers('race/r1')).toEqual([]);
     // Every write either stands or failed cleanly; the race was real: writes landed on digests
     // retention had planned to delete (it kept them, or deleted them and the writer put them
     // back), and retention deleted the rest.
-    expect(done + failedClean).toBe(150);
+    expect(done + failedClean).toBe(200);
+    expect(clearedByScope).toBeGreaterThan(0);
     expect(done).toBeGreaterThan(30);
     expect(savedByArrival + rewritten).toBeGreaterThan(10);
     expect(deletedTotal).toBeGreaterThan(100);
@@ -320,6 +455,7 @@ describe('`arbor retention apply` racing `arbor apply` of an older tree (real CL
           expect(await client.headManifest('cli/app', `r-${round}`)).toBeNull();
         }
         expect((await client.listTags('cli/app')).filter(isMarkerTag)).toEqual([]);
+        expect(await scopeMarkers('cli/app')).toEqual([]);
       }
       // At least one round where retention found the rollback's tags on a digest it had planned
       // to delete (a race the test is about, not two runs one after the other).

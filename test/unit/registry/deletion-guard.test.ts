@@ -2,9 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   isMarkerTag,
+  isScopeMarkerRepository,
   listingIsConclusive,
   liveMarkers,
   markerExpiry,
+  SETTLE_MS,
+  SharedScopeListings,
+  scopeListingClears,
+  scopeMarkerRepository,
 } from '../../../src/registry/deletion-guard.js';
 
 describe('deletion markers', () => {
@@ -36,5 +41,73 @@ describe('deletion markers', () => {
     expect(listingIsConclusive(['2025.1-r2', marker], ['2025.1-r2'], false, now)).toBe(false);
     // An expired marker (a killed retention) is no marker.
     expect(listingIsConclusive(['2025.1-r2', marker], ['2025.1-r2'], false, expires)).toBe(true);
+  });
+});
+
+describe('scope markers', () => {
+  const expires = Date.UTC(2026, 10, 29, 20, 0, 0);
+  const marker = `arbor-deleting-${expires / 1000}-0a1b2c3d4e5f`;
+
+  it('the scope of a repository is its parent path', () => {
+    expect(scopeMarkerRepository('openstack/keystone')).toBe('openstack/arbor-deleting');
+    expect(scopeMarkerRepository('a/b/c')).toBe('a/b/arbor-deleting');
+    expect(scopeMarkerRepository('top')).toBe('arbor-deleting');
+    expect(isScopeMarkerRepository('openstack/arbor-deleting')).toBe(true);
+    expect(isScopeMarkerRepository('arbor-deleting')).toBe(true);
+    expect(isScopeMarkerRepository('openstack/not-arbor-deleting')).toBe(false);
+  });
+
+  it('a scope listing clears a repository when it came in time and shows no live marker', () => {
+    const now = expires - 1;
+    const at = (answeredAt: number, tags: string[] | undefined) => ({
+      tags,
+      sentAt: answeredAt - 5,
+      answeredAt,
+    });
+    expect(scopeListingClears(at(100 + SETTLE_MS - 1, []), 100, now)).toBe(true);
+    // Late: a retention may have raised, deleted and lowered within it.
+    expect(scopeListingClears(at(100 + SETTLE_MS, []), 100, now)).toBe(false);
+    expect(scopeListingClears(at(200, [marker]), 100, now)).toBe(false);
+    expect(scopeListingClears(at(200, [marker]), 100, expires)).toBe(true);
+    // A failed listing clears nothing.
+    expect(scopeListingClears(at(200, undefined), 100, now)).toBe(false);
+  });
+
+  it('writers share listings: each gets one sent after it asked, one in flight at a time', async () => {
+    const answers: Array<(tags: string[]) => void> = [];
+    const shared = new SharedScopeListings(() => new Promise<string[]>((resolve) => answers.push(resolve)));
+    const first = shared.after(performance.now());
+    // Asked after the first left: it waits for the next, as does every caller until then.
+    await new Promise((r) => setTimeout(r, 2));
+    const second = shared.after(performance.now());
+    const third = shared.after(performance.now());
+    expect(answers).toHaveLength(1);
+    answers[0]!(['v1']);
+    const one = await first;
+    expect(one.tags).toEqual(['v1']);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(answers).toHaveLength(2);
+    answers[1]!([marker]);
+    const [two, three] = await Promise.all([second, third]);
+    expect(two).toBe(three);
+    expect(two.tags).toEqual([marker]);
+    expect(two.sentAt).toBeGreaterThanOrEqual(one.answeredAt);
+    // Asked before the one in flight left: that one will do.
+    const fourth = shared.after(0);
+    expect(answers).toHaveLength(2);
+    expect(await fourth).toBe(two);
+    expect(shared.sent).toBe(2);
+  });
+
+  it('a failed listing answers with no tags, and the next is sent', async () => {
+    let calls = 0;
+    const shared = new SharedScopeListings(async () => {
+      calls++;
+      if (calls === 1) throw new Error('denied');
+      return [];
+    });
+    expect((await shared.after(0)).tags).toBeUndefined();
+    expect((await shared.after(performance.now() + 1)).tags).toEqual([]);
+    expect(calls).toBe(2);
   });
 });
