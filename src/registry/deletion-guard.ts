@@ -37,8 +37,9 @@
 // Markers expire (a killed retention leaves one): a writer ignores a marker past its expiry, and
 // retention sends no DELETE within MARKER_MARGIN_MS of its markers' expiry, replacing them
 // before that. An arbor older than the scope marker raises none: its retention must not run
-// beside this version's writers (docs/retention.md). Writers that do not follow this (docker push, skopeo) stay exposed to the window
-// between retention's last look and its DELETE: docs/retention.md measures it.
+// beside this version's writers (docs/retention.md). Writers that do not follow this (docker
+// push, skopeo) stay exposed to the window between retention's last look and its DELETE:
+// docs/retention.md measures it.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
@@ -110,8 +111,9 @@ export function scopeMarkerRepository(repository: string): string {
   return slash < 0 ? SCOPE_MARKER_REPOSITORY : `${repository.slice(0, slash)}/${SCOPE_MARKER_REPOSITORY}`;
 }
 
+/** Whether `repository` is itself where scope markers live. */
 export function isScopeMarkerRepository(repository: string): boolean {
-  return repository === SCOPE_MARKER_REPOSITORY || repository.endsWith(`/${SCOPE_MARKER_REPOSITORY}`);
+  return scopeMarkerRepository(repository) === repository;
 }
 
 /** A listing of a scope marker repository, with when it left and when it was answered. */
@@ -244,6 +246,11 @@ export interface GuardedPut {
   listings: { scopes: number; repositories: number };
 }
 
+/** A GuardedPut before any request: what an empty burst returns, and where a burst starts counting. */
+function nothingGuarded(tags: number): GuardedPut {
+  return { tags, windowMs: 0, rewritten: [], waitedMs: 0, listings: { scopes: 0, repositories: 0 } };
+}
+
 /**
  * Puts every tag (manifest PUTs, in one burst), and returns once no concurrent arbor retention
  * can have deleted any of them: per repository, right after its own PUTs, one tag listing (see
@@ -254,13 +261,7 @@ export async function putTagsGuarded(
   writes: readonly TagPut[],
   options: GuardedPutOptions = {},
 ): Promise<GuardedPut> {
-  const result: GuardedPut = {
-    tags: writes.length,
-    windowMs: 0,
-    rewritten: [],
-    waitedMs: 0,
-    listings: { scopes: 0, repositories: 0 },
-  };
+  const result = nothingGuarded(writes.length);
   if (writes.length === 0) return result;
   const limit = pLimit(options.concurrency ?? 16);
   const deadline = performance.now() + (options.maxWaitMs ?? MARKER_LEASE_MS + SETTLE_MS);
@@ -342,8 +343,7 @@ export async function writeTagsGuarded(
   tags: readonly string[],
   options: Omit<GuardedPutOptions, 'keep'> & { keep?: readonly string[] } = {},
 ): Promise<GuardedPut> {
-  if (tags.length === 0)
-    return { tags: 0, windowMs: 0, rewritten: [], waitedMs: 0, listings: { scopes: 0, repositories: 0 } };
+  if (tags.length === 0) return nothingGuarded(0);
   const manifest = await client.getManifest(repository, digest);
   const at = (tag: string): TagPut => ({ repository, tag, manifest });
   return putTagsGuarded(client, tags.map(at), {
