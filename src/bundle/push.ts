@@ -222,6 +222,10 @@ class PassingBlob implements BlobSource {
   open(offset: number): Readable | Promise<Readable> {
     if (offset === 0 && !this.liveOver && !this.live) {
       this.live = new PassThrough({ highWaterMark: 1024 * 1024 });
+      // `feed` reports a damaged entry to its own caller, and destroys this stream with the same
+      // error for its reader. The reader (the upload's request) may not listen yet, e.g. while
+      // its PUT waits for a connection: without this, that error would end the process.
+      this.live.on('error', () => undefined);
       this.markOpened();
       return this.live;
     }
