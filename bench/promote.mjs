@@ -8,7 +8,8 @@
 //             wall, requests at A and B (access logs), bytes stored at B.
 //   no-op:    the same promotion again: HEADs only; wall against the registry's bare-HEAD floor
 //             (the same HEADs on a bare undici Pool: 8 connections, pipelined), in this warm process
-//             and as a fresh `node` process (bench/lib/bare-heads.mjs).
+//             (one round right after each no-op: `pairedRatios`) and as a fresh `node` process
+//             (bench/lib/bare-heads.mjs).
 //   flip:     the window of the final tag burst (first to last tag PUT) of the promotion and of a
 //             tag-only `arbor apply` moving 187 × 2 tags.
 //
@@ -329,22 +330,11 @@ try {
   const noop = [];
   const noopBefore = [];
   let noopRequests;
-  const noopArgs = ['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file];
-  for (let i = 0; i < NOOP_RUNS; i++) {
-    // With --before, the two CLIs take turns, each first in every other round.
-    const order = before ? (i % 2 ? ['before', 'arbor'] : ['arbor', 'before']) : ['arbor'];
-    for (const who of order) {
-      const mark = await bNoop.logMark();
-      const { stdout, ms } = (who === 'arbor' ? arbor : before)(noopArgs, root);
-      if (!stdout.includes('No changes')) throw new Error(`no-op promotion did something:\n${stdout}`);
-      if (who === 'arbor') {
-        noop.push(ms);
-        noopRequests = await bNoop.requestsSince(mark);
-      } else noopBefore.push(ms);
-    }
-  }
+  // The floor: the same HEADs on a bare undici Pool in this (warm) process. One round follows
+  // each arbor no-op, so both see the machine in the same state (on two shared cores the floor
+  // itself moves by a fifth within minutes); the first round only warms this process up.
   const floor = [];
-  for (let i = 0; i < 5; i++) {
+  const floorRound = async () => {
     const pool = new Pool(`http://${bNoop.reached}`, { connections: 8, pipelining: 8 });
     const started = performance.now();
     await Promise.all(
@@ -360,8 +350,25 @@ try {
         }),
       ),
     );
-    floor.push(performance.now() - started);
+    const ms = performance.now() - started;
     await pool.close();
+    return ms;
+  };
+  await floorRound();
+  const noopArgs = ['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file];
+  for (let i = 0; i < NOOP_RUNS; i++) {
+    // With --before, the two CLIs take turns, each first in every other round.
+    const order = before ? (i % 2 ? ['before', 'arbor'] : ['arbor', 'before']) : ['arbor'];
+    for (const who of order) {
+      const mark = await bNoop.logMark();
+      const { stdout, ms } = (who === 'arbor' ? arbor : before)(noopArgs, root);
+      if (!stdout.includes('No changes')) throw new Error(`no-op promotion did something:\n${stdout}`);
+      if (who === 'arbor') {
+        noop.push(ms);
+        noopRequests = await bNoop.requestsSince(mark);
+        floor.push(await floorRound());
+      } else noopBefore.push(ms);
+    }
   }
   // Node start-up and reading the release record are part of arbor's wall time, not of the floor.
   const startup = median(Array.from({ length: 5 }, () => run(process.execPath, ['-e', '0']).ms));
@@ -427,6 +434,9 @@ try {
       bareHeadFloorMs: round(median(floor)),
       nodeStartupMs: round(startup),
       ratioToFloor: round(median(noop) / median(floor)),
+      // Each no-op over the floor round right after it: the ratio under one machine state.
+      pairedRatios: noop.map((ms, i) => round(ms / floor[i])),
+      ratioToFloorPaired: round(median(noop.map((ms, i) => ms / floor[i]))),
       ratioToFloorWithoutStartup: round((median(noop) - startup) / median(floor)),
       freshProcessFloorMs: round(freshFloor),
       ratioToFreshProcessFloor: round(median(noop) / freshFloor),
