@@ -96,6 +96,8 @@ describe('apply through faults at the wire (token auth, 5-second tokens)', () =>
       statuses: [429, 503],
       retryAfter: '0',
       cutRate: 0.1,
+      // At least one cut whatever number of answers the rate happens to reach.
+      cutFirst: { answers: 1 },
       slowBytesPerSecond: 4 * 1024 * 1024,
     });
     const before = proxy.bytesToRegistry;

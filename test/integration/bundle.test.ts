@@ -405,6 +405,8 @@ describe('bundle push through faults and from damaged files', () => {
       retryAfter: '0',
       cutRate: 0.1,
       cutUploadRate: 0.3,
+      // At least one cut upload whatever number of uploads the rate happens to reach.
+      cutFirst: { uploads: 1 },
     });
     const pushed = await pushAsync(r0Bundle, `${proxy.host}/site`);
     proxy.chaos(null);

@@ -42,6 +42,11 @@ export interface ChaosOptions {
   cutEveryBytes?: number;
   /** Share of upload bodies (PATCH/PUT to blobs/uploads) cut after a random part reached the registry. */
   cutUploadRate?: number;
+  /**
+   * The first this many answers with a body, and upload bodies, are cut whatever the rates say: a
+   * test that must meet a cut does not depend on how many requests the rates happen to reach.
+   */
+  cutFirst?: { answers?: number; uploads?: number };
   /** Answers' bodies are sent at this rate (bytes per second). */
   slowBytesPerSecond?: number;
   /** Only these requests are subject to chaos (default: all but `GET /v2/`). */
@@ -92,7 +97,14 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   let keepDigest = false;
   let extraHeaders: Record<string, string> = {};
   let pagination: 'link' | 'no-link' | 'off' = 'off';
-  let chaos: (ChaosOptions & { random: () => number }) | null = null;
+  let chaos: (ChaosOptions & { random: () => number; forced: { answers: number; uploads: number } }) | null =
+    null;
+  /** Whether a cut of this kind is still owed by `cutFirst` (and takes it). */
+  const forcedCut = (kind: 'answers' | 'uploads'): boolean => {
+    if (!chaos || chaos.forced[kind] <= 0) return false;
+    chaos.forced[kind]--;
+    return true;
+  };
   /** Answer bytes sent since the last cut, for `cutEveryBytes`. */
   let sinceCut = 0;
   const requests: ProxiedRequest[] = [];
@@ -173,7 +185,10 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
         res.writeHead(up.statusCode ?? 502, headers);
         const length = Number(up.headers['content-length'] ?? 0);
         let cutAt =
-          chaotic && method !== 'HEAD' && length > 1 && chaotic.random() < (chaotic.cutRate ?? 0)
+          chaotic &&
+          method !== 'HEAD' &&
+          length > 1 &&
+          (forcedCut('answers') || chaotic.random() < (chaotic.cutRate ?? 0))
             ? Math.floor(chaotic.random() * (length - 1)) + 1
             : undefined;
         const every = chaotic?.cutEveryBytes;
@@ -200,7 +215,10 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
     const upload = /\/blobs\/uploads\//.test(url) && (method === 'PATCH' || method === 'PUT');
     const requestLength = Number(req.headers['content-length'] ?? 0);
     const cutUploadAt =
-      chaotic && upload && requestLength > 1 && chaotic.random() < (chaotic.cutUploadRate ?? 0)
+      chaotic &&
+      upload &&
+      requestLength > 1 &&
+      (forcedCut('uploads') || chaotic.random() < (chaotic.cutUploadRate ?? 0))
         ? Math.floor(chaotic.random() * (requestLength - 1)) + 1
         : undefined;
     if (cutUploadAt !== undefined) proxy.injected.cutUploads++;
@@ -311,7 +329,13 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
     bytesToClient: 0,
     injected: { failed: 0, cut: 0, cutUploads: 0 },
     chaos(options) {
-      chaos = options ? { ...options, random: seeded(options.seed ?? 1) } : null;
+      chaos = options
+        ? {
+            ...options,
+            random: seeded(options.seed ?? 1),
+            forced: { answers: options.cutFirst?.answers ?? 0, uploads: options.cutFirst?.uploads ?? 0 },
+          }
+        : null;
     },
     failNext(count, status, options = {}) {
       faults.push({ remaining: count, status, options });
