@@ -165,7 +165,9 @@ describe.each([
       request({
         image: 'twice',
         contextDir,
-        dockerfile: `FROM scratch\nCOPY run-id /etc/run-id\nCOPY run-id /etc/run-id\nCOPY run-id /etc/run-id\n`,
+        // At the root: a layer that also holds /etc carries that directory's time, which differs
+        // between steps a second apart (CI, Node 24: three different layers on a slow machine).
+        dockerfile: `FROM scratch\nCOPY run-id /run-id\nCOPY run-id /run-id\nCOPY run-id /run-id\n`,
         tags: [tag],
         logFile: log('twice'),
       }),
@@ -177,7 +179,7 @@ describe.each([
     const diffIds = image!.layers.map((l) => l.diffId);
     const inspected = JSON.parse(docker(['image', 'inspect', tag]))[0] as { RootFS: { Layers: string[] } };
     expect(diffIds).toEqual(inspected.RootFS.Layers);
-    // The same file copied again over itself: at least two layers are the same tar.
+    // The same file copied again over itself: the layers are the same tar.
     expect(new Set(diffIds).size).toBeLessThan(diffIds.length);
     for (const layer of image!.layers) expect(sha256(await readFile(layer.file!))).toBe(layer.diffId);
   });
