@@ -17,9 +17,9 @@ module.enableCompileCache?.();
 const major = Number(process.versions.node.split('.')[0]);
 if (major >= 20 && major <= 24) v8.setFlagsFromString('--liftoff-only');
 
-// Node 20's V8 considers optimising a function after 66 KB of its bytecode ran: tuned for pages
-// and servers that run for hours, it has a command line compile, on background threads sharing
-// two cores with the registry, much code it stops running moments later. With four times that
+// Node 20's V8 considers optimising a function after 66 KB of its bytecode ran. That suits pages
+// and servers running for hours; a command line then compiles, on background threads that share
+// the cores with the registry, much code it stops running moments later. With four times that
 // budget: `import-kolla` of Kolla 1.72 → 1.50 s, `bundle` of 187 images 3.40 → 3.15 s, the r2
 // promotion's CPU 1,140 → 1,020 ms, and 5 s of hot YAML parsing is still 3 % faster, not slower
 // (bench/README.md, "Twelfth round"). Node 24's V8 counts calls instead and has no such flag.

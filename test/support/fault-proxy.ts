@@ -97,14 +97,7 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   let keepDigest = false;
   let extraHeaders: Record<string, string> = {};
   let pagination: 'link' | 'no-link' | 'off' = 'off';
-  let chaos: (ChaosOptions & { random: () => number; forced: { answers: number; uploads: number } }) | null =
-    null;
-  /** Whether a cut of this kind is still owed by `cutFirst` (and takes it). */
-  const forcedCut = (kind: 'answers' | 'uploads'): boolean => {
-    if (!chaos || chaos.forced[kind] <= 0) return false;
-    chaos.forced[kind]--;
-    return true;
-  };
+  let chaos: Chaos | null = null;
   /** Answer bytes sent since the last cut, for `cutEveryBytes`. */
   let sinceCut = 0;
   const requests: ProxiedRequest[] = [];
@@ -188,7 +181,7 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
           chaotic &&
           method !== 'HEAD' &&
           length > 1 &&
-          (forcedCut('answers') || chaotic.random() < (chaotic.cutRate ?? 0))
+          (forcedCut(chaotic, 'answers') || chaotic.random() < (chaotic.cutRate ?? 0))
             ? Math.floor(chaotic.random() * (length - 1)) + 1
             : undefined;
         const every = chaotic?.cutEveryBytes;
@@ -218,7 +211,7 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
       chaotic &&
       upload &&
       requestLength > 1 &&
-      (forcedCut('uploads') || chaotic.random() < (chaotic.cutUploadRate ?? 0))
+      (forcedCut(chaotic, 'uploads') || chaotic.random() < (chaotic.cutUploadRate ?? 0))
         ? Math.floor(chaotic.random() * (requestLength - 1)) + 1
         : undefined;
     if (cutUploadAt !== undefined) proxy.injected.cutUploads++;
@@ -367,6 +360,16 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   proxy.port = typeof address === 'object' && address ? address.port : 0;
   proxy.host = `127.0.0.1:${proxy.port}`;
   return proxy;
+}
+
+/** Chaos as it runs: its options, its random sequence, and the cuts `cutFirst` still owes. */
+type Chaos = ChaosOptions & { random: () => number; forced: { answers: number; uploads: number } };
+
+/** Whether a cut of this kind is still owed by `cutFirst` (and takes it). */
+function forcedCut(chaos: Chaos, kind: 'answers' | 'uploads'): boolean {
+  if (chaos.forced[kind] <= 0) return false;
+  chaos.forced[kind]--;
+  return true;
 }
 
 /** mulberry32: a small seeded PRNG, so a chaotic run can be repeated exactly. */
