@@ -1,8 +1,8 @@
 // Checks the schema cannot express: the registry grammar (shared with the registry client),
 // external base references, literal tags, retention regexes (RE2, as the retention engine
 // compiles them) and durations. Pure: no filesystem, no network.
-import { RE2JS } from 're2js';
 import { type Diagnostic, error, warning } from '../errors.js';
+import { compileRe2 } from '../re2.js';
 import {
   InvalidReferenceError,
   parseReference,
@@ -219,7 +219,7 @@ function checkRule(config: Config, rule: RetentionRule, rejected: Rejected, base
       problems.push(
         error(`invalid regex "${rule.tagPattern}" in tag_pattern: ${problem}`, { loc: at('tag_pattern') }),
       );
-    } else if (RE2JS.compile(rule.tagPattern).groupCount() < 1) {
+    } else if (compileRe2(rule.tagPattern).groupCount() < 1) {
       problems.push(
         error(`tag_pattern "${rule.tagPattern}" needs a capture group: its value orders the versions`, {
           loc: at('tag_pattern'),
@@ -257,7 +257,7 @@ function checkRule(config: Config, rule: RetentionRule, rejected: Rejected, base
 /** Regexes are compiled with RE2 (linear time, no backtracking), as the retention engine does. */
 export function regexProblem(pattern: string): string | null {
   try {
-    RE2JS.compile(pattern);
+    compileRe2(pattern);
     return null;
   } catch (e) {
     return (e as Error).message.replace(/^error parsing regexp: /, '');

@@ -8,7 +8,6 @@ import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
 import { buildConfig } from './build.js';
 import { configDigest } from './canonical.js';
-import { checkFiles } from './check-files.js';
 import { checkValues } from './check-values.js';
 import { lenientRaw } from './lenient.js';
 import type { Config } from './model.js';
@@ -98,10 +97,12 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
   const values = checkValues(checked, schema.rejected);
   if (matched && ![...source.diagnostics, ...values].some((d) => d.severity === 'error'))
     options.beforePathChecks?.(built);
+  // Loaded only to be used: with picomatch, 70 KB that a promotion of a named release (which
+  // never looks at the checkout) would compile for nothing.
   const files =
     options.pathChecks === false
       ? { diagnostics: [], images: [] }
-      : await checkFiles(checked, schema.rejected);
+      : await (await import('./check-files.js')).checkFiles(checked, schema.rejected);
   const diagnostics = sortDiagnostics([
     ...source.diagnostics,
     ...schema.diagnostics,

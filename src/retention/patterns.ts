@@ -4,14 +4,14 @@
 // Anchoring: a pattern is anchored at the start of the tag and, only when it ends with `$`, at
 // its end. So `^stable-` and `stable-` both mean "tags starting with stable-" (the example of
 // product.md), `\d+\.\d+-p\d+$` means the whole tag, and `stable` never matches `unstable-1`.
-import { RE2JS } from 're2js';
+import { compileRe2, type RE2 } from '../re2.js';
 
-const cache = new Map<string, RE2JS>();
+const cache = new Map<string, RE2>();
 
-function compiled(pattern: string): RE2JS {
+function compiled(pattern: string): RE2 {
   let re = cache.get(pattern);
   if (!re) {
-    re = RE2JS.compile(pattern);
+    re = compileRe2(pattern);
     cache.set(pattern, re);
   }
   return re;
