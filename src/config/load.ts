@@ -95,8 +95,16 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
   const checkable = built.images.filter((image) => !schema.rejected.at(['images', image.name]));
   const checked = { ...built, images: checkable };
   const values = checkValues(checked, schema.rejected);
-  if (matched && ![...source.diagnostics, ...values].some((d) => d.severity === 'error'))
-    options.beforePathChecks?.(built);
+  if (
+    matched &&
+    ![...source.diagnostics, ...values].some((d) => d.severity === 'error') &&
+    options.beforePathChecks
+  ) {
+    options.beforePathChecks(built);
+    // The caller's first requests leave now, before the checks and the graph that follow (about
+    // 15 ms of CPU for 187 images) rather than after them: their promise reactions run first.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   // Loaded only to be used: with picomatch, 70 KB that a promotion of a named release (which
   // never looks at the checkout) would compile for nothing.
   const files =
