@@ -343,8 +343,10 @@ async function blobArrived(
 }
 
 function withDigest(location: string, digest: string): string {
+  // Appended, not set through URL.searchParams: that re-encodes the whole query, distribution's
+  // long `_state` included, in JavaScript (≈ 0.5 ms an upload in a fresh process).
   const url = new URL(location);
-  url.searchParams.set('digest', digest);
+  url.search = `${url.search || '?'}${url.search.length > 1 ? '&' : ''}digest=${encodeURIComponent(digest)}`;
   return url.href;
 }
 
