@@ -17,7 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -334,8 +334,12 @@ try {
   // each arbor no-op, so both see the machine in the same state (on two shared cores the floor
   // itself moves by a fifth within minutes); the first round only warms this process up.
   const floor = [];
+  // CPU in each no-op run (arbor's, registry B's) and in each floor round (this client's, B's).
+  const noopCpu = [];
+  const floorCpu = [];
   const floorRound = async () => {
     const pool = new Pool(`http://${bNoop.reached}`, { connections: 8, pipelining: 8 });
+    const cpuBefore = [process.cpuUsage(), bNoop.cpuMs()];
     const started = performance.now();
     await Promise.all(
       names.flatMap((n) =>
@@ -351,6 +355,8 @@ try {
       ),
     );
     const ms = performance.now() - started;
+    const client = process.cpuUsage(cpuBefore[0]);
+    floorCpu.push({ client: (client.user + client.system) / 1000, registryB: bNoop.cpuMs() - cpuBefore[1] });
     await pool.close();
     return ms;
   };
@@ -361,10 +367,13 @@ try {
     const order = before ? (i % 2 ? ['before', 'arbor'] : ['arbor', 'before']) : ['arbor'];
     for (const who of order) {
       const mark = await bNoop.logMark();
+      const cpuBefore = [childrenCpuMs(), bNoop.cpuMs()];
       const { stdout, ms } = (who === 'arbor' ? arbor : before)(noopArgs, root);
+      const cpu = { command: childrenCpuMs() - cpuBefore[0], registryB: bNoop.cpuMs() - cpuBefore[1] };
       if (!stdout.includes('No changes')) throw new Error(`no-op promotion did something:\n${stdout}`);
       if (who === 'arbor') {
         noop.push(ms);
+        noopCpu.push(cpu);
         noopRequests = await bNoop.requestsSince(mark);
         floor.push(await floorRound());
       } else noopBefore.push(ms);
@@ -440,6 +449,19 @@ try {
       ratioToFloorWithoutStartup: round((median(noop) - startup) / median(floor)),
       freshProcessFloorMs: round(freshFloor),
       ratioToFreshProcessFloor: round(median(noop) / freshFloor),
+      // Where the time goes: the registry's CPU for the same HEADs (less for arbor's: they ask
+      // If-None-Match, answered 304 without reading the manifest) and the client's. On this
+      // machine's cores, a run needs at least (command + registry) / cores of wall time.
+      cpuMs: {
+        command: median(noopCpu.map((c) => c.command)),
+        registryB: median(noopCpu.map((c) => c.registryB)),
+      },
+      floorCpuMs: {
+        client: round(median(floorCpu.slice(1).map((c) => c.client))),
+        registryB: median(floorCpu.slice(1).map((c) => c.registryB)),
+      },
+      cores: availableParallelism(),
+      cpuBoundMs: round(median(noopCpu.map((c) => (c.command + c.registryB) / availableParallelism()))),
     },
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
