@@ -356,9 +356,9 @@ try {
     );
     const ms = performance.now() - started;
     const client = process.cpuUsage(cpuBefore[0]);
-    floorCpu.push({ client: (client.user + client.system) / 1000, registryB: bNoop.cpuMs() - cpuBefore[1] });
+    const cpu = { client: (client.user + client.system) / 1000, registryB: bNoop.cpuMs() - cpuBefore[1] };
     await pool.close();
-    return ms;
+    return { ms, cpu };
   };
   await floorRound();
   const noopArgs = ['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file];
@@ -375,7 +375,9 @@ try {
         noop.push(ms);
         noopCpu.push(cpu);
         noopRequests = await bNoop.requestsSince(mark);
-        floor.push(await floorRound());
+        const { ms: floorMs, cpu: floorRoundCpu } = await floorRound();
+        floor.push(floorMs);
+        floorCpu.push(floorRoundCpu);
       } else noopBefore.push(ms);
     }
   }
@@ -457,8 +459,8 @@ try {
         registryB: median(noopCpu.map((c) => c.registryB)),
       },
       floorCpuMs: {
-        client: round(median(floorCpu.slice(1).map((c) => c.client))),
-        registryB: median(floorCpu.slice(1).map((c) => c.registryB)),
+        client: round(median(floorCpu.map((c) => c.client))),
+        registryB: median(floorCpu.map((c) => c.registryB)),
       },
       cores: availableParallelism(),
       cpuBoundMs: round(median(noopCpu.map((c) => (c.command + c.registryB) / availableParallelism()))),

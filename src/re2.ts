@@ -10,9 +10,16 @@ import type { RE2JS as RE2JSClass } from 're2js';
 export type RE2 = RE2JSClass;
 
 let engine: typeof RE2JSClass | undefined;
+/** Each pattern compiled once per run: the loader checks it, the planners match tags with it. */
+const compiled = new Map<string, RE2>();
 
-/** Compiles `pattern` with RE2; throws its parse error (as RE2JS.compile does). */
+/** `pattern` compiled with RE2; throws its parse error (as RE2JS.compile does). */
 export function compileRe2(pattern: string): RE2 {
-  engine ??= (createRequire(import.meta.url)('re2js') as typeof import('re2js')).RE2JS;
-  return engine.compile(pattern);
+  let re = compiled.get(pattern);
+  if (!re) {
+    engine ??= (createRequire(import.meta.url)('re2js') as typeof import('re2js')).RE2JS;
+    re = engine.compile(pattern);
+    compiled.set(pattern, re);
+  }
+  return re;
 }

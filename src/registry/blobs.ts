@@ -346,7 +346,8 @@ function withDigest(location: string, digest: string): string {
   // Appended, not set through URL.searchParams: that re-encodes the whole query, distribution's
   // long `_state` included, in JavaScript (≈ 0.5 ms an upload in a fresh process).
   const url = new URL(location);
-  url.search = `${url.search || '?'}${url.search.length > 1 ? '&' : ''}digest=${encodeURIComponent(digest)}`;
+  const param = `digest=${encodeURIComponent(digest)}`;
+  url.search = url.search ? `${url.search}&${param}` : `?${param}`;
   return url.href;
 }
 

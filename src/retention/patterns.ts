@@ -4,22 +4,11 @@
 // Anchoring: a pattern is anchored at the start of the tag and, only when it ends with `$`, at
 // its end. So `^stable-` and `stable-` both mean "tags starting with stable-" (the example of
 // product.md), `\d+\.\d+-p\d+$` means the whole tag, and `stable` never matches `unstable-1`.
-import { compileRe2, type RE2 } from '../re2.js';
-
-const cache = new Map<string, RE2>();
-
-function compiled(pattern: string): RE2 {
-  let re = cache.get(pattern);
-  if (!re) {
-    re = compileRe2(pattern);
-    cache.set(pattern, re);
-  }
-  return re;
-}
+import { compileRe2 } from '../re2.js';
 
 /** Does `tag` match `pattern` (start-anchored, see above)? */
 export function tagMatches(pattern: string, tag: string): boolean {
-  return compiled(pattern).matcher(tag).lookingAt();
+  return compileRe2(pattern).matcher(tag).lookingAt();
 }
 
 /** The first pattern of `patterns` matching `tag`, or undefined. */
@@ -29,7 +18,7 @@ export function firstMatch(patterns: readonly string[], tag: string): string | u
 
 /** The value of the first capture group when `tag` matches `pattern`, else undefined. */
 export function captured(pattern: string, tag: string): string | undefined {
-  const matcher = compiled(pattern).matcher(tag);
+  const matcher = compileRe2(pattern).matcher(tag);
   if (!matcher.lookingAt()) return undefined;
   return matcher.group(1) ?? undefined;
 }
