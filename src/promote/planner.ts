@@ -38,7 +38,10 @@ export interface PlannedPromotion {
   stored: StoredRecord;
   source: SourceManifests;
   targets: PromoteTarget[];
-  /** Per target name: the blob HEADs planning sent there, for apply not to send them again. */
+  /**
+   * Per target name: the blob HEADs planning sent there, for apply not to send them again (one
+   * ledger for the targets on one registry).
+   */
   ledgers: Map<string, BlobLedger>;
 }
 
@@ -81,9 +84,13 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
       : [];
   const plans: TargetPlan[] = [];
   const ledgers = new Map<string, BlobLedger>();
+  // Targets on one registry (two namespaces of one Docker Hub, say) share this run's memory of its
+  // blobs: a blob one target received is mounted into the next target's repositories, not sent again.
+  const byRegistry = new Map<string, BlobLedger>();
   for (const target of targets) {
     const client = clients.forRegistry(target.registry);
-    const ledger = new BlobLedger();
+    const ledger = byRegistry.get(target.registry.url) ?? new BlobLedger();
+    byRegistry.set(target.registry.url, ledger);
     ledgers.set(target.name, ledger);
     const [gate, observed, recordHead] = await Promise.all([
       runGate(target, record, source, config.root),

@@ -487,6 +487,34 @@ describe('arbor promote', () => {
     expect(await digestsAtB('2025.1')).toEqual(next);
     expect(await digestsAtB('2025.1-p11')).toEqual(await digestsAtA('2025.1-p11'));
   });
+
+  it('two targets on one registry: what the first received is mounted into the second, not sent again', async () => {
+    const target = (name: string) => `  - name: ${name}
+    registry: { url: "${proxy.host}", namespace: ${name}, insecure: true }
+    tags: ['^\\d+\\.\\d+-p\\d+$']
+`;
+    await setTarget(`promote:\n${target('east')}${target('west')}`);
+    const mark = (await b.log()).length;
+    const promoted = await arbor(['promote', 'apply', '--auto-approve', '--release', '2025.1-p11']);
+    expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
+    const blobs = await uniqueBlobsAtA('2025.1-p11');
+    const uploadsTo = async (namespace: string) =>
+      requestsSince(
+        await b.log(),
+        mark,
+        new RegExp(`"PUT /v2/${namespace}/[^/]+/blobs/uploads/[^"]*digest=`),
+      ).filter((line) => !line.includes('/arbor-releases/'));
+    // East had none of it: each distinct blob sent once. West: every blob mounted from east.
+    expect((await uploadsTo('east')).length).toBe(blobs.size);
+    expect(await uploadsTo('west')).toEqual([]);
+    expect(promoted.stdout).toContain(`east: ${blobs.size} blob(s) sent (`);
+    expect(promoted.stdout).toMatch(/west: 0 blob\(s\) sent \(0 B\), [1-9]\d* mounted/);
+    for (const namespace of ['east', 'west'])
+      for (const name of IMAGES)
+        expect((await clientB.headManifest(`${namespace}/${name}`, '2025.1-p11'))?.digest).toBe(
+          (await clientA.headManifest(`arbor-demo/${name}`, '2025.1-p11'))?.digest,
+        );
+  });
 });
 
 /** The pid of the registry listening on `port` (to kill -9 it, as a crash would). */
