@@ -10,10 +10,8 @@ export function renderPromoteText(plan: PromotePlan): string {
   for (const t of plan.targets) {
     lines.push('', `→ ${t.target} (${t.registry}${t.namespace ? `/${t.namespace}` : ''})`);
     for (const p of t.problems) lines.push(`  ! ${p}`);
-    if (t.gate)
-      lines.push(
-        `  gate: ${t.gate.passed ? 'passed' : 'failed'}${t.gate.passed ? '' : ` (${t.gate.detail})`}`,
-      );
+    // A failed gate's detail is one of the problems above.
+    if (t.gate) lines.push(`  gate: ${t.gate.passed ? 'passed' : 'failed'}`);
     if (t.budget)
       lines.push(
         `  pull budget: ${t.budget.remaining}${t.budget.limit !== undefined ? ` of ${t.budget.limit}` : ''} remaining; this promotion reads ${t.budget.needed} manifest(s)`,

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { PromoteTarget } from '../../../src/config/model.js';
 import { type PromotePlan, promoteHasChanges } from '../../../src/promote/model.js';
 import { planTarget } from '../../../src/promote/plan.js';
+import { renderPromoteText } from '../../../src/promote/views.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const target: PromoteTarget = {
@@ -111,5 +112,23 @@ describe('planTarget: a tag the target cannot read (a link a crash left empty)',
     expect(
       planTarget({ target: immutable, images: [image], observed: unreadable, resuming: other }).problems,
     ).toHaveLength(1);
+  });
+});
+
+describe('renderPromoteText: a failed gate', () => {
+  it('says why once, among the problems, and that the gate failed', () => {
+    const t = planTarget({
+      target,
+      images: [image],
+      observed,
+      recordPresent: true,
+      gate: { passed: false, detail: 'command exited with 3: not gated yet' },
+    });
+    const text = renderPromoteText({
+      ...asPlan(t),
+      release: { name: '2025.1-p5', registry: '127.0.0.1:5000', repository: 'arbor-demo/arbor-releases' },
+    } as PromotePlan);
+    expect(text).toContain('  ! gate: command exited with 3: not gated yet\n  gate: failed\n');
+    expect(text.split('not gated yet')).toHaveLength(2);
   });
 });
