@@ -1,7 +1,9 @@
-// Carrying out a promotion plan, per target: the copies (blobs the target lacks — HEAD, mount,
+// Carrying out a promotion plan. Per target: the copies (blobs the target lacks — HEAD, mount,
 // streamed from the source, each once — then manifests by digest, then the artifacts that refer to
 // them), the journal of the tags about to move, every tag in one burst, the release record at the
-// target, and the target's retention rules last. Nothing is tagged before everything is there.
+// target, and the target's retention rules last. Across targets: every target's copies first (the
+// targets of different registries at once), then every target's burst, then retention. No tag moves
+// anywhere before every target has everything, and no retention runs after any failure.
 import pLimit from 'p-limit';
 import type { Config, PromoteTarget } from '../config/model.js';
 import { ArborError } from '../errors.js';
@@ -9,7 +11,7 @@ import type { RegistryClients } from '../plan/clients.js';
 import type { RegistryClient } from '../registry/client.js';
 import { putTagsGuarded } from '../registry/deletion-guard.js';
 import type { ReleaseRecord } from '../release/record.js';
-import { releasesRepository, stageRecord, tagRecord } from '../release/store.js';
+import { releasesRepository, type StagedRecord, stageRecord, tagRecord } from '../release/store.js';
 import { applyRetention, planRetention } from '../retention/index.js';
 import { copyImageTo } from '../transfer/copy-image.js';
 import { copyReferrers } from '../transfer/copy-referrers.js';
@@ -58,19 +60,89 @@ export async function applyPromotion(request: PromoteApplyRequest): Promise<Targ
         t.problems.map((p) => ({ severity: 'error' as const, message: `${t.target}: ${p}` })),
       ),
     );
-  const outcomes: TargetOutcome[] = [];
-  for (const targetPlan of request.plan.targets) {
-    const target = request.targets.find((t) => t.name === targetPlan.target)!;
-    outcomes.push(await promoteTo(request, target, targetPlan));
-  }
-  return outcomes;
+  const planned = request.plan.targets.map((plan) => ({
+    plan,
+    target: request.targets.find((t) => t.name === plan.target)!,
+  }));
+  // A failure at one target stops the copies to the others (and is the one reported).
+  const stop = new AbortController();
+  const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
+  const copying = { ...request, signal };
+  // One registry's targets one after another: the later ones mount what the earlier ones received
+  // (their blob ledger is shared, planner.ts).
+  const prepared = (
+    await settleAll(
+      byRegistry(planned).map(async (group) => {
+        const done: PreparedTarget[] = [];
+        for (const { target, plan } of group) done.push(await prepareTarget(copying, target, plan));
+        return done;
+      }),
+      stop,
+    )
+  ).flat();
+  // Every target has everything: the bursts, at once (none is stopped halfway by another's failure).
+  const flipped = await settleAll(
+    prepared.map((p) => flipTarget(request, p)),
+    stop,
+  );
+  // Retention last, and only when every burst went through.
+  const retention = await settleAll(
+    prepared.map((p) => targetRetention(request.config, p.target, p.plan, p.client)),
+    stop,
+  );
+  // In the plan's order of targets.
+  return planned.map(({ target }) => {
+    const i = prepared.findIndex((p) => p.target === target);
+    const kept = retention[i];
+    return { ...flipped[i]!, ...(kept ? { retention: kept } : {}) };
+  });
 }
 
-async function promoteTo(
+/** The planned targets grouped by registry, in the plan's order. */
+function byRegistry<T extends { target: PromoteTarget }>(planned: readonly T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const p of planned)
+    groups.set(p.target.registry.url, [...(groups.get(p.target.registry.url) ?? []), p]);
+  return [...groups.values()];
+}
+
+/**
+ * Every promise's value, once all have settled. Otherwise the first failure, thrown once the others
+ * have stopped: `stop` is aborted with it at once (what the others then throw is not the cause).
+ */
+async function settleAll<T>(promises: ReadonlyArray<Promise<T>>, stop: AbortController): Promise<T[]> {
+  let first: { reason: unknown } | undefined;
+  const settled = await Promise.allSettled(
+    promises.map((p) =>
+      p.catch((e: unknown) => {
+        first ??= { reason: e };
+        stop.abort(e);
+        throw e;
+      }),
+    ),
+  );
+  if (first) throw first.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** A target whose copies are done, and what its burst will write. */
+interface PreparedTarget {
+  target: PromoteTarget;
+  plan: TargetPlan;
+  client: RegistryClient;
+  totals: CopyTotals;
+  referrersCopied: number;
+  writes: TagWrite[];
+  journalTags: JournalTag[];
+  staged: StagedRecord;
+}
+
+/** The copies to one target, its record staged, and the tag writes of its burst. */
+async function prepareTarget(
   request: PromoteApplyRequest,
   target: PromoteTarget,
   plan: TargetPlan,
-): Promise<TargetOutcome> {
+): Promise<PreparedTarget> {
   const client = request.clients.forRegistry(target.registry);
   const step = (s: string) => request.onStep?.(target.name, s);
   const totals = emptyTotals();
@@ -119,7 +191,7 @@ async function promoteTo(
     ),
   );
   request.signal?.throwIfAborted();
-  // The journal first: if the flip is cut short, what each tag pointed at before is known.
+  // What the burst writes, and for the journal what each tag named before it.
   const writes: TagWrite[] = [];
   const journalTags: JournalTag[] = [];
   const manifests = await reading;
@@ -141,23 +213,28 @@ async function promoteTo(
       });
     }
   }
+  const staged = await staging;
+  return { target, plan, client, totals, referrersCopied, writes, journalTags, staged };
+}
+
+/** The journal of one target's tags about to move, its burst, and its record's tag. */
+async function flipTarget(request: PromoteApplyRequest, prepared: PreparedTarget): Promise<TargetOutcome> {
+  const { target, client, writes } = prepared;
   // Only the newest entry matters here: an unfinished run of this release is continued.
   const dir = journalDir(request.config.root, target.name);
   let journal = await readJournal(dir, target.name, target.registry.url, { newest: 1 });
   if (writes.length > 0) {
-    journal = beginEntry(journal, request.record.release, journalTags, new Date().toISOString());
+    journal = beginEntry(journal, request.record.release, prepared.journalTags, new Date().toISOString());
     journal = await storeLast(dir, journal);
-    step(`flipping ${writes.length} tag(s)`);
+    request.onStep?.(target.name, `flipping ${writes.length} tag(s)`);
   }
-  const staged = await staging;
   const flip = await putTagsGuarded(client, writes);
-  await tagRecord(client, staged);
+  await tagRecord(client, prepared.staged);
   // The entry of an earlier run of this release cut short after its flip is closed too: its tags
   // are all in place (this plan found them so), only the record was missing.
   if (writes.length > 0 || unfinishedEntry(journal, request.record.release))
     await storeLast(dir, completeEntry(journal, new Date().toISOString()));
-  const retention = await targetRetention(request.config, target, plan, client);
-  return { target: target.name, totals, flip, referrersCopied, ...(retention ? { retention } : {}) };
+  return { target: target.name, totals: prepared.totals, flip, referrersCopied: prepared.referrersCopied };
 }
 
 /** Writes the journal's newest entry; the journal with that entry's id. */

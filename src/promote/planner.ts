@@ -1,5 +1,7 @@
-// Promotion planning end to end: the release record from the tree's registry, then per target
-// the gate, signatures when required, what the target holds, and the pure plan.
+// Promotion planning end to end: the release record from the tree's registry, signatures when
+// required, then for every target at once what it holds, its gate (one gate at a time), and the
+// pure plan.
+import pLimit from 'p-limit';
 import type { Config, PromoteTarget } from '../config/model.js';
 import { ArborError, type Diagnostic, error } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
@@ -82,39 +84,42 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     request.checkSignatures && targets.some((t) => t.requireSignature)
       ? await request.checkSignatures(record)
       : [];
-  const plans: TargetPlan[] = [];
   const ledgers = new Map<string, BlobLedger>();
   // Targets on one registry (two namespaces of one Docker Hub, say) share this run's memory of its
   // blobs: a blob one target received is mounted into the next target's repositories, not sent again.
   const byRegistry = new Map<string, BlobLedger>();
   for (const target of targets) {
-    const client = clients.forRegistry(target.registry);
     const ledger = byRegistry.get(target.registry.url) ?? new BlobLedger();
     byRegistry.set(target.registry.url, ledger);
     ledgers.set(target.name, ledger);
-    const [gate, observed, recordHead] = await Promise.all([
-      runGate(target, record, source, config.root),
-      observeTarget(target, request.observeClient?.(target) ?? client, record.images, source, {
-        prefetch: request.prefetch ?? false,
-        ledger,
-      }),
-      // One HEAD: is the release's record there (a promotion cut short after its flip has none,
-      // or an unreadable tag if the registry was killed while writing it: written again too)?
-      headOrUnreadable(
-        client,
-        releasesRepository(target.registry.namespace, config.releases.repository),
-        request.release,
-      ),
-    ]);
-    const resuming = [...observed.values()].some((at) => at.unreadableTags)
-      ? await resumedTags(config.root, target, record.release)
-      : undefined;
-    const copies = record.images.filter((i) => observed.get(i.name)?.manifestPresent === false);
-    const referrers = await Promise.all(copies.map((i) => source.listReferrers(i.repository, i.digest)));
-    const withReferrers = referrers.filter((r) => r.manifests.length > 0).length;
-    const rateLimit = client.rateLimit;
-    plans.push(
-      planTarget({
+  }
+  // Every target observed at once; their gates, the user's commands, one at a time.
+  const gates = pLimit(1);
+  const plans: TargetPlan[] = await Promise.all(
+    targets.map(async (target) => {
+      const client = clients.forRegistry(target.registry);
+      const [gate, observed, recordHead] = await Promise.all([
+        gates(() => runGate(target, record, source, config.root)),
+        observeTarget(target, request.observeClient?.(target) ?? client, record.images, source, {
+          prefetch: request.prefetch ?? false,
+          ledger: ledgers.get(target.name)!,
+        }),
+        // One HEAD: is the release's record there (a promotion cut short after its flip has none,
+        // or an unreadable tag if the registry was killed while writing it: written again too)?
+        headOrUnreadable(
+          client,
+          releasesRepository(target.registry.namespace, config.releases.repository),
+          request.release,
+        ),
+      ]);
+      const resuming = [...observed.values()].some((at) => at.unreadableTags)
+        ? await resumedTags(config.root, target, record.release)
+        : undefined;
+      const copies = record.images.filter((i) => observed.get(i.name)?.manifestPresent === false);
+      const referrers = await Promise.all(copies.map((i) => source.listReferrers(i.repository, i.digest)));
+      const withReferrers = referrers.filter((r) => r.manifests.length > 0).length;
+      const rateLimit = client.rateLimit;
+      return planTarget({
         target,
         images: record.images,
         observed,
@@ -125,9 +130,9 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         manifestGetsNeeded: withReferrers * 2,
         recordPresent: recordHead !== null && recordHead !== UNREADABLE,
         ...(resuming ? { resuming } : {}),
-      }),
-    );
-  }
+      });
+    }),
+  );
   return {
     plan: {
       formatVersion: PROMOTE_PLAN_FORMAT_VERSION,

@@ -515,6 +515,51 @@ describe('arbor promote', () => {
           (await clientA.headManifest(`arbor-demo/${name}`, '2025.1-p11'))?.digest,
         );
   });
+
+  it('targets on two registries: planned and copied at once (gates one at a time), and no tag moves at either before both have everything', async () => {
+    // Near first: promoted one target after the other, near would be tagged before far failed.
+    // The gates hold a lock while they run: they pass only when run one at a time.
+    const gate = '    gate: { command: "mkdir gate.lock && sleep 0.3 && rmdir gate.lock" }\n';
+    await setTarget(`promote:
+  - name: near
+    registry: { url: "${a.host}", namespace: near, insecure: true }
+    tags: ['^\\d+\\.\\d+-p\\d+$']
+${gate}  - name: far
+    registry: { url: "${proxy.host}", namespace: far, insecure: true }
+    tags: ['^\\d+\\.\\d+-p\\d+$']
+${gate}`);
+    const tagsAt = (client: RegistryClient, namespace: string) =>
+      Promise.all(
+        IMAGES.map(
+          async (name) => (await client.headManifest(`${namespace}/${name}`, '2025.1-p11'))?.digest ?? null,
+        ),
+      );
+    const expected = await Promise.all(
+      IMAGES.map(async (name) => (await clientA.headManifest(`arbor-demo/${name}`, '2025.1-p11'))!.digest),
+    );
+    // Far refuses every upload: its copies fail while near's go through.
+    let refusing = true;
+    proxy.failNext(10_000, 403, {
+      match: (method, url) =>
+        refusing && method === 'POST' && url.includes('/far/') && url.includes('/blobs/uploads/'),
+    });
+    const failed = await arbor(['promote', 'apply', '--auto-approve', '--release', '2025.1-p11']);
+    refusing = false;
+    expect(failed.code, `${failed.stdout}\n${failed.stderr}`).toBe(1);
+    expect(failed.stderr).toContain('near: copying 10 image(s)');
+    expect(failed.stderr).not.toContain('flipping');
+    expect(await tagsAt(clientA, 'near')).toEqual(IMAGES.map(() => null));
+    expect(await tagsAt(clientB, 'far')).toEqual(IMAGES.map(() => null));
+
+    const promoted = await arbor(['promote', 'apply', '--auto-approve', '--release', '2025.1-p11']);
+    expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
+    expect(await tagsAt(clientA, 'near')).toEqual(expected);
+    expect(await tagsAt(clientB, 'far')).toEqual(expected);
+    // The report keeps the order of images.yaml.
+    const near = promoted.stdout.search(/^near: \d+ blob\(s\) sent/m);
+    expect(near).toBeGreaterThanOrEqual(0);
+    expect(promoted.stdout.search(/^far: \d+ blob\(s\) sent/m)).toBeGreaterThan(near);
+  });
 });
 
 /** The pid of the registry listening on `port` (to kill -9 it, as a crash would). */
