@@ -68,11 +68,11 @@ export async function applyPromotion(request: PromoteApplyRequest): Promise<Targ
   const stop = new AbortController();
   const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
   const copying = { ...request, signal };
-  // One registry's targets one after another: the later ones mount what the earlier ones received
-  // (their blob ledger is shared, planner.ts).
-  const prepared = (
+  // Targets that share a blob ledger (one registry's, planner.ts) one after another: the later ones
+  // mount what the earlier ones received.
+  const copied = (
     await settleAll(
-      byRegistry(planned).map(async (group) => {
+      bySharedLedger(planned, request.ledgers).map(async (group) => {
         const done: PreparedTarget[] = [];
         for (const { target, plan } of group) done.push(await prepareTarget(copying, target, plan));
         return done;
@@ -80,6 +80,8 @@ export async function applyPromotion(request: PromoteApplyRequest): Promise<Targ
       stop,
     )
   ).flat();
+  // Back in the plan's order of targets, which the outcomes keep.
+  const prepared = planned.map(({ target }) => copied.find((p) => p.target === target)!);
   // Every target has everything: the bursts, at once (none is stopped halfway by another's failure).
   const flipped = await settleAll(
     prepared.map((p) => flipTarget(request, p)),
@@ -90,19 +92,24 @@ export async function applyPromotion(request: PromoteApplyRequest): Promise<Targ
     prepared.map((p) => targetRetention(request.config, p.target, p.plan, p.client)),
     stop,
   );
-  // In the plan's order of targets.
-  return planned.map(({ target }) => {
-    const i = prepared.findIndex((p) => p.target === target);
+  return flipped.map((outcome, i) => {
     const kept = retention[i];
-    return { ...flipped[i]!, ...(kept ? { retention: kept } : {}) };
+    return kept ? { ...outcome, retention: kept } : outcome;
   });
 }
 
-/** The planned targets grouped by registry, in the plan's order. */
-function byRegistry<T extends { target: PromoteTarget }>(planned: readonly T[]): T[][] {
-  const groups = new Map<string, T[]>();
-  for (const p of planned)
-    groups.set(p.target.registry.url, [...(groups.get(p.target.registry.url) ?? []), p]);
+/** The planned targets grouped by the blob ledger they share (a target without one alone), in order. */
+function bySharedLedger<T extends { target: PromoteTarget }>(
+  planned: readonly T[],
+  ledgers: ReadonlyMap<string, BlobLedger> | undefined,
+): T[][] {
+  const groups = new Map<BlobLedger | T, T[]>();
+  for (const p of planned) {
+    const key = ledgers?.get(p.target.name) ?? p;
+    const group = groups.get(key);
+    if (group) group.push(p);
+    else groups.set(key, [p]);
+  }
   return [...groups.values()];
 }
 
