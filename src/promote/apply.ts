@@ -30,6 +30,7 @@ import {
   writeEntry,
 } from './journal.js';
 import type { PromotePlan, TargetPlan } from './model.js';
+import { recordAtTarget } from './plan.js';
 
 export interface TargetOutcome {
   target: string;
@@ -163,7 +164,7 @@ async function prepareTarget(
   const staging = stageRecord(
     client,
     releasesRepository(target.registry.namespace, request.config.releases.repository),
-    atTarget(request.record, target, plan),
+    recordAtTarget(request.record, target),
   );
   // Awaited below; a failure meanwhile must not be an unhandled rejection.
   staging.catch(() => undefined);
@@ -252,23 +253,6 @@ async function storeLast(dir: string, journal: Journal): Promise<Journal> {
 
 function withSignal(signal: AbortSignal | undefined) {
   return signal ? { signal } : {};
-}
-
-/** The release as the target holds it: the same digests, the target's repositories and tags. */
-function atTarget(record: ReleaseRecord, target: PromoteTarget, plan: TargetPlan): ReleaseRecord {
-  const byName = new Map(plan.images.map((i) => [i.name, i]));
-  return {
-    ...record,
-    registry: target.registry.url,
-    namespace: target.registry.namespace,
-    images: record.images
-      .filter((i) => (byName.get(i.name)?.tags.length ?? 0) > 0)
-      .map((i) => ({
-        ...i,
-        repository: byName.get(i.name)!.targetRepository,
-        tags: byName.get(i.name)!.tags,
-      })),
-  };
 }
 
 /** The target's own retention rules, after everything else succeeded; the release's tags are never candidates. */

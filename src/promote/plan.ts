@@ -1,7 +1,7 @@
 // The pure half of promotion: which tags a target publishes, and what each image needs there,
 // from the release record and what the target holds. No registry, no process: tested with values.
 import type { PromoteTarget } from '../config/model.js';
-import type { ReleaseImage } from '../release/record.js';
+import type { ReleaseImage, ReleaseRecord } from '../release/record.js';
 import { firstMatch } from '../retention/patterns.js';
 import type { PromoteImage, PullBudget, TargetPlan } from './model.js';
 
@@ -37,6 +37,26 @@ export function targetRepository(
   image: Pick<ReleaseImage, 'name'>,
 ): string {
   return target.registry.namespace ? `${target.registry.namespace}/${image.name}` : image.name;
+}
+
+/**
+ * The release as a target holds it once promoted: the same digests, the target's registry,
+ * repositories and published tags, the images with none left out. The record a promotion writes
+ * there, so `arbor releases` can tell it from another record under the same release name.
+ */
+export function recordAtTarget(
+  record: ReleaseRecord,
+  target: Pick<PromoteTarget, 'registry' | 'tags'>,
+): ReleaseRecord {
+  return {
+    ...record,
+    registry: target.registry.url,
+    namespace: target.registry.namespace,
+    images: record.images.flatMap((image) => {
+      const tags = selectTags(target, image.tags);
+      return tags.length > 0 ? [{ ...image, repository: targetRepository(target, image), tags }] : [];
+    }),
+  };
 }
 
 export interface TargetPlanInput {

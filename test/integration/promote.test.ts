@@ -184,6 +184,7 @@ describe('arbor promote', () => {
     expect(JSON.parse(releases.stdout).releases[0]).toMatchObject({
       release: '2025.1-p5',
       promoted: ['site'],
+      otherRecordAt: [],
     });
 
     const again = (await b.log()).length;
@@ -213,6 +214,13 @@ describe('arbor promote', () => {
     expect(refused.stdout).toMatch(/image nova-base: tag 2025\.1-p5 is immutable at site/);
     expect(requestsSince(await b.log(), mark, /"(PUT|POST|PATCH|DELETE) /)).toEqual([]);
     expect(await digestsAtB('2025.1-p5')).toEqual(before);
+    // The rebuild recorded 2025.1-p5 again at A, with other images: B holds the earlier record
+    // under that name, and arbor releases says so instead of calling this one promoted.
+    const releases = JSON.parse((await arbor(['releases', '--format', 'json'])).stdout);
+    expect(releases.releases.find((r: { release: string }) => r.release === '2025.1-p5')).toMatchObject({
+      promoted: [],
+      otherRecordAt: ['site'],
+    });
   });
 
   it('killed in each phase (arbor with kill -9, then registry B): a rerun converges; no reader sees two releases mixed outside the flip', async () => {

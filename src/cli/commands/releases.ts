@@ -1,10 +1,14 @@
 // arbor releases: the release records of the tree's registry (newest first), with the promotion
-// targets of images.yaml each release has reached (its record is there too).
+// targets of images.yaml each release has reached: the record its promotion writes is there (one
+// HEAD per target: Docker Hub's pull budget does not count it). A target holding another record
+// under the same name (the release was recorded again since, with other images) is said apart.
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { RegistryClients } from '../../plan/clients.js';
 import { loadTree } from '../../plan/desired.js';
-import { listReleases, releasesRepository } from '../../release/store.js';
+import { recordAtTarget } from '../../promote/plan.js';
+import { digestOf } from '../../registry/digest.js';
+import { listReleases, readRecord, recordManifest, releasesRepository } from '../../release/store.js';
 import { action } from '../action.js';
 import { out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
@@ -31,25 +35,28 @@ export function register(program: Command): void {
         const releases = await listReleases(clients.home, repository);
         const limit = pLimit(8);
         const rows = await Promise.all(
-          releases.map(async (r) => ({
-            ...r,
-            promoted: (
-              await Promise.all(
-                config.promote.map((target) =>
-                  limit(async () => {
-                    const there = await clients
-                      .forRegistry(target.registry)
-                      .headManifest(
-                        releasesRepository(target.registry.namespace, config.releases.repository),
-                        r.release,
-                      )
-                      .catch(() => null);
-                    return there ? target.name : null;
-                  }),
-                ),
-              )
-            ).filter((n): n is string => n !== null),
-          })),
+          releases.map(async (r) => {
+            const stored = await limit(() => readRecord(clients.home, repository, r.digest));
+            const there = await Promise.all(
+              config.promote.map((target) =>
+                limit(async () => {
+                  const head = await clients
+                    .forRegistry(target.registry)
+                    .headManifest(
+                      releasesRepository(target.registry.namespace, config.releases.repository),
+                      r.release,
+                    )
+                    .catch(() => null);
+                  if (!head) return { target: target.name, holds: 'none' as const };
+                  const expected =
+                    stored && digestOf(recordManifest(recordAtTarget(stored.record, target)).bytes);
+                  return { target: target.name, holds: head.digest === expected ? 'this' : 'other' };
+                }),
+              ),
+            );
+            const at = (holds: string) => there.filter((t) => t.holds === holds).map((t) => t.target);
+            return { ...r, promoted: at('this'), otherRecordAt: at('other') };
+          }),
         );
         if (flags.format === 'json') {
           out(
@@ -63,7 +70,12 @@ export function register(program: Command): void {
         }
         const table = [
           ['release', 'created', 'images', 'promoted to'],
-          ...rows.map((r) => [r.release, r.created, String(r.images), r.promoted.join(', ') || '-']),
+          ...rows.map((r) => [
+            r.release,
+            r.created,
+            String(r.images),
+            [...r.promoted, ...r.otherRecordAt.map((t) => `${t} (another ${r.release})`)].join(', ') || '-',
+          ]),
         ];
         const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
         out(

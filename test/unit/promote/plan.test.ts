@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PromoteTarget } from '../../../src/config/model.js';
 import { type PromotePlan, promoteHasChanges } from '../../../src/promote/model.js';
-import { planTarget } from '../../../src/promote/plan.js';
+import { planTarget, recordAtTarget } from '../../../src/promote/plan.js';
 import { renderPromoteText } from '../../../src/promote/views.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -130,5 +130,39 @@ describe('renderPromoteText: a failed gate', () => {
     } as PromotePlan);
     expect(text).toContain('  ! gate: command exited with 3: not gated yet\n  gate: failed\n');
     expect(text.split('not gated yet')).toHaveLength(2);
+  });
+});
+
+describe('recordAtTarget: the release as a target holds it', () => {
+  const record = {
+    formatVersion: 1 as const,
+    release: '2025.1-p5',
+    created: '2026-12-01T00:00:00.000Z',
+    registry: '127.0.0.1:5000',
+    namespace: 'arbor-demo',
+    configDigest: 'sha256:c',
+    images: [
+      { ...image, tags: ['2025.1', '2025.1-p5', 'latest'] },
+      { ...image, name: 'cron', repository: 'arbor-demo/cron', tags: ['latest'] },
+    ],
+  };
+
+  it("the target's registry, namespace, repositories and published tags; an image with none left out", () => {
+    const published: PromoteTarget = { ...target, tags: ['^\\d+\\.\\d+'] };
+    const at = recordAtTarget(record, published);
+    expect(at).toMatchObject({ registry: '127.0.0.1:5001', namespace: 'site', release: '2025.1-p5' });
+    expect(at.created).toBe(record.created);
+    expect(at.images.map((i) => [i.name, i.repository, i.digest, i.tags])).toEqual([
+      ['keystone', 'site/keystone', DIGEST, ['2025.1', '2025.1-p5']],
+    ]);
+  });
+
+  it('every tag without `tags:`; no namespace: the image name alone', () => {
+    const bare = { ...target, registry: { url: 'quay.example', namespace: '', insecure: false } };
+    const at = recordAtTarget(record, bare);
+    expect(at.images.map((i) => [i.repository, i.tags])).toEqual([
+      ['keystone', ['2025.1', '2025.1-p5', 'latest']],
+      ['cron', ['latest']],
+    ]);
   });
 });
