@@ -36,7 +36,8 @@ export function register(program: Command): void {
         const limit = pLimit(8);
         const rows = await Promise.all(
           releases.map(async (r) => {
-            const stored = await limit(() => readRecord(clients.home, repository, r.digest));
+            // The record itself is read from the tree's registry only for a release some target has.
+            let stored: ReturnType<typeof readRecord> | undefined;
             const there = await Promise.all(
               config.promote.map((target) =>
                 limit(async () => {
@@ -48,8 +49,9 @@ export function register(program: Command): void {
                     )
                     .catch(() => null);
                   if (!head) return { target: target.name, holds: 'none' as const };
-                  const expected =
-                    stored && digestOf(recordManifest(recordAtTarget(stored.record, target)).bytes);
+                  stored ??= readRecord(clients.home, repository, r.digest);
+                  const record = (await stored)?.record;
+                  const expected = record && digestOf(recordManifest(recordAtTarget(record, target)).bytes);
                   return { target: target.name, holds: head.digest === expected ? 'this' : 'other' };
                 }),
               ),
