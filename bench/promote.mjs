@@ -5,7 +5,9 @@
 //   promote:  `arbor promote apply --release r2` into a B holding release 1, against
 //             `skopeo sync` (one process, a YAML list of every image and tag) and a `skopeo copy`
 //             loop over the same images and tags, each into its own B prepared the same way (untimed);
-//             wall, requests at A and B (access logs), bytes stored at B.
+//             wall, requests at A and B (access logs), bytes stored at B. Beside them the
+//             registry's floor for the same promotion (bench/lib/bare-promote.mjs: a fresh `node`
+//             process sending only the requests the API requires), into a B of its own.
 //   no-op:    the same promotion again: HEADs only; wall against the registry's bare-HEAD floor
 //             (the same HEADs on a bare undici Pool: 8 connections, pipelined), in this warm process
 //             (one round right after each no-op: `pairedRatios`) and as a fresh `node` process
