@@ -2,28 +2,11 @@
 // The published entry: the bundled CLI (dist/bundle, built by scripts/build.mjs). Plain JS, so
 // `npm link` and `npx arbor` need no build tool at run time.
 import module from 'node:module';
-import v8 from 'node:v8';
+import './v8-settings.js';
 
 // Node 22.1+ keeps compiled code between runs (a cache in the OS temp dir): start-up no longer
 // re-compiles the bundle every time. Older Node versions simply do without.
 module.enableCompileCache?.();
-
-// undici parses HTTP with llhttp compiled to WebAssembly, which V8 compiles at once with its
-// baseline compiler (Liftoff) and then again, optimised, on background threads. A command line's
-// few hundred requests never earn that second compile back: without it a no-op promotion of 187
-// images takes a fifth less CPU on Node 20 (a tenth on 24), and a 256 MiB blob streams no slower
-// (bench/README.md, "Sixth round"). Only on the Node majors checked to know the flag: V8 reports
-// an unknown one on stderr.
-const major = Number(process.versions.node.split('.')[0]);
-if (major >= 20 && major <= 24) v8.setFlagsFromString('--liftoff-only');
-
-// Node 20's V8 considers optimising a function after 66 KB of its bytecode ran. That suits pages
-// and servers running for hours; a command line then compiles, on background threads that share
-// the cores with the registry, much code it stops running moments later. With four times that
-// budget: `import-kolla` of Kolla 1.72 → 1.50 s, `bundle` of 187 images 3.40 → 3.15 s, the r2
-// promotion's CPU 1,140 → 1,020 ms, and 5 s of hot YAML parsing is still 3 % faster, not slower
-// (bench/README.md, "Twelfth round"). Node 24's V8 counts calls instead and has no such flag.
-if (major === 20) v8.setFlagsFromString('--interrupt-budget=262144');
 
 const { main } = await import('../dist/bundle/arbor.mjs');
 

@@ -11,14 +11,10 @@
 //   - then every tag that does not name its manifest, PUT in one burst.
 // Timed from the outside, it is the least any Node command line pays for the same promotion (with
 // the V8 settings of bin/arbor.js).
+// bin/arbor.js's V8 settings, made before undici compiles its parser (imports run in order).
+import '../../bin/v8-settings.js';
 import { readFileSync } from 'node:fs';
-import v8 from 'node:v8';
-
-// The V8 settings bin/arbor.js makes (its comments say why), before undici compiles its parser.
-const major = Number(process.versions.node.split('.')[0]);
-if (major >= 20 && major <= 24) v8.setFlagsFromString('--liftoff-only');
-if (major === 20) v8.setFlagsFromString('--interrupt-budget=262144');
-const { Pool } = await import('undici');
+import { Pool } from 'undici';
 
 const [sourceHost, targetHost, planFile] = process.argv.slice(2);
 const { images } = JSON.parse(readFileSync(planFile, 'utf8'));
