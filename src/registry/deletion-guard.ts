@@ -30,9 +30,11 @@
 // down. One listing of that repository, sent after a repository's PUTs were answered and answered
 // less than SETTLE_MS after the first of them left, with no live marker, is conclusive for it by
 // the same argument, since the scope marker is up whenever a repository marker is. Writers share
-// that listing: one is in flight per scope at a time, so a burst of 187 repositories sends a few
-// instead of 187. A repository it does not clear (a live scope marker: some retention is at work
-// beside it; a late answer; an error) is listed on its own as above.
+// that listing: a writer whose PUTs were answered waits, while its answer would still come in
+// time, for the burst's other PUTs, and one listing then answers them all, so a burst of 187
+// repositories answered within half of SETTLE_MS sends one instead of 187. A repository it does
+// not clear (a live scope marker: some retention is at work beside it; a late answer; an error)
+// is listed on its own as above.
 //
 // Markers expire (a killed retention leaves one): a writer ignores a marker past its expiry, and
 // retention sends no DELETE within MARKER_MARGIN_MS of its markers' expiry, replacing them
@@ -137,38 +139,70 @@ export function scopeListingClears(listing: ScopeListing, firstSent: number, now
 }
 
 /**
- * Listings of one scope marker repository shared by every writer of a burst: `after(t)` answers
- * with a listing sent at or after `t`. One is in flight at a time; callers that come while it is
- * share the next one, sent when it is answered.
+ * Listings of one scope marker repository shared by every writer of a burst. `after(sendBy)`
+ * answers with a listing sent after the call, and no later than `sendBy` (a performance.now()
+ * time) unless another is then in flight: callers wait together, and one listing answers them
+ * all, sent when the burst has nothing left in flight (`quiet`), when the earliest caller's
+ * `sendBy` comes, or once the listing in flight is answered if either came meanwhile. A burst
+ * answered within its writers' margin thus sends one listing per scope, not one after another
+ * for as long as it lasts (each a request the registry serves while it is busiest).
  */
 export class SharedScopeListings {
-  private current: { sentAt: number; answer: Promise<ScopeListing> } | undefined;
-  private next: Promise<ScopeListing> | undefined;
+  private waiting: Array<{ sendBy: number; answer: (listing: ScopeListing) => void }> = [];
+  private inFlight = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   /** Listings sent. */
   sent = 0;
 
-  constructor(private readonly list: () => Promise<readonly string[]>) {}
+  constructor(
+    private readonly list: () => Promise<readonly string[]>,
+    /** Whether the burst has no write left in flight or queued (no caller is then worth waiting for). */
+    private readonly quiet: () => boolean = () => true,
+  ) {}
 
-  after(t: number): Promise<ScopeListing> {
-    const current = this.current;
-    if (current && current.sentAt >= t) return current.answer;
-    if (!current) return this.send();
-    this.next ??= current.answer.then(() => {
-      this.next = undefined;
-      return this.send();
+  after(sendBy: number): Promise<ScopeListing> {
+    return new Promise((answer) => {
+      this.waiting.push({ sendBy, answer });
+      this.schedule();
     });
-    return this.next;
   }
 
-  private send(): Promise<ScopeListing> {
+  /** The burst went quiet: whoever waits is answered by a listing sent now. */
+  flush(): void {
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.waiting.length === 0) return;
+    const wait = Math.min(...this.waiting.map((w) => w.sendBy)) - performance.now();
+    if (wait <= 0 || this.quiet()) {
+      this.send();
+      return;
+    }
+    clearTimeout(this.timer);
+    // Never what keeps the process alive: a caller waits while some write is in flight.
+    this.timer = setTimeout(() => this.send(), wait);
+    this.timer.unref?.();
+  }
+
+  private send(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.waiting;
+    this.waiting = [];
     const sentAt = performance.now();
     this.sent++;
-    const answer = this.list().then(
-      (tags) => ({ tags, sentAt, answeredAt: performance.now() }),
-      () => ({ tags: undefined, sentAt, answeredAt: performance.now() }),
-    );
-    this.current = { sentAt, answer };
-    return answer;
+    this.inFlight = true;
+    void this.list()
+      .then(
+        (tags) => ({ tags, sentAt, answeredAt: performance.now() }),
+        () => ({ tags: undefined, sentAt, answeredAt: performance.now() }),
+      )
+      .then((listing) => {
+        this.inFlight = false;
+        for (const w of batch) w.answer(listing);
+        this.schedule();
+      });
   }
 }
 
@@ -268,14 +302,29 @@ export async function putTagsGuarded(
   const started = performance.now();
   result.startedAt = new Date().toISOString();
   let lastAnswer = started;
-  /** Puts one tag; resolves to when its PUT left (after its wait for a free slot). */
+  // First-pass PUTs not yet answered: while there are some, a writer whose own are answered can
+  // wait a little for its scope listing, which then answers others too.
+  let unanswered = writes.length;
+  /** Puts one tag; resolves to when its PUT left (after its wait for a free slot) and was answered. */
   const put = (w: TagPut) =>
     limit(async () => {
       options.signal?.throwIfAborted();
       const sent = performance.now();
       await client.putManifest(w.repository, w.tag, w.manifest.bytes, w.manifest.mediaType);
-      return sent;
+      return { sent, answered: performance.now() };
     });
+  const firstPut = async (w: TagPut) => {
+    try {
+      return await put(w);
+    } finally {
+      // Once every writer has had its turn to ask (this runs before the last asks), the listings
+      // wait for nobody more.
+      if (--unanswered === 0)
+        setImmediate(() => {
+          for (const shared of scopes.values()) shared.flush();
+        });
+    }
+  };
 
   // Sent beside the PUTs, not behind them in `limit`: a listing queued behind a burst's PUTs
   // would come too late to clear the repositories whose PUTs left first.
@@ -284,7 +333,10 @@ export async function putTagsGuarded(
     const at = scopeMarkerRepository(repository);
     let shared = scopes.get(at);
     if (!shared) {
-      shared = new SharedScopeListings(() => unlessNotFound(client.listTags(at), [] as string[]));
+      shared = new SharedScopeListings(
+        () => unlessNotFound(client.listTags(at), [] as string[]),
+        () => unanswered === 0,
+      );
       scopes.set(at, shared);
     }
     return shared;
@@ -299,10 +351,15 @@ export async function putTagsGuarded(
       // SETTLE_MS counts from the first PUT that left, not from when it was queued: in a burst
       // of hundreds of tags a PUT may wait for a slot longer than SETTLE_MS, and a write cannot
       // be taken by a DELETE before it was sent (see the top of this file).
-      const firstSent = Math.min(...(await Promise.all(pending.map(put))));
+      const puts = await Promise.all(pending.map(first ? firstPut : put));
+      const firstSent = Math.min(...puts.map((p) => p.sent));
       if (first) {
         lastAnswer = Math.max(lastAnswer, performance.now());
-        const scope = await scopeOf(repository).after(performance.now());
+        // The scope listing may wait for others' while it would still be answered in time: half
+        // of SETTLE_MS, less where requests take longer (twice this repository's slowest PUT).
+        const slowest = Math.max(...puts.map((p) => p.answered - p.sent));
+        const sendBy = firstSent + SETTLE_MS - Math.max(SETTLE_MS / 2, 2 * slowest);
+        const scope = await scopeOf(repository).after(sendBy);
         if (scopeListingClears(scope, firstSent, Date.now())) return;
       }
       result.listings.repositories++;

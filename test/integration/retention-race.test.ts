@@ -117,8 +117,9 @@ describe('the deletion guard, step by step', () => {
   });
 
   it('a burst over many repositories is cleared by one shared listing of their scope, not one listing each', async () => {
+    // More repositories than PUTs in flight at once (16): the first ones' writers wait for the rest.
     const writes: TagPut[] = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 40; i++) {
       const repository = `burst/app${i}`;
       const digest = await pushVersion(client, repository, ['v1'], day(1));
       writes.push({ repository, tag: 'v1-alias', manifest: await client.getManifest(repository, digest) });
@@ -126,8 +127,9 @@ describe('the deletion guard, step by step', () => {
     const offset = (await registry.log()).length;
     const result = await putTagsGuarded(client, writes);
     expect(result.listings.repositories).toBe(0);
+    // One, sent once every PUT was answered; a second only if the burst outlasted half of SETTLE_MS.
     expect(result.listings.scopes).toBeGreaterThan(0);
-    expect(result.listings.scopes).toBeLessThan(12);
+    expect(result.listings.scopes).toBeLessThanOrEqual(2);
     // The registry saw the same: listings of burst/arbor-deleting only.
     const listed = [...(await registry.log()).slice(offset).matchAll(/"GET \/v2\/(\S+)\/tags\/list/g)].map(
       (m) => m[1],

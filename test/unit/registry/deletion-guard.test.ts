@@ -76,11 +76,10 @@ describe('scope markers', () => {
   it('writers share listings: each gets one sent after it asked, one in flight at a time', async () => {
     const answers: Array<(tags: string[]) => void> = [];
     const shared = new SharedScopeListings(() => new Promise<string[]>((resolve) => answers.push(resolve)));
-    const first = shared.after(performance.now());
+    const first = shared.after(0);
     // Asked after the first left: it waits for the next, as does every caller until then.
-    await new Promise((r) => setTimeout(r, 2));
-    const second = shared.after(performance.now());
-    const third = shared.after(performance.now());
+    const second = shared.after(0);
+    const third = shared.after(0);
     expect(answers).toHaveLength(1);
     answers[0]!(['v1']);
     const one = await first;
@@ -92,11 +91,39 @@ describe('scope markers', () => {
     expect(two).toBe(three);
     expect(two.tags).toEqual([marker]);
     expect(two.sentAt).toBeGreaterThanOrEqual(one.answeredAt);
-    // Asked before the one in flight left: that one will do.
-    const fourth = shared.after(0);
-    expect(answers).toHaveLength(2);
-    expect(await fourth).toBe(two);
     expect(shared.sent).toBe(2);
+  });
+
+  it('while the burst has writes in flight, a listing waits for the writers to come until the earliest must have it', async () => {
+    let quiet = false;
+    const sentAt: number[] = [];
+    const shared = new SharedScopeListings(
+      async () => {
+        sentAt.push(performance.now());
+        return ['v1'];
+      },
+      () => quiet,
+    );
+    const asked = performance.now();
+    const first = shared.after(asked + 60);
+    const second = shared.after(asked + 500);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sentAt).toHaveLength(0);
+    const [one, two] = await Promise.all([first, second]);
+    // One listing for both, sent at the earliest caller's time.
+    expect(one).toBe(two);
+    expect(sentAt).toHaveLength(1);
+    expect(sentAt[0]! - asked).toBeGreaterThanOrEqual(59);
+    // The burst is quiet: a caller's listing goes at once; one already waiting goes on flush.
+    const third = shared.after(performance.now() + 10_000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sentAt).toHaveLength(1);
+    quiet = true;
+    shared.flush();
+    expect((await third).tags).toEqual(['v1']);
+    expect(sentAt).toHaveLength(2);
+    await shared.after(performance.now() + 10_000);
+    expect(shared.sent).toBe(3);
   });
 
   it('a failed listing answers with no tags, and the next is sent', async () => {
