@@ -1,9 +1,9 @@
 // What the site holds, for a sync: per image one HEAD per tag (conditional on the release's
-// digest); for an image not all on the release's digest, a HEAD of its manifest; for one whose
-// manifest is missing, its blobs (from the source's manifests), a HEAD of each at the site, the
-// deltas its referrers list at the source, and a HEAD of each delta's base at the site. A tag or
-// manifest the site answers 500 for (a link a crash left empty, registry/unreadable.ts) is
-// written again, like a missing one.
+// digest); for an image none of whose tags is on the release's digest, a HEAD of its manifest; for
+// one whose manifest is missing, its blobs (from the source's manifests), a HEAD of each at the
+// site, the deltas its referrers list at the source, and a HEAD of each delta's base at the site.
+// A tag or manifest the site answers 500 for (a link a crash left empty, registry/unreadable.ts)
+// is written again, like a missing one.
 import pLimit from 'p-limit';
 import { deltasForImage } from '../delta/rebuild.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -49,6 +49,11 @@ export async function observeSync(
         ...(unreadableTags.length > 0 ? { unreadableTags } : {}),
       };
       if (heads.every((h) => h?.digest === image.digest)) return fact;
+      // A tag already on the release's digest says the manifest is there: no HEAD by digest.
+      if (heads.some((h) => h?.digest === image.digest)) {
+        fact.manifestPresent = true;
+        return fact;
+      }
       const manifest = await limit(() => headOrUnreadable(target, repository, image.digest));
       if (manifest === UNREADABLE) fact.manifestUnreadable = true;
       fact.manifestPresent = manifest !== null && manifest !== UNREADABLE;

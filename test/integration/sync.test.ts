@@ -226,6 +226,25 @@ describe('arbor sync', () => {
     await client.close();
   });
 
+  it('a tag moved at the site is put back, with no HEAD of a manifest another tag already names', async () => {
+    const { site, client } = await newSite();
+    expect((await sync(site, ['--release', 'r1', '--no-deltas'])).code).toBe(0);
+    expect((await sync(site, ['--release', 'r2', '--no-deltas'])).code).toBe(0);
+    // Someone moves 2025.1 back to release 1 at the site; r2 still names release 2.
+    const older = await client.getManifest('ns/app', 'r1');
+    await client.putManifest('ns/app', '2025.1', older.bytes, older.mediaType);
+    const mark = (await site.log()).length;
+    const again = await sync(site, ['--release', 'r2']);
+    expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+    expect((await client.headManifest('ns/app', '2025.1'))?.digest).toBe(
+      (await centralClient.headManifest('ns/app', 'r2'))?.digest,
+    );
+    const requests = (await site.log()).slice(mark).split('\n');
+    expect(requests.filter((line) => /"PUT \/v2\/ns\/app\/manifests\/2025\.1 /.test(line))).toHaveLength(1);
+    expect(requests.filter((line) => /"HEAD \/v2\/ns\/[^/]+\/manifests\/sha256:/.test(line))).toEqual([]);
+    await client.close();
+  });
+
   it('a tag whose link a crash left empty at the site (it answers 500 for it) is written again', async () => {
     const { site, client } = await newSite();
     expect((await sync(site, ['--release', 'r1', '--no-deltas'])).code).toBe(0);
