@@ -5,7 +5,7 @@
 import type { RegistryClient } from '../registry/client.js';
 import { digestOf } from '../registry/digest.js';
 import { RegistryError, unlessNotFound } from '../registry/errors.js';
-import { isIndex } from '../registry/manifest-model.js';
+import { isIndex, type Manifest } from '../registry/manifest-model.js';
 import { OCI_MANIFEST } from '../registry/media-types.js';
 import {
   ANNOTATION_CREATED,
@@ -102,7 +102,16 @@ export async function readRecord(
   reference: string,
 ): Promise<StoredRecord | null> {
   const manifest = await unlessNotFound(client.getManifest(repository, reference), null);
-  if (!manifest) return null;
+  return manifest && recordOf(client, repository, reference, manifest);
+}
+
+/** The record a manifest already read stands for: its blob, read and checked against its digest. */
+export async function recordOf(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  manifest: Manifest,
+): Promise<StoredRecord> {
   const where = `${client.registry}/${repository}:${reference}`;
   const json = manifest.json;
   if (
@@ -129,24 +138,43 @@ export interface ReleaseSummary {
 
 /** Every release in the repository, newest first, from the manifests' annotations. */
 export async function listReleases(client: RegistryClient, repository: string): Promise<ReleaseSummary[]> {
+  return (await listReleaseManifests(client, repository)).map((r) => r.summary);
+}
+
+/** A release as listed, with the record manifest its summary was read from (for {@link recordOf}). */
+export interface ListedRelease {
+  summary: ReleaseSummary;
+  manifest: Manifest;
+}
+
+/** {@link listReleases}, keeping each record's manifest: its record is then one blob GET away. */
+export async function listReleaseManifests(
+  client: RegistryClient,
+  repository: string,
+): Promise<ListedRelease[]> {
   const tags = await unlessNotFound(client.listTags(repository), [] as string[]);
-  const summaries = await Promise.all(
+  const listed = await Promise.all(
     tags
       .filter((t) => !/^sha256-[0-9a-f]{64}/.test(t))
-      .map(async (tag) => {
+      .map(async (tag): Promise<ListedRelease | null> => {
         const manifest = await unlessNotFound(client.getManifest(repository, tag), null);
         if (!manifest || isIndex(manifest.json) || manifest.json.artifactType !== RELEASE_ARTIFACT_TYPE)
           return null;
         const a = manifest.json.annotations ?? {};
-        return {
+        const summary = {
           release: tag,
           digest: manifest.digest,
           created: a[ANNOTATION_CREATED] ?? '',
           images: Number(a[ANNOTATION_IMAGES] ?? Number.NaN),
         };
+        return { summary, manifest };
       }),
   );
-  return summaries
-    .filter((s): s is ReleaseSummary => s !== null)
-    .sort((a, b) => b.created.localeCompare(a.created) || a.release.localeCompare(b.release));
+  return listed
+    .filter((r): r is ListedRelease => r !== null)
+    .sort(
+      (a, b) =>
+        b.summary.created.localeCompare(a.summary.created) ||
+        a.summary.release.localeCompare(b.summary.release),
+    );
 }

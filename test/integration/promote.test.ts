@@ -180,12 +180,18 @@ describe('arbor promote', () => {
     expect(new Set(sent)).toEqual(new Set(blobs.keys()));
     expect(applied.stdout).toContain(`site: ${blobs.size} blob(s) sent (`);
     // The release record is at B too: arbor releases shows it promoted.
+    const listing = (await a.log()).length;
     const releases = await arbor(['releases', '--format', 'json']);
-    expect(JSON.parse(releases.stdout).releases[0]).toMatchObject({
+    const listed = JSON.parse(releases.stdout).releases;
+    expect(listed[0]).toMatchObject({
       release: '2025.1-p5',
       promoted: ['site'],
       otherRecordAt: [],
     });
+    // At A, each record's manifest read once, and the record itself only for the release B holds.
+    const reads = requestsSince(await a.log(), listing, /"GET \/v2\/arbor-demo\/arbor-releases\//);
+    expect(reads.filter((line) => line.includes('/manifests/'))).toHaveLength(listed.length);
+    expect(reads.filter((line) => line.includes('/blobs/'))).toHaveLength(1);
 
     const again = (await b.log()).length;
     const noop = await arbor(['promote', 'apply', '--auto-approve']);

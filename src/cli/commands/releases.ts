@@ -8,7 +8,7 @@ import { RegistryClients } from '../../plan/clients.js';
 import { loadTree } from '../../plan/desired.js';
 import { recordAtTarget } from '../../promote/plan.js';
 import { digestOf } from '../../registry/digest.js';
-import { listReleases, readRecord, recordManifest, releasesRepository } from '../../release/store.js';
+import { listReleaseManifests, recordManifest, recordOf, releasesRepository } from '../../release/store.js';
 import { action } from '../action.js';
 import { out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
@@ -32,12 +32,13 @@ export function register(program: Command): void {
       const clients = new RegistryClients(config, debug ? { debug } : {});
       try {
         const repository = releasesRepository(config.registry.namespace, config.releases.repository);
-        const releases = await listReleases(clients.home, repository);
+        const releases = await listReleaseManifests(clients.home, repository);
         const limit = pLimit(8);
         const rows = await Promise.all(
-          releases.map(async (r) => {
-            // The record itself is read from the tree's registry only for a release some target has.
-            let stored: ReturnType<typeof readRecord> | undefined;
+          releases.map(async ({ summary: r, manifest }) => {
+            // The record itself is read from the tree's registry only for a release some target has
+            // (its manifest is at hand: one blob GET).
+            let stored: ReturnType<typeof recordOf> | undefined;
             const there = await Promise.all(
               config.promote.map((target) =>
                 limit(async () => {
@@ -49,7 +50,7 @@ export function register(program: Command): void {
                     )
                     .catch(() => null);
                   if (!head) return { target: target.name, holds: 'none' as const };
-                  stored ??= readRecord(clients.home, repository, r.digest);
+                  stored ??= recordOf(clients.home, repository, r.release, manifest);
                   const record = (await stored)?.record;
                   const expected = record && digestOf(recordManifest(recordAtTarget(record, target)).bytes);
                   return { target: target.name, holds: head.digest === expected ? 'this' : 'other' };
