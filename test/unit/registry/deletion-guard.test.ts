@@ -113,7 +113,9 @@ describe('scope markers', () => {
     // One listing for both, sent at the earliest caller's time.
     expect(one).toBe(two);
     expect(sentAt).toHaveLength(1);
-    expect(sentAt[0]! - asked).toBeGreaterThanOrEqual(59);
+    // (A timer may fire up to a millisecond early against performance.now().)
+    expect(sentAt[0]! - asked).toBeGreaterThanOrEqual(55);
+    expect(sentAt[0]! - asked).toBeLessThan(450);
     // The burst is quiet: a caller's listing goes at once; one already waiting goes on flush.
     const third = shared.after(performance.now() + 10_000);
     await new Promise((r) => setTimeout(r, 20));
