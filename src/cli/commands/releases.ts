@@ -51,8 +51,8 @@ export function register(program: Command): void {
                     .catch(() => null);
                   if (!head) return { target: target.name, holds: 'none' as const };
                   stored ??= recordOf(clients.home, repository, r.release, manifest);
-                  const record = (await stored)?.record;
-                  const expected = record && digestOf(recordManifest(recordAtTarget(record, target)).bytes);
+                  const { record } = await stored;
+                  const expected = digestOf(recordManifest(recordAtTarget(record, target)).bytes);
                   return { target: target.name, holds: head.digest === expected ? 'this' : 'other' };
                 }),
               ),
