@@ -5,6 +5,7 @@
 // An update bundle's left-out blobs must already be at the target; when one is not, the plan
 // names it and the image, and nothing is pushed. Pure.
 import { isIndex } from '../registry/manifest-model.js';
+import { repositoryIn } from '../release/record.js';
 import { type BundleContent, type BundledImage, type BundleManifest, blobsReachable } from './contents.js';
 import type { BundleToc } from './format.js';
 
@@ -71,14 +72,10 @@ export interface PushPlan {
   };
 }
 
-export function targetRepository(namespace: string, name: string): string {
-  return namespace ? `${namespace}/${name}` : name;
-}
-
 export function pushUnits(content: BundleContent, namespace: string): PushUnit[] {
   return [...content.images]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.digest < b.digest ? -1 : 1))
-    .map((image) => ({ image, repository: targetRepository(namespace, image.name) }));
+    .map((image) => ({ image, repository: repositoryIn(namespace, image.name) }));
 }
 
 /** Manifests of a unit (the image, index children, referrers at any depth). */

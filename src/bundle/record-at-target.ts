@@ -4,9 +4,8 @@
 // `--since` it. Unchanged records are not written again.
 import { DEFAULT_RELEASES_REPOSITORY } from '../config/build.js';
 import type { RegistryClient } from '../registry/client.js';
-import { type ReleaseRecord, sameContent } from '../release/record.js';
+import { type ReleaseRecord, recordIn, sameContent } from '../release/record.js';
 import { readRecord, releasesRepository, writeRecord } from '../release/store.js';
-import { targetRepository } from './push-plan.js';
 
 export interface RecordOutcome {
   release: string;
@@ -15,21 +14,12 @@ export interface RecordOutcome {
   written: boolean;
 }
 
-export function recordForTarget(record: ReleaseRecord, registry: string, namespace: string): ReleaseRecord {
-  return {
-    ...record,
-    registry,
-    namespace,
-    images: record.images.map((i) => ({ ...i, repository: targetRepository(namespace, i.name) })),
-  };
-}
-
 export async function recordAtTarget(
   client: RegistryClient,
   namespace: string,
   record: ReleaseRecord,
 ): Promise<RecordOutcome> {
-  const atTarget = recordForTarget(record, client.registry, namespace);
+  const atTarget = recordIn(record, client.registry, namespace);
   const repository = releasesRepository(namespace, DEFAULT_RELEASES_REPOSITORY);
   const where = `${client.registry}/${repository}:${record.release}`;
   const existing = await readRecord(client, repository, record.release).catch(() => null);

@@ -1,7 +1,7 @@
 // The pure half of promotion: which tags a target publishes, and what each image needs there,
 // from the release record and what the target holds. No registry, no process: tested with values.
 import type { PromoteTarget } from '../config/model.js';
-import type { ReleaseImage, ReleaseRecord } from '../release/record.js';
+import { type ReleaseImage, type ReleaseRecord, recordIn, repositoryIn } from '../release/record.js';
 import { firstMatch } from '../retention/patterns.js';
 import type { PromoteImage, PullBudget, TargetPlan } from './model.js';
 
@@ -36,7 +36,7 @@ export function targetRepository(
   target: Pick<PromoteTarget, 'registry'>,
   image: Pick<ReleaseImage, 'name'>,
 ): string {
-  return target.registry.namespace ? `${target.registry.namespace}/${image.name}` : image.name;
+  return repositoryIn(target.registry.namespace, image.name);
 }
 
 /**
@@ -48,15 +48,10 @@ export function recordAtTarget(
   record: ReleaseRecord,
   target: Pick<PromoteTarget, 'registry' | 'tags'>,
 ): ReleaseRecord {
-  return {
-    ...record,
-    registry: target.registry.url,
-    namespace: target.registry.namespace,
-    images: record.images.flatMap((image) => {
-      const tags = selectTags(target, image.tags);
-      return tags.length > 0 ? [{ ...image, repository: targetRepository(target, image), tags }] : [];
-    }),
-  };
+  const published = record.images
+    .map((image) => ({ ...image, tags: selectTags(target, image.tags) }))
+    .filter((image) => image.tags.length > 0);
+  return recordIn({ ...record, images: published }, target.registry.url, target.registry.namespace);
 }
 
 export interface TargetPlanInput {

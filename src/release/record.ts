@@ -39,6 +39,24 @@ export interface ReleaseRecord {
   images: ReleaseImage[];
 }
 
+/** Where an image of a release lives under `namespace` of another registry: `ns/name`, or `name`. */
+export function repositoryIn(namespace: string, name: string): string {
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+/**
+ * The release as another registry holds it once copied there (promote, sync, bundle push): the
+ * same images and digests, that registry's namespace and repositories.
+ */
+export function recordIn(record: ReleaseRecord, registry: string, namespace: string): ReleaseRecord {
+  return {
+    ...record,
+    registry,
+    namespace,
+    images: record.images.map((image) => ({ ...image, repository: repositoryIn(namespace, image.name) })),
+  };
+}
+
 export function serializeRecord(record: ReleaseRecord): Buffer {
   // Stable key order: the same release gives the same bytes (and digest) whoever writes it.
   return Buffer.from(

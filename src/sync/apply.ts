@@ -15,7 +15,7 @@ import { type RebuiltLayer, rebuildFromDelta } from '../delta/rebuild.js';
 import type { RegistryClient } from '../registry/client.js';
 import { putTagsGuarded } from '../registry/deletion-guard.js';
 import type { Descriptor } from '../registry/manifest-model.js';
-import type { ReleaseRecord } from '../release/record.js';
+import { type ReleaseRecord, recordIn } from '../release/record.js';
 import { writeRecord } from '../release/store.js';
 import type { BlobSource } from '../transfer/blob-source.js';
 import { copyImageTo } from '../transfer/copy-image.js';
@@ -127,14 +127,15 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
     if (writes.length > 0) request.onStep?.(`flipping ${writes.length} tag(s)`);
     const flip = await putTagsGuarded(target, writes);
     const byName = new Map(plan.images.map((i) => [i.name, i]));
-    await writeRecord(target, request.releasesRepository, {
-      ...request.record,
-      registry: plan.target.registry,
-      namespace: plan.target.namespace,
-      images: request.record.images
-        .filter((i) => byName.has(i.name))
-        .map((i) => ({ ...i, repository: byName.get(i.name)!.targetRepository })),
-    });
+    await writeRecord(
+      target,
+      request.releasesRepository,
+      recordIn(
+        { ...request.record, images: request.record.images.filter((i) => byName.has(i.name)) },
+        plan.target.registry,
+        plan.target.namespace,
+      ),
+    );
     return { totals, flip, rebuilt: rebuilt.length, fallbacks, referrers };
   } finally {
     await Promise.all(rebuilt.map((r) => r.dispose().catch(() => undefined)));

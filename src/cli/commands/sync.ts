@@ -9,7 +9,7 @@ import { listCatalog } from '../../registry/catalog.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { openRegistry } from '../../registry/open.js';
 import { parseReference, registryProblem, repositoryProblem } from '../../registry/reference.js';
-import { RELEASE_FORMAT_VERSION, type ReleaseRecord } from '../../release/record.js';
+import { RELEASE_FORMAT_VERSION, type ReleaseRecord, repositoryIn } from '../../release/record.js';
 import { listReleases, readRecord, releasesRepository } from '../../release/store.js';
 import { checkSignatures } from '../../sign/verify.js';
 import { applySync } from '../../sync/apply.js';
@@ -134,7 +134,7 @@ export function register(program: Command): void {
           manifests,
           to.client,
           images,
-          (i) => (target.namespace ? `${target.namespace}/${i.name}` : i.name),
+          (i) => repositoryIn(target.namespace, i.name),
           { deltas: flags.deltas },
         );
         const plan = planSync({
