@@ -27,6 +27,7 @@ import pLimit from 'p-limit';
 import { Pool } from 'undici';
 import { createRegistryClient } from '../dist/registry/client.js';
 import { releasesRepository, writeRecord } from '../dist/release/store.js';
+import { nodeStartUpMs, withoutStartUpTaxes } from './lib/command-env.mjs';
 import { generateTree } from './lib/generate-tree.mjs';
 import { startLinkProcess } from './lib/link-process.mjs';
 import { childrenCpuMs, startRegistry } from './lib/registry.mjs';
@@ -50,6 +51,9 @@ const { values } = parseArgs({
     // A round trip in ms between the commands and both registries (a delaying TCP proxy in front
     // of A and of every B): a promotion across a WAN, where a request costs a wait, not CPU.
     rtt: { type: 'string', default: '0' },
+    // Every command in the environment this process was given, start-up taxes included
+    // (bench/lib/command-env.mjs); by default they run without them, and arbor is timed both ways.
+    'inherit-env': { type: 'boolean', default: false },
   },
 });
 const IMAGES = Number(values.images);
@@ -65,9 +69,22 @@ const median = (xs) => {
 };
 const round = (x) => Math.round(x * 10) / 10;
 
+// The timed commands' environment: this one without the variables that make a Node process pay at
+// start-up for nothing a loopback benchmark uses (bench/lib/command-env.mjs), unless --inherit-env.
+const INHERITED_ENV = { ...process.env, CI: '1' };
+const clean = withoutStartUpTaxes(INHERITED_ENV);
+const COMMAND_ENV = values['inherit-env'] ? INHERITED_ENV : clean.env;
+/** Variables the commands run without; when some, each round also times arbor with them. */
+const REMOVED = values['inherit-env'] ? [] : clean.removed;
+
 function run(command, args, options = {}) {
   const started = performance.now();
-  const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 << 20, ...options });
+  const r = spawnSync(command, args, {
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    env: COMMAND_ENV,
+    ...options,
+  });
   const ms = performance.now() - started;
   if (r.status !== 0)
     throw new Error(`${command} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
@@ -75,9 +92,12 @@ function run(command, args, options = {}) {
 }
 const BEFORE_BIN = values.before ? path.join(path.resolve(values.before), 'bin', 'arbor.js') : undefined;
 const NOOP_RUNS = Number(values['noop-runs']);
-const cli = (bin) => (args, cwd) =>
-  run(process.execPath, [bin, ...args], { cwd, env: { ...process.env, CI: '1' } });
+const cli =
+  (bin, env = COMMAND_ENV) =>
+  (args, cwd) =>
+    run(process.execPath, [bin, ...args], { cwd, env });
 const arbor = cli(BIN);
+const arborInherited = cli(BIN, INHERITED_ENV);
 const before = BEFORE_BIN ? cli(BEFORE_BIN) : undefined;
 
 /** One image: a layer shared by every image (a base), one of its own, a config naming both. */
@@ -199,7 +219,7 @@ try {
 
   // Release 2, then each way of bringing it to a B that holds release 1.
   const bs = [];
-  const perRound = before ? 5 : 4;
+  const perRound = 4 + (before ? 1 : 0) + (REMOVED.length > 0 ? 1 : 0);
   for (let i = 0; i < perRound * RUNS; i++) bs.push(await prepareTarget());
   const profiled = values.profile ? await prepareTarget() : undefined;
   await release(2, leaves);
@@ -231,9 +251,12 @@ try {
       ),
     }),
   );
-  const result = { arbor: [], floor: [], skopeoSync: [], skopeoCopy: [], before: [] };
+  const result = { arbor: [], floor: [], skopeoSync: [], skopeoCopy: [], before: [], inherited: [] };
   for (let i = 0; i < RUNS; i++) {
-    const [bArbor, bFloor, bSync, bCopy, bBefore] = bs.slice(perRound * i, perRound * i + perRound);
+    const group = bs.slice(perRound * i, perRound * i + perRound);
+    const [bArbor, bFloor, bSync, bCopy] = group;
+    const bBefore = before ? group[4] : undefined;
+    const bInherited = REMOVED.length > 0 ? group.at(-1) : undefined;
     const measure = async (b, fn) => {
       const markA = await a.logMark();
       const markB = await b.logMark();
@@ -275,6 +298,14 @@ try {
       result.before.push(
         await measure(bBefore, () =>
           before(['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file], root),
+        ),
+      );
+    }
+    if (bInherited) {
+      await writeFile(tree.file, withTarget(bInherited.reached));
+      result.inherited.push(
+        await measure(bInherited, () =>
+          arborInherited(['promote', 'apply', '--auto-approve', '--release', 'r2', '-f', tree.file], root),
         ),
       );
     }
@@ -331,7 +362,7 @@ try {
           tree.file,
         ],
       ],
-      { cwd: root, env: { ...process.env, CI: '1' }, encoding: 'utf8', maxBuffer: 256 << 20 },
+      { cwd: root, env: COMMAND_ENV, encoding: 'utf8', maxBuffer: 256 << 20 },
     );
     // The --debug trace (HTTP requests and their timings) beside the profile.
     await writeFile(path.join(path.resolve(values.profile), 'promote-debug.log'), profiledRun.stderr);
@@ -349,7 +380,7 @@ try {
         ...(process.env.PROFILE_DEBUG === '0' ? [] : ['--debug']),
         ...['--release', 'r2', '-f', tree.file],
       ],
-      { cwd: root, env: { ...process.env, CI: '1' }, encoding: 'utf8', maxBuffer: 256 << 20 },
+      { cwd: root, env: COMMAND_ENV, encoding: 'utf8', maxBuffer: 256 << 20 },
     );
     await writeFile(path.join(path.resolve(values.profile), 'noop-debug.log'), profiledNoop.stderr);
   }
@@ -412,7 +443,8 @@ try {
     }
   }
   // Node start-up and reading the release record are part of arbor's wall time, not of the floor.
-  const startup = median(Array.from({ length: 5 }, () => run(process.execPath, ['-e', '0']).ms));
+  const startup = nodeStartUpMs(COMMAND_ENV);
+  const startupInherited = REMOVED.length > 0 ? nodeStartUpMs(INHERITED_ENV) : startup;
   // The same HEADs from a fresh process (bare undici, nothing else): what any Node CLI pays at least.
   const headList = path.join(root, 'heads.json');
   await writeFile(
@@ -446,6 +478,12 @@ try {
     roundTripMs: RTT,
     node: process.version,
     loadAverage1m: { start: round(loadStart), end: round(loadavg()[0]) },
+    // What the commands ran without (bench/lib/command-env.mjs), and what `node -e 0` takes with
+    // and without it: a cost every Node process pays before its first line, and no Go one.
+    environment: {
+      removedFromCommands: REMOVED,
+      nodeStartUpMs: { commands: round(startup), inherited: round(startupInherited) },
+    },
     arbor: { ...summary('arbor'), flipWindowMs: result.arbor.map((r) => r.flipMs) },
     ...(before
       ? {
@@ -473,6 +511,23 @@ try {
       median(result.skopeoSync.map((r) => r.ms)) / median(result.floor.map((r) => r.ms)),
     ),
     ratioCopyLoop: round(median(result.skopeoCopy.map((r) => r.ms)) / median(result.arbor.map((r) => r.ms))),
+    // arbor again, in each round, with the variables the commands ran without: as this machine's
+    // shell would run it (Node 20 pays for them at start-up; Node 24 does not).
+    ...(result.inherited.length > 0
+      ? {
+          arborInheritedEnv: {
+            variables: REMOVED,
+            ...summary('inherited'),
+            ...(result.skopeoSync.length > 0
+              ? {
+                  ratioSync: round(
+                    median(result.skopeoSync.map((r) => r.ms)) / median(result.inherited.map((r) => r.ms)),
+                  ),
+                }
+              : {}),
+          },
+        }
+      : {}),
     // The distinct blobs release 2 has and release 1 had not: what a target holding release 1 lacks.
     missingBlobBytes: missingAtTarget,
     noop: {

@@ -148,9 +148,13 @@ export function scopeListingClears(listing: ScopeListing, firstSent: number, now
  * for as long as it lasts (each a request the registry serves while it is busiest).
  */
 export class SharedScopeListings {
-  private waiting: Array<{ sendBy: number; answer: (listing: ScopeListing) => void }> = [];
+  private waiting: Array<(listing: ScopeListing) => void> = [];
+  /** The earliest `sendBy` of those waiting (kept as they come: a burst has hundreds). */
+  private sendBy = Number.POSITIVE_INFINITY;
   private inFlight = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The `sendBy` the timer was set for: a caller that does not move it leaves the timer as it is. */
+  private timerFor: number | undefined;
   /** Listings sent. */
   sent = 0;
 
@@ -162,7 +166,8 @@ export class SharedScopeListings {
 
   after(sendBy: number): Promise<ScopeListing> {
     return new Promise((answer) => {
-      this.waiting.push({ sendBy, answer });
+      this.waiting.push(answer);
+      this.sendBy = Math.min(this.sendBy, sendBy);
       this.schedule();
     });
   }
@@ -174,22 +179,26 @@ export class SharedScopeListings {
 
   private schedule(): void {
     if (this.inFlight || this.waiting.length === 0) return;
-    const wait = Math.min(...this.waiting.map((w) => w.sendBy)) - performance.now();
+    const wait = this.sendBy - performance.now();
     if (wait <= 0 || this.quiet()) {
       this.send();
       return;
     }
+    if (this.timer !== undefined && this.timerFor === this.sendBy) return;
     clearTimeout(this.timer);
     // Never what keeps the process alive: a caller waits while some write is in flight.
     this.timer = setTimeout(() => this.send(), wait);
     this.timer.unref?.();
+    this.timerFor = this.sendBy;
   }
 
   private send(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerFor = undefined;
     const batch = this.waiting;
     this.waiting = [];
+    this.sendBy = Number.POSITIVE_INFINITY;
     const sentAt = performance.now();
     this.sent++;
     this.inFlight = true;
@@ -200,7 +209,7 @@ export class SharedScopeListings {
       )
       .then((listing) => {
         this.inFlight = false;
-        for (const w of batch) w.answer(listing);
+        for (const answer of batch) answer(listing);
         this.schedule();
       });
   }

@@ -96,14 +96,7 @@ describe('scope markers', () => {
 
   it('while the burst has writes in flight, a listing waits for the writers to come until the earliest must have it', async () => {
     let quiet = false;
-    const sentAt: number[] = [];
-    const shared = new SharedScopeListings(
-      async () => {
-        sentAt.push(performance.now());
-        return ['v1'];
-      },
-      () => quiet,
-    );
+    const { shared, sentAt } = timedListings(() => quiet);
     const asked = performance.now();
     const first = shared.after(asked + 60);
     const second = shared.after(asked + 500);
@@ -128,6 +121,20 @@ describe('scope markers', () => {
     expect(shared.sent).toBe(3);
   });
 
+  it('a caller whose deadline comes before those already waiting brings the listing forward', async () => {
+    const { shared, sentAt } = timedListings(() => false);
+    const asked = performance.now();
+    const late = shared.after(asked + 2_000);
+    const alsoLate = shared.after(asked + 3_000);
+    const early = shared.after(asked + 40);
+    const [one, two, three] = await Promise.all([late, alsoLate, early]);
+    expect(one).toBe(two);
+    expect(two).toBe(three);
+    expect(sentAt).toHaveLength(1);
+    expect(sentAt[0]! - asked).toBeGreaterThanOrEqual(35);
+    expect(sentAt[0]! - asked).toBeLessThan(1_500);
+  });
+
   it('a failed listing answers with no tags, and the next is sent', async () => {
     let calls = 0;
     const shared = new SharedScopeListings(async () => {
@@ -140,3 +147,13 @@ describe('scope markers', () => {
     expect(calls).toBe(2);
   });
 });
+
+/** Shared listings of `['v1']` that note when each was sent. */
+function timedListings(quiet: () => boolean) {
+  const sentAt: number[] = [];
+  const shared = new SharedScopeListings(async () => {
+    sentAt.push(performance.now());
+    return ['v1'];
+  }, quiet);
+  return { shared, sentAt };
+}
