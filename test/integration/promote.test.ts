@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { journalDir, readJournal } from '../../src/promote/journal.js';
+import { attachArtifact } from '../../src/registry/attach.js';
 import { createAuthenticator } from '../../src/registry/auth/index.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { isIndex } from '../../src/registry/manifest-model.js';
@@ -573,6 +574,53 @@ ${gate}`);
     const near = promoted.stdout.search(/^near: \d+ blob\(s\) sent/m);
     expect(near).toBeGreaterThanOrEqual(0);
     expect(promoted.stdout.search(/^far: \d+ blob\(s\) sent/m)).toBeGreaterThan(near);
+  });
+
+  it("pull budgets: the target's rate-limit headers are shown in the plan; a promotion needing more manifest reads than remain is refused before anything moves", async () => {
+    await setTarget(`promote:
+  - name: hub
+    registry: { url: "${proxy.host}", namespace: budget, insecure: true }
+    tags: ['^\\d+\\.\\d+-p\\d+$']
+`);
+    // An SBOM refers to keystone at A: copying it reads the target's referrers list and its
+    // fallback index, two manifest reads a registry such as Docker Hub counts against the budget.
+    const keystone = (await clientA.headManifest('arbor-demo/keystone', '2025.1-p11'))!;
+    await attachArtifact(clientA, 'arbor-demo/keystone', {
+      artifactType: 'application/spdx+json',
+      subject: { mediaType: keystone.mediaType, digest: keystone.digest, size: keystone.size },
+      blobs: [{ mediaType: 'application/spdx+json', bytes: Buffer.from('{"spdxVersion":"SPDX-2.3"}') }],
+    });
+    const promote = (verb: 'plan' | 'apply') =>
+      arbor(['promote', verb, '--release', '2025.1-p11', ...(verb === 'apply' ? ['--auto-approve'] : [])]);
+    const writes = (since: number) =>
+      proxy.requests.slice(since).filter((r) => /^(PUT|POST|PATCH|DELETE)$/.test(r.method));
+
+    proxy.addHeaders({ 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '1;w=21600' });
+    const seen = proxy.requests.length;
+    const refused = await promote('apply');
+    expect(refused.code, `${refused.stdout}\n${refused.stderr}`).toBe(1);
+    expect(refused.stdout).toContain('pull budget: 1 of 100 remaining; this promotion reads 2 manifest(s)');
+    expect(refused.stdout).toContain(
+      'pull budget: the promotion needs 2 manifest read(s) at hub, 1 remain in its 21600 s window',
+    );
+    expect(refused.stderr).toContain('Promotion refused: nothing was copied or tagged.');
+    expect(writes(seen)).toEqual([]);
+
+    proxy.addHeaders({ 'ratelimit-remaining': '76;w=21600' });
+    const planned = await promote('plan');
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain('pull budget: 76 of 100 remaining; this promotion reads 2 manifest(s)');
+    const json = await arbor(['promote', 'plan', '--release', '2025.1-p11', '--format', 'json']);
+    expect(JSON.parse(json.stdout).targets[0].budget).toEqual({
+      remaining: 76,
+      limit: 100,
+      windowSeconds: 21600,
+      needed: 2,
+    });
+    const promoted = await promote('apply');
+    expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
+    const atB = await clientB.referrers('budget/keystone', keystone.digest);
+    expect(atB.manifests.map((d) => d.artifactType)).toEqual(['application/spdx+json']);
   });
 });
 
