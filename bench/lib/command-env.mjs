@@ -3,7 +3,7 @@
 // This machine's shell sets NODE_EXTRA_CA_CERTS (to the system CA bundle, for its outbound proxy),
 // as corporate CI images often do. Node 20 then builds its whole root store at start-up, before
 // any JavaScript runs: the ~140 roots it bundles and every certificate of that file, parsed by
-// OpenSSL 3 (nodejs/node#40524). Here that is 65–85 ms of CPU per process, more than the rest of
+// OpenSSL 3 (nodejs/node#40524). Here that is 65–90 ms of CPU per process, more than the rest of
 // Node's start-up; Node 24 defers it to the first TLS connection and pays nothing at start-up.
 // A benchmark on loopback speaks plain HTTP, so the variable changes nothing it measures but a
 // fixed cost that every Node command pays (arbor, the registry's floor) and no Go one (skopeo).

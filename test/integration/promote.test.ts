@@ -2,7 +2,8 @@
 // the default tree applied to A first. Digests identical at B, only the blobs B lacked sent,
 // a second promotion only HEADs, gates and immutable tags refuse before anything moves, arbor or
 // registry B killed in every phase and a rerun converges, a poller of B never sees two releases
-// mixed outside the flip, and rollback puts the previous digests back.
+// mixed outside the flip, rollback puts the previous digests back, and the pull budget the target
+// announces is shown in the plan and refuses a promotion that needs more than remains.
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
