@@ -31,6 +31,7 @@ import { nodeStartUpMs, withoutStartUpTaxes } from './lib/command-env.mjs';
 import { generateTree } from './lib/generate-tree.mjs';
 import { startLinkProcess } from './lib/link-process.mjs';
 import { childrenCpuMs, startRegistry } from './lib/registry.mjs';
+import { median, round } from './lib/util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(HERE, '..', 'bin', 'arbor.js');
@@ -62,12 +63,6 @@ const RUNS = Number(values.runs);
 const RTT = Number(values.rtt);
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const sha256 = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const round = (x) => Math.round(x * 10) / 10;
 
 // The timed commands' environment: this one without the variables that make a Node process pay at
 // start-up for nothing a loopback benchmark uses (bench/lib/command-env.mjs), unless --inherit-env.
@@ -458,8 +453,10 @@ try {
     ),
   );
 
+  /** The median wall time of one way's runs. */
+  const wall = (key) => median(result[key].map((r) => r.ms));
   const summary = (key) => ({
-    wallMs: round(median(result[key].map((r) => r.ms))),
+    wallMs: round(wall(key)),
     runsMs: result[key].map((r) => round(r.ms)),
     requestsA: median(result[key].map((r) => r.requestsA)),
     requestsB: median(result[key].map((r) => r.requestsB)),
@@ -490,9 +487,7 @@ try {
           before: {
             checkout: path.resolve(values.before),
             ...summary('before'),
-            ratioToArbor: round(
-              median(result.before.map((r) => r.ms)) / median(result.arbor.map((r) => r.ms)),
-            ),
+            ratioToArbor: round(wall('before') / wall('arbor')),
             noopWallMs: round(median(noopBefore)),
             noopRunsMs: noopBefore.map(round),
           },
@@ -500,17 +495,13 @@ try {
       : {}),
     // The same promotion with only the requests the API requires, from a fresh Node process.
     registryFloor: summary('floor'),
-    ratioToRegistryFloor: round(
-      median(result.arbor.map((r) => r.ms)) / median(result.floor.map((r) => r.ms)),
-    ),
+    ratioToRegistryFloor: round(wall('arbor') / wall('floor')),
     skopeoSync: summary('skopeoSync'),
     skopeoCopyLoop: summary('skopeoCopy'),
-    ratioSync: round(median(result.skopeoSync.map((r) => r.ms)) / median(result.arbor.map((r) => r.ms))),
+    ratioSync: round(wall('skopeoSync') / wall('arbor')),
     // The most any Node command line could be faster than skopeo sync here: the floor's ratio.
-    ratioSyncToRegistryFloor: round(
-      median(result.skopeoSync.map((r) => r.ms)) / median(result.floor.map((r) => r.ms)),
-    ),
-    ratioCopyLoop: round(median(result.skopeoCopy.map((r) => r.ms)) / median(result.arbor.map((r) => r.ms))),
+    ratioSyncToRegistryFloor: round(wall('skopeoSync') / wall('floor')),
+    ratioCopyLoop: round(wall('skopeoCopy') / wall('arbor')),
     // arbor again, in each round, with the variables the commands ran without: as this machine's
     // shell would run it (Node 20 pays for them at start-up; Node 24 does not).
     ...(result.inherited.length > 0
@@ -520,9 +511,7 @@ try {
             ...summary('inherited'),
             ...(result.skopeoSync.length > 0
               ? {
-                  ratioSync: round(
-                    median(result.skopeoSync.map((r) => r.ms)) / median(result.inherited.map((r) => r.ms)),
-                  ),
+                  ratioSync: round(wall('skopeoSync') / wall('inherited')),
                 }
               : {}),
           },

@@ -153,7 +153,10 @@ export class SharedScopeListings {
   private sendBy = Number.POSITIVE_INFINITY;
   private inFlight = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  /** The `sendBy` the timer was set for: a caller that does not move it leaves the timer as it is. */
+  /**
+   * The `sendBy` the timer is set for (undefined: no timer): a caller that does not move it leaves
+   * the timer as it is.
+   */
   private timerFor: number | undefined;
   /** Listings sent. */
   sent = 0;
@@ -184,7 +187,7 @@ export class SharedScopeListings {
       this.send();
       return;
     }
-    if (this.timer !== undefined && this.timerFor === this.sendBy) return;
+    if (this.timerFor === this.sendBy) return;
     clearTimeout(this.timer);
     // Never what keeps the process alive: a caller waits while some write is in flight.
     this.timer = setTimeout(() => this.send(), wait);

@@ -126,12 +126,12 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
     }
     if (writes.length > 0) request.onStep?.(`flipping ${writes.length} tag(s)`);
     const flip = await putTagsGuarded(target, writes);
-    const byName = new Map(plan.images.map((i) => [i.name, i]));
+    const planned = new Set(plan.images.map((i) => i.name));
     await writeRecord(
       target,
       request.releasesRepository,
       recordIn(
-        { ...request.record, images: request.record.images.filter((i) => byName.has(i.name)) },
+        { ...request.record, images: request.record.images.filter((i) => planned.has(i.name)) },
         plan.target.registry,
         plan.target.namespace,
       ),
