@@ -21,7 +21,11 @@ export class RegistryClients {
     private readonly options: ClientsOptions = {},
   ) {
     const caFile = config.registry.caFile ? resolve(config.root, config.registry.caFile) : undefined;
-    this.authenticator = createAuthenticator({ ...(caFile ? { caFile } : {}) });
+    // --debug shows the token exchanges too (scopes and lifetimes; tokens are redacted secrets).
+    this.authenticator = createAuthenticator({
+      ...(caFile ? { caFile } : {}),
+      ...(options.debug ? { debug: options.debug } : {}),
+    });
   }
 
   /** The tree's own registry (images.yaml `registry:`). */

@@ -2,8 +2,9 @@
 // the default tree applied to A first. Digests identical at B, only the blobs B lacked sent,
 // a second promotion only HEADs, gates and immutable tags refuse before anything moves, arbor or
 // registry B killed in every phase and a rerun converges, a poller of B never sees two releases
-// mixed outside the flip, rollback puts the previous digests back, and the pull budget the target
-// announces is shown in the plan and refuses a promotion that needs more than remains.
+// mixed outside the flip, rollback puts the previous digests back, the pull budget the target
+// announces is shown in the plan and refuses a promotion that needs more than remains, and tokens
+// B refuses in the middle of a promotion (expired or revoked) are replaced without a mixed release.
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -622,6 +623,90 @@ ${gate}`);
     expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
     const atB = await clientB.referrers('budget/keystone', keystone.digest);
     expect(atB.manifests.map((d) => d.artifactType)).toEqual(['application/spdx+json']);
+  });
+
+  it('tokens refused in the middle of a promotion (expired or revoked) are replaced: the release arrives whole, nothing secret shown, the next promotion only HEADs', async () => {
+    await setTarget(TARGET());
+    // The next patch level with the glance subtree rebuilt (read from the tree: this test may run alone).
+    const patch = Number(/^ {2}patch: (\d+)$/m.exec(await readFile(tree.file, 'utf8'))![1]);
+    await applyNextPatch(patch, 'lists/glance.txt', `# release ${patch + 1}\n`);
+    const release = `2025.1-p${patch + 1}`;
+    // What registry B answers a request whose token ran out or was revoked: 401 with its own
+    // challenge for the repository. The proxy answers so in B's place, before B sees the request.
+    const challenge = (repository: string) =>
+      `Bearer realm="${tokens.realm}",service="${tokens.service}",scope="repository:${repository}:pull,push",error="invalid_token"`;
+    const upload = (method: string, url: string) =>
+      method === 'PUT' && url.startsWith('/v2/site/glance-api/blobs/uploads/') && url.includes('digest=');
+    const byDigest = (method: string, url: string) =>
+      method === 'PUT' && url.startsWith('/v2/site/glance-base/manifests/sha256:');
+    const tagPut = (method: string, url: string) =>
+      method === 'PUT' && /^\/v2\/site\/glance-api\/manifests\/(?!sha256:)/.test(url);
+    // For each refusal, how many tokens the server had issued when it was answered.
+    const refusals: Array<{ repository: string; issued: number }> = [];
+    let refusing = true;
+    const refuse = (count: number, repository: string, kind: (method: string, url: string) => boolean) =>
+      proxy.failNext(count, 401, {
+        headers: { 'WWW-Authenticate': challenge(repository) },
+        match: (method, url) => {
+          if (!refusing || !kind(method, url)) return false;
+          refusals.push({ repository, issued: tokens.issued.length });
+          return true;
+        },
+      });
+    // A blob's upload and a manifest by digest refused once; glance-api's tags refused twice in the
+    // flip (one tag twice, its retry too, or each tag once: the flip sends them at once).
+    refuse(1, 'site/glance-api', upload);
+    refuse(1, 'site/glance-base', byDigest);
+    refuse(2, 'site/glance-api', tagPut);
+    const issued = tokens.issued.length;
+    const seen = proxy.requests.length;
+    let promoted: Awaited<ReturnType<typeof arbor>>;
+    try {
+      promoted = await arbor(['promote', 'apply', '--auto-approve', '--debug']);
+    } finally {
+      refusing = false;
+    }
+    expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
+    expect(await digestsAtB(release)).toEqual(await digestsAtA(release));
+    expect(await digestsAtB('2025.1')).toEqual(await digestsAtA('2025.1'));
+    const journal = await readJournal(journalDir(tree.dir, 'site'), 'site', b.host);
+    expect(journal.entries.at(-1)).toMatchObject({ release, completedAt: expect.any(String) });
+    // Every refusal was met, and each of those requests then went through with a new token.
+    const requests = proxy.requests.slice(seen);
+    const refused = requests.filter((r) => r.injected && r.status === 401);
+    expect(refused.filter((r) => upload(r.method, r.url))).toHaveLength(1);
+    expect(refused.filter((r) => byDigest(r.method, r.url))).toHaveLength(1);
+    expect(refused.filter((r) => tagPut(r.method, r.url))).toHaveLength(2);
+    expect(refused).toHaveLength(4);
+    for (const kind of [upload, byDigest, tagPut])
+      expect(requests.some((r) => !r.injected && r.status === 201 && kind(r.method, r.url))).toBe(true);
+    expect(refusals).toHaveLength(4);
+    for (const { repository, issued: before } of refusals)
+      expect(
+        tokens.issued
+          .slice(before)
+          .some((t) => t.access.some((a) => a.name === repository && a.actions.includes('push'))),
+        repository,
+      ).toBe(true);
+    // The debug output shows the refusals (so it was there to leak from), never a secret.
+    expect(promoted.stderr).toMatch(/PUT http:\/\/\S+\/v2\/site\/glance-api\/manifests\/2025\.1\S* → 401/);
+
+    const again = (await b.log()).length;
+    const noop = await arbor(['promote', 'apply', '--auto-approve']);
+    expect(noop.code, `${noop.stdout}\n${noop.stderr}`).toBe(0);
+    expect(noop.stdout).toContain('No changes');
+    const atB = requestsSince(await b.log(), again, /"[A-Z]+ \/v2\/\S+ HTTP/);
+    expect(atB.every((line) => /"HEAD /.test(line))).toBe(true);
+    expect(atB.filter((line) => !/" 401 /.test(line))).toHaveLength(IMAGES.length * 2 + 1);
+
+    const secrets = [
+      PASSWORD,
+      Buffer.from(`${USER}:${PASSWORD}`).toString('base64'),
+      ...tokens.issued.slice(issued).map((t) => t.token),
+    ];
+    expect(secrets.length).toBeGreaterThan(4);
+    for (const output of [promoted.stdout, promoted.stderr, noop.stdout, noop.stderr])
+      for (const secret of secrets) expect(output.includes(secret)).toBe(false);
   });
 });
 

@@ -138,6 +138,10 @@ class RegistryAuthenticator implements ClosableAuthenticator {
       }
       if (entry) this.options.debug?.(`auth: ${registry} refused a cached token; fetching a new one`);
       this.tokens.drop(registry, refused);
+      // It covered the request, so it expired early or was revoked: the other tokens held for
+      // these scopes were fetched before this refusal too (a mount's, say), no fresher. The retry
+      // gets one fetched now, not one of them.
+      if (entry && covers(entry.scopes, wanted)) this.tokens.dropCovering(registry, wanted);
     }
     return `Bearer ${(await this.bearer(registry, state, wanted)).token}`;
   }

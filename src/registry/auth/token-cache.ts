@@ -96,6 +96,16 @@ export class TokenCache {
       );
   }
 
+  /** Forget every token covering `wanted` (one of them was refused: the others are no fresher). */
+  dropCovering(registry: string, wanted: ResourceScope[]): void {
+    const list = this.tokens.get(registry);
+    if (list)
+      this.tokens.set(
+        registry,
+        list.filter((t) => !covers(t.scopes, wanted)),
+      );
+  }
+
   /**
    * When the caller cannot say which token a 401 answered: forget those covering `wanted` that
    * header() gave out. Tokens only handed to retries stay, so requests that went out anonymous

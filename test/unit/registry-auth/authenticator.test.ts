@@ -169,6 +169,35 @@ describe('Bearer tokens', () => {
     expect(issuedSince(mark)).toBe(1);
   });
 
+  test('a refused token is replaced by one fetched now, not by an older cached token that covers the scope too (a mount’s)', async () => {
+    const auth = authenticator();
+    const own = await auth.challenge(
+      REGISTRY,
+      pullPush('site/dest'),
+      bearer('repository:site/dest:pull,push'),
+      null,
+    );
+    // A cross-repository mount's token: push on dest and pull on the source, fetched before the refusal.
+    const mount = await auth.challenge(
+      REGISTRY,
+      pullPush('site/dest'),
+      bearer('repository:site/dest:push repository:site/src:pull'),
+      null,
+    );
+    expect(mount).not.toBe(own);
+    expect(await auth.header(REGISTRY, pullPush('site/dest'))).toBe(own);
+    const mark = tokens.issued.length;
+    const retry = await auth.challenge(
+      REGISTRY,
+      pullPush('site/dest'),
+      bearer('repository:site/dest:pull,push', 'invalid_token'),
+      own,
+    );
+    expect(issuedSince(mark)).toBe(1);
+    expect([own, mount]).not.toContain(retry);
+    expect(await auth.header(REGISTRY, pullPush('site/dest'))).toBe(retry);
+  });
+
   test('when the caller does not say what it sent, a token given out by header() counts as refused', async () => {
     const auth = authenticator();
     await auth.challenge(REGISTRY, pull('team/u'), bearer('repository:team/u:pull'), null);
