@@ -31,8 +31,19 @@ export interface PullBudget {
   remaining: number;
   limit?: number;
   windowSeconds?: number;
-  /** Manifest GETs this promotion will send to the target (a HEAD does not count against the budget). */
+  /** Manifest GETs this promotion still sends to that registry (a HEAD does not count against the budget). */
   needed: number;
+}
+
+/**
+ * The source registry's pull budget, when it announces one (a CI registry on Docker Hub, say):
+ * reads already made by planning are spent; `needed` counts those the apply still makes there.
+ */
+export interface SourceBudget {
+  registry: string;
+  budget: PullBudget;
+  /** Why the promotion cannot go ahead at the source; none: it can. */
+  problems: string[];
 }
 
 export interface TargetPlan {
@@ -69,6 +80,8 @@ export interface PromotePlan {
   configFile: string;
   configDigest: string;
   release: { name: string; registry: string; repository: string; digest: string };
+  /** Present when the source announces a pull budget. */
+  source?: SourceBudget;
   targets: TargetPlan[];
 }
 
@@ -77,5 +90,5 @@ export function promoteHasChanges(plan: PromotePlan): boolean {
 }
 
 export function promoteHasProblems(plan: PromotePlan): boolean {
-  return plan.targets.some((t) => t.problems.length > 0);
+  return (plan.source?.problems.length ?? 0) > 0 || plan.targets.some((t) => t.problems.length > 0);
 }

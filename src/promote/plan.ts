@@ -3,7 +3,7 @@
 import type { PromoteTarget } from '../config/model.js';
 import { type ReleaseImage, type ReleaseRecord, recordIn, repositoryIn } from '../release/record.js';
 import { firstMatch } from '../retention/patterns.js';
-import type { PromoteImage, PullBudget, TargetPlan } from './model.js';
+import type { PromoteImage, PullBudget, SourceBudget, TargetPlan } from './model.js';
 
 /** What the target holds for one image, as observe.ts read it. */
 export interface ImageAtTarget {
@@ -157,10 +157,8 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
   let budget: PullBudget | undefined;
   if (input.rateLimit) {
     budget = { ...input.rateLimit, needed: input.manifestGetsNeeded ?? 0 };
-    if (budget.needed > budget.remaining)
-      problems.push(
-        `pull budget: the promotion needs ${budget.needed} manifest read(s) at ${target.name}, ${budget.remaining} remain${budget.windowSeconds ? ` in its ${budget.windowSeconds} s window` : ''}`,
-      );
+    const short = budgetProblem(budget, target.name);
+    if (short) problems.push(short);
   }
   const count = (a: PromoteImage['action']) => images.filter((i) => i.action === a).length;
   return {
@@ -182,4 +180,24 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
       bytes: [...missingBlobs.values()].reduce((n, size) => n + size, 0),
     },
   };
+}
+
+/**
+ * The source's budget: `needed` manifest reads still to make there against what it announced.
+ * Reads planning made are spent already; a registry refuses the rest once the budget is gone, so a
+ * promotion that would run out stops before it copies or moves anything.
+ */
+export function planSourceBudget(
+  registry: string,
+  rateLimit: { remaining: number; limit?: number; windowSeconds?: number },
+  needed: number,
+): SourceBudget {
+  const budget: PullBudget = { ...rateLimit, needed };
+  const short = budgetProblem(budget, `the source ${registry}`);
+  return { registry, budget, problems: short ? [short] : [] };
+}
+
+function budgetProblem(budget: PullBudget, where: string): string | undefined {
+  if (budget.needed <= budget.remaining) return undefined;
+  return `pull budget: the promotion needs ${budget.needed} manifest read(s) at ${where}, ${budget.remaining} remain${budget.windowSeconds ? ` in its ${budget.windowSeconds} s window` : ''}`;
 }

@@ -11,12 +11,17 @@ import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { readRecord, releasesRepository, type StoredRecord } from '../release/store.js';
 import { BlobLedger } from '../transfer/ledger.js';
-import { SourceManifests } from '../transfer/source-manifests.js';
+import { manifestReadsToCome, SourceManifests } from '../transfer/source-manifests.js';
 import { runGate } from './gate.js';
 import { journalDir, readJournal, unfinishedEntry } from './journal.js';
-import { PROMOTE_PLAN_FORMAT_VERSION, type PromotePlan, type TargetPlan } from './model.js';
+import {
+  PROMOTE_PLAN_FORMAT_VERSION,
+  type PromoteImage,
+  type PromotePlan,
+  type TargetPlan,
+} from './model.js';
 import { observeTarget } from './observe.js';
-import { planTarget } from './plan.js';
+import { planSourceBudget, planTarget } from './plan.js';
 
 export interface PromotePlanRequest {
   config: Config;
@@ -133,6 +138,20 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
       });
     }),
   );
+  // The source's own budget, when it announces one (the CI registry on Docker Hub): the manifest
+  // reads the copies and tags still make there, across every target (each is read once).
+  const sourceLimit = home.rateLimit;
+  const sourceBudget = sourceLimit
+    ? planSourceBudget(
+        home.registry,
+        sourceLimit,
+        await manifestReadsToCome(
+          source,
+          plans.flatMap((t) => t.images.filter((i) => i.tagsToWrite.length > 0).map(atSource)),
+          plans.flatMap((t) => t.images.filter((i) => i.action === 'copy').map(atSource)),
+        ),
+      )
+    : undefined;
   return {
     plan: {
       formatVersion: PROMOTE_PLAN_FORMAT_VERSION,
@@ -141,6 +160,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
       configFile: request.configFile,
       configDigest: config.configDigest,
       release: { name: record.release, registry: home.registry, repository, digest: stored.digest },
+      ...(sourceBudget ? { source: sourceBudget } : {}),
       targets: plans,
     },
     stored,
@@ -149,6 +169,8 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     ledgers,
   };
 }
+
+const atSource = (image: PromoteImage) => ({ repository: image.sourceRepository, digest: image.digest });
 
 /** The tags an unfinished earlier run of this release's promotion to `target` was flipping. */
 async function resumedTags(root: string, target: PromoteTarget, release: string) {

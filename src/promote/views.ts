@@ -1,21 +1,22 @@
 // How a promotion plan reads: one block per target, one line per image that changes, its
 // reasons indented, and a summary; problems first, because they stop the promotion.
 import { formatBytes } from '../execute/report.js';
-import type { PromotePlan } from './model.js';
+import type { PromotePlan, PullBudget } from './model.js';
 
 export function renderPromoteText(plan: PromotePlan): string {
   const lines: string[] = [
     `Release ${plan.release.name} (${plan.release.registry}/${plan.release.repository})`,
   ];
+  if (plan.source) {
+    for (const p of plan.source.problems) lines.push(`  ! ${p}`);
+    lines.push(`  source ${budgetLine(plan.source.budget, 'more ')}`);
+  }
   for (const t of plan.targets) {
     lines.push('', `→ ${t.target} (${t.registry}${t.namespace ? `/${t.namespace}` : ''})`);
     for (const p of t.problems) lines.push(`  ! ${p}`);
     // A failed gate's detail is one of the problems above.
     if (t.gate) lines.push(`  gate: ${t.gate.passed ? 'passed' : 'failed'}`);
-    if (t.budget)
-      lines.push(
-        `  pull budget: ${t.budget.remaining}${t.budget.limit !== undefined ? ` of ${t.budget.limit}` : ''} remaining; this promotion reads ${t.budget.needed} manifest(s)`,
-      );
+    if (t.budget) lines.push(`  ${budgetLine(t.budget)}`);
     const width = Math.max(0, ...t.images.map((i) => i.name.length));
     for (const image of t.images) {
       if (image.action === 'none') continue;
@@ -34,4 +35,8 @@ export function renderPromoteText(plan: PromotePlan): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+function budgetLine(budget: PullBudget, more = ''): string {
+  return `pull budget: ${budget.remaining}${budget.limit !== undefined ? ` of ${budget.limit}` : ''} remaining; this promotion reads ${budget.needed} ${more}manifest(s)`;
 }

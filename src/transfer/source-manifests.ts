@@ -51,6 +51,17 @@ export class SourceManifests {
     });
   }
 
+  /** Whether this run has read the manifest, or is reading it (from the source or the digest cache). */
+  asked(repository: string, digest: string): boolean {
+    const key = `${repository}@${digest}`;
+    return this.cache.has(key) || this.bodies.has(key);
+  }
+
+  /** Whether the digest cache holds the bytes (a tag's body is then not read from the source). */
+  keeps(digest: string): boolean {
+    return this.kept?.has(digest) ?? false;
+  }
+
   /** The image (or index with children) as the transfer engine copies it from the source. */
   async image(repository: string, digest: string): Promise<ImageToCopy> {
     const manifest = await this.get(repository, digest);
@@ -101,6 +112,36 @@ export class SourceManifests {
     const found = await this.listReferrers(repository, digest);
     return Promise.all(found.manifests.map((d) => this.image(repository, d.digest)));
   }
+}
+
+/** Images as a promotion names them at the source. */
+export interface SourceImageRef {
+  repository: string;
+  digest: string;
+}
+
+/**
+ * How many manifest GETs the source will still see from `manifests` after what this run has read or
+ * asked already: the bytes of the tags to write (unless the digest cache holds them), the images to
+ * copy, and what refers to them (listed already). A pull budget counts these reads. An image not
+ * read yet counts once: an index's children are known only once it is read.
+ */
+export async function manifestReadsToCome(
+  manifests: SourceManifests,
+  tagged: readonly SourceImageRef[],
+  copied: readonly SourceImageRef[],
+): Promise<number> {
+  const toRead = new Set<string>();
+  for (const image of tagged)
+    if (!manifests.asked(image.repository, image.digest) && !manifests.keeps(image.digest))
+      toRead.add(`${image.repository}@${image.digest}`);
+  for (const image of copied) {
+    if (!manifests.asked(image.repository, image.digest)) toRead.add(`${image.repository}@${image.digest}`);
+    const referrers = await manifests.listReferrers(image.repository, image.digest);
+    for (const d of referrers.manifests)
+      if (!manifests.asked(image.repository, d.digest)) toRead.add(`${image.repository}@${d.digest}`);
+  }
+  return toRead.size;
 }
 
 /** The answer kept under `key`, asked for the first time now if there is none. */

@@ -708,6 +708,88 @@ ${gate}`);
     for (const output of [promoted.stdout, promoted.stderr, noop.stdout, noop.stderr])
       for (const secret of secrets) expect(output.includes(secret)).toBe(false);
   });
+
+  it("the source's pull budget: its rate-limit headers are shown in the plan; a promotion needing more manifest reads there than remain is refused before anything moves", async () => {
+    // The tree's registry (the source) behind a proxy that announces a budget, as Docker Hub does
+    // for a CI namespace there.
+    const sourceProxy = await startFaultProxy(a.port);
+    await tree.edit('images.yaml', `url: ${a.host}`, `url: ${sourceProxy.host}`);
+    try {
+      await setTarget(`promote:
+  - name: mirror
+    registry: { url: "${proxy.host}", namespace: sourcebudget, insecure: true }
+    tags: ['^\\d+\\.\\d+-p\\d+$']
+`);
+      // This checkout's last release (the tests before may have made more than the first).
+      const patch = Number(/^ {2}patch: (\d+)$/m.exec(await readFile(tree.file, 'utf8'))![1]);
+      const release = `2025.1-p${patch}`;
+      // Two images of it get an SBOM at the source: copying one reads its manifest there, a read
+      // the copies make after planning, which a budget counts.
+      for (const name of ['keystone', 'nova-api']) {
+        const head = (await clientA.headManifest(`arbor-demo/${name}`, release))!;
+        await attachArtifact(clientA, `arbor-demo/${name}`, {
+          artifactType: 'application/spdx+json',
+          subject: { mediaType: head.mediaType, digest: head.digest, size: head.size },
+          blobs: [{ mediaType: 'application/spdx+json', bytes: Buffer.from(`{"name":"${name}"}`) }],
+        });
+      }
+      // Every image of the release is copied to the new namespace: what refers to them is read then.
+      let needed = 0;
+      for (const name of IMAGES) {
+        const head = (await clientA.headManifest(`arbor-demo/${name}`, release))!;
+        needed += (await clientA.referrers(`arbor-demo/${name}`, head.digest)).manifests.length;
+      }
+      expect(needed).toBeGreaterThanOrEqual(2);
+      const promote = (...args: string[]) => arbor(['promote', ...args, '--release', release]);
+      const writes = (since: number) =>
+        proxy.requests.slice(since).filter((r) => /^(PUT|POST|PATCH|DELETE)$/.test(r.method));
+
+      sourceProxy.addHeaders({
+        'ratelimit-limit': '100;w=21600',
+        'ratelimit-remaining': `${needed - 1};w=21600`,
+      });
+      const seen = proxy.requests.length;
+      const refused = await promote('apply', '--auto-approve');
+      expect(refused.code, `${refused.stdout}\n${refused.stderr}`).toBe(1);
+      expect(refused.stdout).toContain(
+        `pull budget: the promotion needs ${needed} manifest read(s) at the source ${sourceProxy.host}, ${needed - 1} remain in its 21600 s window`,
+      );
+      expect(refused.stdout).toContain(
+        `source pull budget: ${needed - 1} of 100 remaining; this promotion reads ${needed} more manifest(s)`,
+      );
+      expect(refused.stderr).toContain('Promotion refused: nothing was copied or tagged.');
+      expect(writes(seen)).toEqual([]);
+      // Planning read manifests from the source (and the record), never an image's blob.
+      expect(
+        sourceProxy.requests.filter((r) => /\/blobs\//.test(r.url) && !r.url.includes('/arbor-releases/')),
+      ).toEqual([]);
+
+      sourceProxy.addHeaders({ 'ratelimit-remaining': '50;w=21600' });
+      const json = await promote('plan', '--format', 'json');
+      expect(json.code, json.stderr).toBe(0);
+      expect(JSON.parse(json.stdout).source).toEqual({
+        registry: sourceProxy.host,
+        budget: { remaining: 50, limit: 100, windowSeconds: 21600, needed },
+        problems: [],
+      });
+      const promoted = await promote('apply', '--auto-approve');
+      expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
+      for (const name of ['keystone', 'nova-api']) {
+        const head = (await clientA.headManifest(`arbor-demo/${name}`, release))!;
+        const atB = await clientB.referrers(`sourcebudget/${name}`, head.digest);
+        expect(atB.manifests.map((d) => d.artifactType)).toContain('application/spdx+json');
+      }
+      // Promoted: nothing more to read at the source, and no budget problem.
+      const again = await promote('plan');
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain(
+        'source pull budget: 50 of 100 remaining; this promotion reads 0 more manifest(s)',
+      );
+    } finally {
+      await tree.edit('images.yaml', `url: ${sourceProxy.host}`, `url: ${a.host}`);
+      await sourceProxy.stop();
+    }
+  });
 });
 
 /** The pid of the registry listening on `port` (to kill -9 it, as a crash would). */

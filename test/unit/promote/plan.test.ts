@@ -3,8 +3,8 @@
 // manifest the target answers an error for is copied again, said why.
 import { describe, expect, it } from 'vitest';
 import type { PromoteTarget } from '../../../src/config/model.js';
-import { type PromotePlan, promoteHasChanges } from '../../../src/promote/model.js';
-import { planTarget, recordAtTarget } from '../../../src/promote/plan.js';
+import { type PromotePlan, promoteHasChanges, promoteHasProblems } from '../../../src/promote/model.js';
+import { planSourceBudget, planTarget, recordAtTarget } from '../../../src/promote/plan.js';
 import { renderPromoteText } from '../../../src/promote/views.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -130,6 +130,40 @@ describe('renderPromoteText: a failed gate', () => {
     } as PromotePlan);
     expect(text).toContain('  ! gate: command exited with 3: not gated yet\n  gate: failed\n');
     expect(text.split('not gated yet')).toHaveLength(2);
+  });
+});
+
+describe("planSourceBudget: the source's pull budget", () => {
+  const release = { name: '2025.1-p5', registry: '127.0.0.1:5000', repository: 'arbor-demo/arbor-releases' };
+  const withSource = (source: ReturnType<typeof planSourceBudget>) =>
+    ({
+      ...asPlan(planTarget({ target, images: [image], observed, recordPresent: true })),
+      release,
+      source,
+    }) as PromotePlan;
+
+  it('enough left: shown, no problem', () => {
+    const source = planSourceBudget('hub.example', { remaining: 9, limit: 100, windowSeconds: 21600 }, 9);
+    expect(source).toEqual({
+      registry: 'hub.example',
+      budget: { remaining: 9, limit: 100, windowSeconds: 21600, needed: 9 },
+      problems: [],
+    });
+    expect(promoteHasProblems(withSource(source))).toBe(false);
+    expect(renderPromoteText(withSource(source))).toContain(
+      '  source pull budget: 9 of 100 remaining; this promotion reads 9 more manifest(s)\n',
+    );
+  });
+
+  it('more reads than remain: a problem of the plan, which stops it before anything moves', () => {
+    const source = planSourceBudget('hub.example', { remaining: 1 }, 3);
+    expect(source.problems).toEqual([
+      'pull budget: the promotion needs 3 manifest read(s) at the source hub.example, 1 remain',
+    ]);
+    expect(promoteHasProblems(withSource(source))).toBe(true);
+    expect(renderPromoteText(withSource(source))).toContain(
+      '  ! pull budget: the promotion needs 3 manifest read(s) at the source hub.example, 1 remain\n  source pull budget: 1 remaining; this promotion reads 3 more manifest(s)\n',
+    );
   });
 });
 
