@@ -62,7 +62,7 @@ export interface TargetPlanInput {
   gate?: { passed: boolean; detail: string };
   /** Problems found before planning (images of the release missing at the source, unsigned images…). */
   sourceProblems?: readonly string[];
-  rateLimit?: { remaining: number; limit?: number; windowSeconds?: number };
+  rateLimit?: Omit<PullBudget, 'needed'>;
   /** Manifest GETs the apply would send to the target (referrers indexes to update). */
   manifestGetsNeeded?: number;
   /** Whether the target holds the release's record (absent: a promotion cut short after its flip). */
@@ -189,7 +189,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
  */
 export function planSourceBudget(
   registry: string,
-  rateLimit: { remaining: number; limit?: number; windowSeconds?: number },
+  rateLimit: Omit<PullBudget, 'needed'>,
   needed: number,
 ): SourceBudget {
   const budget: PullBudget = { ...rateLimit, needed };

@@ -86,6 +86,27 @@ async function uniqueBlobsAtA(tag: string): Promise<Map<string, number>> {
   return blobs;
 }
 
+/** The tree's patch level now (tests may run alone, or after others that made more releases). */
+async function currentPatch(): Promise<number> {
+  return Number(/^ {2}patch: (\d+)$/m.exec(await readFile(tree.file, 'utf8'))![1]);
+}
+
+/** What B received through the proxy since `since` that writes (a refused plan must send none). */
+function writesAtB(since: number) {
+  return proxy.requests.slice(since).filter((r) => /^(PUT|POST|PATCH|DELETE)$/.test(r.method));
+}
+
+/** An SBOM referring to `name`'s manifest under `tag` at A, with `body`. */
+async function attachSbomAtA(name: string, tag: string, body: string): Promise<string> {
+  const head = (await clientA.headManifest(`arbor-demo/${name}`, tag))!;
+  await attachArtifact(clientA, `arbor-demo/${name}`, {
+    artifactType: 'application/spdx+json',
+    subject: { mediaType: head.mediaType, digest: head.digest, size: head.size },
+    blobs: [{ mediaType: 'application/spdx+json', bytes: Buffer.from(body) }],
+  });
+  return head.digest;
+}
+
 /** The tree at the next patch level with `file` changed (a rebuilt subtree), applied to A. */
 async function applyNextPatch(patch: number, file: string, line: string): Promise<void> {
   await tree.edit('images.yaml', `patch: ${patch}`, `patch: ${patch + 1}`);
@@ -586,16 +607,9 @@ ${gate}`);
 `);
     // An SBOM refers to keystone at A: copying it reads the target's referrers list and its
     // fallback index, two manifest reads a registry such as Docker Hub counts against the budget.
-    const keystone = (await clientA.headManifest('arbor-demo/keystone', '2025.1-p11'))!;
-    await attachArtifact(clientA, 'arbor-demo/keystone', {
-      artifactType: 'application/spdx+json',
-      subject: { mediaType: keystone.mediaType, digest: keystone.digest, size: keystone.size },
-      blobs: [{ mediaType: 'application/spdx+json', bytes: Buffer.from('{"spdxVersion":"SPDX-2.3"}') }],
-    });
+    const keystone = await attachSbomAtA('keystone', '2025.1-p11', '{"spdxVersion":"SPDX-2.3"}');
     const promote = (verb: 'plan' | 'apply') =>
       arbor(['promote', verb, '--release', '2025.1-p11', ...(verb === 'apply' ? ['--auto-approve'] : [])]);
-    const writes = (since: number) =>
-      proxy.requests.slice(since).filter((r) => /^(PUT|POST|PATCH|DELETE)$/.test(r.method));
 
     proxy.addHeaders({ 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '1;w=21600' });
     const seen = proxy.requests.length;
@@ -606,7 +620,7 @@ ${gate}`);
       'pull budget: the promotion needs 2 manifest read(s) at hub, 1 remain in its 21600 s window',
     );
     expect(refused.stderr).toContain('Promotion refused: nothing was copied or tagged.');
-    expect(writes(seen)).toEqual([]);
+    expect(writesAtB(seen)).toEqual([]);
 
     proxy.addHeaders({ 'ratelimit-remaining': '76;w=21600' });
     const planned = await promote('plan');
@@ -621,14 +635,14 @@ ${gate}`);
     });
     const promoted = await promote('apply');
     expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
-    const atB = await clientB.referrers('budget/keystone', keystone.digest);
+    const atB = await clientB.referrers('budget/keystone', keystone);
     expect(atB.manifests.map((d) => d.artifactType)).toEqual(['application/spdx+json']);
   });
 
   it('tokens refused in the middle of a promotion (expired or revoked) are replaced: the release arrives whole, nothing secret shown, the next promotion only HEADs', async () => {
     await setTarget(TARGET());
     // The next patch level with the glance subtree rebuilt (read from the tree: this test may run alone).
-    const patch = Number(/^ {2}patch: (\d+)$/m.exec(await readFile(tree.file, 'utf8'))![1]);
+    const patch = await currentPatch();
     await applyNextPatch(patch, 'lists/glance.txt', `# release ${patch + 1}\n`);
     const release = `2025.1-p${patch + 1}`;
     // What registry B answers a request whose token ran out or was revoked: 401 with its own
@@ -721,18 +735,12 @@ ${gate}`);
     tags: ['^\\d+\\.\\d+-p\\d+$']
 `);
       // This checkout's last release (the tests before may have made more than the first).
-      const patch = Number(/^ {2}patch: (\d+)$/m.exec(await readFile(tree.file, 'utf8'))![1]);
-      const release = `2025.1-p${patch}`;
+      const release = `2025.1-p${await currentPatch()}`;
       // Two images of it get an SBOM at the source: copying one reads its manifest there, a read
       // the copies make after planning, which a budget counts.
-      for (const name of ['keystone', 'nova-api']) {
-        const head = (await clientA.headManifest(`arbor-demo/${name}`, release))!;
-        await attachArtifact(clientA, `arbor-demo/${name}`, {
-          artifactType: 'application/spdx+json',
-          subject: { mediaType: head.mediaType, digest: head.digest, size: head.size },
-          blobs: [{ mediaType: 'application/spdx+json', bytes: Buffer.from(`{"name":"${name}"}`) }],
-        });
-      }
+      const withSbom = new Map<string, string>();
+      for (const name of ['keystone', 'nova-api'])
+        withSbom.set(name, await attachSbomAtA(name, release, `{"name":"${name}"}`));
       // Every image of the release is copied to the new namespace: what refers to them is read then.
       let needed = 0;
       for (const name of IMAGES) {
@@ -741,8 +749,6 @@ ${gate}`);
       }
       expect(needed).toBeGreaterThanOrEqual(2);
       const promote = (...args: string[]) => arbor(['promote', ...args, '--release', release]);
-      const writes = (since: number) =>
-        proxy.requests.slice(since).filter((r) => /^(PUT|POST|PATCH|DELETE)$/.test(r.method));
 
       sourceProxy.addHeaders({
         'ratelimit-limit': '100;w=21600',
@@ -758,7 +764,7 @@ ${gate}`);
         `source pull budget: ${needed - 1} of 100 remaining; this promotion reads ${needed} more manifest(s)`,
       );
       expect(refused.stderr).toContain('Promotion refused: nothing was copied or tagged.');
-      expect(writes(seen)).toEqual([]);
+      expect(writesAtB(seen)).toEqual([]);
       // Planning read manifests from the source (and the record), never an image's blob.
       expect(
         sourceProxy.requests.filter((r) => /\/blobs\//.test(r.url) && !r.url.includes('/arbor-releases/')),
@@ -774,9 +780,8 @@ ${gate}`);
       });
       const promoted = await promote('apply', '--auto-approve');
       expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
-      for (const name of ['keystone', 'nova-api']) {
-        const head = (await clientA.headManifest(`arbor-demo/${name}`, release))!;
-        const atB = await clientB.referrers(`sourcebudget/${name}`, head.digest);
+      for (const [name, digest] of withSbom) {
+        const atB = await clientB.referrers(`sourcebudget/${name}`, digest);
         expect(atB.manifests.map((d) => d.artifactType)).toContain('application/spdx+json');
       }
       // Promoted: nothing more to read at the source, and no budget problem.

@@ -88,22 +88,12 @@ export class TokenCache {
 
   /** Forget a token the registry refused (expired early or revoked). */
   drop(registry: string, token: string): void {
-    const list = this.tokens.get(registry);
-    if (list)
-      this.tokens.set(
-        registry,
-        list.filter((t) => t.token !== token),
-      );
+    this.forget(registry, (t) => t.token === token);
   }
 
   /** Forget every token covering `wanted` (one of them was refused: the others are no fresher). */
   dropCovering(registry: string, wanted: ResourceScope[]): void {
-    const list = this.tokens.get(registry);
-    if (list)
-      this.tokens.set(
-        registry,
-        list.filter((t) => !covers(t.scopes, wanted)),
-      );
+    this.forget(registry, (t) => covers(t.scopes, wanted));
   }
 
   /**
@@ -112,11 +102,16 @@ export class TokenCache {
    * in a burst all share the token the first challenge fetched.
    */
   dropSentCovering(registry: string, wanted: ResourceScope[]): void {
+    this.forget(registry, (t) => t.sentFirst && covers(t.scopes, wanted));
+  }
+
+  /** Forget the registry's tokens that `gone` picks. */
+  private forget(registry: string, gone: (token: CachedToken) => boolean): void {
     const list = this.tokens.get(registry);
     if (list)
       this.tokens.set(
         registry,
-        list.filter((t) => !(t.sentFirst && covers(t.scopes, wanted))),
+        list.filter((t) => !gone(t)),
       );
   }
 
