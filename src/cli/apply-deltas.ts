@@ -4,8 +4,8 @@
 // used by every site. Never fails the apply: a pair that cannot be computed is reported.
 
 import { DeltaPublishCache, type LayerDeltaResult, publishDeltas } from '../delta/publish.js';
+import { summarizeDeltas } from '../delta/summary.js';
 import type { ApplyReport } from '../execute/apply.js';
-import { formatBytes } from '../execute/report.js';
 import type { DesiredState } from '../plan/desired.js';
 import type { RegistryClient } from '../registry/client.js';
 import { releaseName } from '../release/from-registry.js';
@@ -79,15 +79,5 @@ export async function publishApplyDeltas(request: {
       });
     }
   }
-  const count = (o: LayerDeltaResult['outcome']) => results.filter((r) => r.outcome === o).length;
-  const published = results.filter(
-    (r) => r.outcome === 'published' || r.outcome === 'reused' || r.outcome === 'shared',
-  );
-  const deltaBytes = published.reduce((n, r) => n + (r.deltaSize ?? 0), 0);
-  const layerBytes = published.reduce((n, r) => n + r.targetSize, 0);
-  const lines = [
-    `Deltas against release ${previous.release}: ${published.length} published (${formatBytes(deltaBytes)} for ${formatBytes(layerBytes)} of layers), ${count('declined')} declined, ${count('unpaired')} without a counterpart, ${count('failed')} failed.`,
-    ...results.filter((r) => r.outcome === 'failed').map((r) => `  delta failed: ${r.reason}`),
-  ];
-  return lines.join('\n');
+  return summarizeDeltas(previous.release, results);
 }

@@ -1,7 +1,7 @@
 // Carrying out an approved promotion and saying what it did, per target. Loaded only when the
 // plan has changes (commands/promote.ts): the copy engine, the deletion guard, the journal and
 // retention are code a no-op promotion never runs.
-import { formatBytes } from '../execute/report.js';
+import { formatBytes } from '../format-bytes.js';
 import { applyPromotion, type PromoteApplyRequest } from '../promote/apply.js';
 import { out } from './io.js';
 

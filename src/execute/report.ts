@@ -1,18 +1,6 @@
 // The table apply ends with: what happened to every image that had work, and the totals.
+import { formatBytes } from '../format-bytes.js';
 import type { ApplyReport, ImageOutcome } from './apply.js';
-
-export function formatBytes(bytes: number | null): string {
-  if (bytes === null) return '?';
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 /** Statuses that wrote to the registry (and so have an upload size). */
 const PUBLISHED = new Set<ImageOutcome['status']>([

@@ -1,6 +1,6 @@
 // How a promotion plan reads: one block per target, one line per image that changes, its
 // reasons indented, and a summary; problems first, because they stop the promotion.
-import { formatBytes } from '../execute/report.js';
+import { formatBytes } from '../format-bytes.js';
 import type { PromotePlan, PullBudget } from './model.js';
 
 export function renderPromoteText(plan: PromotePlan): string {

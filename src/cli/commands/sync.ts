@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { ArborError } from '../../errors.js';
-import { formatBytes } from '../../execute/report.js';
+import { formatBytes } from '../../format-bytes.js';
 import { listCatalog } from '../../registry/catalog.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { openRegistry } from '../../registry/open.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ImageOutcome } from '../../../src/execute/apply.js';
-import { formatBytes, succeeded, summaryTable, totalsLine } from '../../../src/execute/report.js';
+import { succeeded, summaryTable, totalsLine } from '../../../src/execute/report.js';
+import { formatBytes } from '../../../src/format-bytes.js';
 
 const outcome = (
   name: string,
