@@ -5,10 +5,13 @@ import { formatBytes } from '../format-bytes.js';
 import { applyPromotion, type PromoteApplyRequest } from '../promote/apply.js';
 import { out } from './io.js';
 
-export async function carryOut(request: PromoteApplyRequest): Promise<void> {
+export async function carryOut(
+  request: PromoteApplyRequest & { say?: (line: string) => void },
+): Promise<void> {
+  const say = request.say ?? out;
   for (const o of await applyPromotion(request)) {
     const t = o.totals;
-    out(
+    say(
       `${o.target}: ${t.blobsUploaded} blob(s) sent (${formatBytes(t.bytesUploaded)}), ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${o.referrersCopied} referrer(s); ${o.flip.tags} tag(s) written together in ${o.flip.windowMs} ms${o.retention ? `; retention deleted ${o.retention.deleted}` : ''}.`,
     );
   }

@@ -10,6 +10,7 @@ import { ArborError } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
 import type { RegistryClient } from '../registry/client.js';
 import { putTagsGuarded } from '../registry/deletion-guard.js';
+import { RegistryError } from '../registry/errors.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { releasesRepository, type StagedRecord, stageRecord, tagRecord } from '../release/store.js';
 import { applyRetention, planRetention } from '../retention/index.js';
@@ -88,7 +89,8 @@ export async function applyPromotion(request: PromoteApplyRequest): Promise<Targ
     prepared.map((p) => flipTarget(request, p)),
     stop,
   );
-  // Retention last, and only when every burst went through.
+  // Retention last, and only when every burst went through: not after an interrupt either.
+  if (request.signal?.aborted) return flipped;
   const retention = await settleAll(
     prepared.map((p) => targetRetention(request.config, p.target, p.plan, p.client)),
     stop,
@@ -173,7 +175,19 @@ async function prepareTarget(
   const tagged = plan.images.filter((image) => image.tagsToWrite.length > 0);
   const reads = pLimit(16);
   const reading = Promise.all(
-    tagged.map((image) => reads(() => request.source.tagBody(image.sourceRepository, image.digest))),
+    tagged.map((image) =>
+      reads(() =>
+        image.action === 'copy'
+          ? request.source.tagBody(image.sourceRepository, image.digest)
+          : tagBodyOrTargets(
+              request.source,
+              client,
+              image.sourceRepository,
+              image.targetRepository,
+              image.digest,
+            ),
+      ),
+    ),
   );
   // Awaited below; a failure meanwhile must not be an unhandled rejection.
   reading.catch(() => undefined);
@@ -185,7 +199,9 @@ async function prepareTarget(
         request.signal?.throwIfAborted();
         const copy = await request.source.image(image.sourceRepository, image.digest);
         await copyImageTo(client, image.targetRepository, copy, ledger, totals, withSignal(request.signal));
-        referrersCopied += await copyReferrers(
+        // Read before adding: `x += await …` would add to the count as it was before the await,
+        // losing what the images copied meanwhile counted.
+        const copied = await copyReferrers(
           request.source,
           client,
           image.sourceRepository,
@@ -195,6 +211,7 @@ async function prepareTarget(
           totals,
           withSignal(request.signal),
         );
+        referrersCopied += copied;
       }),
     ),
   );
@@ -249,6 +266,28 @@ async function flipTarget(request: PromoteApplyRequest, prepared: PreparedTarget
 async function storeLast(dir: string, journal: Journal): Promise<Journal> {
   const stored = await writeEntry(dir, journal, journal.entries.at(-1)!);
   return { ...journal, entries: [...journal.entries.slice(0, -1), stored] };
+}
+
+/**
+ * The bytes a tag will name, for an image the target holds already: from the source (or the digest
+ * cache) as always, else, when the source no longer has it, from the target itself. The digest
+ * names the same bytes wherever they are read, and a release deleted at the source after it was
+ * copied is still whole at the target.
+ */
+async function tagBodyOrTargets(
+  source: SourceManifests,
+  target: RegistryClient,
+  sourceRepository: string,
+  targetRepository: string,
+  digest: string,
+) {
+  try {
+    return await source.tagBody(sourceRepository, digest);
+  } catch (e) {
+    if (!(e instanceof RegistryError && e.status === 404)) throw e;
+    const manifest = await target.getManifest(targetRepository, digest);
+    return { digest: manifest.digest, mediaType: manifest.mediaType, bytes: manifest.bytes };
+  }
 }
 
 function withSignal(signal: AbortSignal | undefined) {

@@ -42,6 +42,8 @@ export interface Journal {
   registry: string;
   /** Oldest first: every stored entry, or only the newest ones when the reader asked for fewer. */
   entries: JournalEntry[];
+  /** Entry files that could not be read (cut, edited, or from another version), oldest first. */
+  unreadable?: string[];
 }
 
 const FORMAT = 'arbor-promote-journal-entry';
@@ -70,7 +72,13 @@ export async function readJournal(
   const names = await entryNames(dir);
   const chosen = options.newest === undefined ? names : names.slice(-options.newest);
   const entries = await Promise.all(chosen.map((name) => readEntry(dir, name)));
-  return { target, registry, entries: entries.filter((e): e is JournalEntry => e !== null) };
+  const unreadable = chosen.filter((_, i) => entries[i] === null);
+  return {
+    target,
+    registry,
+    entries: entries.filter((e): e is JournalEntry => e !== null),
+    ...(unreadable.length > 0 ? { unreadable } : {}),
+  };
 }
 
 /**
@@ -194,6 +202,15 @@ export function completeEntry(journal: Journal, now: string): Journal {
   const last = journal.entries.at(-1);
   if (!last) return journal;
   return { ...journal, entries: [...journal.entries.slice(0, -1), { ...last, completedAt: now }] };
+}
+
+/**
+ * Entry files newer than `entry` (or than everything, without one) that could not be read. A
+ * rollback must not pass over them: it would undo an older promotion than the last one.
+ */
+export function unreadableSince(journal: Journal, entry: JournalEntry | undefined): string[] {
+  const after = entry?.id === undefined ? -1 : sequenceOf(`${entry.id}.json`);
+  return (journal.unreadable ?? []).filter((name) => sequenceOf(name) > after);
 }
 
 /** The latest entry not rolled back yet (what `rollback` undoes), if any. */

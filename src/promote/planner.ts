@@ -38,6 +38,8 @@ export interface PromotePlanRequest {
   observeClient?: (target: PromoteTarget) => RegistryClient | undefined;
   /** Where source manifests are kept between runs (SourceManifests); none: always the source. */
   manifestCache?: DigestCache;
+  /** Aborted on Ctrl-C: a gate command running is stopped, with what it started. */
+  signal?: AbortSignal;
 }
 
 export interface PlannedPromotion {
@@ -104,7 +106,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     targets.map(async (target) => {
       const client = clients.forRegistry(target.registry);
       const [gate, observed, recordHead] = await Promise.all([
-        gates(() => runGate(target, record, source, config.root)),
+        gates(() => runGate(target, record, source, config.root, request.signal)),
         observeTarget(target, request.observeClient?.(target) ?? client, record.images, source, {
           prefetch: request.prefetch ?? false,
           ledger: ledgers.get(target.name)!,

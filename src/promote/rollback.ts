@@ -2,6 +2,7 @@
 // digests they had before it, all in one burst. A tag the promotion created is deleted where the
 // registry can delete a tag alone; otherwise (distribution deletes manifests, not tags) it stays
 // and is named. So does a tag the promotion found unreadable (what it named before is unknown).
+import pLimit from 'p-limit';
 import type { RegistryClient } from '../registry/client.js';
 import { putTagsGuarded } from '../registry/deletion-guard.js';
 import { RegistryError } from '../registry/errors.js';
@@ -17,6 +18,8 @@ export interface RollbackResult {
   leftInPlace: string[];
   /** Tags the promotion found unreadable: what they named before is unknown, so they stay. */
   unknownBefore: string[];
+  /** Tags that name another digest than the promotion wrote (moved since, by someone): they stay. */
+  movedSince: string[];
 }
 
 export async function rollback(
@@ -26,29 +29,46 @@ export async function rollback(
 ): Promise<RollbackResult | null> {
   const entry = lastUndoable(journal);
   if (!entry) return null;
-  const writes: TagWrite[] = [];
-  for (const t of entry.tags) {
-    if (t.previous === null || t.previousUnreadable) continue;
-    const manifest = await client.getManifest(t.repository, t.previous).catch((e: unknown) => {
-      throw new RegistryError(
-        `${client.registry}/${t.repository}@${t.previous}`,
-        `cannot restore ${t.tag}: the previous manifest is gone (${(e as Error).message})`,
-      );
-    });
-    writes.push({
-      repository: t.repository,
-      tag: t.tag,
-      manifest: { digest: manifest.digest, mediaType: manifest.mediaType, bytes: manifest.bytes },
-    });
-  }
+  const limit = pLimit(16);
+  // Only what still names the promotion's digest goes back: a tag moved since (a hotfix, another
+  // promotion) is someone's later decision, which a rollback must not overwrite.
+  const current = await Promise.all(
+    entry.tags.map((t) =>
+      limit(async () =>
+        t.previousUnreadable ? null : (await client.headManifest(t.repository, t.tag))?.digest,
+      ),
+    ),
+  );
+  const ours = entry.tags.filter((t, i) => t.previousUnreadable || current[i] === t.next);
+  const movedSince = entry.tags
+    .filter((t, i) => !t.previousUnreadable && current[i] !== t.next)
+    .map((t) => `${t.repository}:${t.tag}`);
+  const restoring = ours.filter((t) => t.previous !== null && !t.previousUnreadable);
+  const writes: TagWrite[] = await Promise.all(
+    restoring.map((t) =>
+      limit(async () => {
+        const manifest = await client.getManifest(t.repository, t.previous!).catch((e: unknown) => {
+          throw new RegistryError(
+            `${client.registry}/${t.repository}@${t.previous}`,
+            `cannot restore ${t.tag}: the previous manifest is gone (${(e as Error).message})`,
+          );
+        });
+        return {
+          repository: t.repository,
+          tag: t.tag,
+          manifest: { digest: manifest.digest, mediaType: manifest.mediaType, bytes: manifest.bytes },
+        };
+      }),
+    ),
+  );
   const flip = await putTagsGuarded(client, writes);
   const removed: string[] = [];
   const leftInPlace: string[] = [];
-  for (const t of entry.tags.filter((x) => x.previous === null && !x.previousUnreadable)) {
+  for (const t of ours.filter((x) => x.previous === null && !x.previousUnreadable)) {
     const outcome = await client.deleteTag(t.repository, t.tag);
     (outcome === 'deleted' ? removed : leftInPlace).push(`${t.repository}:${t.tag}`);
   }
   const done = await writeEntry(dir, journal, { ...entry, rolledBackAt: new Date().toISOString() });
   const unknownBefore = entry.tags.filter((t) => t.previousUnreadable).map((t) => `${t.repository}:${t.tag}`);
-  return { entry: done, flip, restored: writes.length, removed, leftInPlace, unknownBefore };
+  return { entry: done, flip, restored: writes.length, removed, leftInPlace, unknownBefore, movedSince };
 }

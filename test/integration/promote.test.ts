@@ -338,12 +338,19 @@ describe('arbor promote', () => {
     for (const s of outside) expect(whole(s.digests), JSON.stringify(s)).toBe(true);
   });
 
-  it('rollback puts the previous digests back', async () => {
+  it('rollback puts the previous digests back, except a tag moved since by someone else', async () => {
     const before = await digestsAtB('2025.1');
     const journal = await readJournal(journalDir(tree.dir, 'site'), 'site', b.host);
     const moved = journal.entries.at(-1)!.tags;
+    // A hotfix after the promotion: one tag already moved elsewhere by hand. A rollback must not
+    // overwrite it (here it names the digest from before, which the output tells apart).
+    const hotfix = moved.find((t) => t.previous !== null)!;
+    await clientB.tagManifest(hotfix.repository, hotfix.previous!, hotfix.tag);
     const rolled = await arbor(['promote', 'rollback', '--to', 'site', '--auto-approve']);
     expect(rolled.code, rolled.stderr).toBe(0);
+    expect(rolled.stdout).toContain(
+      `Left in place (moved since that promotion; a rollback does not undo a later change): ${hotfix.repository}:${hotfix.tag}`,
+    );
     for (const t of moved) {
       const now = await clientB.headManifest(t.repository, t.tag);
       if (t.previous) expect(now?.digest, `${t.repository}:${t.tag}`).toBe(t.previous);

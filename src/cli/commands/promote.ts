@@ -1,7 +1,7 @@
 // arbor promote plan|apply|rollback: a gated release of the tree's registry published to the
 // targets under `promote:` in images.yaml (docs/promote.md).
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config, PromoteTarget } from '../../config/model.js';
 import { ArborError } from '../../errors.js';
@@ -20,6 +20,7 @@ import type { GpgSigningKey } from '../../sign/gpg-signatures.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
+import { InterruptedError, interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
 import { openPromoteSigners, signAtTarget, taggedAtTarget } from '../target-signing.js';
@@ -55,11 +56,17 @@ export function register(program: Command): void {
       action<PromoteFlags>(async (_args, flags) => {
         const session = await open(flags);
         try {
-          const planned = await session.plan(flags.release);
-          if (flags.out) await writeFileAtomic(flags.out, `${JSON.stringify(planned.plan, null, 2)}\n`);
+          const planned = await interruptible(
+            (signal) => session.plan(flags.release, undefined, false, signal),
+            'Interrupted: stopping (a gate command running is stopped too); nothing was copied or tagged.',
+          );
+          if (flags.out) await savePlan(flags.out, planned.plan);
           print(planned.plan, flags.format);
           if (promoteHasProblems(planned.plan)) return 1;
           return flags.detailedExitcode && promoteHasChanges(planned.plan) ? 2 : 0;
+        } catch (e) {
+          if (e instanceof InterruptedError) return e.exitCode;
+          throw e;
         } finally {
           await session.close();
         }
@@ -73,51 +80,17 @@ export function register(program: Command): void {
   common(apply);
   apply.option('--auto-approve', 'do not ask before promoting').action(
     action<PromoteFlags>(async ([planFile], flags) => {
+      // With --format json, stdout is the plan's JSON alone; what the promotion did goes to stderr.
+      const say = flags.format === 'json' ? err : out;
       const session = await open(flags);
       try {
-        const saved = planFile ? await loadPromotePlan(planFile) : undefined;
-        const planned = await session.plan(
-          saved?.release.name ?? flags.release,
-          saved?.targets.map((t) => t.target),
-          true,
+        return await interruptible(
+          (signal) => promoteApply(session, flags, planFile, say, signal),
+          'Interrupted: stopping; no tag moved unless the final burst had begun, which finishes. Run the same command again to complete the promotion.',
         );
-        if (saved) refuseStale(planFile!, saved, planned.plan);
-        else print(planned.plan, flags.format);
-        if (promoteHasProblems(planned.plan)) {
-          err('Promotion refused: nothing was copied or tagged.');
-          return 1;
-        }
-        // Targets that sign their tags: the key is tried before anything moves.
-        const signers = await openPromoteSigners(session.config, planned.targets);
-        if (!promoteHasChanges(planned.plan)) {
-          out('No changes: every target already has the release.');
-          // A rerun after an interrupted signing still writes what is missing.
-          await signPromoted(signers, planned.plan);
-          return 0;
-        }
-        if (
-          !saved &&
-          !flags.autoApprove &&
-          !(await confirm('Promote?', 'refusing to promote without asking'))
-        ) {
-          err('Promotion cancelled.');
-          return 1;
-        }
-        const { carryOut } = await import('../promote-run.js');
-        await carryOut({
-          config: session.config,
-          plan: planned.plan,
-          record: planned.stored.record,
-          source: planned.source,
-          targets: planned.targets,
-          ledgers: planned.ledgers,
-          clients: session.clients,
-          onStep: (target, step) => err(`${target}: ${step}`),
-        });
-        await signPromoted(signers, planned.plan);
-        // Bounded like retention's use of it: at most once a day, entries unused for 30 days.
-        await session.manifestCache.pruneIfDue();
-        return 0;
+      } catch (e) {
+        if (e instanceof InterruptedError) return e.exitCode;
+        throw e;
       } finally {
         await session.close();
       }
@@ -140,13 +113,20 @@ export function register(program: Command): void {
         ]);
         const { config } = await loadImageGraph(resolve(flags.file), { pathChecks: false });
         const [target] = selectTargets(config, [String(flags.to)]);
-        const { journalDir, lastUndoable, readJournal } = await import('../../promote/journal.js');
+        const { journalDir, lastUndoable, readJournal, unreadableSince } = await import(
+          '../../promote/journal.js'
+        );
         const { rollback } = await import('../../promote/rollback.js');
         const dir = journalDir(config.root, target!.name);
         const journal = await readJournal(dir, target!.name, target!.registry.url);
         const clients = new RegistryClients(config, debugOptions(flags));
         try {
           const last = lastUndoable(journal);
+          const skipped = unreadableSince(journal, last);
+          if (skipped.length > 0)
+            throw new ArborError(
+              `cannot roll back ${target!.name}: the journal's newest ${skipped.length === 1 ? 'entry' : 'entries'} (${skipped.map((n) => join(dir, n)).join(', ')}) cannot be read, and rolling back would undo an older promotion instead. Restore ${skipped.length === 1 ? 'that file' : 'those files'}, or move ${skipped.length === 1 ? 'it' : 'them'} aside to roll back the promotion before.`,
+            );
           if (!last) {
             out(`Nothing to roll back at ${target!.name}.`);
             return 0;
@@ -165,6 +145,10 @@ export function register(program: Command): void {
             out(
               `Left in place (new with that promotion; this registry cannot delete a tag alone): ${result.leftInPlace.join(', ')}`,
             );
+          if (result.movedSince.length > 0)
+            out(
+              `Left in place (moved since that promotion; a rollback does not undo a later change): ${result.movedSince.join(', ')}`,
+            );
           if (result.unknownBefore.length > 0)
             out(
               `Left in place (unreadable at the target before that promotion, so what they named is unknown): ${result.unknownBefore.join(', ')}`,
@@ -175,6 +159,58 @@ export function register(program: Command): void {
         }
       }),
     );
+}
+
+/** `promote apply`: plan (or read a saved plan and check it), then carry it out. */
+async function promoteApply(
+  session: Session,
+  flags: PromoteFlags,
+  planFile: string | undefined,
+  say: (line: string) => void,
+  signal: AbortSignal,
+): Promise<number> {
+  const saved = planFile ? await loadPromotePlan(planFile) : undefined;
+  const planned = await session.plan(
+    saved?.release.name ?? flags.release,
+    saved?.targets.map((t) => t.target),
+    true,
+    signal,
+  );
+  if (saved) await refuseStale(planFile!, saved, planned.plan);
+  else print(planned.plan, flags.format);
+  if (promoteHasProblems(planned.plan)) {
+    err('Promotion refused: nothing was copied or tagged.');
+    return 1;
+  }
+  // Targets that sign their tags: the key is tried before anything moves.
+  const signers = await openPromoteSigners(session.config, planned.targets);
+  if (!promoteHasChanges(planned.plan)) {
+    say('No changes: every target already has the release.');
+    // A rerun after an interrupted signing still writes what is missing.
+    await signPromoted(signers, planned.plan, say);
+    return 0;
+  }
+  if (!saved && !flags.autoApprove && !(await confirm('Promote?', 'refusing to promote without asking'))) {
+    err('Promotion cancelled.');
+    return 1;
+  }
+  const { carryOut } = await import('../promote-run.js');
+  await carryOut({
+    config: session.config,
+    plan: planned.plan,
+    record: planned.stored.record,
+    source: planned.source,
+    targets: planned.targets,
+    ledgers: planned.ledgers,
+    clients: session.clients,
+    onStep: (target, step) => err(`${target}: ${step}`),
+    say,
+    signal,
+  });
+  await signPromoted(signers, planned.plan, say);
+  // Bounded like retention's use of it: at most once a day, entries unused for 30 days.
+  await session.manifestCache.pruneIfDue();
+  return 0;
 }
 
 function common(cmd: Command): void {
@@ -270,7 +306,7 @@ async function open(flags: PromoteFlags) {
     clients,
     /** Source manifests kept between promotions (the tree's registry cache, as retention's). */
     manifestCache: new DigestCache(registryCacheDir(config.root)),
-    async plan(release?: string, to?: string[], prefetch = false) {
+    async plan(release?: string, to?: string[], prefetch = false, signal?: AbortSignal) {
       const planning = planPromotion({
         config,
         configFile: flags.file,
@@ -280,6 +316,7 @@ async function open(flags: PromoteFlags) {
         prefetch,
         observeClient,
         manifestCache: session.manifestCache,
+        ...(signal ? { signal } : {}),
         checkSignatures: async (record) =>
           (await import('../promote-signatures.js')).signatureProblems(config, clients, record),
       });
@@ -309,39 +346,35 @@ async function open(flags: PromoteFlags) {
   return session;
 }
 
+type Session = Awaited<ReturnType<typeof open>>;
+
 async function loadPromotePlan(file: string): Promise<PromotePlan> {
-  let plan: PromotePlan;
+  const { parseSavedPromotePlan } = await import('../../promote/saved-plan.js');
+  let text: string;
   try {
-    plan = JSON.parse(await readFile(file, 'utf8')) as PromotePlan;
+    text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new ArborError(`${file}: not a promotion plan (${(e as Error).message})`);
+    throw new ArborError(
+      `${file}: cannot read the saved plan (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
-  if (plan?.kind !== 'promote' || plan.formatVersion !== 1 || !Array.isArray(plan.targets))
-    throw new ArborError(`${file}: not a promotion plan saved by arbor promote plan --out`);
-  return plan;
+  return parseSavedPromotePlan(text, file);
+}
+
+async function savePlan(file: string, plan: PromotePlan): Promise<void> {
+  try {
+    await writeFileAtomic(file, `${JSON.stringify(plan, null, 2)}\n`);
+  } catch (e) {
+    throw new ArborError(
+      `${file}: cannot save the plan (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
 }
 
 /** A saved plan is applied only when planning again gives the same actions and tags. */
-function refuseStale(file: string, saved: PromotePlan, fresh: PromotePlan): void {
-  const key = (p: PromotePlan) =>
-    p.targets.map((t) => ({
-      target: t.target,
-      images: t.images.map((i) => [i.name, i.digest, i.action, i.tagsToWrite]),
-      observed: t.observed,
-      unreadable: t.unreadable ?? [],
-    }));
-  const differences: string[] = [];
-  if (saved.release.digest !== fresh.release.digest)
-    differences.push(
-      `release ${saved.release.name} now names another record (${fresh.release.digest.slice(0, 19)})`,
-    );
-  const a = key(saved);
-  const b = key(fresh);
-  for (const [i, target] of a.entries()) {
-    const now = b[i];
-    if (!now || JSON.stringify(target) !== JSON.stringify(now))
-      differences.push(`target ${target.target}: its images or tags changed since the plan`);
-  }
+async function refuseStale(file: string, saved: PromotePlan, fresh: PromotePlan): Promise<void> {
+  const { staleDifferences } = await import('../../promote/saved-plan.js');
+  const differences = staleDifferences(saved, fresh);
   if (differences.length > 0)
     throw new ArborError([
       {
@@ -353,11 +386,15 @@ function refuseStale(file: string, saved: PromotePlan, fresh: PromotePlan): void
 }
 
 /** Each signing target's tags, signed for that registry after its tags are in place. */
-async function signPromoted(signers: Map<string, GpgSigningKey>, plan: PromotePlan): Promise<void> {
+async function signPromoted(
+  signers: Map<string, GpgSigningKey>,
+  plan: PromotePlan,
+  say: (line: string) => void,
+): Promise<void> {
   for (const target of plan.targets) {
     const signer = signers.get(target.target);
     if (!signer) continue;
-    out(
+    say(
       `${target.target}: ${await signAtTarget(signer, target.registry, target.images.map(taggedAtTarget))}`,
     );
   }

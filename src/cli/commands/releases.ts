@@ -10,7 +10,7 @@ import { recordAtTarget } from '../../promote/plan.js';
 import { digestOf } from '../../registry/digest.js';
 import { listReleaseManifests, recordManifest, recordOf, releasesRepository } from '../../release/store.js';
 import { action } from '../action.js';
-import { out } from '../io.js';
+import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
 
 interface ReleasesFlags {
@@ -34,6 +34,7 @@ export function register(program: Command): void {
         const repository = releasesRepository(config.registry.namespace, config.releases.repository);
         const releases = await listReleaseManifests(clients.home, repository);
         const limit = pLimit(8);
+        const unreachable = new Map<string, string>();
         const rows = await Promise.all(
           releases.map(async ({ summary: r, manifest }) => {
             // The record itself is read from the tree's registry only for a release some target has
@@ -42,13 +43,22 @@ export function register(program: Command): void {
             const there = await Promise.all(
               config.promote.map((target) =>
                 limit(async () => {
+                  // null: the target answered that it has no such record; undefined: it could
+                  // not be asked, which is unknown, not "not promoted" (said once per target).
                   const head = await clients
                     .forRegistry(target.registry)
                     .headManifest(
                       releasesRepository(target.registry.namespace, config.releases.repository),
                       r.release,
                     )
-                    .catch(() => null);
+                    .catch((e: unknown) => {
+                      unreachable.set(
+                        target.name,
+                        `${target.registry.url}: ${(e as Error).message.split('\n')[0]}`,
+                      );
+                      return undefined;
+                    });
+                  if (head === undefined) return { target: target.name, holds: 'unknown' as const };
                   if (!head) return { target: target.name, holds: 'none' as const };
                   stored ??= recordOf(clients.home, repository, r.release, manifest);
                   const { record } = await stored;
@@ -58,9 +68,19 @@ export function register(program: Command): void {
               ),
             );
             const at = (holds: string) => there.filter((t) => t.holds === holds).map((t) => t.target);
-            return { ...r, promoted: at('this'), otherRecordAt: at('other') };
+            const unknown = at('unknown');
+            return {
+              ...r,
+              promoted: at('this'),
+              otherRecordAt: at('other'),
+              ...(unknown.length ? { unknownAt: unknown } : {}),
+            };
           }),
         );
+        for (const [target, why] of unreachable)
+          err(
+            `warning: target ${target} could not be read (${why}); whether it holds each release is unknown ("?").`,
+          );
         if (flags.format === 'json') {
           out(
             JSON.stringify({ repository: `${config.registry.url}/${repository}`, releases: rows }, null, 2),
@@ -77,7 +97,11 @@ export function register(program: Command): void {
             r.release,
             r.created,
             String(r.images),
-            [...r.promoted, ...r.otherRecordAt.map((t) => `${t} (another ${r.release})`)].join(', ') || '-',
+            [
+              ...r.promoted,
+              ...r.otherRecordAt.map((t) => `${t} (another ${r.release})`),
+              ...(r.unknownAt ?? []).map((t) => `${t} (?)`),
+            ].join(', ') || '-',
           ]),
         ];
         const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));

@@ -12,6 +12,7 @@ import {
   lastUndoable,
   readJournal,
   unfinishedEntry,
+  unreadableSince,
   writeEntry,
 } from '../../../src/promote/journal.js';
 
@@ -148,5 +149,23 @@ describe('journal store (one file per entry)', () => {
     expect(await readdir(join(root, '.arbor', 'promote'))).toEqual(['hub']);
     const all = await readJournal(dir, 'hub', 'r.example');
     expect(all.entries.map(({ id: _id, ...e }) => e)).toEqual(legacy.entries);
+  });
+});
+
+describe('unreadableSince', () => {
+  const entry = (id: string) => ({ id, release: 'p', startedAt: 't', tags: [] });
+  it('names unreadable entry files newer than the entry a rollback would undo', () => {
+    const journal: Journal = {
+      ...empty,
+      entries: [entry('000001-aa'), entry('000002-bb')],
+      unreadable: ['000003-cc.json'],
+    };
+    expect(unreadableSince(journal, lastUndoable(journal))).toEqual(['000003-cc.json']);
+    expect(unreadableSince({ ...journal, unreadable: ['000000-zz.json'] }, lastUndoable(journal))).toEqual(
+      [],
+    );
+    expect(unreadableSince({ ...empty, unreadable: ['000001-aa.json'] }, undefined)).toEqual([
+      '000001-aa.json',
+    ]);
   });
 });
