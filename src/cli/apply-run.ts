@@ -145,7 +145,6 @@ export async function carryOut({
           desired,
           client: clients.home,
           git,
-          selected: Boolean(flags.only),
         });
         return [deltas, recorded];
       })()

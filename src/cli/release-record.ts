@@ -12,13 +12,13 @@ export async function recordRelease(request: {
   desired: DesiredState;
   client: RegistryClient;
   git: GitInfo;
-  /** `--only`: the apply covered part of the tree. */
-  selected: boolean;
 }): Promise<string | undefined> {
   const { desired, client } = request;
   const settings = desired.config.releases;
   if (!settings.record) return undefined;
-  if (request.selected && desired.order.length < desired.graph.size)
+  // Whatever chose the part (`--only` now, or a saved plan made with it): a record of part of the
+  // tree would replace the whole release's under its name.
+  if (desired.order.length < desired.graph.size)
     return `Release: not recorded (this apply covered ${desired.order.length} of ${desired.graph.size} images, --only).`;
   const built = await recordFromRegistry({ desired, client, git: request.git });
   if ('missing' in built) return `Release: not recorded (not in the registry: ${built.missing.join(', ')}).`;
