@@ -45,6 +45,8 @@ export interface SyncApplyRequest {
   source: SourceManifests;
   target: RegistryClient;
   releasesRepository: string;
+  /** What planning learnt of the site's blobs (observe.ts): found blobs are mounted, not sent. */
+  ledger?: BlobLedger;
   signal?: AbortSignal;
   onStep?: (line: string) => void;
 }
@@ -53,7 +55,7 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
   const { plan, source, target } = request;
   const workDir = await mkdtemp(join(tmpdir(), 'arbor-sync-'));
   const totals = emptyTotals();
-  const ledger = new BlobLedger();
+  const ledger = request.ledger ?? new BlobLedger();
   const fallbacks: string[] = [];
   const rebuilt: RebuiltLayer[] = [];
   const limit = pLimit(2);
@@ -96,7 +98,8 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
             ...(request.signal ? { signal: request.signal } : {}),
           });
           // Signatures, SBOMs and provenance travel with the image; its layer deltas stay at the centre.
-          referrers += await copyReferrers(
+          // Read before adding (`x += await …` adds to the count as it was before the await).
+          const copied = await copyReferrers(
             source,
             target,
             image.sourceRepository,
@@ -109,6 +112,7 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
               ...(request.signal ? { signal: request.signal } : {}),
             },
           );
+          referrers += copied;
         }),
       ),
     );

@@ -9,6 +9,7 @@ import { deltasForImage } from '../delta/rebuild.js';
 import type { RegistryClient } from '../registry/client.js';
 import { headOrUnreadable, headTags, UNREADABLE } from '../registry/unreadable.js';
 import type { ReleaseImage } from '../release/record.js';
+import type { BlobLedger } from '../transfer/ledger.js';
 import type { SourceManifests } from '../transfer/source-manifests.js';
 import type { ImageFacts } from './plan.js';
 
@@ -23,7 +24,7 @@ export async function observeSync(
   target: RegistryClient,
   images: readonly ReleaseImage[],
   targetRepository: (image: ReleaseImage) => string,
-  options: { deltas: boolean },
+  options: { deltas: boolean; ledger?: BlobLedger },
 ): Promise<SyncObservation> {
   const limit = pLimit(32);
   const presentAtTarget = new Set<string>();
@@ -64,6 +65,9 @@ export async function observeSync(
       );
       fact.blobs.forEach((b, i) => {
         if (present[i]) presentAtTarget.add(b.digest);
+        // The apply then neither asks again nor sends what one repository of the site holds into
+        // another: it mounts it from there (the plan counted it as at the site).
+        options.ledger?.observed(repository, b.digest, present[i] !== null);
       });
       if (options.deltas) {
         const { deltas, declined } = await deltasForImage(source.client, image.repository, image.digest);
@@ -73,6 +77,7 @@ export async function observeSync(
         const found = await Promise.all(bases.map((b) => limit(() => target.headBlob(repository, b))));
         bases.forEach((b, i) => {
           if (found[i]) basesAtTarget.add(b);
+          options.ledger?.observed(repository, b, found[i] !== null);
         });
       }
       return fact;

@@ -226,6 +226,33 @@ describe('arbor sync', () => {
     await client.close();
   });
 
+  it('a layer the site holds in another repository is mounted from there, never fetched again (as the plan said)', async () => {
+    const { site, client } = await newSite();
+    // The site holds app's layers but not its manifest (removed by hand); tools shares app's root
+    // filesystem layer. Both are copied: tools' rootfs is found in ns/app, where app's HEADs saw it.
+    expect((await sync(site, ['--release', 'r1', '--only', 'app'])).code).toBe(0);
+    const app = await client.headManifest('ns/app', 'r1');
+    await client.deleteManifest('ns/app', app!.digest);
+    const plan = await sync(site, ['--release', 'r1', '--plan-only', '--format', 'json']);
+    const planned = JSON.parse(plan.stdout) as { summary: { bytesFromSource: number } };
+    const before = proxy.requests.length;
+    const full = await sync(site, ['--release', 'r1', '--format', 'json']);
+    expect(full.code, full.stderr).toBe(0);
+    // stdout is the plan alone (what the sync did is on stderr).
+    expect(JSON.parse(full.stdout)).toMatchObject({ release: 'r1' });
+    expect(full.stderr).toMatch(/Sync: 2 blob\(s\) uploaded .*, 1 mounted, 3 already there;/);
+    const blobGets = proxy.requests
+      .slice(before)
+      .filter((r) => r.method === 'GET' && /^\/v2\/ns\/(app|tools)\/blobs\//.test(r.url));
+    // The rootfs layer (3 MB) is not read from the centre: only tools' config and own small layer.
+    expect(blobGets).toHaveLength(2);
+    expect(planned.summary.bytesFromSource).toBeLessThan(64 * 1024);
+    expect((await client.headManifest('ns/tools', 'r1'))?.digest).toBe(
+      (await centralClient.headManifest('ns/tools', 'r1'))?.digest,
+    );
+    await client.close();
+  });
+
   it('a tag moved at the site is put back, with no HEAD of a manifest another tag already names', async () => {
     const { site, client } = await newSite();
     expect((await sync(site, ['--release', 'r1', '--no-deltas'])).code).toBe(0);

@@ -16,9 +16,11 @@ import { applySync } from '../../sync/apply.js';
 import { type SyncPlan, syncHasChanges } from '../../sync/model.js';
 import { observeSync } from '../../sync/observe.js';
 import { planSync } from '../../sync/plan.js';
+import { BlobLedger } from '../../transfer/ledger.js';
 import { SourceManifests } from '../../transfer/source-manifests.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
+import { InterruptedError, interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
 import { debugSink, formatOption } from '../options.js';
 import { verifyPolicy } from '../sign-targets.js';
@@ -89,6 +91,8 @@ export function register(program: Command): void {
       const source = parseLocation(sourceArg ?? '', 'source');
       const target = parseLocation(targetArg ?? '', 'target');
       if (flags.release && flags.tag) throw new ArborError('--release and --tag are exclusive: name one');
+      // With --format json, stdout is the plan's JSON alone; what the sync did goes to stderr.
+      const say = flags.format === 'json' ? err : out;
       const debug = debugSink(flags);
       const from = openRegistry({
         registry: source.registry,
@@ -130,12 +134,13 @@ export function register(program: Command): void {
             ]);
         }
         const manifests = new SourceManifests(from.client);
+        const ledger = new BlobLedger();
         const observed = await observeSync(
           manifests,
           to.client,
           images,
           (i) => repositoryIn(target.namespace, i.name),
-          { deltas: flags.deltas },
+          { deltas: flags.deltas, ledger },
         );
         const plan = planSync({
           source,
@@ -152,7 +157,7 @@ export function register(program: Command): void {
         // signed (an interrupted run) still is.
         const signer = await openFlagSigner(flags);
         const sign = async () => {
-          if (signer) out(await signAtTarget(signer, target.registry, plan.images.map(taggedAtTarget)));
+          if (signer) say(await signAtTarget(signer, target.registry, plan.images.map(taggedAtTarget)));
         };
         if (!syncHasChanges(plan)) {
           await sign();
@@ -162,21 +167,30 @@ export function register(program: Command): void {
           err('Sync cancelled.');
           return 1;
         }
-        const result = await applySync({
-          plan,
-          record: { ...record, images },
-          source: manifests,
-          target: to.client,
-          releasesRepository: releasesRepository(target.namespace, flags.releasesRepository),
-          onStep: (line) => err(line),
-        });
+        const result = await interruptible(
+          (signal) =>
+            applySync({
+              plan,
+              record: { ...record, images },
+              source: manifests,
+              target: to.client,
+              releasesRepository: releasesRepository(target.namespace, flags.releasesRepository),
+              ledger,
+              signal,
+              onStep: (line) => err(line),
+            }),
+          'Interrupted: stopping; no tag moved unless the final burst had begun. Run the same command again to finish.',
+        );
         const t = result.totals;
-        out(
+        say(
           `Sync: ${t.blobsUploaded} blob(s) uploaded (${formatBytes(t.bytesUploaded)}), ${result.rebuilt} rebuilt from deltas, ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${result.referrers} referrer(s); ${result.flip.tags} tag(s) written together in ${result.flip.windowMs} ms.`,
         );
-        for (const f of result.fallbacks) out(`  delta not used for ${f}`);
+        for (const f of result.fallbacks) say(`  delta not used for ${f}`);
         await sign();
         return 0;
+      } catch (e) {
+        if (e instanceof InterruptedError) return e.exitCode;
+        throw e;
       } finally {
         await Promise.all([from.close(), to.close()]);
       }
