@@ -9,6 +9,7 @@ import type { GpgOptions } from './gpg.js';
 import {
   appendSignatures,
   type LookasideBase,
+  reachableSignatures,
   readLookasideFile,
   readSignature,
   readSignatures,
@@ -101,7 +102,12 @@ export async function checkReferenceSignatures(
   // arbor's record beside the signatures names the file it wrote for each identity: that one is
   // read first (and verified like any other: the record only says where to look). A release's
   // newest tag is the last of many signatures, so this saves reading all of them.
-  const hinted = await recordedIndex(base, reference, digest);
+  const hinted = await reachableHint(
+    base,
+    reference.repository,
+    digest,
+    await recordedIndex(base, reference, digest),
+  );
   if (hinted !== null) {
     const signature = await readSignature(base, reference.repository, digest, hinted);
     if (signature && (await holds(signature))) return { valid: 1, problem: null };
@@ -111,6 +117,20 @@ export async function checkReferenceSignatures(
     if (signature.index !== hinted && (await holds(signature))) return { valid: 1, problem: null };
   const checks = await checkStoredSignatures(base, reference.repository, digest, keyring);
   return { valid: checks.filter((c) => !c.problem).length, problem: gpgProblem(reference, checks) };
+}
+
+/**
+ * The recorded index when readers reach it (every signature before it is there), else null. Only a
+ * directory can be listed; over HTTP the signatures are read in order, as containers/image does.
+ */
+async function reachableHint(
+  base: LookasideBase,
+  repositoryPath: string,
+  digest: string,
+  index: number | null,
+): Promise<number | null> {
+  if (index === null || base.kind !== 'dir') return null;
+  return reachableSignatures(await signatureFiles(base.dir, repositoryPath, digest)) >= index ? index : null;
 }
 
 /** n of `signature-<n>`, or null for any other name. */
@@ -206,17 +226,18 @@ export async function prepareGpgSignatures(
   const base = { kind: 'dir', dir: signer.lookaside } as const;
   // Only the files the record names for these identities are read (an image gathers one
   // signature per tag over many releases), and the others only listed.
-  const [recorded, names] = await Promise.all([
-    Promise.all(
-      identities.map(async (identity) => {
-        const entry = record[identity];
-        const index = entry?.key === signer.key ? signatureIndex(entry.file) : null;
-        const file = index !== null ? await readSignature(base, repositoryPath, digest, index) : null;
-        return Boolean(file && sha256Hex(file.bytes) === entry!.sha256);
-      }),
-    ),
-    signatureFiles(signer.lookaside, repositoryPath, digest),
-  ]);
+  const names = await signatureFiles(signer.lookaside, repositoryPath, digest);
+  // A signature after a gap is one no reader finds (reachableSignatures): it is signed again.
+  const reachable = reachableSignatures(names);
+  const recorded = await Promise.all(
+    identities.map(async (identity) => {
+      const entry = record[identity];
+      const index = entry?.key === signer.key ? signatureIndex(entry.file) : null;
+      if (index === null || index > reachable) return false;
+      const file = await readSignature(base, repositoryPath, digest, index);
+      return Boolean(file && sha256Hex(file.bytes) === entry!.sha256);
+    }),
+  );
   let missing = identities.filter((_, i) => !recorded[i]);
   const unrecorded = names.filter((name) => !Object.values(record).some((e) => e.file === name));
   if (missing.length > 0 && unrecorded.length > 0) {

@@ -59,6 +59,18 @@ export async function signatureFiles(dir: string, repositoryPath: string, digest
   }
 }
 
+/**
+ * How many of `signature-1`, `signature-2`, … a reader finds: containers/image (skopeo, podman,
+ * CRI-O) reads them in order and stops at the first one missing, so a file after a gap (an old
+ * key's signatures removed by hand) is never seen by anyone.
+ */
+export function reachableSignatures(names: readonly string[]): number {
+  const present = new Set(names);
+  let count = 0;
+  while (present.has(`signature-${count + 1}`)) count++;
+  return count;
+}
+
 /** `signature-<index>` of the manifest, or null when there is none. */
 export async function readSignature(
   base: LookasideBase,

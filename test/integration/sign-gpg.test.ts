@@ -171,6 +171,33 @@ describe('GPG simple signing', () => {
     },
   );
 
+  it("a signature after a gap in signature-N (an old key's files removed) counts as missing, as skopeo sees it, and is signed again", async () => {
+    const signing = signers['in process'];
+    const repository = 'ns/gap';
+    const image = await pushImage(client, repository, 'old', { layerSizes: [302] });
+    await client.putManifest(repository, 'new', image.manifest, 'application/vnd.oci.image.manifest.v1+json');
+    const identity = (tag: string) => `${registry.host}/${repository}:${tag}`;
+    await addGpgSignatures(signing, repository, image.digest, [identity('old')], new Date());
+    await addGpgSignatures(signing, repository, image.digest, [identity('new')], new Date());
+    const folder = join(signing.lookaside, signaturePath(repository, image.digest));
+    // The first signature removed by hand: signature-2 (the new tag's) is now after a gap.
+    rmSync(join(folder, 'signature-1'));
+    const check = () =>
+      checkReferenceSignatures(
+        { kind: 'dir', dir: signing.lookaside },
+        parseReference(identity('new')),
+        image.digest,
+        keyring,
+      );
+    expect(skopeo(identity('new'), join(work, 'signer.gpg'), signing.lookaside).status).not.toBe(0);
+    expect((await check()).valid).toBe(0);
+    // Signing again writes it where readers find it (the first free name), and both agree.
+    const written = await addGpgSignatures(signing, repository, image.digest, [identity('new')], new Date());
+    expect(written.map((f) => f.split('/').at(-1))).toEqual(['signature-1']);
+    expect(await check()).toEqual({ valid: 1, problem: null });
+    expect(skopeo(identity('new'), join(work, 'signer.gpg'), signing.lookaside).status).toBe(0);
+  });
+
   it('arbor verifies what `skopeo copy --sign-by` signed, and only for that key, tag and manifest', async () => {
     const image = await pushImage(client, 'ns/app', 'skopeo', { layerSizes: [302] });
     const lookaside = join(work, 'skopeo-lookaside');
