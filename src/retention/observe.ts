@@ -224,13 +224,13 @@ async function createdOf(
   const cached = await cache?.get(digest);
   if (cached) {
     try {
-      return parseTime(parseImageConfig(cached.bytes, reference).created);
+      return createdTime(parseImageConfig(cached.bytes, reference));
     } catch {
       // As for manifests: not ours, so fetch.
     }
   }
   const bytes = await getImageConfigBytes(client.context, repository, digest);
-  const created = parseTime(parseImageConfig(bytes, reference).created);
+  const created = createdTime(parseImageConfig(bytes, reference));
   await cache?.put(digest, bytes, mediaType ?? '');
   return created;
 }
@@ -267,6 +267,24 @@ function toArtifact(m: Manifest, tags: string[], created: Map<string, number | u
       ...layers.map((l) => ({ digest: l.digest, size: l.size })),
     ],
   };
+}
+
+/**
+ * When the image was built: the later of the config's `created` and the OCI label
+ * `org.opencontainers.image.created` (arbor writes it at every build). A builder that took every
+ * step from its cache keeps the config's `created` of the first build, so rebuilds of other inputs
+ * all look as old as the first one: ranked by it alone, keep_last kept the oldest version and
+ * deleted the one before the current. The later time never makes an image look older than it is.
+ */
+export function createdTime(config: {
+  created?: string;
+  labels: Record<string, string>;
+}): number | undefined {
+  const times = [
+    parseTime(config.created),
+    parseTime(config.labels['org.opencontainers.image.created']),
+  ].filter((t): t is number => t !== undefined);
+  return times.length > 0 ? Math.max(...times) : undefined;
 }
 
 function parseTime(text: string | undefined): number | undefined {
