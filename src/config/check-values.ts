@@ -3,6 +3,7 @@
 // compiles them) and durations. Pure: no filesystem, no network.
 import { type Diagnostic, error, warning } from '../errors.js';
 import { compileRe2 } from '../re2.js';
+import { SCOPE_MARKER_REPOSITORY } from '../registry/arbor-repositories.js';
 import {
   InvalidReferenceError,
   parseReference,
@@ -64,7 +65,19 @@ function checkImages(config: Config, rejected: Rejected): Diagnostic[] {
   const problems: Diagnostic[] = [];
   // The length of a repository name is known only when the registry's parts are.
   const registryKnown = !rejected.at(['registry', 'url']) && !rejected.at(['registry', 'namespace']);
+  const own = new Map([
+    [config.releases.repository, `arbor's release records (releases.repository)`],
+    [SCOPE_MARKER_REPOSITORY, "retention's deletion markers"],
+  ]);
   for (const image of config.images) {
+    const ownUse = own.get(image.name);
+    if (ownUse)
+      problems.push(
+        error(
+          `named like the repository of ${ownUse}: each would overwrite the other's tags; rename the image${image.name === config.releases.repository ? ' or set releases.repository' : ''}`,
+          { loc: image.loc, image: image.name },
+        ),
+      );
     const repository = repositoryOf(config, image.name);
     if (registryKnown && repository.length > NAME_TOTAL_LENGTH_MAX) {
       problems.push(

@@ -45,14 +45,14 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
+import { SCOPE_MARKER_REPOSITORY } from './arbor-repositories.js';
 import type { RegistryClient } from './client.js';
 import { digestOf } from './digest.js';
 import { unlessNotFound } from './errors.js';
 import { OCI_MANIFEST } from './media-types.js';
 
+export { SCOPE_MARKER_REPOSITORY };
 export const MARKER_PREFIX = 'arbor-deleting-';
-/** The repository, beside the ones retention deletes in, holding its scope markers. */
-export const SCOPE_MARKER_REPOSITORY = 'arbor-deleting';
 /** How long after retention's last DELETE its marker stays up, and how fast a writer must list. */
 export const SETTLE_MS = 1_000;
 /** A marker's life; retention replaces it after MARKER_RENEW_MS. */

@@ -485,6 +485,26 @@ describe('bad input: each problem with file:line:col, all at once', () => {
     ]);
   });
 
+  it('an image named like a repository arbor writes for itself (release records, deletion markers)', async () => {
+    expect(
+      await problems(
+        yaml(
+          ...HEADER,
+          '  arbor-releases:',
+          '    from: scratch',
+          '    dockerfile: Dockerfile',
+          '  arbor-deleting:',
+          '    from: scratch',
+          '    dockerfile: Dockerfile',
+        ),
+        { Dockerfile: 'FROM scratch\n' },
+      ),
+    ).toEqual([
+      `images.yaml:6:3: error: image arbor-releases: named like the repository of arbor's release records (releases.repository): each would overwrite the other's tags; rename the image or set releases.repository`,
+      `images.yaml:9:3: error: image arbor-deleting: named like the repository of retention's deletion markers: each would overwrite the other's tags; rename the image`,
+    ]);
+  });
+
   it('a repository name longer than registries accept', async () => {
     const long = 'a'.repeat(240);
     expect(
