@@ -5,6 +5,7 @@ import { ArborError, briefMessage, formatDiagnostic } from '../errors.js';
 import { VERSION } from '../package-info.js';
 import { registerCommands } from './commands/index.js';
 import { err } from './io.js';
+import { systemErrorLine } from './system-error.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('arbor')
@@ -37,6 +38,12 @@ function report(e: unknown, debug: boolean): number {
   if (e instanceof ArborError) {
     for (const d of e.diagnostics) err(formatDiagnostic(d));
     if (debug && e.cause) err(String((e.cause as Error)?.stack ?? e.cause));
+    return 1;
+  }
+  const systemError = systemErrorLine(e);
+  if (systemError) {
+    err(systemError);
+    if (debug && e instanceof Error && e.stack) err(e.stack);
     return 1;
   }
   const message = e instanceof Error ? e.message : String(e);
