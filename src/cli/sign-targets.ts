@@ -95,7 +95,11 @@ export async function verifyPolicy(flags: KeyFlags, config: Config | null): Prom
     const lookaside = flags.lookaside ?? configured.gpg?.lookaside;
     if (!lookaside) throw new ArborError('--gpg-key needs --lookaside DIR|URL (where the signatures are)');
     policy.gpg = {
-      keyring: await readKeyring(await readFileOrFail(flags.gpgKey)),
+      keyring: await readKeyring(await readFileOrFail(flags.gpgKey)).catch((e: unknown) => {
+        throw new ArborError(
+          `--gpg-key ${flags.gpgKey}: not an OpenPGP public key (${(e as Error).message})`,
+        );
+      }),
       lookaside: lookasideBase(lookaside),
     };
   } else if (configured.gpg) {

@@ -100,7 +100,11 @@ export async function readLookasideFile(
     }
   }
   const location = `${base.url}/${relative}`;
-  const response = await fetch(location);
+  const response = await fetch(location).catch((e: unknown) => {
+    // fetch says only "fetch failed"; the cause says why (refused, unknown host, TLS).
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`GET ${location}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+  });
   if (response.status === 404) return null;
   if (!response.ok) throw new Error(`GET ${location}: HTTP ${response.status}`);
   return { location, bytes: Buffer.from(await response.arrayBuffer()) };

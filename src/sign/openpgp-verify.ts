@@ -63,8 +63,33 @@ export async function verifySignedMessage(
   } catch (e) {
     throw new Error(`invalid signature by ${signer.getFingerprint().toUpperCase()}: ${(e as Error).message}`);
   }
+  await refuseExpired(signer, keyId);
   return {
     payload: Buffer.from(result.data as Uint8Array),
     fingerprint: signer.getFingerprint().toUpperCase(),
   };
+}
+
+/**
+ * OpenPGP.js accepts a signature made while its key was valid; containers/image (gpgme: skopeo,
+ * podman, CRI-O) refuses one whose key, or signing subkey, has expired since (KEYEXPIRED). arbor
+ * answers as the sites will: a release promoted on arbor's word must pull there.
+ */
+async function refuseExpired(signer: Key, keyId: Parameters<Key['getKeys']>[0]): Promise<void> {
+  const now = new Date();
+  const fingerprint = signer.getFingerprint().toUpperCase();
+  const expired = (at: Date | number | null) => at instanceof Date && at.getTime() <= now.getTime();
+  const primary = await signer.getExpirationTime().catch(() => null);
+  if (expired(primary))
+    throw new Error(`signed by ${fingerprint}, a key that expired on ${(primary as Date).toISOString()}`);
+  for (const key of signer.getKeys(keyId)) {
+    if (key === signer || !('getExpirationTime' in key)) continue;
+    const subkey = await (key as { getExpirationTime(): Promise<Date | number | null> })
+      .getExpirationTime()
+      .catch(() => null);
+    if (expired(subkey))
+      throw new Error(
+        `signed by a subkey of ${fingerprint} that expired on ${(subkey as Date).toISOString()}`,
+      );
+  }
 }

@@ -4,7 +4,7 @@
 // writes and refuses them for another key, another tag or another manifest.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +24,7 @@ import {
 import { openGpgSigner } from '../../src/sign/keys.js';
 import { lookasideBase, signaturePath } from '../../src/sign/lookaside.js';
 import { type PublicKeyring, readKeyring } from '../../src/sign/openpgp-verify.js';
+import { simpleSigningPayload } from '../../src/sign/simple-signing.js';
 import { createGpgHome, type GpgHome } from '../support/gpg.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { skopeoCopy } from '../support/skopeo-site.js';
@@ -196,6 +197,39 @@ describe('GPG simple signing', () => {
     expect(written.map((f) => f.split('/').at(-1))).toEqual(['signature-1']);
     expect(await check()).toEqual({ valid: 1, problem: null });
     expect(skopeo(identity('new'), join(work, 'signer.gpg'), signing.lookaside).status).toBe(0);
+  });
+
+  it('a signature made while its key was valid is refused once the key has expired, as skopeo refuses it', async () => {
+    const expired = createGpgHome('expired', '', { past: '20240101T000000', expire: '1d' });
+    try {
+      const repository = 'ns/expired';
+      const image = await pushImage(client, repository, 'v1', { layerSizes: [303] });
+      const identity = `${registry.host}/${repository}:v1`;
+      const folder = join(work, 'lookaside-expired', signaturePath(repository, image.digest));
+      mkdirSync(folder, { recursive: true });
+      const payload = join(work, 'expired-payload.json');
+      writeFileSync(
+        payload,
+        simpleSigningPayload(
+          { dockerReference: identity, digest: image.digest },
+          { creator: 'test', timestamp: 1704070800 },
+        ),
+      );
+      expired.signAtPast(payload, join(folder, 'signature-1'));
+      expired.exportPublic(join(work, 'expired.gpg'));
+      const ring = await readKeyring(await readFile(join(work, 'expired.gpg')));
+      const checked = await checkReferenceSignatures(
+        { kind: 'dir', dir: join(work, 'lookaside-expired') },
+        parseReference(identity),
+        image.digest,
+        ring,
+      );
+      expect(checked.valid).toBe(0);
+      expect(checked.problem).toMatch(/expired on 2024-01-02/);
+      expect(skopeo(identity, join(work, 'expired.gpg'), join(work, 'lookaside-expired')).status).not.toBe(0);
+    } finally {
+      expired.remove();
+    }
   });
 
   it('arbor verifies what `skopeo copy --sign-by` signed, and only for that key, tag and manifest', async () => {

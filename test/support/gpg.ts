@@ -14,11 +14,20 @@ export interface GpgHome {
   remove(): void;
 }
 
-export function createGpgHome(name: string, passphrase = ''): GpgHome {
+/**
+ * `past`: the key is made at that gpg time (`20240101T000000`) valid for `expire` (`1d`), so it
+ * has expired by now; `sign` signs a file at that time, while it was still valid.
+ */
+export function createGpgHome(
+  name: string,
+  passphrase = '',
+  options: { past?: string; expire?: string } = {},
+): GpgHome & { signAtPast(input: string, output: string): void } {
   const home = mkdtempSync(join(tmpdir(), 'arbor-gnupg-'));
   const env = { ...process.env, GNUPGHOME: home };
+  const faked = options.past ? ['--faked-system-time', options.past] : [];
   const gpg = (args: string[]) =>
-    execFileSync('gpg', ['--batch', '--quiet', ...args], { env, stdio: 'pipe' });
+    execFileSync('gpg', ['--batch', '--quiet', ...faked, ...args], { env, stdio: 'pipe' });
   gpg([
     '--pinentry-mode',
     'loopback',
@@ -28,7 +37,7 @@ export function createGpgHome(name: string, passphrase = ''): GpgHome {
     `${name} <${name}@example.invalid>`,
     'ed25519',
     'sign',
-    'never',
+    options.expire ?? 'never',
   ]);
   const listing = gpg(['--list-secret-keys', '--with-colons']).toString();
   const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(listing)![1]!;
@@ -37,6 +46,20 @@ export function createGpgHome(name: string, passphrase = ''): GpgHome {
     fingerprint,
     env,
     exportPublic: (file) => gpg(['--yes', '--output', file, '--export', fingerprint]),
+    signAtPast: (input, output) =>
+      gpg([
+        '--pinentry-mode',
+        'loopback',
+        '--passphrase',
+        passphrase,
+        '--yes',
+        '-u',
+        fingerprint,
+        '--output',
+        output,
+        '--sign',
+        input,
+      ]),
     remove() {
       try {
         execFileSync('gpgconf', ['--kill', 'gpg-agent'], { env, stdio: 'ignore' });
