@@ -8,6 +8,7 @@ import pLimit from 'p-limit';
 import type { Config, PromoteTarget } from '../config/model.js';
 import { ArborError } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
+import type { PlannedDeletion } from '../plan/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import { putTagsGuarded } from '../registry/deletion-guard.js';
 import { RegistryError } from '../registry/errors.js';
@@ -31,7 +32,7 @@ import {
   writeEntry,
 } from './journal.js';
 import type { PromotePlan, TargetPlan } from './model.js';
-import { recordAtTarget } from './plan.js';
+import { recordAtTarget, retentionProtects } from './plan.js';
 
 export interface TargetOutcome {
   target: string;
@@ -294,7 +295,11 @@ function withSignal(signal: AbortSignal | undefined) {
   return signal ? { signal } : {};
 }
 
-/** The target's own retention rules, after everything else succeeded; the release's tags are never candidates. */
+/**
+ * The target's own retention rules, after everything else succeeded: evaluated again on the target
+ * as the flip left it (each deletion is re-checked just before it is made), and carried out only
+ * where the plan showed the same deletion: a promotion deletes nothing its plan did not show.
+ */
 async function targetRetention(
   config: Config,
   target: PromoteTarget,
@@ -302,13 +307,15 @@ async function targetRetention(
   client: RegistryClient,
 ) {
   if (target.retention.length === 0) return undefined;
+  const shown = new Set((plan.retention ?? []).map(deletionKey));
+  if (shown.size === 0) return { deleted: 0, skipped: 0 };
   const view: Config = { ...config, registry: target.registry, retention: target.retention };
-  const protectedTags = plan.images.map((i) => ({ repository: i.targetRepository, tags: i.tags }));
-  const deletions = await planRetention(view, protectedTags, client, new Date(), {
-    cacheDir: false,
-  });
-  if (deletions.length === 0) return { deleted: 0, skipped: 0 };
+  const now = await planRetention(view, retentionProtects(plan), client, new Date(), { cacheDir: false });
+  const deletions = now.filter((d) => shown.has(deletionKey(d)));
+  if (deletions.length === 0) return { deleted: 0, skipped: shown.size };
   const result = await applyRetention(deletions, client);
   const deleted = result.results.filter((r) => r.status === 'deleted').length;
-  return { deleted, skipped: result.results.length - deleted };
+  return { deleted, skipped: shown.size - deleted };
 }
+
+const deletionKey = (d: PlannedDeletion) => `${d.repository}@${d.digest}:${d.tag ?? ''}`;

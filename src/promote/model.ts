@@ -3,6 +3,8 @@
 // Per image one action: `copy` (the manifest is not at the target: blobs and manifest go over),
 // `tag` (the manifest is there, some tags are missing or elsewhere), `none`.
 
+import type { PlannedDeletion } from '../plan/model.js';
+
 export const PROMOTE_PLAN_FORMAT_VERSION = 1;
 
 export type PromoteAction = 'copy' | 'tag' | 'none';
@@ -69,8 +71,13 @@ export interface TargetPlan {
    * was cut short between its flip and the record. Apply writes it (and closes that journal entry).
    */
   recordMissing?: boolean;
+  /**
+   * What the target's `retention:` deletes after the flip (evaluated on the target as the flip
+   * leaves it); absent: nothing. The apply deletes no more than this.
+   */
+  retention?: PlannedDeletion[];
   /** `blobs`/`bytes`: distinct blobs missing at the target (the engine sends each once). */
-  summary: { copy: number; tag: number; none: number; blobs: number; bytes: number };
+  summary: { copy: number; tag: number; none: number; blobs: number; bytes: number; delete?: number };
 }
 
 export interface PromotePlan {
@@ -86,7 +93,9 @@ export interface PromotePlan {
 }
 
 export function promoteHasChanges(plan: PromotePlan): boolean {
-  return plan.targets.some((t) => t.recordMissing || t.images.some((i) => i.action !== 'none'));
+  return plan.targets.some(
+    (t) => t.recordMissing || (t.retention?.length ?? 0) > 0 || t.images.some((i) => i.action !== 'none'),
+  );
 }
 
 export function promoteHasProblems(plan: PromotePlan): boolean {

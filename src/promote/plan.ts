@@ -1,6 +1,7 @@
 // The pure half of promotion: which tags a target publishes, and what each image needs there,
 // from the release record and what the target holds. No registry, no process: tested with values.
 import type { PromoteTarget } from '../config/model.js';
+import type { PlannedDeletion } from '../plan/model.js';
 import { type ReleaseImage, type ReleaseRecord, recordIn, repositoryIn } from '../release/record.js';
 import { firstMatch } from '../retention/patterns.js';
 import type { PromoteImage, PullBudget, SourceBudget, TargetPlan } from './model.js';
@@ -200,4 +201,15 @@ export function planSourceBudget(
 function budgetProblem(budget: PullBudget, where: string): string | undefined {
   if (budget.needed <= budget.remaining) return undefined;
   return `pull budget: the promotion needs ${budget.needed} manifest read(s) at ${where}, ${budget.remaining} remain${budget.windowSeconds ? ` in its ${budget.windowSeconds} s window` : ''}`;
+}
+
+/** The plan with the deletions its target's retention will make after the flip. */
+export function withRetention(plan: TargetPlan, deletions: PlannedDeletion[]): TargetPlan {
+  if (deletions.length === 0) return plan;
+  return { ...plan, retention: deletions, summary: { ...plan.summary, delete: deletions.length } };
+}
+
+/** The release's tags at the target: never retention's candidates, before or after the flip. */
+export function retentionProtects(plan: TargetPlan) {
+  return plan.images.map((i) => ({ repository: i.targetRepository, tags: i.tags }));
 }

@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import type { Config, PromoteTarget } from '../config/model.js';
 import { ArborError, type Diagnostic, error } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
+import type { PlannedDeletion } from '../plan/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { DigestCache } from '../registry/digest-cache.js';
 import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
@@ -21,7 +22,7 @@ import {
   type TargetPlan,
 } from './model.js';
 import { observeTarget } from './observe.js';
-import { planSourceBudget, planTarget } from './plan.js';
+import { planSourceBudget, planTarget, retentionProtects, withRetention } from './plan.js';
 
 export interface PromotePlanRequest {
   config: Config;
@@ -126,7 +127,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
       const referrers = await Promise.all(copies.map((i) => source.listReferrers(i.repository, i.digest)));
       const withReferrers = referrers.filter((r) => r.manifests.length > 0).length;
       const rateLimit = client.rateLimit;
-      return planTarget({
+      const planned = planTarget({
         target,
         images: record.images,
         observed,
@@ -138,6 +139,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         recordPresent: recordHead !== null && recordHead !== UNREADABLE,
         ...(resuming ? { resuming } : {}),
       });
+      return withRetention(planned, await targetRetentionPlan(config, target, planned, client));
     }),
   );
   // The source's own budget, when it announces one (the CI registry on Docker Hub): the manifest
@@ -170,6 +172,28 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     targets,
     ledgers,
   };
+}
+
+/**
+ * What the target's `retention:` will delete once this promotion's tags are in place: its rules
+ * evaluated on the target as it will be after the flip (the release's tags are never candidates).
+ * None for a target without rules, or one that cannot be promoted to.
+ */
+async function targetRetentionPlan(
+  config: Config,
+  target: PromoteTarget,
+  plan: TargetPlan,
+  client: RegistryClient,
+): Promise<PlannedDeletion[]> {
+  if (target.retention.length === 0 || plan.problems.length > 0) return [];
+  const { planRetention } = await import('../retention/index.js');
+  const view: Config = { ...config, registry: target.registry, retention: target.retention };
+  return planRetention(view, retentionProtects(plan), client, new Date(), {
+    cacheDir: false,
+    tagMoves: plan.images.flatMap((i) =>
+      i.tagsToWrite.map((tag) => ({ repository: i.targetRepository, tag, digest: i.digest })),
+    ),
+  });
 }
 
 const atSource = (image: PromoteImage) => ({ repository: image.sourceRepository, digest: image.digest });

@@ -116,6 +116,13 @@ function targetDifferences(then: TargetPlan, now: TargetPlan): string[] {
     const after = now.observed[key];
     if (before !== after) found.push(`${at}: ${key} now ${named(after)} (was ${named(before)})`);
   }
+  const deletions = (t: TargetPlan) =>
+    new Set((t.retention ?? []).map((d) => `${d.repository}@${d.digest}${d.tag ? `:${d.tag}` : ''}`));
+  const [deletedThen, deletedNow] = [deletions(then), deletions(now)];
+  for (const d of deletedNow)
+    if (!deletedThen.has(d)) found.push(`${at}: retention would now also delete ${d}`);
+  for (const d of deletedThen)
+    if (!deletedNow.has(d)) found.push(`${at}: retention would no longer delete ${d}`);
   const unreadable = (t: TargetPlan) => [...(t.unreadable ?? [])].sort().join(' ');
   if (unreadable(then) !== unreadable(now))
     found.push(`${at}: the tags it cannot read changed (${list(now.unreadable ?? [])})`);

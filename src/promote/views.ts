@@ -30,8 +30,14 @@ export function renderPromoteText(plan: PromotePlan): string {
     }
     const s = t.summary;
     if (t.recordMissing) lines.push(`  + record: the release record is not at ${t.target} yet`);
+    // What the target's retention deletes after the flip, as `arbor plan` shows the tree's.
+    for (const d of t.retention ?? []) {
+      const what = d.tag ? `tag ${d.repository}:${d.tag}` : `${d.repository}@${d.digest.slice(0, 19)}`;
+      const tags = d.tag ? '' : ` (${d.tags.length > 0 ? d.tags.join(', ') : 'untagged'})`;
+      lines.push(`  - delete ${what}${tags}, ${formatBytes(d.bytesFreed)} freed`, `      ${d.reason}`);
+    }
     lines.push(
-      `  ${t.target}: ${s.copy} to copy (${s.blobs} blob(s), ${formatBytes(s.bytes)}), ${s.tag} to tag, ${s.none} unchanged.`,
+      `  ${t.target}: ${s.copy} to copy (${s.blobs} blob(s), ${formatBytes(s.bytes)}), ${s.tag} to tag, ${s.none} unchanged${s.delete ? `, ${s.delete} to delete by its retention` : ''}.`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -17,6 +17,7 @@ import type { RepositoryHistory } from './model.js';
 import { observeRepositories } from './observe.js';
 import { needsCatalog, restrictSelections, selectRepositories } from './select.js';
 import { TagHints, tagHintsDirBeside } from './tag-hints.js';
+import { type TagMove, withTagMoves } from './tag-moves.js';
 
 export {
   type ApplyRetentionOptions,
@@ -44,6 +45,8 @@ export interface PlanRetentionOptions {
   onWarning?: (warning: Diagnostic) => void;
   /** When the registry says each tag was last pushed (Docker Hub: hubTagTimes). */
   tagPushTimes?: (repository: string) => Promise<ReadonlyMap<string, number>>;
+  /** Evaluate as if these tags had moved already (a promotion's plan, before its flip). */
+  tagMoves?: readonly TagMove[];
 }
 
 export interface RetentionPlan extends RetentionOutcome {
@@ -90,7 +93,7 @@ export async function planRetentionDetailed(
   if (await cache?.pruneIfDue()) await hints?.prune();
   const outcome = evaluateRetention({
     rules: config.retention,
-    repositories: histories,
+    repositories: options.tagMoves ? withTagMoves(histories, options.tagMoves, now.getTime()) : histories,
     protectedTags: protectedByPath(client.registry, protectedTags),
     now: now.getTime(),
     ...(options.gracePeriodMs !== undefined ? { gracePeriodMs: options.gracePeriodMs } : {}),

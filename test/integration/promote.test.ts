@@ -27,6 +27,7 @@ import { destroyRegistry, startRegistry, type TestRegistry } from '../support/re
 import { createCa, issueCertificate } from '../support/tls.js';
 import { everything, startTokenServer, type TokenServer } from '../support/token-server.js';
 import { copyDefaultTree, removeLocalImages, requestsSince, type TreeCopy } from '../support/tree.js';
+import { day, pushVersion } from './retention-fixtures.js';
 
 const USER = 'site';
 const PASSWORD = 'site-Pa55word-promote';
@@ -800,6 +801,53 @@ ${gate}`);
     } finally {
       await tree.edit('images.yaml', `url: ${sourceProxy.host}`, `url: ${a.host}`);
       await sourceProxy.stop();
+    }
+  });
+
+  it("the target's retention: the plan shows what it deletes after the flip, apply deletes exactly that, nothing else", async () => {
+    // Old builds at B in a repository the target's rule selects, made long before the grace period.
+    const old: string[] = [];
+    for (const n of [1, 2, 3]) old.push(await pushVersion(clientB, 'site/legacy', [`v${n}`], day(n)));
+    await setTarget(
+      TARGET(`    retention:
+      - extra_repositories: ['site/legacy']
+        keep_last: 1
+`),
+    );
+    try {
+      const planned = await arbor([
+        'promote',
+        'plan',
+        '--to',
+        'site',
+        '--format',
+        'json',
+        '--detailed-exitcode',
+      ]);
+      expect(planned.code, planned.stderr).toBe(2);
+      const plan = JSON.parse(planned.stdout) as {
+        targets: { retention?: { repository: string; digest: string }[]; summary: { delete?: number } }[];
+      };
+      const shown = plan.targets[0]!.retention ?? [];
+      expect(shown.map((d) => `${d.repository}@${d.digest}`).sort()).toEqual(
+        [old[0], old[1]].map((d) => `${proxy.host}/site/legacy@${d}`).sort(),
+      );
+      expect(plan.targets[0]!.summary.delete).toBe(2);
+      const text = await arbor(['promote', 'plan', '--to', 'site']);
+      expect(text.stdout).toMatch(/- delete \S+\/site\/legacy@sha256:\w+ \(v1\)/);
+      expect(text.stdout).toContain('2 to delete by its retention');
+      const applied = await arbor(['promote', 'apply', '--to', 'site', '--auto-approve']);
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(applied.stdout).toContain('retention deleted 2');
+      expect(await clientB.headManifest('site/legacy', old[0]!)).toBeNull();
+      expect(await clientB.headManifest('site/legacy', old[1]!)).toBeNull();
+      expect((await clientB.headManifest('site/legacy', 'v3'))?.digest).toBe(old[2]);
+      // Every promoted tag is still where the release put it.
+      expect(await digestsAtB('2025.1')).toEqual(await digestsAtA('2025.1'));
+      const again = await arbor(['promote', 'plan', '--to', 'site', '--detailed-exitcode']);
+      expect(again.code, again.stdout).toBe(0);
+    } finally {
+      await setTarget(TARGET());
     }
   });
 });
