@@ -216,6 +216,25 @@ async function prepareTarget(
       }),
     ),
   );
+  // Images the target holds already whose signatures, SBOM or provenance came later.
+  const referred = plan.images.filter((i) => i.action !== 'copy' && (i.referrersMissing ?? 0) > 0);
+  await Promise.all(
+    referred.map((image) =>
+      limit(async () => {
+        const copied = await copyReferrers(
+          request.source,
+          client,
+          image.sourceRepository,
+          image.targetRepository,
+          image.digest,
+          ledger,
+          totals,
+          withSignal(request.signal),
+        );
+        referrersCopied += copied;
+      }),
+    ),
+  );
   request.signal?.throwIfAborted();
   // What the burst writes, and for the journal what each tag named before it.
   const writes: TagWrite[] = [];

@@ -27,6 +27,11 @@ export interface PromoteImage {
   /** For `copy`: blobs the target repository lacks, and their bytes (an index counts its children's). */
   blobsMissing: number;
   bytesMissing: number;
+  /**
+   * For an image the target holds already: artifacts referring to it at the source (a signature,
+   * SBOM or provenance added since it was promoted) that the target lacks; copied by the apply.
+   */
+  referrersMissing?: number;
 }
 
 export interface PullBudget {
@@ -94,7 +99,10 @@ export interface PromotePlan {
 
 export function promoteHasChanges(plan: PromotePlan): boolean {
   return plan.targets.some(
-    (t) => t.recordMissing || (t.retention?.length ?? 0) > 0 || t.images.some((i) => i.action !== 'none'),
+    (t) =>
+      t.recordMissing ||
+      (t.retention?.length ?? 0) > 0 ||
+      t.images.some((i) => i.action !== 'none' || (i.referrersMissing ?? 0) > 0),
   );
 }
 

@@ -213,3 +213,26 @@ export function withRetention(plan: TargetPlan, deletions: PlannedDeletion[]): T
 export function retentionProtects(plan: TargetPlan) {
   return plan.images.map((i) => ({ repository: i.targetRepository, tags: i.tags }));
 }
+
+/**
+ * The plan with the referrers each image the target holds already lacks there (name → count): the
+ * image stays as it is (its action and tags), the apply copies those artifacts.
+ */
+export function withMissingReferrers(plan: TargetPlan, missing: ReadonlyMap<string, number>): TargetPlan {
+  if (missing.size === 0) return plan;
+  return {
+    ...plan,
+    images: plan.images.map((image) => {
+      const n = missing.get(image.name) ?? 0;
+      if (n === 0 || image.action === 'copy') return image;
+      return {
+        ...image,
+        referrersMissing: n,
+        reasons: [
+          ...image.reasons,
+          `${n} artifact(s) referring to it (signature, SBOM, provenance) not here yet`,
+        ],
+      };
+    }),
+  };
+}

@@ -22,7 +22,13 @@ import {
   type TargetPlan,
 } from './model.js';
 import { observeTarget } from './observe.js';
-import { planSourceBudget, planTarget, retentionProtects, withRetention } from './plan.js';
+import {
+  planSourceBudget,
+  planTarget,
+  retentionProtects,
+  withMissingReferrers,
+  withRetention,
+} from './plan.js';
 
 export interface PromotePlanRequest {
   config: Config;
@@ -139,7 +145,11 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         recordPresent: recordHead !== null && recordHead !== UNREADABLE,
         ...(resuming ? { resuming } : {}),
       });
-      return withRetention(planned, await targetRetentionPlan(config, target, planned, client));
+      const referred = await missingReferrers(config, planned, source, client);
+      return withRetention(
+        withMissingReferrers(planned, referred),
+        await targetRetentionPlan(config, target, planned, client),
+      );
     }),
   );
   // The source's own budget, when it announces one (the CI registry on Docker Hub): the manifest
@@ -172,6 +182,39 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
     targets,
     ledgers,
   };
+}
+
+/**
+ * For a tree that signs or attests its images (`signing:`), the artifacts referring to each image
+ * the target holds already that are not there: a signature, SBOM or provenance added at the source
+ * since that image was promoted (a new key, signing turned on later). Listed at the source (one
+ * read per image), each looked for at the target with a HEAD. A tree without `signing:` attaches
+ * nothing after the fact: it pays nothing here, and a no-op promotion stays HEADs only.
+ */
+async function missingReferrers(
+  config: Config,
+  plan: TargetPlan,
+  source: SourceManifests,
+  client: RegistryClient,
+): Promise<Map<string, number>> {
+  const missing = new Map<string, number>();
+  if (!config.signing || plan.problems.length > 0) return missing;
+  const limit = pLimit(8);
+  await Promise.all(
+    plan.images
+      .filter((image) => image.action !== 'copy')
+      .map((image) =>
+        limit(async () => {
+          const listed = await source.listReferrers(image.sourceRepository, image.digest);
+          const there = await Promise.all(
+            listed.manifests.map((d) => client.headManifest(image.targetRepository, d.digest)),
+          );
+          const lacking = there.filter((head) => head === null).length;
+          if (lacking > 0) missing.set(image.name, lacking);
+        }),
+      ),
+  );
+  return missing;
 }
 
 /**

@@ -19,7 +19,15 @@ export function renderPromoteText(plan: PromotePlan): string {
     if (t.budget) lines.push(`  ${budgetLine(t.budget)}`);
     const width = Math.max(0, ...t.images.map((i) => i.name.length));
     for (const image of t.images) {
-      if (image.action === 'none') continue;
+      if (image.action === 'none') {
+        // Unchanged, but artifacts referring to it came since it was promoted.
+        if (image.referrersMissing)
+          lines.push(
+            `  + refer ${image.name.padEnd(width)}  ${image.referrersMissing} artifact(s)`,
+            ...image.reasons.map((reason) => `      ${reason}`),
+          );
+        continue;
+      }
       const sign = image.action === 'copy' ? '+' : '~';
       const what =
         image.action === 'copy'

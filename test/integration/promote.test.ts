@@ -804,6 +804,68 @@ ${gate}`);
     }
   });
 
+  it('an artifact added at the source after its image was promoted (an SBOM, a new signature) follows it, for a tree that signs', async () => {
+    await setTarget(TARGET());
+    const release = `2025.1-p${await currentPatch()}`;
+    const all = await arbor(['promote', 'apply', '--to', 'site', '--release', release, '--auto-approve']);
+    expect(all.code, all.stderr).toBe(0);
+    const digest = await attachSbomAtA('nova-api', release, '{"spdxVersion":"SPDX-2.3","name":"late"}');
+    // A tree without `signing:` attaches nothing after the fact and is not asked: HEADs only.
+    const unsigned = await arbor([
+      'promote',
+      'plan',
+      '--to',
+      'site',
+      '--release',
+      release,
+      '--detailed-exitcode',
+    ]);
+    expect(unsigned.code, unsigned.stdout).toBe(0);
+    const text = await readFile(tree.file, 'utf8');
+    await writeFile(
+      tree.file,
+      text.replace(/^tags:/m, 'signing:\n  sigstore: { key: keys/cosign.key }\ntags:'),
+    );
+    try {
+      const planned = await arbor([
+        'promote',
+        'plan',
+        '--to',
+        'site',
+        '--release',
+        release,
+        '--detailed-exitcode',
+      ]);
+      expect(planned.code, planned.stdout + planned.stderr).toBe(2);
+      expect(planned.stdout).toMatch(/\+ refer nova-api\s+1 artifact\(s\)/);
+      const applied = await arbor([
+        'promote',
+        'apply',
+        '--to',
+        'site',
+        '--release',
+        release,
+        '--auto-approve',
+      ]);
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(applied.stdout).toContain('1 referrer(s)');
+      const listed = await clientB.referrers('site/nova-api', digest);
+      expect(listed.manifests.map((m) => m.artifactType)).toContain('application/spdx+json');
+      const again = await arbor([
+        'promote',
+        'plan',
+        '--to',
+        'site',
+        '--release',
+        release,
+        '--detailed-exitcode',
+      ]);
+      expect(again.code, again.stdout).toBe(0);
+    } finally {
+      await writeFile(tree.file, text);
+    }
+  });
+
   it("the target's retention: the plan shows what it deletes after the flip, apply deletes exactly that, nothing else", async () => {
     // Old builds at B in a repository the target's rule selects, made long before the grace period.
     const old: string[] = [];
