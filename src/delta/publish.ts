@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { Digester, LAYER_GZIP } from '../layers/gzip.js';
 import { attachArtifact } from '../registry/attach.js';
+import { getBlobBytes } from '../registry/blobs.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { Descriptor, Manifest } from '../registry/manifest-model.js';
 import { shortDigest } from './choose.js';
@@ -27,6 +28,7 @@ import {
   declinedArtifactSpec,
   deltaArtifactSpec,
   deltasAmongReferrers,
+  LAYER_DELTA_ARTIFACT,
   type PublishedDelta,
 } from './format.js';
 import {
@@ -159,11 +161,17 @@ async function publishForImage(
     targetSize: target.size,
     seconds: 0,
   });
+  // Carrying saves bytes only: a failure there costs the sites the whole layer, never the apply.
+  const carried = await carryDeltas(client, repository, image, candidates, plan.shared).catch(
+    () => new Map<string, string>(),
+  );
   const results: LayerDeltaResult[] = [
     ...plan.shared.map((t) => ({
       ...base(t),
       outcome: 'shared' as const,
-      reason: 'the previous image has it',
+      reason: carried.has(t.digest)
+        ? `the previous image has it; its delta from ${shortDigest(carried.get(t.digest)!)} carried over`
+        : 'the previous image has it',
     })),
     ...plan.unpaired.map((u) => ({ ...base(u.target), outcome: 'unpaired' as const, reason: u.reason })),
   ];
@@ -234,6 +242,59 @@ async function publishForImage(
     }
   }
   return results;
+}
+
+/**
+ * The deltas the previous image has for layers this image shares with it, attached to this image
+ * too (the same delta blob, a new artifact whose subject is this image): a site still at the
+ * release before the previous one needs that delta for this release as well, and reads only this
+ * image's referrers. A layer that stays the same over several releases thus keeps the delta from
+ * the release before it changed. Returns target → base of each delta now attached here.
+ */
+async function carryDeltas(
+  client: RegistryClient,
+  repository: string,
+  image: PlatformImage,
+  candidates: readonly (PlatformImage & { repository: string })[],
+  shared: readonly Descriptor[],
+): Promise<Map<string, string>> {
+  const carried = new Map<string, string>();
+  if (shared.length === 0 || candidates.length === 0) return carried;
+  const wanted = new Set(shared.map((d) => d.digest));
+  const here = deltasAmongReferrers((await client.referrers(repository, image.subject.digest)).manifests);
+  const have = new Set(here.deltas.map((d) => `${d.base} ${d.target}`));
+  for (const d of here.deltas) if (wanted.has(d.target)) carried.set(d.target, d.base);
+  for (const candidate of candidates) {
+    const listed = deltasAmongReferrers(
+      (await client.referrers(candidate.repository, candidate.subject.digest)).manifests,
+    );
+    for (const delta of listed.deltas) {
+      if (!wanted.has(delta.target) || have.has(`${delta.base} ${delta.target}`)) continue;
+      const artifact = await client.getManifest(candidate.repository, delta.artifact);
+      const json = artifact.json as unknown as {
+        config: Descriptor;
+        layers: Descriptor[];
+        annotations?: Record<string, string>;
+      };
+      const config = await getBlobBytes(
+        client.context,
+        candidate.repository,
+        json.config.digest,
+        1024 * 1024,
+      );
+      for (const blob of json.layers) await ensureBlob(client, repository, candidate.repository, blob);
+      await attachArtifact(client, repository, {
+        artifactType: LAYER_DELTA_ARTIFACT,
+        subject: image.subject,
+        config: { mediaType: json.config.mediaType, bytes: config },
+        blobs: json.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+        ...(json.annotations ? { annotations: json.annotations } : {}),
+      });
+      have.add(`${delta.base} ${delta.target}`);
+      carried.set(delta.target, delta.base);
+    }
+  }
+  return carried;
 }
 
 function findExisting(

@@ -105,6 +105,40 @@ function blobFile(registry: TestRegistry, digest: string): string {
 }
 
 describe('publishDeltas', () => {
+  it('a layer kept by the next release keeps its delta: a site two releases behind still gets it', async () => {
+    const { r1, r2 } = await pushReleases('pub/kept', 5);
+    await publish('pub/kept', r1, r2);
+    // Release 3: the rootfs of release 2 unchanged, only the config file changed.
+    const layers = [
+      r2.layers[0]!,
+      await layerOf(await tarOf({ 'etc/app.conf': textFile(2000, 53) })),
+      r2.layers[2]!,
+    ];
+    const commands = ['ADD file:0123456789abcdef0123 in / ', 'COPY app.conf /etc/', 'COPY blob.bin /opt/'];
+    const pushed = await pushLayeredImage(
+      source,
+      'pub/kept',
+      'r3',
+      layers.map((layer, i) => ({ layer, command: commands[i]! })),
+    );
+    const r3 = { digest: pushed.digest, layers };
+    const results = await publish('pub/kept', r2, r3);
+    const rootfs = results.find((r) => r.target === r2.layers[0]!.descriptor.digest)!;
+    expect(rootfs).toMatchObject({ outcome: 'shared' });
+    expect(rootfs.reason).toMatch(/carried over/);
+    const listed = await deltasForImage(source, 'pub/kept', r3.digest);
+    expect(listed.deltas.map((d) => [d.base, d.target])).toEqual([
+      [r1.layers[0]!.descriptor.digest, r2.layers[0]!.descriptor.digest],
+    ]);
+    // Publishing again attaches nothing twice.
+    await publish('pub/kept', r2, r3);
+    expect((await deltasForImage(source, 'pub/kept', r3.digest)).deltas).toHaveLength(1);
+    // A site at release 1 brought to release 3 rebuilds the rootfs from that delta.
+    await copyImageWithDeltas(source, 'pub/kept', r1.digest, target, 'pub/kept', ['r1']);
+    const synced = await copyImageWithDeltas(source, 'pub/kept', r3.digest, target, 'pub/kept', ['r3']);
+    expect(synced.layers.find((l) => l.digest === r2.layers[0]!.descriptor.digest)?.source.kind).toBe('delta');
+  });
+
   it('attaches a delta for the changed rootfs, declines what does not pay, and reuses both on a rerun', async () => {
     const { r1, r2 } = await pushReleases('pub/app', 1);
     const results = await publish('pub/app', r1, r2);
