@@ -21,6 +21,11 @@ function isText(value: unknown): boolean {
 /** `left + right`: lists are joined into a new list, everything else as JavaScript does. */
 export function add(left: unknown, right: unknown): unknown {
   if (Array.isArray(left) && Array.isArray(right)) return [...left, ...right];
+  // Python (and so Jinja2) refuses to add a number and a string; JavaScript would glue them.
+  if ((typeof left === 'number' && isText(right)) || (isText(left) && typeof right === 'number'))
+    throw new TypeError(
+      `unsupported operand type(s) for +: '${typeof left === 'number' ? 'int' : 'str'}' and '${typeof right === 'number' ? 'int' : 'str'}'`,
+    );
   return (left as number) + (right as number);
 }
 

@@ -188,8 +188,13 @@ export function builtinScope(interp: () => Interpreter): Scope {
   set('range', ([a, b, c]) => {
     const [start, stop, step] =
       b === undefined ? [0, Number(a), 1] : [Number(a), Number(b), c === undefined ? 1 : Number(c)];
+    // Python refuses a zero step (this loop never ended); a huge range would exhaust the memory.
+    if (step === 0) throw new Error('range() arg 3 must not be zero');
     const out: PyValue[] = [];
-    for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
+    for (let i = start; step > 0 ? i < stop : i > stop; i += step) {
+      if (out.length >= 10_000_000) throw new Error('range() too long for a template helper');
+      out.push(i);
+    }
     return out;
   });
   set(

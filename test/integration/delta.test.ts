@@ -136,7 +136,9 @@ describe('publishDeltas', () => {
     // A site at release 1 brought to release 3 rebuilds the rootfs from that delta.
     await copyImageWithDeltas(source, 'pub/kept', r1.digest, target, 'pub/kept', ['r1']);
     const synced = await copyImageWithDeltas(source, 'pub/kept', r3.digest, target, 'pub/kept', ['r3']);
-    expect(synced.layers.find((l) => l.digest === r2.layers[0]!.descriptor.digest)?.source.kind).toBe('delta');
+    expect(synced.layers.find((l) => l.digest === r2.layers[0]!.descriptor.digest)?.source.kind).toBe(
+      'delta',
+    );
   });
 
   it('attaches a delta for the changed rootfs, declines what does not pay, and reuses both on a rerun', async () => {

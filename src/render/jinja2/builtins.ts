@@ -113,6 +113,7 @@ export function installJinja2Builtins(env: nunjucks.Environment): void {
     },
   };
   for (const [name, filter] of Object.entries(filters)) env.addFilter(name, filter as never);
+  env.addGlobal('range', range);
 
   const tests: Record<string, (value: unknown, other?: unknown) => boolean> = {
     /** Anything with a length and items, as Jinja2 has it: a list, a string, a mapping. */
@@ -133,4 +134,25 @@ export function installJinja2Builtins(env: nunjucks.Environment): void {
   // addTest is missing from the package's typings.
   const withTests = env as unknown as { addTest(name: string, test: (...args: never[]) => boolean): void };
   for (const [name, test] of Object.entries(tests)) withTests.addTest(name, test);
+}
+
+/** Jinja2's sandbox allows no longer range: a template asking for more is a mistake, not a Dockerfile. */
+export const MAX_RANGE = 100_000;
+
+/**
+ * `range(stop)`, `range(start, stop[, step])` as Python's: a step of 0 is an error (Nunjucks'
+ * own looped forever on some arguments), and a range longer than MAX_RANGE is refused with the
+ * template's location instead of exhausting the process's memory.
+ */
+export function range(start: unknown, stop?: unknown, step?: unknown): number[] {
+  const [from, to, by] =
+    stop === undefined
+      ? [0, Number(start), 1]
+      : [Number(start), Number(stop), step === undefined ? 1 : Number(step)];
+  if (![from, to, by].every(Number.isInteger)) throw new Error('range() takes integers');
+  if (by === 0) throw new Error('range() arg 3 must not be zero');
+  const length = Math.max(0, Math.ceil((to - from) / by));
+  if (length > MAX_RANGE)
+    throw new Error(`range() of ${length} items: more than ${MAX_RANGE} (Jinja2's sandbox limit)`);
+  return Array.from({ length }, (_, i) => from + i * by);
 }

@@ -164,3 +164,20 @@ describe('per-image variables', () => {
     expect(createRenderer(config).renderDockerfile(image, 'scratch')).toBe('nova-api s');
   });
 });
+
+describe('Jinja2 errors where JavaScript would go on', () => {
+  it('a number and a string do not add (TypeError), naming the image and template', () => {
+    expect(() => render('FROM scratch\n{{ uid + "x" }}', { uid: 5000 })).toThrow(
+      /image x: template t\.j2: unsupported operand type\(s\) for \+: 'int' and 'str'/,
+    );
+    expect(render('{{ "a" + "b" }}{{ 1 + 2 }}{{ [1] + [2] }}')).toBe('ab31,2');
+  });
+
+  it("range is Python's: a zero step and a range longer than the sandbox allows are errors", () => {
+    expect(
+      render('{{ range(3) | join(",") }} {{ range(1, 7, 2) | join(",") }} {{ range(3, 0, -1) | join(",") }}'),
+    ).toBe('0,1,2 1,3,5 3,2,1');
+    expect(() => render('{{ range(0, 5, 0) | list }}')).toThrow(/must not be zero/);
+    expect(() => render('{{ range(10**9) | list | length }}')).toThrow(/more than 100000/);
+  });
+});
