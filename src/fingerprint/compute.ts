@@ -109,8 +109,19 @@ export async function fingerprintImages(req: FingerprintRequest): Promise<Map<st
   for (const image of ordered) {
     const own = gathered.get(image.name);
     const parent = image.parent ? results.get(image.parent) : undefined;
-    // An image whose own inputs or parent failed has been reported already.
-    if (!own || (image.parent && !parent)) continue;
+    // An image whose own inputs failed has been reported already.
+    if (!own) continue;
+    if (image.parent && !parent) {
+      // Its parent failed (reported already), so it has no fingerprint; its own template is still
+      // rendered, with a stand-in parent, so that every template error shows in one run.
+      try {
+        run.req.renderDockerfile(image, `${repositoryOf(config, image.parent)}:parent-not-fingerprinted`);
+      } catch (e) {
+        if (!(e instanceof ArborError)) throw e;
+        problems.push(...e.diagnostics.map((d) => ({ image: image.name, ...d })));
+      }
+      continue;
+    }
     try {
       results.set(image.name, finish(run, image, own, parent ?? null));
     } catch (e) {

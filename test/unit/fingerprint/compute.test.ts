@@ -239,6 +239,29 @@ describe('fingerprintImages', () => {
     ]);
   });
 
+  it("reports a descendant's own template error in the same run as its parent's", async () => {
+    const root = await family();
+    const config = makeConfig(root, FAMILY);
+    const broken = new Set(['base', 'tools']);
+    const e = await failure(
+      fingerprintImages(
+        request(config, {
+          renderDockerfile: (image, parentRef) => {
+            if (broken.has(image.name))
+              throw new ArborError([{ severity: 'error', message: `template of ${image.name} is broken` }]);
+            return `FROM ${parentRef}\n`;
+          },
+        }),
+      ),
+    );
+    // tools is base's child: it has no fingerprint, yet its own template is rendered (with a
+    // stand-in parent) and its error is reported with base's.
+    expect(e.diagnostics.map((d) => [d.image, d.message])).toEqual([
+      ['base', 'template of base is broken'],
+      ['tools', 'template of tools is broken'],
+    ]);
+  });
+
   it('reports a glob that matches nothing at its location, with every other problem at once', async () => {
     const root = await family();
     await writeTree(root, { 'ctx/ln': { link: '/etc/passwd' } });
