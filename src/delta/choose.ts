@@ -1,6 +1,7 @@
 // Site side, pure: where a layer of an image being synced comes from — already at the target, rebuilt
 // from a delta against a layer the target has, or fetched whole — with the reason a plan shows.
 import type { Descriptor } from '../registry/manifest-model.js';
+import { DOCKER_CONFIG, OCI_CONFIG } from '../registry/media-types.js';
 import { MIN_DELTA_LAYER_BYTES } from './correspond.js';
 import type { DeltaUnusable } from './errors.js';
 import type { DeclinedDelta, PublishedDelta } from './format.js';
@@ -61,6 +62,8 @@ export function chooseLayerSource(layer: Descriptor, inputs: LayerSourceInputs):
   const declined = (inputs.declined ?? []).filter((d) => d.target === layer.digest);
   if (declined.length > 0)
     return whole(`no delta: ${[...new Set(declined.map((d) => d.detail))].join('; ')}`);
+  if (layer.mediaType === OCI_CONFIG || layer.mediaType === DOCKER_CONFIG)
+    return whole(`image config (${layer.size} B): sent whole`);
   if (layer.size < MIN_DELTA_LAYER_BYTES) return whole(`small layer (${layer.size} B): sent whole`);
   return whole('no delta published for this layer');
 }

@@ -91,6 +91,10 @@ describe('chooseLayerSource', () => {
       }).reason,
     ).toBe('no delta: not reproducible: x');
     expect(whole({}, { ...layer, size: 1000 }).reason).toBe('small layer (1000 B): sent whole');
+    // An image's config is not a layer, whatever its size.
+    expect(
+      whole({}, { ...layer, mediaType: 'application/vnd.oci.image.config.v1+json', size: 2654 }).reason,
+    ).toBe('image config (2654 B): sent whole');
   });
 
   it('turns a failed rebuild into a whole transfer with the failure in the reason', () => {
