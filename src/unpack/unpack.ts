@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import { ensureDir } from '../ensure-dir.js';
 import { ArborError, type Diagnostic, error } from '../errors.js';
 import type { RegistryClient } from '../registry/client.js';
 import { getImageConfigBytes } from '../registry/config-blob.js';
@@ -77,7 +78,7 @@ const METADATA_VERSION = 1;
 export async function unpackImages(options: UnpackOptions): Promise<UnpackReport> {
   const resolved = await resolveImages(options);
   const layout = new Layout(path.resolve(options.out));
-  await mkdir(layout.root, { recursive: true });
+  await ensureDir(layout.root);
   await sweepStaleWork(layout.tmpDir());
   await sweepStaleWork(path.join(layout.storeDir(), '.tmp'));
   const keepOwner = process.getuid?.() === 0;

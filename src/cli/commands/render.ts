@@ -1,8 +1,9 @@
 // arbor render: every image's Dockerfile as it will be built. All are rendered before any is
 // written, so a template error leaves nothing half-written.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { ensureDir } from '../../ensure-dir.js';
 import { action } from '../action.js';
 import { desiredFromFlags } from '../desired.js';
 import { out } from '../io.js';
@@ -30,7 +31,7 @@ export function register(program: Command): void {
         return 0;
       }
       for (const r of rendered) {
-        await mkdir(join(flags.out, r.name), { recursive: true });
+        await ensureDir(join(flags.out, r.name));
         await writeFile(join(flags.out, r.name, 'Dockerfile'), r.dockerfile);
       }
       out(`rendered ${rendered.length} Dockerfiles into ${flags.out}`);
