@@ -573,12 +573,26 @@ async function applyIn(request: ApplyRequest, workDir: string): Promise<ApplyRep
       };
     });
   return {
-    outcomes: imageOutcomes,
+    // Held back, the human tags were not added: the report says so instead of listing them.
+    outcomes: tagsHeldBack > 0 ? imageOutcomes.map((o) => withoutHeldTags(o, desired)) : imageOutcomes,
     flip,
     tagsHeldBack,
     published,
     compressedLayers: known.compressedDigests(),
     ...(registryProblem ? { registryProblem } : {}),
+  };
+}
+
+/** An outcome whose human tags were held back: only its fingerprint tag was written. */
+function withoutHeldTags(outcome: ImageOutcome, desired: DesiredState): ImageOutcome {
+  const fingerprintTag = desired.images.get(outcome.name)?.fingerprintTag;
+  const held = outcome.tagsAdded.filter((t) => t !== fingerprintTag);
+  if (held.length === 0) return outcome;
+  const written = outcome.tagsAdded.filter((t) => t === fingerprintTag);
+  return {
+    ...outcome,
+    tagsAdded: written,
+    detail: `${written.length > 0 ? `+ ${written.join(', ')}; ` : ''}held back: ${held.join(', ')}`,
   };
 }
 
