@@ -116,6 +116,11 @@ describe('arbor usage', () => {
       expect(report.total).toEqual({ tags: 3, apparentBytes: 3 * one, realBytes: one });
       const text = arbor(['usage', '-f', tree.file, 'ns/usage']);
       expect(text.stdout).toContain('Apparent: the sum over tags');
+      // A repository named that the registry does not know: one error, not an empty row.
+      const unknown = arbor(['usage', '-f', tree.file, 'ns/usage', 'ns/nosuch']);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stdout).toBe('');
+      expect(unknown.stderr.trim()).toBe(`error: ${registry.host}/ns/nosuch: no such repository`);
     } finally {
       await tree.remove();
     }

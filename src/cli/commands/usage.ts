@@ -3,9 +3,11 @@
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { repositoryPath } from '../../config/repository.js';
+import { ArborError } from '../../errors.js';
 import { RegistryClients } from '../../plan/clients.js';
 import { loadTree } from '../../plan/desired.js';
 import { DigestCache, registryCacheDir } from '../../registry/digest-cache.js';
+import { unlessNotFound } from '../../registry/errors.js';
 import { DEFAULT_CONCURRENCY, observeArtifacts } from '../../retention/observe.js';
 import { TagHints, tagHintsDirBeside } from '../../retention/tag-hints.js';
 import { computeUsage, formatBytes, type UsageReport } from '../../retention/usage.js';
@@ -47,6 +49,24 @@ export function register(program: Command): void {
       const clients = new RegistryClients(config, debug ? { debug } : {});
       try {
         const limit = pLimit(DEFAULT_CONCURRENCY);
+        // A repository named on the command line that the registry does not know is a mistake
+        // (a typo, another namespace), not an empty row.
+        if (args.length > 0) {
+          const unknown = (
+            await Promise.all(
+              [...new Set(repositories)].map(async (repository) =>
+                (await unlessNotFound(clients.home.listTags(repository), null)) === null ? repository : null,
+              ),
+            )
+          ).filter((r): r is string => r !== null);
+          if (unknown.length > 0)
+            throw new ArborError(
+              unknown.map((r) => ({
+                severity: 'error' as const,
+                message: `${config.registry.url}/${r}: no such repository`,
+              })),
+            );
+        }
         const histories = await Promise.all(
           [...new Set(repositories)].map(async (repository) => ({
             repository,
