@@ -14,5 +14,7 @@ export async function carryOut(
     say(
       `${o.target}: ${t.blobsUploaded} blob(s) sent (${formatBytes(t.bytesUploaded)}), ${t.blobsMounted} mounted, ${t.blobsPresent} already there; ${t.manifestsPut} manifest(s); ${o.referrersCopied} referrer(s); ${o.flip.tags} tag(s) written together in ${o.flip.windowMs} ms${o.retention ? `; retention deleted ${o.retention.deleted}` : ''}.`,
     );
+    // A deletion the plan showed that the re-check kept (a tag reached it since), with why.
+    for (const kept of o.retention?.kept ?? []) say(`  ${o.target}: retention kept ${kept}`);
   }
 }

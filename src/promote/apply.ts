@@ -8,13 +8,12 @@ import pLimit from 'p-limit';
 import type { Config, PromoteTarget } from '../config/model.js';
 import { ArborError } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
-import type { PlannedDeletion } from '../plan/model.js';
 import type { RegistryClient } from '../registry/client.js';
 import { putTagsGuarded } from '../registry/deletion-guard.js';
 import { RegistryError } from '../registry/errors.js';
 import type { ReleaseRecord } from '../release/record.js';
 import { releasesRepository, type StagedRecord, stageRecord, tagRecord } from '../release/store.js';
-import { applyRetention, planRetention } from '../retention/index.js';
+import { applyRetention } from '../retention/index.js';
 import { copyImageTo } from '../transfer/copy-image.js';
 import { copyReferrers } from '../transfer/copy-referrers.js';
 import type { FlipResult, TagWrite } from '../transfer/flip.js';
@@ -31,15 +30,15 @@ import {
   unfinishedEntry,
   writeEntry,
 } from './journal.js';
-import type { PromotePlan, TargetPlan } from './model.js';
-import { recordAtTarget, retentionProtects } from './plan.js';
+import type { PromoteImage, PromotePlan, TargetPlan } from './model.js';
+import { recordAtTarget } from './plan.js';
 
 export interface TargetOutcome {
   target: string;
   totals: CopyTotals;
   flip: FlipResult;
   referrersCopied: number;
-  retention?: { deleted: number; skipped: number };
+  retention?: { deleted: number; skipped: number; kept: string[] };
 }
 
 export interface PromoteApplyRequest {
@@ -93,7 +92,7 @@ export async function applyPromotion(request: PromoteApplyRequest): Promise<Targ
   // Retention last, and only when every burst went through: not after an interrupt either.
   if (request.signal?.aborted) return flipped;
   const retention = await settleAll(
-    prepared.map((p) => targetRetention(request.config, p.target, p.plan, p.client)),
+    prepared.map((p) => targetRetention(p.target, p.plan, p.client)),
     stop,
   );
   return flipped.map((outcome, i) => {
@@ -194,47 +193,34 @@ async function prepareTarget(
   reading.catch(() => undefined);
   let referrersCopied = 0;
   if (copies.length > 0) step(`copying ${copies.length} image(s)`);
+  // Read before adding: `x += await …` would add to the count as it was before the await,
+  // losing what the images copied meanwhile counted.
+  const referrersOf = async (image: PromoteImage) => {
+    const copied = await copyReferrers(
+      request.source,
+      client,
+      image.sourceRepository,
+      image.targetRepository,
+      image.digest,
+      ledger,
+      totals,
+      withSignal(request.signal),
+    );
+    referrersCopied += copied;
+  };
   await Promise.all(
     copies.map((image) =>
       limit(async () => {
         request.signal?.throwIfAborted();
         const copy = await request.source.image(image.sourceRepository, image.digest);
         await copyImageTo(client, image.targetRepository, copy, ledger, totals, withSignal(request.signal));
-        // Read before adding: `x += await …` would add to the count as it was before the await,
-        // losing what the images copied meanwhile counted.
-        const copied = await copyReferrers(
-          request.source,
-          client,
-          image.sourceRepository,
-          image.targetRepository,
-          image.digest,
-          ledger,
-          totals,
-          withSignal(request.signal),
-        );
-        referrersCopied += copied;
+        await referrersOf(image);
       }),
     ),
   );
   // Images the target holds already whose signatures, SBOM or provenance came later.
   const referred = plan.images.filter((i) => i.action !== 'copy' && (i.referrersMissing ?? 0) > 0);
-  await Promise.all(
-    referred.map((image) =>
-      limit(async () => {
-        const copied = await copyReferrers(
-          request.source,
-          client,
-          image.sourceRepository,
-          image.targetRepository,
-          image.digest,
-          ledger,
-          totals,
-          withSignal(request.signal),
-        );
-        referrersCopied += copied;
-      }),
-    ),
-  );
+  await Promise.all(referred.map((image) => limit(() => referrersOf(image))));
   request.signal?.throwIfAborted();
   // What the burst writes, and for the journal what each tag named before it.
   const writes: TagWrite[] = [];
@@ -315,26 +301,20 @@ function withSignal(signal: AbortSignal | undefined) {
 }
 
 /**
- * The target's own retention rules, after everything else succeeded: evaluated again on the target
- * as the flip left it (each deletion is re-checked just before it is made), and carried out only
- * where the plan showed the same deletion: a promotion deletes nothing its plan did not show.
+ * The target's own retention, after everything else succeeded: exactly the deletions the plan
+ * showed (evaluated on the target as the burst leaves it). Each digest is re-checked just before
+ * it is deleted (retention/apply.ts): one a tag reached since the plan stays. Evaluating the rules
+ * again now would not do: a manifest the burst left without a tag is invisible to a tag listing,
+ * so a deletion the plan showed would be dropped and that manifest never seen again.
  */
-async function targetRetention(
-  config: Config,
-  target: PromoteTarget,
-  plan: TargetPlan,
-  client: RegistryClient,
-) {
+async function targetRetention(target: PromoteTarget, plan: TargetPlan, client: RegistryClient) {
   if (target.retention.length === 0) return undefined;
-  const shown = new Set((plan.retention ?? []).map(deletionKey));
-  if (shown.size === 0) return { deleted: 0, skipped: 0 };
-  const view: Config = { ...config, registry: target.registry, retention: target.retention };
-  const now = await planRetention(view, retentionProtects(plan), client, new Date(), { cacheDir: false });
-  const deletions = now.filter((d) => shown.has(deletionKey(d)));
-  if (deletions.length === 0) return { deleted: 0, skipped: shown.size };
-  const result = await applyRetention(deletions, client);
-  const deleted = result.results.filter((r) => r.status === 'deleted').length;
-  return { deleted, skipped: shown.size - deleted };
+  const planned = plan.retention ?? [];
+  if (planned.length === 0) return { deleted: 0, skipped: 0, kept: [] as string[] };
+  const result = await applyRetention(planned, client);
+  const deleted = result.results.filter((r) => r.status === 'deleted' || r.status === 'already-gone').length;
+  const kept = result.results
+    .filter((r) => r.status !== 'deleted' && r.status !== 'already-gone')
+    .map((r) => `${r.deletion.repository}@${r.deletion.digest.slice(0, 19)}: ${r.detail ?? r.status}`);
+  return { deleted, skipped: kept.length, kept };
 }
-
-const deletionKey = (d: PlannedDeletion) => `${d.repository}@${d.digest}:${d.tag ?? ''}`;

@@ -20,12 +20,19 @@ export interface RollbackResult {
   unknownBefore: string[];
   /** Tags that name another digest than the promotion wrote (moved since, by someone): they stay. */
   movedSince: string[];
+  /**
+   * The release's record at the target, which says the target holds the release (`arbor
+   * releases`): removed, not there, or left because the registry does not delete manifests.
+   */
+  record?: 'removed' | 'absent' | 'left';
 }
 
 export async function rollback(
   client: RegistryClient,
   journal: Journal,
   dir: string,
+  /** The target's release records repository (`<namespace>/arbor-releases`). */
+  recordRepository?: string,
 ): Promise<RollbackResult | null> {
   const entry = lastUndoable(journal);
   if (!entry) return null;
@@ -68,7 +75,33 @@ export async function rollback(
     const outcome = await client.deleteTag(t.repository, t.tag);
     (outcome === 'deleted' ? removed : leftInPlace).push(`${t.repository}:${t.tag}`);
   }
+  const record = recordRepository ? await removeRecord(client, recordRepository, entry.release) : undefined;
   const done = await writeEntry(dir, journal, { ...entry, rolledBackAt: new Date().toISOString() });
   const unknownBefore = entry.tags.filter((t) => t.previousUnreadable).map((t) => `${t.repository}:${t.tag}`);
-  return { entry: done, flip, restored: writes.length, removed, leftInPlace, unknownBefore, movedSince };
+  return {
+    entry: done,
+    flip,
+    restored: writes.length,
+    removed,
+    leftInPlace,
+    unknownBefore,
+    movedSince,
+    ...(record ? { record } : {}),
+  };
+}
+
+/**
+ * The record the rolled-back promotion wrote at the target goes too: the target no longer holds
+ * that release, and a record left there would have `arbor releases` say it does. A later promotion
+ * of the release writes it again.
+ */
+async function removeRecord(
+  client: RegistryClient,
+  repository: string,
+  release: string,
+): Promise<'removed' | 'absent' | 'left'> {
+  const head = await client.headManifest(repository, release);
+  if (!head) return 'absent';
+  const outcome = await client.deleteManifest(repository, head.digest);
+  return outcome === 'deleted' ? 'removed' : outcome === 'not-found' ? 'absent' : 'left';
 }

@@ -29,7 +29,7 @@ function shapeProblem(value: unknown): string | undefined {
   const plan = value as Partial<PromotePlan> | null;
   if (typeof plan !== 'object' || plan === null || plan.kind !== 'promote') return 'kind is not "promote"';
   if (plan.formatVersion !== PROMOTE_PLAN_FORMAT_VERSION)
-    return `format version ${String(plan.formatVersion)}, this arbor reads ${PROMOTE_PLAN_FORMAT_VERSION}`;
+    return `format version ${JSON.stringify(plan.formatVersion)}, this arbor reads ${PROMOTE_PLAN_FORMAT_VERSION}`;
   const release = plan.release as Partial<PromotePlan['release']> | undefined;
   if (typeof release?.name !== 'string' || typeof release.digest !== 'string')
     return 'no release name and digest';
@@ -102,7 +102,7 @@ function targetDifferences(then: TargetPlan, now: TargetPlan): string[] {
     if (current.digest !== image.digest)
       found.push(`${at}: image ${image.name} is now ${short(current.digest)} (was ${short(image.digest)})`);
     else if (current.action !== image.action)
-      found.push(`${at}: image ${image.name} is now to ${current.action} (was ${image.action})`);
+      found.push(`${at}: image ${image.name}: its action is now ${current.action} (was ${image.action})`);
     else if (current.tagsToWrite.join(' ') !== image.tagsToWrite.join(' '))
       found.push(
         `${at}: image ${image.name} now writes ${list(current.tagsToWrite)} (was ${list(image.tagsToWrite)})`,

@@ -352,6 +352,10 @@ describe('arbor promote', () => {
     expect(rolled.stdout).toContain(
       `Left in place (moved since that promotion; a rollback does not undo a later change): ${hotfix.repository}:${hotfix.tag}`,
     );
+    // The target no longer holds that release: its record there goes, and `arbor releases` agrees.
+    const release = journal.entries.at(-1)!.release;
+    expect(rolled.stdout).toContain(`The record of release ${release} at site is removed`);
+    expect(await clientB.headManifest('site/arbor-releases', release)).toBeNull();
     for (const t of moved) {
       const now = await clientB.headManifest(t.repository, t.tag);
       if (t.previous) expect(now?.digest, `${t.repository}:${t.tag}`).toBe(t.previous);
@@ -807,19 +811,13 @@ ${gate}`);
   it('an artifact added at the source after its image was promoted (an SBOM, a new signature) follows it, for a tree that signs', async () => {
     await setTarget(TARGET());
     const release = `2025.1-p${await currentPatch()}`;
-    const all = await arbor(['promote', 'apply', '--to', 'site', '--release', release, '--auto-approve']);
+    const atSite = (verb: 'plan' | 'apply', last: string) =>
+      arbor(['promote', verb, '--to', 'site', '--release', release, last]);
+    const all = await atSite('apply', '--auto-approve');
     expect(all.code, all.stderr).toBe(0);
     const digest = await attachSbomAtA('nova-api', release, '{"spdxVersion":"SPDX-2.3","name":"late"}');
     // A tree without `signing:` attaches nothing after the fact and is not asked: HEADs only.
-    const unsigned = await arbor([
-      'promote',
-      'plan',
-      '--to',
-      'site',
-      '--release',
-      release,
-      '--detailed-exitcode',
-    ]);
+    const unsigned = await atSite('plan', '--detailed-exitcode');
     expect(unsigned.code, unsigned.stdout).toBe(0);
     const text = await readFile(tree.file, 'utf8');
     await writeFile(
@@ -827,39 +825,21 @@ ${gate}`);
       text.replace(/^tags:/m, 'signing:\n  sigstore: { key: keys/cosign.key }\ntags:'),
     );
     try {
-      const planned = await arbor([
-        'promote',
-        'plan',
-        '--to',
-        'site',
-        '--release',
-        release,
-        '--detailed-exitcode',
-      ]);
+      const planned = await atSite('plan', '--detailed-exitcode');
       expect(planned.code, planned.stdout + planned.stderr).toBe(2);
-      expect(planned.stdout).toMatch(/\+ refer nova-api\s+1 artifact\(s\)/);
-      const applied = await arbor([
-        'promote',
-        'apply',
-        '--to',
-        'site',
-        '--release',
-        release,
-        '--auto-approve',
-      ]);
+      // At least the new SBOM (earlier tests attached others at A that an unsigned tree left there).
+      const refer = /\+ refer nova-api\s+(\d+) artifact\(s\)/.exec(planned.stdout);
+      expect(refer, planned.stdout).not.toBeNull();
+      const missing = Number(refer![1]);
+      expect(missing).toBeGreaterThanOrEqual(1);
+      const before = (await clientB.referrers('site/nova-api', digest)).manifests.length;
+      const applied = await atSite('apply', '--auto-approve');
       expect(applied.code, applied.stderr).toBe(0);
-      expect(applied.stdout).toContain('1 referrer(s)');
+      expect(applied.stdout).toMatch(/[1-9]\d* referrer\(s\)/);
       const listed = await clientB.referrers('site/nova-api', digest);
+      expect(listed.manifests).toHaveLength(before + missing);
       expect(listed.manifests.map((m) => m.artifactType)).toContain('application/spdx+json');
-      const again = await arbor([
-        'promote',
-        'plan',
-        '--to',
-        'site',
-        '--release',
-        release,
-        '--detailed-exitcode',
-      ]);
+      const again = await atSite('plan', '--detailed-exitcode');
       expect(again.code, again.stdout).toBe(0);
     } finally {
       await writeFile(tree.file, text);
@@ -870,10 +850,16 @@ ${gate}`);
     // Old builds at B in a repository the target's rule selects, made long before the grace period.
     const old: string[] = [];
     for (const n of [1, 2, 3]) old.push(await pushVersion(clientB, 'site/legacy', [`v${n}`], day(n)));
+    // And an old image someone pushed over cron's release tag: the burst moves the tag back, which
+    // leaves that manifest untagged (a tag listing after the burst no longer sees it).
+    const stray = await pushVersion(clientB, 'site/cron', ['2025.1'], day(5));
     await setTarget(
       TARGET(`    retention:
       - extra_repositories: ['site/legacy']
         keep_last: 1
+      - repositories: ['cron']
+        keep_last: 1
+        delete_untagged: true
 `),
     );
     try {
@@ -892,15 +878,20 @@ ${gate}`);
       };
       const shown = plan.targets[0]!.retention ?? [];
       expect(shown.map((d) => `${d.repository}@${d.digest}`).sort()).toEqual(
-        [old[0], old[1]].map((d) => `${proxy.host}/site/legacy@${d}`).sort(),
+        [
+          ...[old[0], old[1]].map((d) => `${proxy.host}/site/legacy@${d}`),
+          `${proxy.host}/site/cron@${stray}`,
+        ].sort(),
       );
-      expect(plan.targets[0]!.summary.delete).toBe(2);
+      expect(plan.targets[0]!.summary.delete).toBe(3);
       const text = await arbor(['promote', 'plan', '--to', 'site']);
       expect(text.stdout).toMatch(/- delete \S+\/site\/legacy@sha256:\w+ \(v1\)/);
-      expect(text.stdout).toContain('2 to delete by its retention');
+      expect(text.stdout).toContain('3 to delete by its retention');
+      expect(text.stdout).toMatch(/- delete \S+\/site\/cron@sha256:\w+ \(untagged\)/);
       const applied = await arbor(['promote', 'apply', '--to', 'site', '--auto-approve']);
       expect(applied.code, applied.stderr).toBe(0);
-      expect(applied.stdout).toContain('retention deleted 2');
+      expect(applied.stdout).toContain('retention deleted 3');
+      expect(await clientB.headManifest('site/cron', stray)).toBeNull();
       expect(await clientB.headManifest('site/legacy', old[0]!)).toBeNull();
       expect(await clientB.headManifest('site/legacy', old[1]!)).toBeNull();
       expect((await clientB.headManifest('site/legacy', 'v3'))?.digest).toBe(old[2]);

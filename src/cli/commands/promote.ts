@@ -116,7 +116,10 @@ export function register(program: Command): void {
         const { journalDir, lastUndoable, readJournal, unreadableSince } = await import(
           '../../promote/journal.js'
         );
-        const { rollback } = await import('../../promote/rollback.js');
+        const [{ rollback }, { releasesRepository }] = await Promise.all([
+          import('../../promote/rollback.js'),
+          import('../../release/store.js'),
+        ]);
         const dir = journalDir(config.root, target!.name);
         const journal = await readJournal(dir, target!.name, target!.registry.url);
         const clients = new RegistryClients(config, debugOptions(flags));
@@ -136,7 +139,12 @@ export function register(program: Command): void {
           );
           if (!flags.autoApprove && !(await confirm('Roll back?', 'refusing to roll back without asking')))
             return 1;
-          const result = await rollback(clients.forRegistry(target!.registry), journal, dir);
+          const result = await rollback(
+            clients.forRegistry(target!.registry),
+            journal,
+            dir,
+            releasesRepository(target!.registry.namespace, config.releases.repository),
+          );
           if (!result) return 0;
           out(
             `${target!.name}: ${result.restored} tag(s) restored together in ${result.flip.windowMs} ms${result.removed.length ? `, ${result.removed.length} removed` : ''}.`,
@@ -144,6 +152,14 @@ export function register(program: Command): void {
           if (result.leftInPlace.length > 0)
             out(
               `Left in place (new with that promotion; this registry cannot delete a tag alone): ${result.leftInPlace.join(', ')}`,
+            );
+          if (result.record === 'removed')
+            out(
+              `The record of release ${last.release} at ${target!.name} is removed: it no longer holds that release.`,
+            );
+          if (result.record === 'left')
+            out(
+              `The record of release ${last.release} stays at ${target!.name} (this registry does not delete manifests): arbor releases still lists it there.`,
             );
           if (result.movedSince.length > 0)
             out(
@@ -170,6 +186,13 @@ async function promoteApply(
   signal: AbortSignal,
 ): Promise<number> {
   const saved = planFile ? await loadPromotePlan(planFile) : undefined;
+  const unknown = (saved?.targets ?? []).filter(
+    (t) => !session.config.promote.some((p) => p.name === t.target),
+  );
+  if (unknown.length > 0)
+    throw new ArborError(
+      `${planFile}: target ${unknown.map((t) => `"${t.target}"`).join(', ')} is not under promote: in images.yaml any more; run arbor promote plan again`,
+    );
   const planned = await session.plan(
     saved?.release.name ?? flags.release,
     saved?.targets.map((t) => t.target),
@@ -177,7 +200,8 @@ async function promoteApply(
     signal,
   );
   if (saved) await refuseStale(planFile!, saved, planned.plan);
-  else print(planned.plan, flags.format);
+  // The plan a saved file was checked against is the one carried out; JSON readers get it either way.
+  if (!saved || flags.format === 'json') print(planned.plan, flags.format);
   if (promoteHasProblems(planned.plan)) {
     err('Promotion refused: nothing was copied or tagged.');
     return 1;

@@ -90,7 +90,7 @@ describe('staleDifferences', () => {
       }),
     ]);
     expect(staleDifferences(saved, fresh)).toEqual([
-      'target site: image nova is now to tag (was none)',
+      'target site: image nova: its action is now tag (was none)',
       `target site: site/nova:2025.1-p6 now names ${d(7).slice(0, 19)} (was names ${d(2).slice(0, 19)})`,
     ]);
   });
