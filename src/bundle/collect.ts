@@ -57,7 +57,10 @@ export async function collectImages(requests: ImageToBundle[], concurrency = 8):
           return await collectOne(request, content);
         } catch (e) {
           if (!(e instanceof RegistryError)) throw e;
-          problems.push(`${request.origin}: ${e.message}`);
+          // The error names the reference already when it is the one asked for.
+          problems.push(
+            e.message.startsWith(`${request.origin}: `) ? e.message : `${request.origin}: ${e.message}`,
+          );
           return undefined;
         }
       }),

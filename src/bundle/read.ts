@@ -163,7 +163,14 @@ async function refuseCompressed(file: string, where: string): Promise<number> {
     throw new BundleFormatError(`${where}: cannot read the bundle (${e.code})`);
   });
   try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    const { buffer, bytesRead } = await handle
+      .read(Buffer.alloc(4), 0, 4, 0)
+      .catch((e: NodeJS.ErrnoException) => {
+        // A directory opens, and fails only when read.
+        throw new BundleFormatError(
+          `${where}: cannot read the bundle (${e.code === 'EISDIR' ? 'a directory' : e.code})`,
+        );
+      });
     if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b)
       throw new BundleFormatError(
         `${where}: the file is gzip-compressed; a bundle is a plain tar (gunzip it first)`,

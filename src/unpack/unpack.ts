@@ -187,8 +187,11 @@ function describe(target: UnpackTarget, ref: string | undefined = target.tag ?? 
 export async function resolveImages(options: UnpackOptions): Promise<ResolvedImage[]> {
   const diagnostics: Diagnostic[] = [];
   const limit = pLimit(8);
+  // A registry error names the reference already when it is the one asked for.
   const fail = (target: UnpackTarget, message: string) =>
-    diagnostics.push(error(`${target.origin}: ${message}`));
+    diagnostics.push(
+      error(message.startsWith(`${target.origin}: `) ? message : `${target.origin}: ${message}`),
+    );
   const expanded = (
     await Promise.all(
       options.targets.map((target) =>

@@ -440,6 +440,10 @@ describe('bundle push through faults and from damaged files', () => {
     const cut = push(truncated, `${target.host}/tampered`);
     expect(cut.code).toBe(1);
     expect(cut.stderr).toContain(`${truncated}: truncated: the file ends inside ${layer.name}`);
+    // A directory given for the file (an unquoted space, a wrong path): one line, not EISDIR.
+    const folder = push(dir, `${target.host}/tampered`);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr.trim()).toBe(`error: ${dir}: cannot read the bundle (a directory)`);
     const dst = client(target.host);
     for (const image of r0.images) {
       expect(await tagsOf(dst, `tampered/${image.name}`)).toEqual([]);
