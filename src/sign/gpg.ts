@@ -64,7 +64,18 @@ export class GpgError extends Error {}
 function failure(what: string, result: GpgResult): GpgError {
   if (result.spawnError?.includes('ENOENT'))
     return new GpgError(`${what}: gpg is not installed (Debian: apt-get install gnupg)`);
-  const reason = result.stderr.split('\n').filter(Boolean).at(-1) ?? `gpg exited ${result.code}`;
+  const lines = result.stderr.split('\n').filter(Boolean);
+  const reason = lines.at(-1) ?? `gpg exited ${result.code}`;
+  // gpg's own words for a protected key it could not ask a passphrase for (no terminal, no
+  // pinentry) are about ioctls; and "Unusable secret key" hides an expired or revoked key.
+  if (lines.some((l) => /Inappropriate ioctl for device|No pinentry|Operation cancelled/i.test(l)))
+    return new GpgError(
+      `${what}: the key is protected by a passphrase and none was given (passphrase_env or passphrase_file in images.yaml, --sign-passphrase-file on the command line)`,
+    );
+  if (/Unusable secret key/i.test(reason))
+    return new GpgError(
+      `${what}: unusable secret key (expired, revoked, or not a signing key; gpg --list-keys shows which)`,
+    );
   return new GpgError(`${what}: ${reason.replace(/^gpg: /, '')}`);
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { parseReference } from '../../src/registry/reference.js';
-import { gpgExportPublicKey } from '../../src/sign/gpg.js';
+import { gpgExportPublicKey, gpgSign } from '../../src/sign/gpg.js';
 import {
   addGpgSignatures,
   checkReferenceSignatures,
@@ -229,6 +229,18 @@ describe('GPG simple signing', () => {
       expect(skopeo(identity, join(work, 'expired.gpg'), join(work, 'lookaside-expired')).status).not.toBe(0);
     } finally {
       expired.remove();
+    }
+  });
+
+  it('a protected key without its passphrase says so, not what gpg says about ioctls', async () => {
+    // A home of its own: the other tests' agent has the signer's passphrase cached.
+    const locked = createGpgHome('locked', 'a long passphrase');
+    try {
+      await expect(gpgSign(locked.fingerprint, Buffer.from('payload'), { env: locked.env })).rejects.toThrow(
+        /the key is protected by a passphrase and none was given \(passphrase_env or passphrase_file/,
+      );
+    } finally {
+      locked.remove();
     }
   });
 
