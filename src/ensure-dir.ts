@@ -9,12 +9,15 @@ export async function ensureDir(path: string): Promise<void> {
   const made = await tryMkdir(path);
   if (made !== 'missing parent') return;
   const parent = dirname(path);
-  if (parent === path)
-    throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT', path, syscall: 'mkdir' });
+  if (parent === path) throw missing(path);
   await ensureDir(parent);
   // The parent exists now: a second ENOENT is the file system refusing, and is thrown.
-  if ((await tryMkdir(path)) === 'missing parent')
-    throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT', path, syscall: 'mkdir' });
+  if ((await tryMkdir(path)) === 'missing parent') throw missing(path);
+}
+
+/** The error mkdir gives for a path it cannot create, as the CLI reports file system errors. */
+function missing(path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT', path, syscall: 'mkdir' });
 }
 
 async function tryMkdir(path: string): Promise<'done' | 'missing parent'> {

@@ -38,7 +38,8 @@ export interface TargetOutcome {
   totals: CopyTotals;
   flip: FlipResult;
   referrersCopied: number;
-  retention?: { deleted: number; skipped: number; kept: string[] };
+  /** Deletions made, and those the re-check kept (each with why). */
+  retention?: { deleted: number; kept: string[] };
 }
 
 export interface PromoteApplyRequest {
@@ -310,11 +311,11 @@ function withSignal(signal: AbortSignal | undefined) {
 async function targetRetention(target: PromoteTarget, plan: TargetPlan, client: RegistryClient) {
   if (target.retention.length === 0) return undefined;
   const planned = plan.retention ?? [];
-  if (planned.length === 0) return { deleted: 0, skipped: 0, kept: [] as string[] };
+  if (planned.length === 0) return { deleted: 0, kept: [] as string[] };
   const result = await applyRetention(planned, client);
   const deleted = result.results.filter((r) => r.status === 'deleted' || r.status === 'already-gone').length;
   const kept = result.results
     .filter((r) => r.status !== 'deleted' && r.status !== 'already-gone')
     .map((r) => `${r.deletion.repository}@${r.deletion.digest.slice(0, 19)}: ${r.detail ?? r.status}`);
-  return { deleted, skipped: kept.length, kept };
+  return { deleted, kept };
 }
