@@ -44,7 +44,8 @@ export interface SyncApplyRequest {
   record: ReleaseRecord;
   source: SourceManifests;
   target: RegistryClient;
-  releasesRepository: string;
+  /** Where the site's release record goes; null writes none (a sync by tag is not a release). */
+  releasesRepository: string | null;
   /** What planning learnt of the site's blobs (observe.ts): found blobs are mounted, not sent. */
   ledger?: BlobLedger;
   signal?: AbortSignal;
@@ -130,16 +131,18 @@ export async function applySync(request: SyncApplyRequest): Promise<SyncResult> 
     }
     if (writes.length > 0) request.onStep?.(`flipping ${writes.length} tag(s)`);
     const flip = await putTagsGuarded(target, writes);
-    const planned = new Set(plan.images.map((i) => i.name));
-    await writeRecord(
-      target,
-      request.releasesRepository,
-      recordIn(
-        { ...request.record, images: request.record.images.filter((i) => planned.has(i.name)) },
-        plan.target.registry,
-        plan.target.namespace,
-      ),
-    );
+    if (request.releasesRepository) {
+      const planned = new Set(plan.images.map((i) => i.name));
+      await writeRecord(
+        target,
+        request.releasesRepository,
+        recordIn(
+          { ...request.record, images: request.record.images.filter((i) => planned.has(i.name)) },
+          plan.target.registry,
+          plan.target.namespace,
+        ),
+      );
+    }
     return { totals, flip, rebuilt: rebuilt.length, fallbacks, referrers };
   } finally {
     await Promise.all(rebuilt.map((r) => r.dispose().catch(() => undefined)));

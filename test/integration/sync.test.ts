@@ -15,6 +15,7 @@ import { publishDeltas } from '../../src/delta/publish.js';
 import { attachArtifact } from '../../src/registry/attach.js';
 import { createAuthenticator } from '../../src/registry/auth/index.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
+import { unlessNotFound } from '../../src/registry/errors.js';
 import { RELEASE_FORMAT_VERSION, type ReleaseImage } from '../../src/release/record.js';
 import { releasesRepository, writeRecord } from '../../src/release/store.js';
 import { BIN } from '../support/cli.js';
@@ -55,7 +56,7 @@ beforeAll(async () => {
   const ca = createCa();
   tokens = await startTokenServer({
     signing: issueCertificate(ca, 'token-signer'),
-    users: { [USER]: { password: PASSWORD, rights: everything } },
+    users: { [USER]: { password: PASSWORD, rights: everything, catalog: true } },
     expiresIn: 5,
   });
   central = await startRegistry({ extraConfig: tokens.registryAuthConfig(ca) });
@@ -269,6 +270,20 @@ describe('arbor sync', () => {
     const requests = (await site.log()).slice(mark).split('\n');
     expect(requests.filter((line) => /"PUT \/v2\/ns\/app\/manifests\/2025\.1 /.test(line))).toHaveLength(1);
     expect(requests.filter((line) => /"HEAD \/v2\/ns\/[^/]+\/manifests\/sha256:/.test(line))).toEqual([]);
+    await client.close();
+  });
+
+  it('--tag T brings every repository with that tag, and writes no release record at the site', async () => {
+    const { site, client } = await newSite();
+    const result = await sync(site, ['--tag', 'r1', '--no-deltas']);
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+    for (const name of IMAGES)
+      expect((await client.headManifest(`ns/${name}`, 'r1'))?.digest).toBe(
+        (await centralClient.headManifest(`ns/${name}`, 'r1'))?.digest,
+      );
+    // Only the tag moved: the release's other tag (2025.1) stays where it was (nowhere).
+    expect(await client.headManifest('ns/app', '2025.1')).toBeNull();
+    expect(await unlessNotFound(client.listTags('ns/arbor-releases'), [] as string[])).toEqual([]);
     await client.close();
   });
 

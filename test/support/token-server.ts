@@ -18,7 +18,8 @@ export interface TokenServerOptions {
   /** Signing certificate (issued by the CA given to the registry as rootcertbundle). */
   signing: IssuedCertificate;
   /** username → password and what the user may do per repository. */
-  users: Record<string, { password: string; rights: Rights }>;
+  /** `catalog`: the user may list the registry's repositories (`registry:catalog:*`), as admins may. */
+  users: Record<string, { password: string; rights: Rights; catalog?: boolean }>;
   /** What an anonymous client may do; without it anonymous requests get a 401 (a private registry). */
   anonymous?: Rights;
   service?: string;
@@ -96,7 +97,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       if (first <= 0 || last === first) return [];
       const type = s.slice(0, first);
       const name = s.slice(first + 1, last);
-      const allowed = type === 'repository' ? rights(name) : [];
+      const catalog = user !== null && options.users[user]!.catalog === true;
+      const allowed =
+        type === 'repository' ? rights(name) : type === 'registry' && name === 'catalog' && catalog ? ['*'] : [];
       const actions = s
         .slice(last + 1)
         .split(',')

@@ -174,7 +174,8 @@ export function register(program: Command): void {
               record: { ...record, images },
               source: manifests,
               target: to.client,
-              releasesRepository: releasesRepository(target.namespace, flags.releasesRepository),
+              // A tag is not a release: no record at the site claims one was synced.
+              releasesRepository: flags.tag ? null : releasesRepository(target.namespace, flags.releasesRepository),
               ledger,
               signal,
               onStep: (line) => err(line),
