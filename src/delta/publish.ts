@@ -161,8 +161,15 @@ async function publishForImage(
     targetSize: target.size,
     seconds: 0,
   });
+  // The new image's own referrers, listed once for carrying and for finding deltas already made:
+  // the deltas carried are for shared layers, never for a pair's, so the listing serves both.
+  let listing: Promise<ReturnType<typeof deltasAmongReferrers>> | undefined;
+  const ownReferrers = () =>
+    (listing ??= client
+      .referrers(repository, image.subject.digest)
+      .then((r) => deltasAmongReferrers(r.manifests)));
   // Carrying saves bytes only: a failure there costs the sites the whole layer, never the apply.
-  const carried = await carryDeltas(client, repository, image, candidates, plan.shared).catch(
+  const carried = await carryDeltas(client, repository, image, candidates, plan.shared, ownReferrers).catch(
     () => new Map<string, string>(),
   );
   const results: LayerDeltaResult[] = [
@@ -177,7 +184,7 @@ async function publishForImage(
   ];
   if (plan.pairs.length === 0) return results;
 
-  const existing = deltasAmongReferrers((await client.referrers(repository, image.subject.digest)).manifests);
+  const existing = await ownReferrers();
   const computations = scheduleComputations(
     client,
     repository,
@@ -257,11 +264,12 @@ async function carryDeltas(
   image: PlatformImage,
   candidates: readonly (PlatformImage & { repository: string })[],
   shared: readonly Descriptor[],
+  ownReferrers: () => Promise<ReturnType<typeof deltasAmongReferrers>>,
 ): Promise<Map<string, string>> {
   const carried = new Map<string, string>();
   if (shared.length === 0 || candidates.length === 0) return carried;
   const wanted = new Set(shared.map((d) => d.digest));
-  const here = deltasAmongReferrers((await client.referrers(repository, image.subject.digest)).manifests);
+  const here = await ownReferrers();
   const have = new Set(here.deltas.map((d) => `${d.base} ${d.target}`));
   for (const d of here.deltas) if (wanted.has(d.target)) carried.set(d.target, d.base);
   for (const candidate of candidates) {

@@ -108,11 +108,12 @@ describe('publishDeltas', () => {
   it('a layer kept by the next release keeps its delta: a site two releases behind still gets it', async () => {
     const { r1, r2 } = await pushReleases('pub/kept', 5);
     await publish('pub/kept', r1, r2);
-    // Release 3: the rootfs of release 2 unchanged, only the config file changed.
+    // Release 3: the rootfs of release 2 unchanged; the config file and the random blob changed
+    // (the blob is paired with release 2's, so its delta is looked for among release 3's referrers).
     const layers = [
       r2.layers[0]!,
       await layerOf(await tarOf({ 'etc/app.conf': textFile(2000, 53) })),
-      r2.layers[2]!,
+      await layerOf(await tarOf({ 'opt/blob.bin': randomBytes(200_000) })),
     ];
     const commands = ['ADD file:0123456789abcdef0123 in / ', 'COPY app.conf /etc/', 'COPY blob.bin /opt/'];
     const pushed = await pushLayeredImage(
@@ -130,8 +131,16 @@ describe('publishDeltas', () => {
     expect(listed.deltas.map((d) => [d.base, d.target])).toEqual([
       [r1.layers[0]!.descriptor.digest, r2.layers[0]!.descriptor.digest],
     ]);
-    // Publishing again attaches nothing twice.
+    // Publishing again attaches nothing twice, and lists release 3's referrers once (carrying the
+    // deltas of its shared layers and finding those of its changed ones read the same list).
+    const mark = (await central.log()).length;
     await publish('pub/kept', r2, r3);
+    const r3Index = `sha256-${r3.digest.slice('sha256:'.length)}`;
+    const listings = (await central.log())
+      .slice(mark)
+      .split('\n')
+      .filter((line) => line.includes(`"GET /v2/pub/kept/manifests/${r3Index} `));
+    expect(listings).toHaveLength(1);
     expect((await deltasForImage(source, 'pub/kept', r3.digest)).deltas).toHaveLength(1);
     // A site at release 1 brought to release 3 rebuilds the rootfs from that delta.
     await copyImageWithDeltas(source, 'pub/kept', r1.digest, target, 'pub/kept', ['r1']);
