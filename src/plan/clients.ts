@@ -10,6 +10,10 @@ import { parseReference } from '../registry/reference.js';
 export interface ClientsOptions {
   debug?: (line: string) => void;
   maxConnections?: number;
+  /** How long a registry may be unreachable before its requests fail (the client's default else). */
+  outageBudgetMs?: number;
+  /** Retries of a failed request (the client's default else). */
+  retries?: number;
 }
 
 export class RegistryClients {
@@ -50,6 +54,8 @@ export class RegistryClients {
         ...(caFile ? { caFile } : {}),
         authenticator: this.authenticator,
         ...(this.options.maxConnections ? { maxConnections: this.options.maxConnections } : {}),
+        ...(this.options.outageBudgetMs ? { outageBudgetMs: this.options.outageBudgetMs } : {}),
+        ...(this.options.retries !== undefined ? { retries: this.options.retries } : {}),
         ...(this.options.debug ? { debug: this.options.debug } : {}),
       });
       this.clients.set(registry, client);

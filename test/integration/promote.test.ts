@@ -23,7 +23,7 @@ import { BIN } from '../support/cli.js';
 import { dockerConfigFor } from '../support/docker-config.js';
 import { requireEngine } from '../support/engine.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
-import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
+import { destroyRegistry, freePort, startRegistry, type TestRegistry } from '../support/registry.js';
 import { createCa, issueCertificate } from '../support/tls.js';
 import { everything, startTokenServer, type TokenServer } from '../support/token-server.js';
 import { copyDefaultTree, removeLocalImages, requestsSince, type TreeCopy } from '../support/tree.js';
@@ -899,6 +899,29 @@ ${gate}`);
       expect(await digestsAtB('2025.1')).toEqual(await digestsAtA('2025.1'));
       const again = await arbor(['promote', 'plan', '--to', 'site', '--detailed-exitcode']);
       expect(again.code, again.stdout).toBe(0);
+    } finally {
+      await setTarget(TARGET());
+    }
+  });
+
+  it('arbor releases with a target down: its column says "?" and one warning names it; the listing is not held up for the outage budget', async () => {
+    // A port nothing listens on: connections are refused, as by a site that is down.
+    const closed = await freePort();
+    await setTarget(
+      `${TARGET()}  - name: gone
+    registry: { url: "127.0.0.1:${closed}", namespace: site, insecure: true }
+    tags: ['^\\d+\\.\\d+$']
+`,
+    );
+    try {
+      const json = await arbor(['releases', '--format', 'json']);
+      expect(json.code, json.stderr).toBe(0);
+      const newest = JSON.parse(json.stdout).releases[0];
+      expect(newest.promoted).toEqual(['site']);
+      expect(newest.unknownAt).toEqual(['gone']);
+      expect(json.stderr.match(/warning: target gone could not be read/g)).toHaveLength(1);
+      const text = await arbor(['releases']);
+      expect(text.stdout).toContain('gone (?)');
     } finally {
       await setTarget(TARGET());
     }

@@ -13,6 +13,13 @@ import { action } from '../action.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
 
+/**
+ * How long `releases` waits for a promotion target that does not answer: 3 retries (≈ 0.7 s of
+ * backoff) and, for one that went away mid-listing, 3 s (unless ARBOR_REGISTRY_OUTAGE_SECONDS says).
+ */
+const TARGET_RETRIES = 3;
+const TARGET_OUTAGE_MS = 3_000;
+
 interface ReleasesFlags {
   file: string;
   format: 'text' | 'json';
@@ -30,6 +37,14 @@ export function register(program: Command): void {
       const { config } = await loadTree(flags.file);
       const debug = debugSink(flags);
       const clients = new RegistryClients(config, debug ? { debug } : {});
+      // Where each release was promoted is a side note of the listing: a target that is down
+      // costs it a second or two and a "?", not the retries and outage budget a transfer spends
+      // waiting for it (≈ 20 s).
+      const targetClients = new RegistryClients(config, {
+        ...(debug ? { debug } : {}),
+        retries: TARGET_RETRIES,
+        ...(process.env.ARBOR_REGISTRY_OUTAGE_SECONDS ? {} : { outageBudgetMs: TARGET_OUTAGE_MS }),
+      });
       try {
         const repository = releasesRepository(config.registry.namespace, config.releases.repository);
         const releases = await listReleaseManifests(clients.home, repository);
@@ -45,7 +60,7 @@ export function register(program: Command): void {
                 limit(async () => {
                   // null: the target answered that it has no such record; undefined: it could
                   // not be asked, which is unknown, not "not promoted" (said once per target).
-                  const head = await clients
+                  const head = await targetClients
                     .forRegistry(target.registry)
                     .headManifest(
                       releasesRepository(target.registry.namespace, config.releases.repository),
@@ -112,7 +127,7 @@ export function register(program: Command): void {
         );
         return 0;
       } finally {
-        await clients.close();
+        await Promise.all([clients.close(), targetClients.close()]);
       }
     }),
   );
