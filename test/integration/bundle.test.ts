@@ -421,6 +421,43 @@ describe('bundle push through faults and from damaged files', () => {
         );
   });
 
+  it('Ctrl-C during a push stops it with 130 and moves no tag; the same command then finishes', async () => {
+    const fresh = await startRegistry();
+    const front = await startFaultProxy(fresh.port);
+    try {
+      // The first upload sessions are refused for a while (503, retry after 1 s): the push is
+      // surely in its blob phase when stopped.
+      front.failNext(3, 503, {
+        retryAfter: '1',
+        match: (method, url) => method === 'POST' && url.includes('/blobs/uploads/'),
+      });
+      const child = execa(
+        process.execPath,
+        [BIN, 'bundle', 'push', r0Bundle, `${front.host}/site`, '--insecure', '--auto-approve'],
+        {
+          env: { NO_COLOR: '1' },
+          reject: false,
+        },
+      );
+      while (!front.requests.some((r) => r.injected)) await new Promise((done) => setTimeout(done, 20));
+      child.kill('SIGINT');
+      const stopped = await child;
+      expect(stopped.exitCode, stopped.stderr).toBe(130);
+      expect(stopped.stderr).toContain('Interrupted');
+      const dst = client(fresh.host);
+      for (const image of r0.images)
+        for (const tag of image.tags) expect(await dst.headManifest(`site/${image.name}`, tag)).toBeNull();
+      const again = await pushAsync(r0Bundle, `${front.host}/site`);
+      expect(again.code, again.stderr).toBe(0);
+      for (const image of r0.images)
+        for (const tag of image.tags)
+          expect((await dst.headManifest(`site/${image.name}`, tag))?.digest).toBe(image.digest);
+    } finally {
+      await front.stop();
+      await destroyRegistry(fresh);
+    }
+  });
+
   it('refuses a tampered blob or a truncated file with the entry named, before any manifest or tag', async () => {
     const layer = tarEntries(r0Bundle)
       .filter((e) => e.name.startsWith('blobs/sha256/'))

@@ -99,7 +99,11 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       const name = s.slice(first + 1, last);
       const catalog = user !== null && options.users[user]!.catalog === true;
       const allowed =
-        type === 'repository' ? rights(name) : type === 'registry' && name === 'catalog' && catalog ? ['*'] : [];
+        type === 'repository'
+          ? rights(name)
+          : type === 'registry' && name === 'catalog' && catalog
+            ? ['*']
+            : [];
       const actions = s
         .slice(last + 1)
         .split(',')

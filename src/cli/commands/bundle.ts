@@ -30,7 +30,7 @@ import { formatBytes } from '../../plan/views/markdown.js';
 import { openRegistry } from '../../registry/open.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
-import { InterruptedError, interruptible } from '../interrupt.js';
+import { interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption, parsePlatform } from '../options.js';
 import { RegistrySessions, type RegistrySettings } from '../registry-sessions.js';
@@ -108,9 +108,6 @@ async function bundleCommand(refs: string[], flags: BundleFlags): Promise<number
     );
     out(flags.format === 'json' ? JSON.stringify({ formatVersion: 1, ...report }, null, 2) : summary(report));
     return 0;
-  } catch (e) {
-    if (e instanceof InterruptedError) return e.exitCode;
-    throw e;
   } finally {
     await sessions.close();
   }
@@ -257,9 +254,6 @@ async function pushCommand(file: string, targetArg: string, flags: PushFlags): P
       if (!json) out(signed);
     }
     return 0;
-  } catch (e) {
-    if (e instanceof InterruptedError) return e.exitCode;
-    throw e;
   } finally {
     bundle.close();
     await session.close();

@@ -20,7 +20,7 @@ import type { GpgSigningKey } from '../../sign/gpg-signatures.js';
 import { writeFileAtomic } from '../../write-atomic.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
-import { InterruptedError, interruptible } from '../interrupt.js';
+import { interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
 import { openPromoteSigners, signAtTarget, taggedAtTarget } from '../target-signing.js';
@@ -64,9 +64,6 @@ export function register(program: Command): void {
           print(planned.plan, flags.format);
           if (promoteHasProblems(planned.plan)) return 1;
           return flags.detailedExitcode && promoteHasChanges(planned.plan) ? 2 : 0;
-        } catch (e) {
-          if (e instanceof InterruptedError) return e.exitCode;
-          throw e;
         } finally {
           await session.close();
         }
@@ -88,9 +85,6 @@ export function register(program: Command): void {
           (signal) => promoteApply(session, flags, planFile, say, signal),
           'Interrupted: stopping; no tag moved unless the final burst had begun, which finishes. Run the same command again to complete the promotion.',
         );
-      } catch (e) {
-        if (e instanceof InterruptedError) return e.exitCode;
-        throw e;
       } finally {
         await session.close();
       }

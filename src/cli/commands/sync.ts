@@ -20,7 +20,7 @@ import { BlobLedger } from '../../transfer/ledger.js';
 import { SourceManifests } from '../../transfer/source-manifests.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
-import { InterruptedError, interruptible } from '../interrupt.js';
+import { interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
 import { debugSink, formatOption } from '../options.js';
 import { verifyPolicy } from '../sign-targets.js';
@@ -175,7 +175,9 @@ export function register(program: Command): void {
               source: manifests,
               target: to.client,
               // A tag is not a release: no record at the site claims one was synced.
-              releasesRepository: flags.tag ? null : releasesRepository(target.namespace, flags.releasesRepository),
+              releasesRepository: flags.tag
+                ? null
+                : releasesRepository(target.namespace, flags.releasesRepository),
               ledger,
               signal,
               onStep: (line) => err(line),
@@ -189,9 +191,6 @@ export function register(program: Command): void {
         for (const f of result.fallbacks) say(`  delta not used for ${f}`);
         await sign();
         return 0;
-      } catch (e) {
-        if (e instanceof InterruptedError) return e.exitCode;
-        throw e;
       } finally {
         await Promise.all([from.close(), to.close()]);
       }
