@@ -17,11 +17,19 @@ const AUTH_HEADER =
 const TOKEN_FIELD =
   /("(?:token|access_token|refresh_token|password|auth|identitytoken|secret)"\s*:\s*")[^"]*(")/gi;
 
+/**
+ * A password written into a URL or registry name (`https://user:pass@host`, `user:pass@host:5000`),
+ * which arbor refuses but must not echo while saying so. Only at the start of a word or after
+ * `//`, and not before a digest (`name:tag@sha256:…` is a reference, not credentials).
+ */
+const URL_USERINFO = /(?<=^|[\s"'(=<[]|\/\/)([A-Za-z0-9._~%+-]+):[^\s@/"':]+@(?!sha(?:256|384|512):)/g;
+
 export function redact(text: string): string {
   let out = text;
   for (const s of secrets) out = out.split(s).join('***');
   out = out.replace(AUTH_HEADER, '$1$2$3 ***');
   out = out.replace(TOKEN_FIELD, '$1***$2');
+  out = out.replace(URL_USERINFO, '$1:***@');
   return out;
 }
 

@@ -27,6 +27,7 @@ const NAME_TOTAL_LENGTH_MAX = 255;
 export function checkValues(config: Config, rejected: Rejected = NOTHING_REJECTED): Diagnostic[] {
   return [
     ...checkRegistry(config, rejected),
+    ...checkReleases(config, rejected),
     ...checkTags(config, rejected),
     ...checkImages(config, rejected),
     ...checkRetention(config, rejected),
@@ -55,6 +56,23 @@ function checkRegistry(config: Config, rejected: Rejected): Diagnostic[] {
     );
   }
   return problems;
+}
+
+/**
+ * The records' repository is a path under the namespace like an image's (`..` would reach another
+ * repository), never retention's marker repository; an image named like it is reported at the image.
+ */
+function checkReleases(config: Config, rejected: Rejected): Diagnostic[] {
+  const { repository } = config.releases;
+  if (rejected.at(['releases', 'repository'])) return [];
+  const loc = config.locate(['releases', 'repository']);
+  const problem = repositoryProblem(repository);
+  if (problem) return [error(`invalid releases.repository "${repository}": ${problem}`, { loc })];
+  if (repository === SCOPE_MARKER_REPOSITORY)
+    return [
+      error(`releases.repository "${repository}" is the repository of retention's deletion markers`, { loc }),
+    ];
+  return [];
 }
 
 function checkTags(config: Config, rejected: Rejected): Diagnostic[] {

@@ -13,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SourceLocation } from '../errors.js';
+import { redact } from '../secrets.js';
 import { writeFileAtomic } from '../write-atomic.js';
 import type { DataPath, SourceDocument } from './source.js';
 
@@ -109,8 +110,12 @@ function asSourceIndex(stored: Partial<SourceIndex> | undefined): SourceIndex | 
 }
 
 async function writeCache(file: string, value: object): Promise<void> {
+  const json = JSON.stringify(value);
+  // A file holding what looks like a password (`user:pass@host`, refused by the checks anyway)
+  // is not copied under .arbor/.
+  if (redact(json) !== json) return;
   // A cache: a read-only checkout just parses every time.
-  await writeFileAtomic(file, JSON.stringify(value), { makeDirectory: true }).catch(() => undefined);
+  await writeFileAtomic(file, json, { makeDirectory: true }).catch(() => undefined);
 }
 
 /** The same answers source.ts gives from the parsed document, from the index. */

@@ -11,8 +11,9 @@ import type { ContextFile } from '../fingerprint/context.js';
 import type { FingerprintInput } from '../fingerprint/model.js';
 import type { ImageGraph } from '../graph/graph.js';
 import { loadImageGraph } from '../graph/load.js';
+import type { GitInfo } from '../render/git.js';
 import { createRenderer, prepareRenderer } from '../render/render.js';
-import { renderImagesTags } from '../render/tags.js';
+import { renderImagesTags, renderReleaseName } from '../render/tags.js';
 
 export interface DesiredImage {
   name: string;
@@ -131,6 +132,7 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
       )
     : undefined;
   problems.push(...(rendered?.diagnostics ?? []));
+  if (git) problems.push(...releaseNameProblems(options.tree, order, fingerprinted, git, env));
   throwIfErrors(sortByLocation(mergeRepeats(problems)));
 
   const images = new Map<string, DesiredImage>();
@@ -156,4 +158,36 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
     });
   }
   return { config, graph, order, images };
+}
+
+/**
+ * The release's name (`releases.tag`) rendered now, as apply will after its flip, so that a
+ * template that fails or gives an invalid tag stops the plan before anything is pushed. A template
+ * some image renders as one of its own tags was checked with them.
+ */
+function releaseNameProblems(
+  tree: Tree,
+  order: string[],
+  fingerprinted: Map<string, FingerprintedImage>,
+  git: GitInfo,
+  env: NodeJS.ProcessEnv,
+): Diagnostic[] {
+  const { config, graph } = tree;
+  const template = config.releases.tag;
+  if (order.length === 0 || order.some((n) => (graph.image(n).tags ?? config.tags).includes(template)))
+    return [];
+  const first = order[0]!;
+  const fingerprint = fingerprinted.get(first)?.fingerprint ?? STAND_IN_FINGERPRINT;
+  try {
+    renderReleaseName(config, graph.image(first), {
+      fingerprint,
+      fingerprintTag: fingerprinted.get(first)?.fingerprintTag ?? fingerprintTag(config, fingerprint),
+      git,
+      env,
+    });
+    return [];
+  } catch (e) {
+    if (!(e instanceof ArborError)) throw e;
+    return e.diagnostics;
+  }
 }

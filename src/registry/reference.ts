@@ -73,7 +73,12 @@ export function repositoryProblem(path: string): string | null {
 export function registryProblem(host: string): string | null {
   if (host === '') return 'registry host is empty';
   if (/^[a-z]+:\/\//i.test(host)) return 'registry is host[:port] without a scheme';
+  if (host.includes('@'))
+    return 'registry must be host[:port]; credentials belong in the docker config (docker login), not in the name';
   if (!DOMAIN_PATTERN.test(host)) return 'registry must be host[:port]';
+  const port = /:(\d+)$/.exec(host)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+    return `port ${port} is not in 1-65535`;
   return null;
 }
 

@@ -30,6 +30,8 @@ interface Case {
   links?: Record<string, string>;
   fifos?: string[];
   generate?: Record<string, { random?: number; repeat?: string; count?: number; hex?: string }>;
+  /** A secret the case's files hold: never printed, never copied under .arbor/. */
+  secret?: string;
 }
 
 interface Run {
@@ -49,7 +51,7 @@ let connections = 0;
 const workDirs: string[] = [];
 // Cases run a few at a time in child processes; each test awaits its own pair of runs.
 const limit = pLimit(4);
-const results = new Map<string, Promise<{ validate: Run; plan: Run; spec: Case }>>();
+const results = new Map<string, Promise<{ validate: Run; plan: Run; spec: Case; stored: string }>>();
 
 beforeAll(async () => {
   // Not a registry: it counts connections and answers 404 (nothing there), so the control case
@@ -136,7 +138,16 @@ async function runCase(name: string) {
   const env = environment(spec);
   const validate = await arbor(['validate'], dir, env);
   const plan = await arbor(['plan', '--no-retention'], dir, env);
-  return { validate, plan, spec };
+  return { validate, plan, spec, stored: await storedText(dir) };
+}
+
+/** Every file arbor wrote under the case's .arbor/, as one text. */
+async function storedText(dir: string): Promise<string> {
+  const entries = await readdir(path.join(dir, '.arbor'), { recursive: true, withFileTypes: true }).catch(
+    () => [],
+  );
+  const files = entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return (await Promise.all(files.map((f) => readFile(f, 'latin1')))).join('\n');
 }
 
 describe('the bad-input corpus', () => {
@@ -176,5 +187,13 @@ describe('the bad-input corpus', () => {
     }
     expect(new Set(lines).size, `${why}\nsaid twice`).toBe(lines.length);
     for (const expected of spec.expect) expect(validate.stderr, why).toContain(expected);
+  });
+
+  it('a secret in the files of a case is neither printed nor stored under .arbor/', async () => {
+    const withSecrets = (await Promise.all(results.values())).filter((r) => r.spec.secret);
+    expect(withSecrets.length).toBeGreaterThan(0);
+    for (const { validate, plan, spec, stored } of withSecrets)
+      for (const text of [validate.stdout, validate.stderr, plan.stdout, plan.stderr, stored])
+        expect(text, spec.why).not.toContain(spec.secret);
   });
 });

@@ -10,6 +10,7 @@ import { RegistryError } from '../../../src/registry/errors.js';
 import { nextLink } from '../../../src/registry/link-header.js';
 import { defaultChild, parseManifest } from '../../../src/registry/manifest-model.js';
 import { DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../../src/registry/media-types.js';
+import { registryProblem } from '../../../src/registry/reference.js';
 import { parseErrorBody } from '../../../src/registry/response.js';
 
 const REF = '127.0.0.1:5000/ns/x:v1';
@@ -153,5 +154,11 @@ describe('digests and references', () => {
     expect(describeRef('r:5000', 'ns/x', 'v1')).toBe('r:5000/ns/x:v1');
     expect(describeRef('r:5000', 'ns/x', D)).toBe(`r:5000/ns/x@${D}`);
     expect(describeRef('r:5000', 'ns/x')).toBe('r:5000/ns/x');
+  });
+  it('refuses a registry port outside 1-65535 (the URL would not parse later)', () => {
+    expect(registryProblem('127.0.0.1:99999')).toBe('port 99999 is not in 1-65535');
+    expect(registryProblem('registry.example:0')).toBe('port 0 is not in 1-65535');
+    expect(registryProblem('127.0.0.1:65535')).toBeNull();
+    expect(registryProblem('[::1]:5000')).toBeNull();
   });
 });
