@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { ArborError, formatDiagnostic } from '../errors.js';
 import type { PlanRequest } from '../plan-tree.js';
 import type { Platform } from '../registry/manifest-model.js';
+import { tagProblem } from '../registry/reference.js';
 import { err } from './io.js';
 
 export interface TreeFlags {
@@ -59,4 +60,17 @@ export function parsePlatform(value: string): Platform {
   if (!os || !architecture || rest.length > 0)
     throw new ArborError(`--platform must be os/arch[/variant] (e.g. linux/amd64), not "${value}"`);
   return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+/**
+ * A commander parser for a flag naming a tag or a release (`--tag`, `--release`, `--since`): its
+ * value goes into registry URLs, so one that is not a tag (`../x`, `a b`) is refused before any
+ * request, not sent to a path it was never meant for.
+ */
+export function tagValue(flag: string): (value: string) => string {
+  return (value) => {
+    const problem = tagProblem(value);
+    if (problem) throw new ArborError(`${flag} "${value}": ${problem}`);
+    return value;
+  };
 }

@@ -32,7 +32,7 @@ import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
-import { debugSink, fileOption, formatOption, parsePlatform } from '../options.js';
+import { debugSink, fileOption, formatOption, parsePlatform, tagValue } from '../options.js';
 import { RegistrySessions, type RegistrySettings } from '../registry-sessions.js';
 import { openFlagSigner, type SignByFlags, signAtTarget, signByOptions } from '../target-signing.js';
 
@@ -70,9 +70,14 @@ export function register(program: Command): void {
     .option(
       '--tag <tag>',
       'every image of the tree at this tag (default: each at its fingerprint tag, with every tag it wants)',
+      tagValue('--tag'),
     )
-    .option('--release <release>', 'the images of a release record')
-    .option('--since <release>', 'an update bundle: leave out the blobs this earlier release had')
+    .option('--release <release>', 'the images of a release record', tagValue('--release'))
+    .option(
+      '--since <release>',
+      'an update bundle: leave out the blobs this earlier release had',
+      tagValue('--since'),
+    )
     .option(
       '--platform <os/arch>',
       'for multi-platform images, the platform manifest.json names for docker load (default: this machine’s)',

@@ -22,7 +22,7 @@ import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
-import { debugSink, fileOption, formatOption } from '../options.js';
+import { debugSink, fileOption, formatOption, tagValue } from '../options.js';
 import { openPromoteSigners, signAtTarget, taggedAtTarget } from '../target-signing.js';
 
 // Only what the previous promotion's HEADs need is imported above. A no-op promotion (HEADs, then
@@ -236,7 +236,11 @@ function common(cmd: Command): void {
   formatOption(cmd, ['text', 'json'], 'text');
   cmd
     .option('--to <name...>', 'only these targets (default: every target)')
-    .option('--release <name>', "the release to promote (default: this checkout's release)");
+    .option(
+      '--release <name>',
+      "the release to promote (default: this checkout's release)",
+      tagValue('--release'),
+    );
 }
 
 function debugOptions(flags: { debug?: boolean }) {

@@ -22,7 +22,7 @@ import { action } from '../action.js';
 import { confirm } from '../confirm.js';
 import { interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
-import { debugSink, formatOption } from '../options.js';
+import { debugSink, formatOption, tagValue } from '../options.js';
 import { verifyPolicy } from '../sign-targets.js';
 import {
   openFlagSigner,
@@ -64,8 +64,16 @@ export function register(program: Command): void {
     );
   formatOption(cmd, ['text', 'json'], 'text');
   cmd
-    .option('--release <name>', 'the release record to sync (default: the newest at the source)')
-    .option('--tag <tag>', 'instead of a release: every repository of the source namespace that has this tag')
+    .option(
+      '--release <name>',
+      'the release record to sync (default: the newest at the source)',
+      tagValue('--release'),
+    )
+    .option(
+      '--tag <tag>',
+      'instead of a release: every repository of the source namespace that has this tag',
+      tagValue('--tag'),
+    )
     .option('--only <image...>', 'only these images of the release')
     .option('--plan-only', 'show the plan and stop')
     .option('--detailed-exitcode', 'with --plan-only: exit 2 when the plan has changes')

@@ -11,7 +11,7 @@ import { recipeTargets, referenceTargets, treeTargets, type UnpackTarget } from 
 import { type ImageResult, type UnpackReport, unpackImages } from '../../unpack/unpack.js';
 import { action } from '../action.js';
 import { err, out } from '../io.js';
-import { debugSink, fileOption, formatOption, parsePlatform } from '../options.js';
+import { debugSink, fileOption, formatOption, parsePlatform, tagValue } from '../options.js';
 import { RegistrySessions } from '../registry-sessions.js';
 
 interface UnpackFlags {
@@ -48,8 +48,16 @@ export function register(program: Command): void {
       'output directory (OUT/<registry>/<repository>:<tag> is each image’s tree)',
     )
     .option('--only <image...>', 'only these images of the tree')
-    .option('--tag <tag>', 'every image of the tree at this tag (default: each image’s first tag)')
-    .option('--release <name>', 'every image of this release record of the tree, pinned by digest')
+    .option(
+      '--tag <tag>',
+      'every image of the tree at this tag (default: each image’s first tag)',
+      tagValue('--tag'),
+    )
+    .option(
+      '--release <name>',
+      'every image of this release record of the tree, pinned by digest',
+      tagValue('--release'),
+    )
     .option('--recipe <file>', 'the images of a DUCC recipe (version 1) instead of the tree')
     .option('--platform <os/arch>', 'from a multi-platform index, this platform (default: this machine’s)')
     .option(

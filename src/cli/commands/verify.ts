@@ -7,7 +7,7 @@ import { formatDiagnostic, error as problem } from '../../errors.js';
 import { type ImageVerification, verifyImage } from '../../sign/verify.js';
 import { action } from '../action.js';
 import { err, out } from '../io.js';
-import { debugSink, formatOption } from '../options.js';
+import { debugSink, formatOption, tagValue } from '../options.js';
 import {
   type KeyFlags,
   keyOptions,
@@ -33,8 +33,16 @@ export function register(program: Command): void {
     .description('check signatures, digests and attestations of images or of a release of the tree');
   cmd
     .option('-f, --file <path>', 'the image tree (default images.yaml, when no reference is given)')
-    .option('--tag <tag>', 'with the tree: its images at this tag (default: their fingerprint tags)')
-    .option('--release <name>', 'with the tree: the images of this release record, by digest');
+    .option(
+      '--tag <tag>',
+      'with the tree: its images at this tag (default: their fingerprint tags)',
+      tagValue('--tag'),
+    )
+    .option(
+      '--release <name>',
+      'with the tree: the images of this release record, by digest',
+      tagValue('--release'),
+    );
   keyOptions(cmd);
   formatOption(cmd, ['text', 'json'], 'text');
   cmd.action(
