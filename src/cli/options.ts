@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { ArborError, formatDiagnostic } from '../errors.js';
 import type { PlanRequest } from '../plan-tree.js';
 import type { Platform } from '../registry/manifest-model.js';
-import { tagProblem } from '../registry/reference.js';
+import { registryProblem, repositoryProblem, tagProblem } from '../registry/reference.js';
 import { err } from './io.js';
 
 export interface TreeFlags {
@@ -70,6 +70,24 @@ export function parsePlatform(value: string): Platform {
 export function tagValue(flag: string): (value: string) => string {
   return (value) => {
     const problem = tagProblem(value);
+    if (problem) throw new ArborError(`${flag} "${value}": ${problem}`);
+    return value;
+  };
+}
+
+/** A commander parser for a registry flag (`host[:port]`), checked as images.yaml's `registry.url` is. */
+export function registryValue(flag: string): (value: string) => string {
+  return (value) => {
+    const problem = registryProblem(value);
+    if (problem) throw new ArborError(`${flag} "${value}": ${problem}`);
+    return value;
+  };
+}
+
+/** A commander parser for a namespace flag, checked as images.yaml's `registry.namespace` is. */
+export function namespaceValue(flag: string): (value: string) => string {
+  return (value) => {
+    const problem = value === '' ? null : repositoryProblem(value);
     if (problem) throw new ArborError(`${flag} "${value}": ${problem}`);
     return value;
   };

@@ -7,6 +7,7 @@ import { formatDiagnostic } from '../../errors.js';
 import { importKolla } from '../../kolla/import.js';
 import { action } from '../action.js';
 import { err, out } from '../io.js';
+import { namespaceValue, registryValue } from '../options.js';
 
 interface ImportFlags {
   out: string;
@@ -34,8 +35,16 @@ export function register(program: Command): void {
     .argument('<kolla-dir>', 'the Kolla checkout (kolla/docker/ or docker/ layout)')
     .requiredOption('--out <dir>', 'the project directory to create or update')
     .option('--base <distro>', "kolla-build's --base (rocky, centos, debian, ubuntu; default: Kolla's)")
-    .option('--registry <host>', "kolla-build's --registry; also the project's registry (default docker.io)")
-    .option('--namespace <name>', "kolla-build's --namespace; also the project's registry namespace")
+    .option(
+      '--registry <host>',
+      "kolla-build's --registry; also the project's registry (default docker.io)",
+      registryValue('--registry'),
+    )
+    .option(
+      '--namespace <name>',
+      "kolla-build's --namespace; also the project's registry namespace",
+      namespaceValue('--namespace'),
+    )
     .option('--insecure', 'the registry speaks plain HTTP (registry.insecure)')
     .option('--config <file>', 'a kolla-build.conf (options, sources, users)')
     .option('-o, --option <name=value...>', 'more kolla-build options, e.g. base-arch=aarch64 tag=2025.1')

@@ -1,5 +1,6 @@
 // Flags whose value becomes part of a registry URL (a tag, a release name) are refused when they
-// are not a tag, before any request: `--tag ../../base/manifests/2025.1` once reached another
+// are not a tag, before any request (and a registry or namespace for import-kolla before it writes
+// a project that cannot validate): `--tag ../../base/manifests/2025.1` once reached another
 // repository's manifest. Ports 9 and 7 are discard/echo: nothing answers there, so a command that
 // got as far as asking a registry would fail differently.
 import { execFile } from 'node:child_process';
@@ -33,7 +34,7 @@ async function arbor(args: string[]) {
   }
 }
 
-describe('tag and release flags', () => {
+describe('tag, release, registry and namespace flags', () => {
   it.each([
     [
       ['sync', '127.0.0.1:9/a', '127.0.0.1:7/b', '--tag', '../../base/manifests/2025.1'],
@@ -44,6 +45,8 @@ describe('tag and release flags', () => {
     [['unpack', '--out', 'u', '--tag', '../x'], '--tag "../x"'],
     [['bundle', '--out', 'b.tar', '--since', '-r1'], '--since "-r1"'],
     [['verify', '--release', ''], '--release "": tag is empty'],
+    [['import-kolla', 'kolla', '--out', 'k', '--registry', 'http://x'], '--registry "http://x"'],
+    [['import-kolla', 'kolla', '--out', 'k', '--namespace', 'A B'], '--namespace "A B"'],
   ])('%j is refused in one line naming the flag', async (args, named) => {
     const result = await arbor(args);
     expect(result.code).toBe(1);
