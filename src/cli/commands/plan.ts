@@ -13,6 +13,7 @@ import {
   planRequestFrom,
   selectionOptions,
 } from '../options.js';
+import { refuseTreeOutput } from '../tree-outputs.js';
 
 interface PlanFlags extends PlanningFlags {
   format: 'text' | 'json' | 'markdown';
@@ -37,7 +38,10 @@ export function register(program: Command): void {
       action<PlanFlags>(async (_args, flags) => {
         const { plan, desired, clients } = await planTree(planRequestFrom(flags));
         await clients.close();
-        if (flags.out) await savePlan(plan, flags.out, desired);
+        if (flags.out) {
+          refuseTreeOutput(desired.config, flags.out, '--out');
+          await savePlan(plan, flags.out, desired);
+        }
         if (flags.format === 'json') out(renderJson(plan));
         else if (flags.format === 'markdown') out(renderMarkdown(plan));
         else out(renderText(plan, { color: useColor(), verbose: flags.verbose ?? false }));

@@ -24,6 +24,7 @@ import { interruptible } from '../interrupt.js';
 import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption, tagValue } from '../options.js';
 import { openPromoteSigners, signAtTarget, taggedAtTarget } from '../target-signing.js';
+import { refuseTreeOutput } from '../tree-outputs.js';
 
 // Only what the previous promotion's HEADs need is imported above. A no-op promotion (HEADs, then
 // "No changes") is bound by start-up, and compiling code it never runs costs it about as much as
@@ -56,6 +57,8 @@ export function register(program: Command): void {
       action<PromoteFlags>(async (_args, flags) => {
         const session = await open(flags);
         try {
+          // Before the gates run: a plan that could not be saved would have run them for nothing.
+          if (flags.out) refuseTreeOutput(session.config, flags.out, '--out');
           const planned = await interruptible(
             (signal) => session.plan(flags.release, undefined, false, signal),
             'Interrupted: stopping (a gate command running is stopped too); nothing was copied or tagged.',

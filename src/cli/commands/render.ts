@@ -8,6 +8,7 @@ import { action } from '../action.js';
 import { desiredFromFlags } from '../desired.js';
 import { out } from '../io.js';
 import { fileOption, selectionOptions, type TreeFlags } from '../options.js';
+import { refuseTreeOutput } from '../tree-outputs.js';
 
 interface RenderFlags extends TreeFlags {
   out?: string;
@@ -30,6 +31,8 @@ export function register(program: Command): void {
         out(rendered.map((r) => `# ---- ${r.name} ----\n${r.dockerfile.trimEnd()}\n`).join('\n'));
         return 0;
       }
+      for (const r of rendered)
+        refuseTreeOutput(desired.config, join(flags.out, r.name, 'Dockerfile'), '--out');
       for (const r of rendered) {
         await ensureDir(join(flags.out, r.name));
         await writeFile(join(flags.out, r.name, 'Dockerfile'), r.dockerfile);
