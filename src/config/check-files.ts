@@ -5,6 +5,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { type Diagnostic, error } from '../errors.js';
+import { DEFAULT_TEMPLATES_DIR } from './build.js';
 import type { Config, ImageConfig } from './model.js';
 import { NOTHING_REJECTED, type Rejected } from './rejected.js';
 import type { DataPath } from './source.js';
@@ -35,7 +36,16 @@ export async function checkFiles(
     ? null
     : checker.containment(config.root, config.templatesDir, ['templates_dir'], 'templates_dir');
   push(templatesInside);
-  const templatesUsable = templatesInside === null && !templatesRejected;
+  // A templates_dir written in the file that is not a directory is said once, where it is written
+  // (each image's template would otherwise be reported missing under it).
+  const templatesMissing =
+    templatesInside === null &&
+    !templatesRejected &&
+    config.templatesDir !== path.resolve(config.root, DEFAULT_TEMPLATES_DIR)
+      ? await checker.exists(config.templatesDir, 'directory', ['templates_dir'], 'templates_dir')
+      : null;
+  push(templatesMissing);
+  const templatesUsable = templatesInside === null && templatesMissing === null && !templatesRejected;
 
   if (config.registry.caFile !== undefined && !rejected.at(['registry', 'ca_file'])) {
     const caFile = path.resolve(config.root, config.registry.caFile);
