@@ -22,6 +22,7 @@ import type { Config, ImageConfig } from '../config/model.js';
 import { repositoryOf } from '../config/repository.js';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
+import { decodeUtf8 } from '../utf8-text.js';
 import { installKollaHelpers, loadRepoParser, REPOS_FILE } from './helpers/kolla-methods.js';
 import { installJinja2 } from './jinja2/index.js';
 import { describeTemplateError } from './template-errors.js';
@@ -264,10 +265,16 @@ function readDockerfile(config: Config, image: ImageConfig): string {
   const inside = path.relative(config.root, file);
   if (path.isAbsolute(relative) || inside.startsWith('..'))
     throw new ArborError([error(`dockerfile "${relative}" is outside the directory of images.yaml`, at)]);
+  let bytes: Buffer;
   try {
-    return readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message;
     throw new ArborError([error(`dockerfile "${relative}": ${reason}`, at)], { cause: err });
   }
+  const decoded = decodeUtf8(bytes);
+  if ('text' in decoded) return decoded.text;
+  throw new ArborError([
+    error(`dockerfile "${relative}" is not UTF-8 text (an invalid byte on line ${decoded.badLine})`, at),
+  ]);
 }

@@ -14,6 +14,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
 import { displayPath } from '../display-path.js';
+import { decodeUtf8 } from '../utf8-text.js';
 import { compileJinja2Source, JINJA2_RUNTIME, jinja2Runtime } from './jinja2/index.js';
 import { templateReferenceNodes } from './nunjucks-internals.js';
 
@@ -184,7 +185,12 @@ export class TemplateLoader {
       throw new TemplateLookupError(
         `template "${normalized}" is a link to a file outside the templates directory`,
       );
-    const src = readFileSync(file, 'utf8');
+    const decoded = decodeUtf8(readFileSync(file));
+    if (!('text' in decoded))
+      throw new TemplateLookupError(
+        `template "${normalized}" is not UTF-8 text (an invalid byte on line ${decoded.badLine})`,
+      );
+    const src = decoded.text;
     this.sources.set(normalized, src);
     // Nunjucks accepts precompiled code in place of a source string (Template#init, type "code").
     return {
