@@ -10,7 +10,7 @@
 //   render, so the name is resolved here, relative to the template doing the extends.
 // Compiled templates are cached by name for the renderer's lifetime (a warm run is cheap).
 
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
 import { displayPath } from '../display-path.js';
@@ -180,6 +180,8 @@ export class TemplateLoader {
       throw new TemplateLookupError(
         `template "${normalized}" not found in ${displayPath(this.templatesDir)}`,
       );
+    if (!statSync(file).isFile())
+      throw new TemplateLookupError(`template "${normalized}" is a directory, not a file`);
     const real = realpathSync(file);
     if (path.relative(this.realDir, real).startsWith('..'))
       throw new TemplateLookupError(
