@@ -82,8 +82,10 @@ const RECURSION_MESSAGE =
 
 function isStackOverflow(e: NunjucksError): boolean {
   for (let current: unknown = e; typeof current === 'object' && current !== null; ) {
-    if (current instanceof RangeError) return true;
     const message = (current as NunjucksError).message;
+    // Other RangeErrors ("Invalid string length" of `"x" * 1000000000`) are no recursion.
+    if (current instanceof RangeError && typeof message === 'string' && message.includes('call stack'))
+      return true;
     if (typeof message === 'string' && message.endsWith('Maximum call stack size exceeded')) return true;
     current = (current as NunjucksError).cause;
   }
@@ -126,6 +128,9 @@ function originalMessage(e: NunjucksError): string {
   const prefix =
     /^(?:\([^\n]*\)(?: \[Line \d+(?:, Column \d+)?\])?\n\s*|Template render error: |Error: |parse[A-Z]\w*: )/;
   while (prefix.test(message)) message = message.replace(prefix, '');
+  // V8's words for a string or list past its limit (`"x" * 1000000000`).
+  if (/^Invalid (string|array) length$/.test(message))
+    return `a value too large to build (${message.toLowerCase()}): a repetition or concatenation without bound?`;
   return message;
 }
 
