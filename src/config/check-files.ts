@@ -80,11 +80,22 @@ function checkSigningFiles(checker: PathChecker, config: Config, rejected: Rejec
     [signing?.sigstore?.publicKey, ['signing', 'sigstore', 'public_key'], 'public_key'],
     [signing?.sigstore?.passphraseFile, ['signing', 'sigstore', 'passphrase_file'], 'passphrase_file'],
   ];
-  return Promise.all(
-    files
+  // Lookaside directories are made when first signed into; one that is a file cannot be.
+  const lookasides: Array<[string | undefined, DataPath]> = [
+    [signing?.gpg?.lookaside, ['signing', 'gpg', 'lookaside']],
+    ...config.promote.map((t, i): [string | undefined, DataPath] => [
+      t.sign?.lookaside,
+      ['promote', i, 'sign', 'lookaside'],
+    ]),
+  ];
+  return Promise.all([
+    ...files
       .filter(([file, at]) => file !== undefined && !rejected.at(at))
       .map(([file, at, what]) => checker.exists(path.resolve(config.root, file!), 'file', at, what)),
-  );
+    ...lookasides
+      .filter(([dir, at]) => dir !== undefined && !rejected.at(at))
+      .map(([dir, at]) => checker.directoryOrAbsent(path.resolve(config.root, dir!), at, 'lookaside')),
+  ]);
 }
 
 async function checkImage(
@@ -204,6 +215,13 @@ class PathChecker {
     if (leaves) return leaves;
     if (picomatch.scan(pattern).isGlob) return null;
     return this.exists(path.resolve(this.config.root, pattern), 'file', at, 'input file');
+  }
+
+  /** A directory arbor will create when it is missing: only something else in its place is wrong. */
+  async directoryOrAbsent(absolute: string, at: DataPath, what: string): Promise<Diagnostic | null> {
+    const actual = await kindOf(absolute);
+    if (actual === 'directory' || actual === 'missing') return null;
+    return error(`${what} ${this.show(absolute)} is not a directory`, { loc: this.config.locate(at) });
   }
 
   async exists(absolute: string, kind: Kind, at: DataPath, what: string): Promise<Diagnostic | null> {

@@ -6,6 +6,7 @@ import { createPublicKey } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Config } from '../config/model.js';
+import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error } from '../errors.js';
 import { VERSION } from '../package-info.js';
 import {
@@ -103,7 +104,11 @@ export async function openGpgSigningKey(
   const { sign } = signer.value;
   const publicKey = exported.value;
   let keyring: Promise<PublicKeyring> | undefined;
-  await mkdir(lookaside, { recursive: true });
+  await mkdir(lookaside, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'EEXIST' || e.code === 'ENOTDIR'
+      ? new Error(`the lookaside ${displayPath(lookaside)} is not a directory`)
+      : e;
+  });
   return {
     key,
     sign,
