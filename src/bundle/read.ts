@@ -124,6 +124,12 @@ export async function openBundle(file: string): Promise<OpenBundle> {
     // The first streamed blob's entry has been read already (or the head ended the file).
     let pending = small.length > 0 ? undefined : entry;
     const streamed = toc.blobs.filter((b) => b.kind === 'blob');
+    const blobsFrom = pending
+      ? pending.offset
+      : entry
+        ? entry.offset + TAR_BLOCK + padded(entry.header.size ?? 0)
+        : fileSize;
+    refuseCutShort(streamed, blobsFrom, fileSize, where, toc);
     return {
       head: { where, toc, content },
       close,
@@ -198,6 +204,30 @@ function readError(e: unknown, where: string, current: string): Error {
   if (/Invalid tar header|unknown format|Invalid header/i.test(message))
     return new BundleFormatError(`${where}: not a tar archive (at ${current}: ${message})`);
   return e instanceof Error ? e : new Error(message);
+}
+
+function padded(size: number): number {
+  return Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
+}
+
+/**
+ * A file cut short is found from its table of contents before any blob is read (and so before a
+ * push uploads anything): each blob takes at least a header and its bytes, from `from` on. The
+ * sum is a lower bound (the writer may add entries), so a whole file is never taken for cut.
+ */
+function refuseCutShort(
+  blobs: TocBlob[],
+  from: number,
+  fileSize: number,
+  where: string,
+  toc: BundleToc,
+): void {
+  let at = from;
+  for (const blob of blobs) {
+    if (at + TAR_BLOCK > fileSize) expectEntry(undefined, blob, where, toc);
+    if (at + TAR_BLOCK + blob.size > fileSize) throw truncatedInside(where, blobPath(blob.digest));
+    at += TAR_BLOCK + padded(blob.size);
+  }
 }
 
 function truncatedInside(where: string, name: string): BundleFormatError {

@@ -474,9 +474,12 @@ describe('bundle push through faults and from damaged files', () => {
     );
     const truncated = path.join(dir, 'truncated.tar');
     writeFileSync(truncated, bytes.subarray(0, (layer.block + 1) * 512 + 1000));
+    const mark = (await target.log()).length;
     const cut = push(truncated, `${target.host}/tampered`);
     expect(cut.code).toBe(1);
     expect(cut.stderr).toContain(`${truncated}: truncated: the file ends inside ${layer.name}`);
+    // Found from the table of contents, before the plan: the target was not asked anything.
+    expect((await target.log()).slice(mark)).not.toMatch(/"[A-Z]+ \/v2\/tampered\//);
     // A directory given for the file (an unquoted space, a wrong path): one line, not EISDIR.
     const folder = push(dir, `${target.host}/tampered`);
     expect(folder.code).toBe(1);
