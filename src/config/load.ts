@@ -11,6 +11,7 @@ import { configDigest } from './canonical.js';
 import { checkValues } from './check-values.js';
 import { lenientRaw } from './lenient.js';
 import type { Config } from './model.js';
+import { numbersReadOtherwise } from './number-text.js';
 import { parseStored } from './parse-stored.js';
 import type { RawConfig } from './raw.js';
 import { checkSchema } from './schema.js';
@@ -114,6 +115,7 @@ export async function readConfig(file: string, options: LoadOptions = {}): Promi
   const diagnostics = sortDiagnostics([
     ...source.diagnostics,
     ...schema.diagnostics,
+    ...numbersReadOtherwise(source.data, text, source.locate),
     ...values,
     ...files.diagnostics,
   ]);
