@@ -111,6 +111,16 @@ function checkImages(config: Config, rejected: Rejected): Diagnostic[] {
     const fromRejected = rejected.at(['images', image.name, 'from']);
     if (image.from !== undefined && image.from !== 'scratch' && !fromRejected)
       problems.push(...checkFrom(config, image));
+    // arbor's own labels (the fingerprint, the inputs) are set by arbor: one written here would be
+    // overwritten, silently, or worse, trusted.
+    for (const label of Object.keys(image.labels))
+      if (label.startsWith('org.arbor.') && !rejected.at(['images', image.name, 'labels', label]))
+        problems.push(
+          error(`label ${label}: org.arbor.* labels are arbor's own (it sets them on every image)`, {
+            loc: config.locate(['images', image.name, 'labels', label]),
+            image: image.name,
+          }),
+        );
     if (image.tags) {
       problems.push(
         ...literalTagProblems(image.tags, ['images', image.name, 'tags'], config, rejected, image.name),

@@ -3,7 +3,7 @@
 // One line per image; every problem is one located line on stderr, and the exit code is 1.
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
-import { formatDiagnostic, error as problem } from '../../errors.js';
+import { ArborError, formatDiagnostic, error as problem } from '../../errors.js';
 import { type ImageVerification, verifyImage } from '../../sign/verify.js';
 import { action } from '../action.js';
 import { err, out } from '../io.js';
@@ -47,6 +47,8 @@ export function register(program: Command): void {
   formatOption(cmd, ['text', 'json'], 'text');
   cmd.action(
     action<VerifyFlags>(async (references, flags) => {
+      if (flags.tag !== undefined && flags.release !== undefined)
+        throw new ArborError('--tag and --release are exclusive: name one');
       const config = await treeConfig(flags.file, references);
       const targets =
         config && references.length === 0

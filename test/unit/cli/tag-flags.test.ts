@@ -45,6 +45,7 @@ describe('tag, release, registry and namespace flags', () => {
     [['unpack', '--out', 'u', '--tag', '../x'], '--tag "../x"'],
     [['bundle', '--out', 'b.tar', '--since', '-r1'], '--since "-r1"'],
     [['verify', '--release', ''], '--release "": tag is empty'],
+    [['verify', '--tag', '2025.1', '--release', '2025.1-p5'], '--tag and --release are exclusive'],
     [['import-kolla', 'kolla', '--out', 'k', '--registry', 'http://x'], '--registry "http://x"'],
     [['import-kolla', 'kolla', '--out', 'k', '--namespace', 'A B'], '--namespace "A B"'],
   ])('%j is refused in one line naming the flag', async (args, named) => {
