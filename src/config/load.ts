@@ -144,6 +144,11 @@ function configText(bytes: Buffer, shown: string): string | Diagnostic {
     return error(`${size()}: too large for an images file (at most ${CONFIG_MAX_BYTES / 1024 / 1024} MiB)`, {
       loc: { file: shown, line: 1, col: 1 },
     });
+  // Windows editors save "Unicode" as UTF-16, whose byte-order mark is no UTF-8 at all.
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))
+    return error('UTF-16 text (it starts with a UTF-16 byte-order mark): save the file as UTF-8', {
+      loc: { file: shown, line: 1, col: 1 },
+    });
   const nul = bytes.indexOf(0);
   let text: string;
   try {

@@ -135,7 +135,12 @@ function keywordDiagnostic(e: ErrorObject, data: unknown, source: SourceDocument
       const key = String(params.additionalProperty);
       const known = Object.keys((e.parentSchema?.properties as object | undefined) ?? {});
       const where = inner.length > 0 ? ` in ${subject}` : '';
-      return error(`unknown key ${quote(key)}${where}${didYouMean(key, known)}`, {
+      // YAML 1.2 has no merge keys; the parser reads `<<` as an ordinary key.
+      const hint =
+        key === '<<'
+          ? ': YAML merge keys are not supported (YAML 1.2); write the keys out, or share values through variables'
+          : didYouMean(key, known);
+      return error(`unknown key ${quote(key)}${where}${hint}`, {
         ...at,
         loc: source.locateKey([...path, key]),
       });

@@ -186,6 +186,8 @@ const YAML_ERRORS_SHOWN = 10;
  */
 function yamlMessage(message: string): string {
   const text = message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim();
+  if (/Maximum call stack size exceeded/.test(text))
+    return 'YAML: nested too deeply (hundreds of levels of lists or mappings) to read';
   const tag = /^Unresolved tag: (.*)$/.exec(text);
   if (tag)
     return `YAML tag ${yamlTagName(tag[1]!)} is not allowed: images.yaml holds plain data (strings, numbers, true/false, lists, mappings)`;
