@@ -199,7 +199,11 @@ export class FileHashCache {
       host: hostname(),
       checksum: sha256(body),
     };
-    await writeFileAtomic(this.file, `${JSON.stringify(header)}\n${body}\n`, { makeDirectory: true });
+    // A cache: when it cannot be written (a read-only checkout, `.arbor` a file), the next run
+    // hashes again; the command itself goes on.
+    await writeFileAtomic(this.file, `${JSON.stringify(header)}\n${body}\n`, { makeDirectory: true }).catch(
+      () => undefined,
+    );
   }
 }
 

@@ -52,6 +52,19 @@ describe('FileHashCache', () => {
     expect(warm.stats).toMatchObject({ filesRead: 0, cacheHits: 1 });
   });
 
+  it('a cache that cannot be written (its path a directory, .arbor a file) costs the next run a hash, not this one its command', async () => {
+    const { a, cacheFile } = await repo();
+    await mkdir(cacheFile, { recursive: true });
+    const cache = await FileHashCache.load(cacheFile);
+    cache.set(a, await bigStat(a), FAKE);
+    await expect(cache.save()).resolves.toBeUndefined();
+    const other = await repo();
+    await writeFile(path.join(other.root, '.arbor'), 'a file where the directory should be');
+    const blocked = await FileHashCache.load(other.cacheFile);
+    blocked.set(other.a, await bigStat(other.a), FAKE);
+    await expect(blocked.save()).resolves.toBeUndefined();
+  });
+
   it('is really trusted for unchanged files: a recorded hash is returned as is', async () => {
     const { a, cacheFile } = await repo();
     const cache = await FileHashCache.load(cacheFile);
