@@ -24,8 +24,10 @@ export const IMAGE_TEMPLATE = 'Dockerfile.j2';
 
 export function locateCheckout(dir: string): KollaCheckout {
   const root = path.resolve(dir);
-  if (!existsSync(root) || !statSync(root).isDirectory())
+  if (!existsSync(root))
     throw new ArborError([error(`${dir}: no such directory (expected a Kolla checkout)`)]);
+  if (!statSync(root).isDirectory())
+    throw new ArborError([error(`${dir}: a file, not a directory (expected a Kolla checkout)`)]);
   const candidates: Array<{ packageDir: string; dockerDir: string; layout: KollaCheckout['layout'] }> = [
     {
       packageDir: path.join(root, 'kolla'),

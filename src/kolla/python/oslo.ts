@@ -302,8 +302,21 @@ function convert(opt: Opt, given: string[]): PyValue {
     case 'multi':
       return [...given];
     default:
-      return last;
+      return withinChoices(opt, last);
   }
+}
+
+/**
+ * A string option with `choices` (kolla's `base`) takes only those, as oslo checks when it parses:
+ * `--base arch` otherwise reached Kolla's code as a KeyError. Choices are values or
+ * (value, description) pairs.
+ */
+function withinChoices(opt: Opt, value: string): string {
+  const choices = opt.fields.choices;
+  if (!Array.isArray(choices) || choices.length === 0) return value;
+  const allowed = choices.map((c) => (Array.isArray(c) ? c[0] : c)).map(String);
+  if (allowed.includes(value)) return value;
+  throw new PyException('ValueError', `option ${opt.name}: "${value}" is not one of ${allowed.join(', ')}`);
 }
 
 const duplicateOptError = new PyClass('DuplicateOptError', new Map(), []);

@@ -165,6 +165,27 @@ describe('oslo.config emulation', () => {
     };
   }
 
+  it('a string option with choices takes only those (given as values or (value, description) pairs)', () => {
+    const { c, kw } = conf('[DEFAULT]\nbase = arch\nbase-arch = aarch64\n');
+    c.register(
+      [
+        kw('StrOpt', ['base'], { default: 'rocky', choices: ['centos', 'debian', 'rocky', 'ubuntu'] }),
+        kw('StrOpt', ['base-arch'], {
+          default: 'x86_64',
+          choices: [
+            ['x86_64', 'Intel'],
+            ['aarch64', 'ARM'],
+          ],
+        }),
+      ],
+      null,
+    );
+    expect(c.value('DEFAULT', 'base_arch')).toBe('aarch64');
+    expect(() => c.value('DEFAULT', 'base')).toThrow(
+      'option base: "arch" is not one of centos, debian, rocky, ubuntu',
+    );
+  });
+
   it('defaults, set_default, the config file and overrides, in oslo order', () => {
     const { c, kw } = conf('[DEFAULT]\nbase = debian\nthreads = 4\npush = yes\nallowed-to-fail = a, b\n');
     c.register(
