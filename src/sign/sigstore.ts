@@ -55,11 +55,20 @@ export async function loadPublicKey(file: string): Promise<KeyObject> {
   } catch (e) {
     throw new SigningKeyError(`cannot read ${file} (${(e as NodeJS.ErrnoException).code})`);
   }
+  let key: KeyObject;
   try {
-    return createPublicKey(pem);
+    key = createPublicKey(pem);
   } catch {
     throw new SigningKeyError(`${file} is not a PEM public key`);
   }
+  // arbor signs with ECDSA P-256 (as cosign generate-key-pair): any other key verifies nothing,
+  // which would read as "no signature" on every image instead of one word about the key.
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType !== 'ec' || (curve !== 'prime256v1' && curve !== 'P-256'))
+    throw new SigningKeyError(
+      `${file} is ${key.asymmetricKeyType === 'ec' ? `an EC ${curve} key` : `an ${key.asymmetricKeyType?.toUpperCase() ?? 'unknown'} key`}, not the ECDSA P-256 public key of a sigstore signing key`,
+    );
+  return key;
 }
 
 /** The key hint sigstore-go writes for a public key: base64(SHA-256(DER SPKI)). */

@@ -255,10 +255,19 @@ async function resolveOne(options: UnpackOptions, target: UnpackTarget): Promise
   }
   const json = manifest.json as Exclude<Manifest['json'], { manifests: unknown }>;
   const configDigest = json.config.digest;
+  let config: Promise<Buffer> | undefined;
+  const readConfig = () => (config ??= getImageConfigBytes(client.context, target.repository, configDigest));
+  // A single-platform image asked for by platform: its config says which it is.
+  if (platform === undefined && options.platform) {
+    const actual = platformOf(await readConfig());
+    const wanted = options.platform;
+    if (actual && (actual.os !== wanted.os || actual.architecture !== wanted.architecture))
+      throw new Error(
+        `${describe(target)} is a ${actual.os}/${actual.architecture} image, not ${wanted.os}/${wanted.architecture}`,
+      );
+  }
   // An image unpacked before under this name needs no config read: its metadata has the diff_ids.
-  const diffIds =
-    (await knownDiffIds(options.out, target, manifest.digest)) ??
-    diffIdsOf(await getImageConfigBytes(client.context, target.repository, configDigest));
+  const diffIds = (await knownDiffIds(options.out, target, manifest.digest)) ?? diffIdsOf(await readConfig());
   if (!diffIds) throw new Error(`${describe(target)}: image config has no rootfs.diff_ids`);
   if (diffIds.length !== json.layers.length)
     throw new Error(
@@ -311,6 +320,18 @@ async function knownDiffIds(
     const ids = meta.layers.map((l) => l.diffId);
     return ids.every((d): d is string => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d))
       ? ids
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The os and architecture an image config names, if it names both. */
+function platformOf(config: Buffer): { os: string; architecture: string } | null {
+  try {
+    const json = JSON.parse(config.toString('utf8')) as { os?: unknown; architecture?: unknown };
+    return typeof json.os === 'string' && typeof json.architecture === 'string'
+      ? { os: json.os, architecture: json.architecture }
       : null;
   } catch {
     return null;

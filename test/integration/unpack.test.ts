@@ -145,5 +145,19 @@ describe('arbor unpack on the default tree', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('keystne');
     expect(existsSync(path.join(out, 'never'))).toBe(false);
+
+    // A platform the (single-platform) images are not: refused, nothing written.
+    const other = run(
+      'unpack',
+      '--out',
+      path.join(out, 'never'),
+      '--only',
+      'cron',
+      '--platform',
+      'linux/s390x',
+    );
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/cron:\S+ is a linux\/amd64 image, not linux\/s390x/);
+    expect(existsSync(path.join(out, 'never'))).toBe(false);
   });
 });
