@@ -18,6 +18,8 @@ import {
   sameRegistry,
   savePrefetchList,
 } from './plan/prefetch.js';
+import type { RegistryClient } from './registry/client.js';
+import { releasesRepository } from './release/store.js';
 import { planRetention, protectedTagsOf } from './retention/index.js';
 
 export interface PlanRequest {
@@ -88,7 +90,7 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
     });
     phase('desired state (render, fingerprints, tags)');
     const now = new Date();
-    const [observation, deletions] = await Promise.all([
+    const [observation, deletions, releaseRecorded] = await Promise.all([
       observe(desired, heads.client),
       request.retention === false || !whole
         ? []
@@ -101,6 +103,7 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
               ...(request.onWarning ? { onWarning: request.onWarning } : {}),
             },
           ),
+      whole ? releaseRecordExists(desired, heads.client) : undefined,
     ]);
     phase('observed state (registry)');
     if (heads === prefetched && request.debug) {
@@ -117,6 +120,7 @@ export async function planTree(request: PlanRequest): Promise<PlanResult> {
       configFile: relative(process.cwd(), desired.config.file) || desired.config.file,
       now,
       deletions,
+      ...(releaseRecorded !== undefined ? { releaseRecorded } : {}),
     });
     phase('plan');
     return { plan, desired, clients };
@@ -138,5 +142,26 @@ function nextHeads(desired: DesiredState): Array<[string, string]> {
     heads.push([image.repositoryPath, image.fingerprintTag]);
     for (const tag of image.tags) heads.push([image.repositoryPath, tag]);
   }
+  const { releases, registry } = desired.config;
+  if (releases.record && desired.releaseName)
+    heads.push([releasesRepository(registry.namespace, releases.repository), desired.releaseName]);
   return heads;
+}
+
+/**
+ * Whether the registry holds the record of the release the tree names: one HEAD, so that a tree
+ * whose last apply stopped between its tag burst and its record is not taken for a no-op.
+ */
+async function releaseRecordExists(
+  desired: DesiredState,
+  client: Pick<RegistryClient, 'headManifest'>,
+): Promise<boolean | undefined> {
+  const { releases, registry } = desired.config;
+  if (!releases.record || !desired.releaseName) return undefined;
+  return (
+    (await client.headManifest(
+      releasesRepository(registry.namespace, releases.repository),
+      desired.releaseName,
+    )) !== null
+  );
 }

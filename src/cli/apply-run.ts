@@ -136,7 +136,11 @@ export async function carryOut({
         ...(prepared ? { prepared } : {}),
       })
     : Promise.resolve('');
-  const changed = outcomes.some((o) => ['built', 'tagged', 'refreshed', 'adopted'].includes(o.status));
+  // A plan with nothing else to do may still owe the release its record (an earlier apply
+  // stopped after its tag burst): written now, with its deltas, as that apply would have.
+  const changed =
+    outcomes.some((o) => ['built', 'tagged', 'refreshed', 'adopted'].includes(o.status)) ||
+    plan.release !== undefined;
   const records = changed
     ? (async () => {
         // Deltas first: they are computed against the record this release name held before.

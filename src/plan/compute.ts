@@ -20,6 +20,8 @@ export interface ComputeOptions {
   configFile: string;
   now: Date;
   deletions?: PlannedDeletion[];
+  /** Whether the registry holds the record of the release the tree names (undefined: not asked). */
+  releaseRecorded?: boolean;
 }
 
 /** Why a tag read as absent although the registry has it (registry/unreadable.ts). */
@@ -88,6 +90,9 @@ export function computePlan(desired: DesiredState, observation: Observation, opt
       delete: deletions.length,
     },
     observed: sortKeys(observation.observed),
+    ...(options.releaseRecorded === false && desired.releaseName && images.every((i) => i.action === 'none')
+      ? { release: { name: desired.releaseName, record: 'missing' as const } }
+      : {}),
   };
 }
 

@@ -43,6 +43,8 @@ export interface DesiredState {
   /** The selected images (with ancestors) in topological order. */
   order: string[];
   images: Map<string, DesiredImage>;
+  /** The release's name (`releases.tag` rendered), when tags were rendered. */
+  releaseName?: string;
 }
 
 export interface Tree {
@@ -132,7 +134,8 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
       )
     : undefined;
   problems.push(...(rendered?.diagnostics ?? []));
-  if (git) problems.push(...releaseNameProblems(options.tree, order, fingerprinted, git, env));
+  const release = git ? renderRelease(options.tree, order, fingerprinted, git, env) : undefined;
+  problems.push(...(release?.problems ?? []));
   throwIfErrors(sortByLocation(mergeRepeats(problems)));
 
   const images = new Map<string, DesiredImage>();
@@ -157,37 +160,38 @@ export async function computeDesired(options: DesiredOptions): Promise<DesiredSt
       contextDir: image.context ? resolve(config.root, image.context) : null,
     });
   }
-  return { config, graph, order, images };
+  return { config, graph, order, images, ...(release?.name ? { releaseName: release.name } : {}) };
 }
 
 /**
- * The release's name (`releases.tag`) rendered now, as apply will after its flip, so that a
- * template that fails or gives an invalid tag stops the plan before anything is pushed. A template
- * some image renders as one of its own tags was checked with them.
+ * The release's name (`releases.tag`) rendered now, as apply will after its flip (plan then asks
+ * whether its record exists), and so that a template that fails or gives an invalid tag stops the
+ * plan before anything is pushed. Its problems are left out when some image renders the same
+ * template as one of its own tags: they were reported with those.
  */
-function releaseNameProblems(
+function renderRelease(
   tree: Tree,
   order: string[],
   fingerprinted: Map<string, FingerprintedImage>,
   git: GitInfo,
   env: NodeJS.ProcessEnv,
-): Diagnostic[] {
+): { name?: string; problems: Diagnostic[] } {
   const { config, graph } = tree;
-  const template = config.releases.tag;
-  if (order.length === 0 || order.some((n) => (graph.image(n).tags ?? config.tags).includes(template)))
-    return [];
+  if (order.length === 0) return { problems: [] };
   const first = order[0]!;
   const fingerprint = fingerprinted.get(first)?.fingerprint ?? STAND_IN_FINGERPRINT;
   try {
-    renderReleaseName(config, graph.image(first), {
+    const name = renderReleaseName(config, graph.image(first), {
       fingerprint,
       fingerprintTag: fingerprinted.get(first)?.fingerprintTag ?? fingerprintTag(config, fingerprint),
       git,
       env,
     });
-    return [];
+    return { name, problems: [] };
   } catch (e) {
     if (!(e instanceof ArborError)) throw e;
-    return e.diagnostics;
+    const template = config.releases.tag;
+    const reported = order.some((n) => (graph.image(n).tags ?? config.tags).includes(template));
+    return { problems: reported ? [] : e.diagnostics };
   }
 }

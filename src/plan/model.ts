@@ -77,4 +77,9 @@ export interface Plan {
    * (digest, or null when absent). `apply plan.json` re-reads them and refuses a stale plan.
    */
   observed: Record<string, string | null>;
+  /**
+   * Present when every image is already published but the release's record is not in the registry
+   * (an apply stopped between its tag burst and the record): apply writes it.
+   */
+  release?: { name: string; record: 'missing' };
 }

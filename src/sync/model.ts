@@ -47,8 +47,13 @@ export interface SyncPlan {
     /** What fetching every missing blob whole would have cost. */
     bytesWithoutDeltas: number;
   };
+  /**
+   * 'missing': every image is at the site but the release's record is not (a sync stopped
+   * between its tag burst and the record); the sync writes it.
+   */
+  record?: 'missing';
 }
 
 export function syncHasChanges(plan: SyncPlan): boolean {
-  return plan.images.some((i) => i.action !== 'none');
+  return plan.images.some((i) => i.action !== 'none') || plan.record === 'missing';
 }

@@ -38,6 +38,8 @@ export interface SyncPlanInput {
   /** false: never deltas (`--no-deltas`). */
   deltas: boolean;
   now?: string;
+  /** Whether the site holds the release's record (undefined: not asked, as with --tag). */
+  recordAtTarget?: boolean;
 }
 
 export function planSync(input: SyncPlanInput): SyncPlan {
@@ -113,5 +115,8 @@ export function planSync(input: SyncPlanInput): SyncPlan {
       bytesToTarget: totals.reduce((n, t) => n + t.to, 0),
       bytesWithoutDeltas: totals.reduce((n, t) => n + t.whole, 0),
     },
+    ...(input.recordAtTarget === false && images.every((i) => i.action === 'none')
+      ? { record: 'missing' as const }
+      : {}),
   };
 }

@@ -295,6 +295,52 @@ describe('apply while the registry restarts, disappears, or fills up', () => {
   });
 });
 
+describe('a release record the registry refused after the tag burst', () => {
+  let registry: TestRegistry;
+  let proxy: FaultProxy;
+  let tree: TreeCopy;
+
+  beforeAll(async () => {
+    requireEngine();
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.port);
+    tree = await copyDefaultTree(proxy.host);
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    if (registry) await destroyRegistry(registry);
+    if (proxy) removeLocalImages(proxy.host);
+    await tree?.remove();
+  });
+
+  it('is shown by the next plan and written by the next apply, not taken for a no-op', async () => {
+    expect((await arbor(tree, ['apply', '--auto-approve'])).code).toBe(0);
+    await tree.edit('images.yaml', 'patch: 5', 'patch: 6');
+    proxy.failNext(1, 400, {
+      match: (method, url) => method === 'PUT' && url.startsWith('/v2/arbor-demo/arbor-releases/manifests/'),
+      body: '{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}',
+    });
+    const cut = await arbor(tree, ['apply', '--auto-approve']);
+    expect(cut.code, `${cut.stdout}\n${cut.stderr}`).toBe(1);
+    expect(cut.stdout).toMatch(/Tags: \d+ written together/);
+
+    const planned = await arbor(tree, ['plan', '--format', 'json', '--detailed-exitcode']);
+    expect(planned.code, planned.stderr).toBe(2);
+    const plan = JSON.parse(planned.stdout) as Plan;
+    expect(plan.summary).toMatchObject({ build: 0, tag: 0 });
+    expect(plan.release).toEqual({ name: '2025.1-p6', record: 'missing' });
+    expect((await arbor(tree, ['plan'])).stdout).toContain('+ record release 2025.1-p6');
+
+    const finished = await arbor(tree, ['apply', '--auto-approve']);
+    expect(finished.code, `${finished.stdout}\n${finished.stderr}`).toBe(0);
+    expect(finished.stdout).toContain('Release 2025.1-p6 recorded');
+    expect((await arbor(tree, ['plan', '--detailed-exitcode'])).code).toBe(0);
+    const releases = JSON.parse((await arbor(tree, ['releases', '--format', 'json'])).stdout);
+    expect(releases.releases[0]).toMatchObject({ release: '2025.1-p6', images: plan.images.length });
+  });
+});
+
 describe('two applies of the same tree at once', () => {
   let registry: TestRegistry;
   let first: TreeCopy;

@@ -273,6 +273,50 @@ describe('arbor sync', () => {
     await client.close();
   });
 
+  it('a release record the site refused after the tag burst is written by the next sync (its plan shows it)', async () => {
+    const { site, client } = await newSite();
+    const front = await startFaultProxy(site.port);
+    try {
+      const run = (...args: string[]) =>
+        execa(
+          process.execPath,
+          [
+            BIN,
+            'sync',
+            `${proxy.host}/ns`,
+            `${front.host}/ns`,
+            '--insecure',
+            '--auto-approve',
+            '--release',
+            'r1',
+            ...args,
+          ],
+          { env: { NO_COLOR: '1', DOCKER_CONFIG: dockerConfig }, reject: false },
+        );
+      front.failNext(1, 400, {
+        match: (method, url) => method === 'PUT' && url.startsWith('/v2/ns/arbor-releases/manifests/'),
+        body: '{"errors":[{"code":"MANIFEST_INVALID","message":"injected"}]}',
+      });
+      const cut = await run('--no-deltas');
+      expect(cut.exitCode, `${cut.stdout}\n${cut.stderr}`).toBe(1);
+      expect((await client.headManifest('ns/app', 'r1'))?.digest).toBe(
+        (await centralClient.headManifest('ns/app', 'r1'))?.digest,
+      );
+      const planned = await run('--plan-only', '--detailed-exitcode', '--format', 'json');
+      expect(planned.exitCode, planned.stderr).toBe(2);
+      const plan = JSON.parse(planned.stdout);
+      expect(plan.summary).toMatchObject({ copy: 0, tag: 0 });
+      expect(plan.record).toBe('missing');
+      const finished = await run();
+      expect(finished.exitCode, `${finished.stdout}\n${finished.stderr}`).toBe(0);
+      expect(await client.headManifest('ns/arbor-releases', 'r1')).not.toBeNull();
+      expect((await run('--plan-only', '--detailed-exitcode')).exitCode).toBe(0);
+    } finally {
+      await front.stop();
+      await client.close();
+    }
+  });
+
   it('--tag T brings every repository with that tag, and writes no release record at the site', async () => {
     const { site, client } = await newSite();
     const result = await sync(site, ['--tag', 'r1', '--no-deltas']);

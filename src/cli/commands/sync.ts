@@ -141,6 +141,17 @@ export function register(program: Command): void {
               ...problems,
             ]);
         }
+        // Whether the site holds the release's record (one HEAD, beside the observation): a
+        // sync stopped after its tag burst finishes it instead of being taken for a no-op. Not
+        // for --tag (no record) or --only (the site's record is of part of the release).
+        const siteRecord =
+          flags.tag || flags.only
+            ? undefined
+            : to.client.headManifest(
+                releasesRepository(target.namespace, flags.releasesRepository),
+                record.release,
+              );
+        siteRecord?.catch(() => undefined);
         const manifests = new SourceManifests(from.client);
         const ledger = new BlobLedger();
         const observed = await observeSync(
@@ -158,6 +169,7 @@ export function register(program: Command): void {
           presentAtTarget: observed.presentAtTarget,
           basesAtTarget: observed.basesAtTarget,
           deltas: flags.deltas,
+          ...(siteRecord ? { recordAtTarget: (await siteRecord) !== null } : {}),
         });
         out(flags.format === 'json' ? JSON.stringify(plan, null, 2) : renderSyncText(plan));
         if (flags.planOnly) return flags.detailedExitcode && syncHasChanges(plan) ? 2 : 0;
@@ -290,6 +302,8 @@ function renderSyncText(plan: SyncPlan): string {
       if (layer.source.kind !== 'present')
         lines.push(`      ${layer.digest.slice(0, 19)} ${layer.source.kind}: ${layer.source.reason}`);
   }
+  if (plan.record === 'missing')
+    lines.push(`+ record release ${plan.release}  not at the site (a sync stopped before writing it)`);
   const s = plan.summary;
   lines.push(
     '',

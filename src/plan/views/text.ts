@@ -37,6 +37,10 @@ export function renderText(plan: Plan, options: TextOptions): string {
       : `${d.repository}@${shortDigest(d.digest)} (${d.tags.join(', ') || 'untagged'})`;
     lines.push(`${paint(COLOR.delete, '- delete')} ${what}  rule ${d.rule}: ${d.reason}`);
   }
+  if (plan.release)
+    lines.push(
+      `${paint(COLOR.build, '+ record')} release ${plan.release.name}  not in the registry (an apply stopped before writing it)`,
+    );
   if (lines.length > 0) lines.push('');
   lines.push(summaryLine(plan));
   return `${lines.join('\n')}\n`;
@@ -47,7 +51,8 @@ export function summaryLine(plan: Plan): string {
   const s = plan.summary;
   const parts = [`${s.build} to build`, `${s.tag} to tag`, `${s.none} unchanged`];
   if (s.delete > 0) parts.push(`${s.delete} to delete`);
-  const changes = s.build + s.tag + s.delete;
+  if (plan.release) parts.push('its release record to write');
+  const changes = s.build + s.tag + s.delete + (plan.release ? 1 : 0);
   return changes === 0 ? `No changes: ${parts.join(', ')}.` : `Plan: ${parts.join(', ')}.`;
 }
 
@@ -56,5 +61,5 @@ export function renderJson(plan: Plan): string {
 }
 
 export function hasChanges(plan: Plan): boolean {
-  return plan.summary.build + plan.summary.tag + plan.summary.delete > 0;
+  return plan.summary.build + plan.summary.tag + plan.summary.delete > 0 || plan.release !== undefined;
 }
