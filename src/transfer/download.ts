@@ -24,6 +24,8 @@ export interface ResumableOptions {
    * trip per copied blob instead of two). A stream closed before it was read drops the answer.
    */
   eager?: boolean;
+  /** false: the caller checks the digest itself (with its own words); the bytes are not hashed here. */
+  verify?: boolean;
 }
 
 export function resumableBlobStream(
@@ -36,7 +38,7 @@ export function resumableBlobStream(
 ): Readable {
   const { stats } = options;
   const reference = describeRef(client.registry, repository, digest);
-  const verify = offset === 0 && digest.startsWith('sha256:');
+  const verify = options.verify !== false && offset === 0 && digest.startsWith('sha256:');
   const get = (at: number) => client.getBlob(repository, digest, at > 0 ? { offset: at } : {});
   let early = options.eager ? get(offset) : undefined;
   // Until the first read takes it, nothing listens: a rejection, or a body that breaks while it
@@ -76,7 +78,12 @@ export function resumableBlobStream(
           if (!transient) throw e;
           // Progress resets the count: a long download over a flaky link may break many times.
           failures = progressed ? 1 : failures + 1;
-          if (failures > client.context.retries + 1) throw e;
+          if (failures > client.context.retries + 1)
+            throw isCutBody(e)
+              ? new RegistryError(reference, `the download broke off ${failures} times in a row (${(e as Error).message})`, {
+                  cause: e,
+                })
+              : e;
           if (stats) stats.resumed++;
           await sleep(backoffDelay(failures - 1, client.context.backoff));
         }

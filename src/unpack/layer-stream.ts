@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { type Header, extract as tarExtract } from 'tar-stream';
 import type { RegistryClient } from '../registry/client.js';
+import { resumableBlobStream } from '../transfer/download.js';
 import type { EntryMeta, EntryType, LayerEntry } from './apply-layer.js';
 
 export interface LayerRef {
@@ -64,7 +65,10 @@ export async function* readLayer(
 ): AsyncGenerator<TarItem> {
   const decompress = decompressorFor(layer.mediaType);
   if (typeof decompress === 'string') throw new LayerFormatError(decompress);
-  const blob = await client.getBlob(repository, layer.digest);
+  // A download that breaks goes on from where it broke (Range), as bundle's and sync's do.
+  const blob = {
+    stream: resumableBlobStream(client, repository, layer.digest, layer.size, 0, { verify: false }),
+  };
   const compressed = createHash('sha256');
   const uncompressed = createHash('sha256');
   const extract = tarExtract();
@@ -84,6 +88,9 @@ export async function* readLayer(
     extract.destroy(e as Error);
     throw e;
   });
+  // Its failure reaches the consumer through `extract`; while the consumer is paused at a yield
+  // (writing an entry), the rejection must not count as unhandled and end the process.
+  feeding.catch(() => undefined);
   // A consumer that stops early (a refused entry) must not leave the download running.
   let completed = false;
   try {

@@ -5,10 +5,12 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'nod
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arbor } from '../support/cli.js';
+import { arbor, BIN } from '../support/cli.js';
 import { requireEngine } from '../support/engine.js';
 import { exportedTree } from '../support/export.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { compareWithExport, describeDir } from '../support/fs-tree.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { copyDefaultTree, removeLocalImages, requestsSince, type TreeCopy } from '../support/tree.js';
@@ -116,6 +118,33 @@ describe('arbor unpack on the default tree', () => {
     expect(report.chainsBuilt).toBeLessThanOrEqual(5);
     const exported = await exportedTree(`${registry.host}/arbor-demo/nova-api:2025.1`);
     expect(compareWithExport(describeDir(publicPath('nova-api')), exported)).toEqual([]);
+  });
+
+  it('a layer download cut in the middle goes on from where it broke: the same tree', async () => {
+    const front = await startFaultProxy(registry.port);
+    const elsewhere = await mkdtemp(path.join(tmpdir(), 'arbor-unpack-cut-'));
+    try {
+      front.chaos({
+        seed: 5,
+        cutRate: 0.5,
+        cutFirst: { answers: 2 },
+        match: (method, url) => method === 'GET' && url.includes('/blobs/sha256:'),
+      });
+      const cut = await execa(
+        process.execPath,
+        [BIN, 'unpack', '--out', elsewhere, `${front.host}/arbor-demo/cron:2025.1`, '--insecure'],
+        { env: { NO_COLOR: '1' }, reject: false },
+      );
+      expect(cut.exitCode, `${cut.stdout}\n${cut.stderr}`).toBe(0);
+      expect(front.injected.cut).toBeGreaterThan(0);
+      // Every file, link and directory with its metadata and content, as the uncut unpack made it.
+      expect(describeDir(path.join(elsewhere, front.host, 'arbor-demo', 'cron:2025.1'))).toEqual(
+        describeDir(publicPath('cron')),
+      );
+    } finally {
+      await front.stop();
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('unpacks a selection at a given tag, and refuses an unknown image before writing anything', async () => {
