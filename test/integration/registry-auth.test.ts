@@ -133,6 +133,32 @@ describe('token auth (registry auth.token + loopback token server issuing signed
     await Promise.all([alice.close(), reader.close(), auth.close(), readers.close()]);
   });
 
+  test('a token server answering 503, then 429 with Retry-After, is asked again; one that keeps failing is one clear error', async () => {
+    const auth = createAuthenticator({ credentials: { [registry.host]: ALICE }, insecure: true });
+    const alice = client(registry, auth);
+    const digest = await pushImage(alice, 'team/flaky', 'v1');
+    const reader = client(
+      registry,
+      createAuthenticator({ credentials: { [registry.host]: BOB }, insecure: true }),
+    );
+    const mark = tokens.requests.length;
+    tokens.failNext(2, 503);
+    expect((await reader.headManifest('team/flaky', 'v1'))?.digest).toBe(digest);
+    tokens.failNext(1, 429, '1');
+    expect(await reader.headManifest('team/flaky-other', 'v1')).toBeNull();
+    expect(tokens.requests.slice(mark).map((r) => r.status)).toEqual([503, 503, 200, 429, 200]);
+    const stubborn = client(
+      registry,
+      createAuthenticator({ credentials: { [registry.host]: BOB }, insecure: true }),
+    );
+    tokens.failNext(100, 503);
+    await expect(stubborn.headManifest('team/flaky', 'v1')).rejects.toThrow(
+      `token server for ${registry.host} answered HTTP 503`,
+    );
+    tokens.failNext(0, 503);
+    await Promise.all([alice.close(), reader.close(), stubborn.close(), auth.close()]);
+  });
+
   test('wrong credentials: a clear error naming the registry, without the password', async () => {
     const auth = createAuthenticator({
       credentials: { [registry.host]: { username: 'alice', password: 'not-the-Pa55word' } },

@@ -66,6 +66,8 @@ export interface TokenServer {
   setLifetime(expiresIn: number, jwtLifetime?: number): void;
   /** A refresh token for `user`, as `docker login` would store it (an identity token). */
   issueRefreshToken(user: string): string;
+  /** The next `count` token requests are answered `status` (a server restarting, or overloaded). */
+  failNext(count: number, status: number, retryAfter?: string): void;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const requests: TokenRequestRecord[] = [];
   const issued: IssuedToken[] = [];
   const refreshTokens = new Map<string, string>();
+  const failing: { count: number; status: number; retryAfter?: string } = { count: 0, status: 503 };
 
   async function issue(user: string | null, scopes: string[]): Promise<IssuedToken> {
     const rights = user === null ? (options.anonymous ?? (() => [])) : options.users[user]!.rights;
@@ -152,6 +155,16 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     };
     if (url.pathname !== '/token')
       return reply(404, { errors: [{ code: 'NOT_FOUND', message: 'no such path' }] });
+    if (failing.count > 0) {
+      failing.count--;
+      record.status = failing.status;
+      res.writeHead(failing.status, {
+        'content-type': 'text/plain',
+        ...(failing.retryAfter ? { 'retry-after': failing.retryAfter } : {}),
+      });
+      res.end('injected\n');
+      return;
+    }
 
     if (req.method === 'GET') {
       record.scopes = url.searchParams.getAll('scope').flatMap(splitScopes);
@@ -228,6 +241,12 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       jwtLifetime = newJwtLifetime ?? newExpiresIn;
     },
     issueRefreshToken: newRefreshToken,
+    failNext(count, status, retryAfter) {
+      failing.count = count;
+      failing.status = status;
+      if (retryAfter === undefined) delete failing.retryAfter;
+      else failing.retryAfter = retryAfter;
+    },
     async close() {
       server.closeAllConnections();
       server.close();

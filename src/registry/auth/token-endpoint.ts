@@ -5,6 +5,13 @@
 
 import { ArborError } from '../../errors.js';
 import { redact, registerSecret } from '../../secrets.js';
+import {
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  isRetryableStatus,
+  parseRetryAfter,
+  sleep,
+} from '../transport/backoff.js';
 import { type Dispatcher, request } from '../transport/undici.js';
 import { describeTlsError } from './tls.js';
 import type { Credentials } from './types.js';
@@ -42,12 +49,12 @@ export async function fetchToken(req: TokenRequest): Promise<TokenGrant> {
   const realm = checkRealm(req);
   const { credentials } = req;
   if (credentials?.identityToken) {
-    const answer = await send(req, realm, 'POST');
+    const answer = await sendRetrying(req, realm, 'POST');
     // Not every token server speaks OAuth2 (the spec says: fall back to GET on 404).
     if (answer.status !== 404 && answer.status !== 405) return readGrant(req, answer, true);
     if (!credentials.password) return readGrant(req, answer, true);
   }
-  return readGrant(req, await send(req, realm, 'GET'), Boolean(basicOf(credentials)));
+  return readGrant(req, await sendRetrying(req, realm, 'GET'), Boolean(basicOf(credentials)));
 }
 
 function checkRealm(req: TokenRequest): URL {
@@ -87,7 +94,45 @@ function basicOf(credentials: Credentials | undefined): string | undefined {
 interface Answer {
   status: number;
   text: string;
+  retryAfter?: string;
 }
+
+/** Tries of a token request the server answers 429 or 5xx, or that cannot connect for a moment. */
+const TOKEN_TRIES = 6;
+/** A Retry-After longer than this is not waited for: the error says what the server answered. */
+const TOKEN_MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * A token server is a service like the registry: a 503 while it restarts, or a 429 under load,
+ * is waited out with the same backoff (and its Retry-After) rather than failing the whole run
+ * (a sync renews tokens in the middle of its copies).
+ */
+async function sendRetrying(req: TokenRequest, realm: URL, method: 'GET' | 'POST'): Promise<Answer> {
+  for (let attempt = 1; ; attempt++) {
+    let answer: Answer;
+    try {
+      answer = await send(req, realm, method);
+    } catch (e) {
+      const code = ((e as ArborError).cause as { code?: string } | undefined)?.code;
+      if (attempt >= TOKEN_TRIES || !code || !TRANSIENT_CODES.has(code)) throw e;
+      await sleep(backoffDelay(attempt - 1, DEFAULT_BACKOFF));
+      continue;
+    }
+    if (attempt >= TOKEN_TRIES || !isRetryableStatus(answer.status)) return answer;
+    const wait = parseRetryAfter(answer.retryAfter) ?? backoffDelay(attempt - 1, DEFAULT_BACKOFF);
+    if (wait > TOKEN_MAX_RETRY_AFTER_MS) return answer;
+    req.debug?.(`auth: token server answered ${answer.status}; asking again in ${Math.round(wait)} ms`);
+    await sleep(wait);
+  }
+}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
 
 async function send(req: TokenRequest, realm: URL, method: 'GET' | 'POST'): Promise<Answer> {
   const url = new URL(realm);
@@ -126,7 +171,12 @@ async function send(req: TokenRequest, realm: URL, method: 'GET' | 'POST'): Prom
     });
     const text = await response.body.text();
     req.debug?.(`auth: token server answered ${response.statusCode} for ${req.registry}`);
-    return { status: response.statusCode, text };
+    const retryAfter = response.headers['retry-after'];
+    return {
+      status: response.statusCode,
+      text,
+      ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
+    };
   } catch (e) {
     const where = `token server ${url.origin} (for ${req.registry})`;
     const tls = describeTlsError(e, where);
