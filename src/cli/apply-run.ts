@@ -13,7 +13,7 @@ import type { DesiredState } from '../plan/desired.js';
 import type { Plan } from '../plan/model.js';
 import { readGitInfo } from '../render/git.js';
 import { applyRetention } from '../retention/index.js';
-import { describeResult, resultSummary } from '../retention/report.js';
+import { describeResult, resultSummary, retentionFailures } from '../retention/report.js';
 import { openSigningKeys, type SigningKeys } from '../sign/keys.js';
 import { prepareTagSignatures, startAttachmentLookups } from '../sign/publish.js';
 import { publishApplyDeltas } from './apply-deltas.js';
@@ -159,21 +159,23 @@ export async function carryOut({
   if (written.status === 'rejected') throw written.reason;
   for (const line of written.value) if (line) out(line);
   phase('signing, layer deltas and release record');
-  await applyDeletions(plan, clients);
+  const retentionFailed = await applyDeletions(plan, clients);
   phase('retention');
-  return 0;
+  return retentionFailed ? 1 : 0;
 }
 
 /**
  * Retention runs last, and only after every build and push succeeded: its decisions assume the
  * tags images.yaml wants exist now. Each digest is re-checked just before it is deleted.
  */
-async function applyDeletions(plan: Plan, clients: RegistryClients): Promise<void> {
-  if (plan.deletions.length === 0) return;
+async function applyDeletions(plan: Plan, clients: RegistryClients): Promise<boolean> {
+  if (plan.deletions.length === 0) return false;
   const applied = await applyRetention(plan.deletions, clients.home, {
     onResult: (r) => out(describeResult(r)),
   });
   out(resultSummary(applied, { dockerHub: false }).join('\n'));
+  // Deletions the registry's errors stopped: the apply exits 1 (its images and tags are done).
+  return retentionFailures(applied) > 0;
 }
 
 /** The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143). */

@@ -14,6 +14,8 @@ export interface ClientsOptions {
   outageBudgetMs?: number;
   /** Retries of a failed request (the client's default else). */
   retries?: number;
+  /** How long a request may wait for the registry's answer (the client's default else). */
+  timeoutMs?: number;
 }
 
 export class RegistryClients {
@@ -56,6 +58,7 @@ export class RegistryClients {
         ...(this.options.maxConnections ? { maxConnections: this.options.maxConnections } : {}),
         ...(this.options.outageBudgetMs ? { outageBudgetMs: this.options.outageBudgetMs } : {}),
         ...(this.options.retries !== undefined ? { retries: this.options.retries } : {}),
+        ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}),
         ...(this.options.debug ? { debug: this.options.debug } : {}),
       });
       this.clients.set(registry, client);

@@ -20,6 +20,8 @@ export interface RollbackResult {
   unknownBefore: string[];
   /** Tags that name another digest than the promotion wrote (moved since, by someone): they stay. */
   movedSince: string[];
+  /** Tags already on the digest they had before (put back by hand, or by a rollback that stopped part-way). */
+  alreadyBack: string[];
   /**
    * The release's record at the target, which says the target holds the release (`arbor
    * releases`): removed, not there, or left because the registry does not delete manifests.
@@ -47,9 +49,10 @@ export async function rollback(
     ),
   );
   const ours = entry.tags.filter((t, i) => t.previousUnreadable || current[i] === t.next);
-  const movedSince = entry.tags
-    .filter((t, i) => !t.previousUnreadable && current[i] !== t.next)
-    .map((t) => `${t.repository}:${t.tag}`);
+  const others = entry.tags.filter((t, i) => !t.previousUnreadable && current[i] !== t.next);
+  const back = (t: (typeof entry.tags)[number]) => (current[entry.tags.indexOf(t)] ?? null) === t.previous;
+  const alreadyBack = others.filter(back).map((t) => `${t.repository}:${t.tag}`);
+  const movedSince = others.filter((t) => !back(t)).map((t) => `${t.repository}:${t.tag}`);
   const restoring = ours.filter((t) => t.previous !== null && !t.previousUnreadable);
   const writes: TagWrite[] = await Promise.all(
     restoring.map((t) =>
@@ -86,6 +89,7 @@ export async function rollback(
     leftInPlace,
     unknownBefore,
     movedSince,
+    alreadyBack,
     ...(record ? { record } : {}),
   };
 }

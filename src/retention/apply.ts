@@ -60,6 +60,8 @@ export interface DeletionResult {
   status: DeletionStatus;
   /** Why it was aborted or skipped; what was removed for a Docker Hub deletion. */
   detail?: string;
+  /** Aborted because the registry failed (an error, no answer in time), not because anything changed. */
+  failed?: true;
   /** For a DELETE that was sent. */
   window?: DeletionWindow;
 }
@@ -212,6 +214,7 @@ class RepositoryRun {
           deletion: d,
           status: 'aborted',
           detail: `${this.marker || this.run.options.hub ? 're-check' : 'preparing to delete'} failed: ${e.message}`,
+          failed: true,
         });
       return { vanished: [], lowered: this.lower() };
     }
@@ -283,7 +286,7 @@ class RepositoryRun {
         check = await this.check(batch, later);
       } catch (e) {
         if (!(e instanceof RegistryError)) throw e;
-        for (const q of batch) this.settleAborted(q.deletion, `re-check failed: ${e.message}`);
+        for (const q of batch) this.settleAborted(q.deletion, `re-check failed: ${e.message}`, true);
         continue;
       }
       if (checkIsStale(check.startedAt, performance.now(), this.maxCheckAge())) {
@@ -291,6 +294,7 @@ class RepositoryRun {
           this.settleAborted(
             q.deletion,
             `the registry answered the re-check too slowly (${Math.round(check.endedAt - check.startedAt)} ms, ${CHECK_ATTEMPTS} attempts) to delete on it`,
+            true,
           );
         continue;
       }
@@ -378,7 +382,7 @@ class RepositoryRun {
       } else this.lastAnswer = Math.max(this.lastAnswer, performance.now());
       const attempts = this.run.options.deleteAttempts ?? 3;
       if (isRestartable(e) && queued.attempt + 1 < attempts) return { deletion, attempt: queued.attempt + 1 };
-      this.settleAborted(deletion, e.message);
+      this.settleAborted(deletion, e.message, true);
     }
   }
 
@@ -439,9 +443,9 @@ class RepositoryRun {
     for (const [tag, digest] of this.known) if (digest === deletion.digest) this.known.delete(tag);
   }
 
-  private settleAborted(deletion: PlannedDeletion, detail: string): void {
+  private settleAborted(deletion: PlannedDeletion, detail: string, failed = false): void {
     if (deletion.tag === null && deletion.tags.length > 0) this.aborted = true;
-    this.run.settle({ deletion, status: 'aborted', detail });
+    this.run.settle({ deletion, status: 'aborted', detail, ...(failed ? { failed: true as const } : {}) });
   }
 
   /** The tag list; a tag this run knew that is no longer listed is noted (vanished) and forgotten. */

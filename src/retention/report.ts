@@ -19,8 +19,14 @@ export function describeResult(r: DeletionResult): string {
 /** The closing lines of a retention apply: counts, and where the bytes really come free. */
 export function resultSummary(applied: ApplyRetentionResult, options: { dockerHub: boolean }): string[] {
   const count = (s: DeletionResult['status']) => applied.results.filter((r) => r.status === s).length;
+  const failed = retentionFailures(applied);
+  const changed = count('aborted') - failed;
+  const aborted =
+    failed === 0
+      ? `${changed} aborted (changed since the plan)`
+      : `${changed + failed} aborted (${changed} changed since the plan, ${failed} by registry errors: run it again)`;
   const lines = [
-    `Retention: ${count('deleted')} deleted, ${count('already-gone')} already gone, ${count('aborted')} aborted (changed since the plan), ${count('skipped')} skipped.`,
+    `Retention: ${count('deleted')} deleted, ${count('already-gone')} already gone, ${aborted}, ${count('skipped')} skipped.`,
   ];
   for (const v of applied.vanished) lines.push(vanishedWarning(v));
   if (count('deleted') > 0 && !options.dockerHub)
@@ -37,4 +43,9 @@ export function resultSummary(applied: ApplyRetentionResult, options: { dockerHu
  */
 export function vanishedWarning(v: VanishedTag): string {
   return `warning: tag ${v.repository}:${v.tag} disappeared while retention ran, although ${v.lastSeenOn.slice(0, 19)} (where it was last seen) remains: someone deleted it, or moved it onto a digest deleted here after its last check; push it again if it is still wanted`;
+}
+
+/** Deletions the registry's errors stopped (nothing changed: a rerun may make them); the run then exits 1. */
+export function retentionFailures(applied: ApplyRetentionResult): number {
+  return applied.results.filter((r) => r.status === 'aborted' && r.failed).length;
 }

@@ -80,9 +80,13 @@ export function resumableBlobStream(
           failures = progressed ? 1 : failures + 1;
           if (failures > client.context.retries + 1)
             throw isCutBody(e)
-              ? new RegistryError(reference, `the download broke off ${failures} times in a row (${(e as Error).message})`, {
-                  cause: e,
-                })
+              ? new RegistryError(
+                  reference,
+                  `the download broke off ${failures} times in a row (${(e as Error).message})`,
+                  {
+                    cause: e,
+                  },
+                )
               : e;
           if (stats) stats.resumed++;
           await sleep(backoffDelay(failures - 1, client.context.backoff));

@@ -6,7 +6,9 @@
 // announces is shown in the plan and refuses a promotion that needs more than remains, and tokens
 // B refuses in the middle of a promotion (expired or revoked) are replaced without a mixed release.
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -343,22 +345,28 @@ describe('arbor promote', () => {
     const before = await digestsAtB('2025.1');
     const journal = await readJournal(journalDir(tree.dir, 'site'), 'site', b.host);
     const moved = journal.entries.at(-1)!.tags;
-    // A hotfix after the promotion: one tag already moved elsewhere by hand. A rollback must not
-    // overwrite it (here it names the digest from before, which the output tells apart).
-    const hotfix = moved.find((t) => t.previous !== null)!;
-    await clientB.tagManifest(hotfix.repository, hotfix.previous!, hotfix.tag);
+    // A hotfix after the promotion: one tag moved onto a new image by hand. A rollback must not
+    // overwrite it. Another tag is already back on its digest from before (put back by hand, or
+    // by a rollback that stopped part-way): said so, not taken for a later change.
+    const [hotfix, back] = moved.filter((t) => t.previous !== null);
+    const fixed = await pushVersion(clientB, hotfix!.repository, [hotfix!.tag], day(3));
+    await clientB.tagManifest(back!.repository, back!.previous!, back!.tag);
     const rolled = await arbor(['promote', 'rollback', '--to', 'site', '--auto-approve']);
     expect(rolled.code, rolled.stderr).toBe(0);
     expect(rolled.stdout).toContain(
-      `Left in place (moved since that promotion; a rollback does not undo a later change): ${hotfix.repository}:${hotfix.tag}`,
+      `Left in place (moved since that promotion; a rollback does not undo a later change): ${hotfix!.repository}:${hotfix!.tag}`,
     );
+    expect(rolled.stdout).toContain(
+      `Already back on their digests from before that promotion: ${back!.repository}:${back!.tag}`,
+    );
+    expect((await clientB.headManifest(hotfix!.repository, hotfix!.tag))?.digest).toBe(fixed);
     // The target no longer holds that release: its record there goes, and `arbor releases` agrees.
     const release = journal.entries.at(-1)!.release;
     expect(rolled.stdout).toContain(`The record of release ${release} at site is removed`);
     expect(await clientB.headManifest('site/arbor-releases', release)).toBeNull();
     for (const t of moved) {
       const now = await clientB.headManifest(t.repository, t.tag);
-      if (t.previous) expect(now?.digest, `${t.repository}:${t.tag}`).toBe(t.previous);
+      if (t.previous && t !== hotfix) expect(now?.digest, `${t.repository}:${t.tag}`).toBe(t.previous);
     }
     expect(await digestsAtB('2025.1')).not.toEqual(before);
   });
@@ -905,11 +913,19 @@ ${gate}`);
   });
 
   it('arbor releases with a target down: its column says "?" and one warning names it; the listing is not held up for the outage budget', async () => {
-    // A port nothing listens on: connections are refused, as by a site that is down.
+    // A port nothing listens on: connections are refused, as by a site that is down. And one
+    // that takes connections and never answers, as a stopped or wedged registry.
     const closed = await freePort();
+    const silent = createServer(() => undefined);
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const hung = (silent.address() as AddressInfo).port;
     await setTarget(
       `${TARGET()}  - name: gone
     registry: { url: "127.0.0.1:${closed}", namespace: site, insecure: true }
+    tags: ['^\\d+\\.\\d+$']
+  - name: hung
+    registry: { url: "127.0.0.1:${hung}", namespace: site, insecure: true }
     tags: ['^\\d+\\.\\d+$']
 `,
     );
@@ -918,11 +934,13 @@ ${gate}`);
       expect(json.code, json.stderr).toBe(0);
       const newest = JSON.parse(json.stdout).releases[0];
       expect(newest.promoted).toEqual(['site']);
-      expect(newest.unknownAt).toEqual(['gone']);
+      expect(newest.unknownAt).toEqual(['gone', 'hung']);
       expect(json.stderr.match(/warning: target gone could not be read/g)).toHaveLength(1);
+      expect(json.stderr.match(/warning: target hung could not be read/g)).toHaveLength(1);
       const text = await arbor(['releases']);
-      expect(text.stdout).toContain('gone (?)');
+      expect(text.stdout).toContain('gone (?), hung (?)');
     } finally {
+      silent.close();
       await setTarget(TARGET());
     }
   });

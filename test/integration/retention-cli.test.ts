@@ -1,8 +1,10 @@
 // `arbor retention plan|apply` and `arbor usage` end to end: the built CLI as a child process
 // against a real registry (run `npx tsc -p tsconfig.build.json` first).
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
-import { arbor } from '../support/cli.js';
+import { arbor, BIN } from '../support/cli.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { skopeoTags } from './registry-fixtures.js';
 import { day, pushVersion, writeConfig } from './retention-fixtures.js';
@@ -46,6 +48,32 @@ describe('arbor retention', () => {
       expect(applied.stdout).toContain('docker-registry garbage-collect');
       expect(skopeoTags(`${registry.host}/ns/app`).sort()).toEqual(['release', 'v1', 'v5', 'v6']);
     } finally {
+      await tree.remove();
+    }
+  });
+
+  it('deletions the registry refuses (503) are said to be registry errors, not changes, and exit 1', async () => {
+    const digests: string[] = [];
+    for (let v = 1; v <= 4; v++) digests.push(await pushVersion(client, 'ns/flaky', [`v${v}`], day(v)));
+    const front = await startFaultProxy(registry.port);
+    const tree = await writeConfig(front.host, '  - extra_repositories: ["ns/flaky"]\n    keep_last: 2');
+    try {
+      front.failNext(1000, 503, {
+        retryAfter: '0',
+        match: (method, url) => method === 'DELETE' && url.includes('/v2/ns/flaky/manifests/sha256:'),
+      });
+      const applied = await execa(
+        process.execPath,
+        [BIN, 'retention', 'apply', '-f', tree.file, '--auto-approve', '--grace-period', '0s'],
+        { env: { NO_COLOR: '1' }, reject: false },
+      );
+      expect(applied.exitCode, applied.stdout).toBe(1);
+      expect(applied.stdout).toContain(
+        'Retention: 0 deleted, 0 already gone, 2 aborted (0 changed since the plan, 2 by registry errors: run it again), 0 skipped.',
+      );
+      expect(skopeoTags(`${registry.host}/ns/flaky`).sort()).toEqual(['v1', 'v2', 'v3', 'v4']);
+    } finally {
+      await front.stop();
       await tree.remove();
     }
   });

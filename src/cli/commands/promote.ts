@@ -158,6 +158,8 @@ export function register(program: Command): void {
             out(
               `The record of release ${last.release} stays at ${target!.name} (this registry does not delete manifests): arbor releases still lists it there.`,
             );
+          if (result.alreadyBack.length > 0)
+            out(`Already back on their digests from before that promotion: ${result.alreadyBack.join(', ')}`);
           if (result.movedSince.length > 0)
             out(
               `Left in place (moved since that promotion; a rollback does not undo a later change): ${result.movedSince.join(', ')}`,

@@ -14,10 +14,13 @@ import { err, out } from '../io.js';
 import { debugSink, fileOption, formatOption } from '../options.js';
 
 /**
- * How long `releases` waits for a promotion target that does not answer: 3 retries (≈ 0.7 s of
- * backoff) and, for one that went away mid-listing, 3 s (unless ARBOR_REGISTRY_OUTAGE_SECONDS says).
+ * How long `releases` waits for a promotion target that does not answer: 1 retry (≈ 0.1 s of
+ * backoff), 3 s for each answer, and, for one that went away mid-listing, 3 s (unless
+ * ARBOR_REGISTRY_OUTAGE_SECONDS says). A target found unreachable is asked nothing more.
  */
-const TARGET_RETRIES = 3;
+const TARGET_RETRIES = 1;
+/** A target that takes connections but does not answer (stopped, overloaded) is not waited on longer. */
+const TARGET_TIMEOUT_MS = 3_000;
 const TARGET_OUTAGE_MS = 3_000;
 
 interface ReleasesFlags {
@@ -43,6 +46,7 @@ export function register(program: Command): void {
       const targetClients = new RegistryClients(config, {
         ...(debug ? { debug } : {}),
         retries: TARGET_RETRIES,
+        timeoutMs: TARGET_TIMEOUT_MS,
         ...(process.env.ARBOR_REGISTRY_OUTAGE_SECONDS ? {} : { outageBudgetMs: TARGET_OUTAGE_MS }),
       });
       try {
@@ -50,6 +54,26 @@ export function register(program: Command): void {
         const releases = await listReleaseManifests(clients.home, repository);
         const limit = pLimit(8);
         const unreachable = new Map<string, string>();
+        // Each target's first question is asked alone: the rest wait for its answer, so a target
+        // that takes connections and never answers costs one timeout, not one per release queued
+        // behind each other on its connections.
+        const firstAnswer = new Map<string, Promise<void>>();
+        const once = async <T>(target: string, ask: () => Promise<T>): Promise<T> => {
+          const first = firstAnswer.get(target);
+          if (first) {
+            await first;
+            return ask();
+          }
+          const asked = ask();
+          firstAnswer.set(
+            target,
+            asked.then(
+              () => undefined,
+              () => undefined,
+            ),
+          );
+          return asked;
+        };
         const rows = await Promise.all(
           releases.map(async ({ summary: r, manifest }) => {
             // The record itself is read from the tree's registry only for a release some target has
@@ -57,29 +81,34 @@ export function register(program: Command): void {
             let stored: ReturnType<typeof recordOf> | undefined;
             const there = await Promise.all(
               config.promote.map((target) =>
-                limit(async () => {
-                  // null: the target answered that it has no such record; undefined: it could
-                  // not be asked, which is unknown, not "not promoted" (said once per target).
-                  const head = await targetClients
-                    .forRegistry(target.registry)
-                    .headManifest(
-                      releasesRepository(target.registry.namespace, config.releases.repository),
-                      r.release,
-                    )
-                    .catch((e: unknown) => {
-                      unreachable.set(
-                        target.name,
-                        `${target.registry.url}: ${(e as Error).message.split('\n')[0]}`,
-                      );
-                      return undefined;
-                    });
-                  if (head === undefined) return { target: target.name, holds: 'unknown' as const };
-                  if (!head) return { target: target.name, holds: 'none' as const };
-                  stored ??= recordOf(clients.home, repository, r.release, manifest);
-                  const { record } = await stored;
-                  const expected = digestOf(recordManifest(recordAtTarget(record, target)).bytes);
-                  return { target: target.name, holds: head.digest === expected ? 'this' : 'other' };
-                }),
+                once(target.name, () =>
+                  limit(async () => {
+                    // A target found unreachable for one release is not asked again for the others.
+                    if (unreachable.has(target.name))
+                      return { target: target.name, holds: 'unknown' as const };
+                    // null: the target answered that it has no such record; undefined: it could
+                    // not be asked, which is unknown, not "not promoted" (said once per target).
+                    const head = await targetClients
+                      .forRegistry(target.registry)
+                      .headManifest(
+                        releasesRepository(target.registry.namespace, config.releases.repository),
+                        r.release,
+                      )
+                      .catch((e: unknown) => {
+                        unreachable.set(
+                          target.name,
+                          `${target.registry.url}: ${(e as Error).message.split('\n')[0]}`,
+                        );
+                        return undefined;
+                      });
+                    if (head === undefined) return { target: target.name, holds: 'unknown' as const };
+                    if (!head) return { target: target.name, holds: 'none' as const };
+                    stored ??= recordOf(clients.home, repository, r.release, manifest);
+                    const { record } = await stored;
+                    const expected = digestOf(recordManifest(recordAtTarget(record, target)).bytes);
+                    return { target: target.name, holds: head.digest === expected ? 'this' : 'other' };
+                  }),
+                ),
               ),
             );
             const at = (holds: string) => there.filter((t) => t.holds === holds).map((t) => t.target);

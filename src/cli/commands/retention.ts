@@ -10,7 +10,12 @@ import { DOCKER_HUB } from '../../registry/reference.js';
 import { applyRetention } from '../../retention/apply.js';
 import { DockerHubClient, hubCredentialsFromEnv, hubTagTimes } from '../../retention/dockerhub.js';
 import { planRetentionDetailed, protectedTagsOf, type RetentionPlan } from '../../retention/index.js';
-import { describeDeletion, describeResult, resultSummary } from '../../retention/report.js';
+import {
+  describeDeletion,
+  describeResult,
+  resultSummary,
+  retentionFailures,
+} from '../../retention/report.js';
 import { formatBytes } from '../../retention/usage.js';
 import { action } from '../action.js';
 import { confirm } from '../confirm.js';
@@ -117,7 +122,8 @@ async function run(mode: 'plan' | 'apply', flags: RetentionFlags): Promise<numbe
     } else {
       out(resultSummary(applied, { dockerHub: Boolean(hub) }).join('\n'));
     }
-    return 0;
+    // Deletions the registry's errors stopped are work left undone: CI must see it.
+    return retentionFailures(applied) > 0 ? 1 : 0;
   } finally {
     await clients.close();
   }
