@@ -12,8 +12,14 @@ export interface RetryOptions {
   debug?: (line: string) => void;
 }
 
+/** The most one request waits in all on a server's Retry-After before its answer is the result. */
+export const MAX_RETRY_AFTER_TOTAL_MS = 120_000;
+
 export function retryLayer(options: RetryOptions): Layer {
   return (next) => async (request) => {
+    // What the server's own Retry-After cost this request so far: a server asking for 50 s eight
+    // times would hold a command silent for minutes; past MAX_RETRY_AFTER_TOTAL_MS its answer is shown.
+    let waitedOnServer = 0;
     for (let attempt = 0; ; attempt++) {
       const mayRetry = request.idempotent && isReplayable(request) && attempt < options.retries;
       let response: Awaited<ReturnType<typeof next>>;
@@ -32,6 +38,8 @@ export function retryLayer(options: RetryOptions): Layer {
       const retryAfter = parseRetryAfter(header(response, 'retry-after'));
       // A server that asks for a long pause (a pull budget spent for hours) gets its answer shown, not a hang.
       if (retryAfter !== undefined && retryAfter > options.policy.maxRetryAfterMs) return response;
+      if (retryAfter !== undefined && waitedOnServer + retryAfter > MAX_RETRY_AFTER_TOTAL_MS) return response;
+      if (retryAfter !== undefined) waitedOnServer += retryAfter;
       await response.body.dump();
       const wait = retryAfter ?? backoffDelay(attempt, options.policy);
       options.debug?.(
