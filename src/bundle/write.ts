@@ -4,7 +4,8 @@
 // and is checked against its digest). The file is written under a temporary name beside the
 // target and renamed when complete and synced: a bundle under its final name is always whole.
 import { createHash, randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -37,9 +38,37 @@ export interface WriteResult {
   sha256: string;
 }
 
+/**
+ * Temporary files of earlier writes of the same bundle on this machine whose process is gone
+ * (killed with -9, the machine lost power): a multi-GB bundle would otherwise stay beside the file
+ * for good. A file of a process still running (another write of the same name) is left to it.
+ */
+async function removeAbandoned(dir: string, prefix: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0 || processAlive(pid)) continue;
+    await rm(join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, under another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function writeBundle(request: WriteRequest): Promise<WriteResult> {
   const { file, layout, content } = request;
-  const temp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // The host is in the name: on a shared file system only this machine's processes can be judged.
+  const prefix = `.${basename(file)}.tmp-${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-`;
+  await removeAbandoned(dirname(file), prefix);
+  const temp = join(dirname(file), `${prefix}${process.pid}-${randomBytes(4).toString('hex')}`);
   const handle = await open(temp, 'wx');
   let closed = false;
   const hash = createHash('sha256');

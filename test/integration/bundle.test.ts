@@ -5,9 +5,9 @@
 // files refused before any tag moves.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -168,9 +168,24 @@ describe('arbor bundle', () => {
     for (const image of r0.images) expect(image.tags).toEqual(['2025.1', R0, expect.stringMatching(/^fp-/)]);
     expect(r0.sha256).toBe(sha256(r0Bundle));
     expect(r0.bytes).toBe(statSync(r0Bundle).size);
-    // The same release again: the same bytes.
+    // The same release again: the same bytes. Beside it, what earlier writes of that file left:
+    // a process killed with -9 (gone: its file is removed), one still running (this test's), and
+    // another machine's on a shared file system (both left alone).
+    const host = hostname().replace(/[^A-Za-z0-9.-]/g, '_');
+    // A shell's own pid, printed as it exits: a process that is gone.
+    const dead = execFileSync('sh', ['-c', 'echo $$']).toString().trim();
+    const leftovers = {
+      dead: path.join(dir, `.r0-again.tar.tmp-${host}-${dead}-0a0b0c0d`),
+      running: path.join(dir, `.r0-again.tar.tmp-${host}-${process.pid}-0a0b0c0d`),
+      elsewhere: path.join(dir, '.r0-again.tar.tmp-other-host-1-0a0b0c0d'),
+    };
+    for (const file of Object.values(leftovers)) writeFileSync(file, 'partial bundle');
     const again = bundle(path.join(dir, 'r0-again.tar'), '--release', R0);
     expect(again.sha256).toBe(r0.sha256);
+    expect(existsSync(leftovers.dead)).toBe(false);
+    expect(existsSync(leftovers.running)).toBe(true);
+    expect(existsSync(leftovers.elsewhere)).toBe(true);
+    for (const file of Object.values(leftovers)) rmSync(file, { force: true });
 
     const entries = tarEntries(r0Bundle);
     expect(entries.slice(0, 7).map((e) => e.name)).toEqual([
