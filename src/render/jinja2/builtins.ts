@@ -154,5 +154,17 @@ export function range(start: unknown, stop?: unknown, step?: unknown): number[] 
   const length = Math.max(0, Math.ceil((to - from) / by));
   if (length > MAX_RANGE)
     throw new Error(`range() of ${length} items: more than ${MAX_RANGE} (Jinja2's sandbox limit)`);
+  rangeItems += length;
+  if (rangeItems > MAX_RANGE_ITEMS)
+    throw new Error(
+      `range() has given more than ${MAX_RANGE_ITEMS} items in all: loops nested without bound (each range is at most ${MAX_RANGE})`,
+    );
   return Array.from({ length }, (_, i) => from + i * by);
 }
+
+/**
+ * Nested ranges each within MAX_RANGE still multiply (100,000 × 100,000 iterations ran for hours);
+ * no tree's templates come near this many in one command.
+ */
+export const MAX_RANGE_ITEMS = 1_000_000;
+let rangeItems = 0;
