@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
+import { processAlive } from '../process-alive.js';
 import type { BundleContent } from './contents.js';
 import {
   BLOB_DIRECTORIES,
@@ -50,16 +51,6 @@ async function removeAbandoned(dir: string, prefix: string): Promise<void> {
     const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
     if (!Number.isInteger(pid) || pid <= 0 || processAlive(pid)) continue;
     await rm(join(dir, name), { force: true }).catch(() => undefined);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, under another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -7,6 +7,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ArborError } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 
 export interface LockHolder {
   pid: number;
@@ -17,16 +18,6 @@ export interface LockHolder {
 
 export interface HeldLock {
   release(): Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readHolder(file: string): Promise<LockHolder | undefined> {
@@ -81,7 +72,7 @@ export async function acquireLock(
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const holder = await readHolder(file);
-    if (holder && holder.host === me.host && !alive(holder.pid)) {
+    if (holder && holder.host === me.host && !processAlive(holder.pid)) {
       // Left by an apply that died (kill -9, a crash): nobody holds it.
       await rm(file, { force: true });
       continue;

@@ -12,6 +12,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { ensureDir } from '../ensure-dir.js';
 import { ArborError, type Diagnostic, error } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 import type { RegistryClient } from '../registry/client.js';
 import { getImageConfigBytes } from '../registry/config-blob.js';
 import { defaultChild, isIndex, type Manifest, type Platform } from '../registry/manifest-model.js';
@@ -438,16 +439,7 @@ async function sweepStaleWork(dir: string): Promise<void> {
   }
   for (const name of names) {
     const pid = Number(name.split('-')[0]);
-    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
     await rm(path.join(dir, name), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

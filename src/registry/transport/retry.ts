@@ -33,7 +33,8 @@ export function retryLayer(options: RetryOptions): Layer {
         if (!mayRetry || !isRestartable(e)) throw e;
         // A registry that let the request wait out its whole timeout is unlikely to answer the
         // next one: two more tries, not eight (eight were minutes of silence).
-        if ((e as RegistryError).code === 'UND_ERR_HEADERS_TIMEOUT' && ++timeouts > MAX_TIMEOUT_RETRIES) throw e;
+        if ((e as RegistryError).code === 'UND_ERR_HEADERS_TIMEOUT' && ++timeouts > MAX_TIMEOUT_RETRIES)
+          throw e;
         const wait = backoffDelay(attempt, options.policy);
         options.debug?.(
           `retry ${attempt + 1}/${options.retries} in ${wait} ms after: ${(e as Error).message}`,
