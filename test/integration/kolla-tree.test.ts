@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { OCI_MANIFEST } from '../../src/registry/media-types.js';
+import { RELEASE_FORMAT_VERSION } from '../../src/release/record.js';
+import { writeRecord } from '../../src/release/store.js';
 import { arbor } from '../support/cli.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { changedImages, fingerprintsOf, pushStandIns, subtreeOf } from './kolla-fixtures.js';
@@ -142,6 +144,23 @@ describe('the imported Kolla tree', () => {
         }),
       ),
     );
+    // Every image is there, but not the release's record (apply writes it after the tag burst):
+    // the plan says that is all it lacks. With the record, nothing.
+    const unrecorded = JSON.parse(run(['plan', '--format', 'json']).stdout) as {
+      summary: { build: number; tag: number };
+      release?: { name: string; record: string };
+    };
+    expect(unrecorded.summary).toMatchObject({ build: 0, tag: 0 });
+    expect(unrecorded.release).toEqual({ name: kollaTag(), record: 'missing' });
+    await writeRecord(client, 'kolla/arbor-releases', {
+      formatVersion: RELEASE_FORMAT_VERSION,
+      release: kollaTag(),
+      created: new Date().toISOString(),
+      registry: registry.host,
+      namespace: 'kolla',
+      configDigest: 'sha256:stand-in',
+      images: [],
+    });
     const noop = run(['plan', '--detailed-exitcode']);
     expect(noop.stderr).toBe('');
     expect(noop.code).toBe(0);
