@@ -39,7 +39,7 @@ export function renderText(plan: Plan, options: TextOptions): string {
   }
   if (plan.release)
     lines.push(
-      `${paint(COLOR.build, '+ record')} release ${plan.release.name}  not in the registry (an apply stopped before writing it)`,
+      `${paint(COLOR.build, '+ record')} release ${plan.release.name}  not in the registry (an apply stopped before writing it, or the images came another way)`,
     );
   if (lines.length > 0) lines.push('');
   lines.push(summaryLine(plan));

@@ -83,6 +83,29 @@ describe('computePlan', () => {
     expect(Object.keys(plan.observed)).toEqual(['a:1', 'b:1']);
   });
 
+  it("asks for the release's record only when everything else is in place, and counts it as the plan's one change", () => {
+    const whole = [seen('base', { fingerprintDigest: D1, tags: { '2025.1': D1, '2025.1-p5': D1 } })];
+    const desired = { ...state([desiredImage('base', null, 'a')]), releaseName: '2025.1-p5' };
+    const missing = computePlan(desired, observation(whole), { ...opts, releaseRecorded: false });
+    expect(missing.release).toEqual({ name: '2025.1-p5', record: 'missing' });
+    expect(hasChanges(missing)).toBe(true);
+    expect(summaryLine(missing)).toBe(
+      'Plan: 0 to build, 0 to tag, 1 unchanged, its release record to write.',
+    );
+    expect(renderText(missing, { color: false })).toContain(
+      '+ record release 2025.1-p5  not in the registry',
+    );
+    const recorded = computePlan(desired, observation(whole), { ...opts, releaseRecorded: true });
+    expect(recorded.release).toBeUndefined();
+    expect(hasChanges(recorded)).toBe(false);
+    // With a build to do, the apply writes the record anyway: the plan says nothing more of it.
+    const building = computePlan(desired, observation([seen('base', {})]), {
+      ...opts,
+      releaseRecorded: false,
+    });
+    expect(building.release).toBeUndefined();
+  });
+
   it('says a tag moves when it points at another digest', () => {
     const plan = computePlan(
       state([desiredImage('base', null, 'a')]),
