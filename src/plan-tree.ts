@@ -158,10 +158,10 @@ async function releaseRecordExists(
 ): Promise<boolean | undefined> {
   const { releases, registry } = desired.config;
   if (!releases.record || !desired.releaseName) return undefined;
-  return (
-    (await client.headManifest(
-      releasesRepository(registry.namespace, releases.repository),
-      desired.releaseName,
-    )) !== null
-  );
+  // A registry that refuses the question (no rights on the records' repository) leaves it
+  // unasked: the plan of the images does not depend on it.
+  const head = await client
+    .headManifest(releasesRepository(registry.namespace, releases.repository), desired.releaseName)
+    .catch(() => undefined);
+  return head === undefined ? undefined : head !== null;
 }
