@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { displayPath } from '../display-path.js';
 import { ArborError, type Diagnostic, error, type SourceLocation } from '../errors.js';
+import { firstInvalidUtf8, lineAndColumn } from '../utf8-text.js';
 import { buildConfig } from './build.js';
 import { configDigest } from './canonical.js';
 import { checkValues } from './check-values.js';
@@ -166,47 +167,9 @@ function configText(bytes: Buffer, shown: string): string | Diagnostic {
   return text;
 }
 
-/** Offset of the first byte that is not part of valid UTF-8 (the file is known to hold one). */
-function firstInvalidUtf8(bytes: Buffer): number {
-  // Halving keeps it fast on a large file. A prefix decoded as a stream holds no invalid byte
-  // when it decodes (a character cut at its end is held back, not an error).
-  const decodes = (end: number) => {
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, end), { stream: true });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  let good = 0;
-  let bad = bytes.length;
-  while (bad - good > 1) {
-    const middle = Math.floor((good + bad) / 2);
-    if (decodes(middle)) good = middle;
-    else bad = middle;
-  }
-  // The shortest failing prefix ends with the byte that made it fail: a byte that can never
-  // start a character, or one that cannot continue the character begun before it (then the
-  // character's first byte is where the problem is).
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, good));
-    return good;
-  } catch {
-    let start = good - 1;
-    while (start > 0 && (bytes[start]! & 0xc0) === 0x80) start--;
-    return start;
-  }
-}
-
 /** 1-based line and column (in bytes) of a byte offset. */
 function positionOf(bytes: Buffer, offset: number, file: string): SourceLocation {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = bytes.indexOf(10); i >= 0 && i < offset; i = bytes.indexOf(10, i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { file, line, col: offset - lineStart + 1 };
+  return { file, ...lineAndColumn(bytes, offset) };
 }
 
 /** By position in the file; diagnostics without a location first. Stable. */
