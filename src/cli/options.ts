@@ -62,33 +62,25 @@ export function parsePlatform(value: string): Platform {
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
+/** A commander parser that refuses, naming the flag, a value `problem` finds fault with. */
+function checkedValue(flag: string, problem: (value: string) => string | null): (value: string) => string {
+  return (value) => {
+    const found = problem(value);
+    if (found) throw new ArborError(`${flag} "${value}": ${found}`);
+    return value;
+  };
+}
+
 /**
- * A commander parser for a flag naming a tag or a release (`--tag`, `--release`, `--since`): its
- * value goes into registry URLs, so one that is not a tag (`../x`, `a b`) is refused before any
- * request, not sent to a path it was never meant for.
+ * A flag naming a tag or a release (`--tag`, `--release`, `--since`): its value goes into registry
+ * URLs, so one that is not a tag (`../x`, `a b`) is refused before any request, not sent to a path
+ * it was never meant for.
  */
-export function tagValue(flag: string): (value: string) => string {
-  return (value) => {
-    const problem = tagProblem(value);
-    if (problem) throw new ArborError(`${flag} "${value}": ${problem}`);
-    return value;
-  };
-}
+export const tagValue = (flag: string) => checkedValue(flag, tagProblem);
 
-/** A commander parser for a registry flag (`host[:port]`), checked as images.yaml's `registry.url` is. */
-export function registryValue(flag: string): (value: string) => string {
-  return (value) => {
-    const problem = registryProblem(value);
-    if (problem) throw new ArborError(`${flag} "${value}": ${problem}`);
-    return value;
-  };
-}
+/** A registry flag (`host[:port]`), checked as images.yaml's `registry.url` is. */
+export const registryValue = (flag: string) => checkedValue(flag, registryProblem);
 
-/** A commander parser for a namespace flag, checked as images.yaml's `registry.namespace` is. */
-export function namespaceValue(flag: string): (value: string) => string {
-  return (value) => {
-    const problem = value === '' ? null : repositoryProblem(value);
-    if (problem) throw new ArborError(`${flag} "${value}": ${problem}`);
-    return value;
-  };
-}
+/** A namespace flag, checked as images.yaml's `registry.namespace` is (empty: none). */
+export const namespaceValue = (flag: string) =>
+  checkedValue(flag, (value) => (value === '' ? null : repositoryProblem(value)));

@@ -17,7 +17,7 @@ export function numbersReadOtherwise(
       const loc = locate(path);
       lines ??= text.split('\n');
       const written = /^[^\s,\]}#]+/.exec(lines[loc.line - 1]?.slice(loc.col - 1) ?? '')?.[0];
-      if (written !== undefined && written !== String(value) && Number(written.replaceAll('_', '')) === value)
+      if (written !== undefined && written !== String(value) && Number(written) === value)
         found.push(
           warning(
             `${path.join('.')}: ${written} is read as the number ${value}; quote it ("${written}") to keep it as written`,
