@@ -49,10 +49,15 @@ export async function rollback(
     ),
   );
   const ours = entry.tags.filter((t, i) => t.previousUnreadable || current[i] === t.next);
-  const others = entry.tags.filter((t, i) => !t.previousUnreadable && current[i] !== t.next);
-  const back = (t: (typeof entry.tags)[number]) => (current[entry.tags.indexOf(t)] ?? null) === t.previous;
-  const alreadyBack = others.filter(back).map((t) => `${t.repository}:${t.tag}`);
-  const movedSince = others.filter((t) => !back(t)).map((t) => `${t.repository}:${t.tag}`);
+  // The rest name something else now: the digest from before the promotion (put back already),
+  // or a later change.
+  const others = entry.tags.flatMap((t, i) =>
+    !t.previousUnreadable && current[i] !== t.next
+      ? [{ name: `${t.repository}:${t.tag}`, back: (current[i] ?? null) === t.previous }]
+      : [],
+  );
+  const alreadyBack = others.filter((o) => o.back).map((o) => o.name);
+  const movedSince = others.filter((o) => !o.back).map((o) => o.name);
   const restoring = ours.filter((t) => t.previous !== null && !t.previousUnreadable);
   const writes: TagWrite[] = await Promise.all(
     restoring.map((t) =>
