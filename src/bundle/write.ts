@@ -3,11 +3,12 @@
 // sizes known from the manifests, so nothing is held in memory; each download resumes with Range
 // and is checked against its digest). The file is written under a temporary name beside the
 // target and renamed when complete and synced: a bundle under its final name is always whole.
+// `--out -` streams it to standard output instead.
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
+import { type Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { processAlive } from '../process-alive.js';
@@ -54,14 +55,42 @@ async function removeAbandoned(dir: string, prefix: string): Promise<void> {
   }
 }
 
+/** `--out -`: the bundle goes to standard output as it is made (piped to ssh, zstd, a tape). */
+export const STDOUT_BUNDLE = '-';
+
 export async function writeBundle(request: WriteRequest): Promise<WriteResult> {
-  const { file, layout, content } = request;
+  if (request.file === STDOUT_BUNDLE) {
+    // What was written cannot be taken back: a failure leaves the reader a cut tar, which
+    // `bundle push` and every tar reader refuse, and this process exits non-zero.
+    const streamed = await streamBundle(request, process.stdout, { end: false });
+    return { file: request.file, ...streamed };
+  }
+  const { file } = request;
   // The host is in the name: on a shared file system only this machine's processes can be judged.
   const prefix = `.${basename(file)}.tmp-${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-`;
   await removeAbandoned(dirname(file), prefix);
   const temp = join(dirname(file), `${prefix}${process.pid}-${randomBytes(4).toString('hex')}`);
   const handle = await open(temp, 'wx');
-  let closed = false;
+  try {
+    // The stream closes the handle when it ends, or when it fails.
+    const streamed = await streamBundle(request, handle.createWriteStream(), { end: true });
+    await syncFile(temp);
+    await rename(temp, file);
+    return { file, ...streamed };
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
+/** The bundle's tar into `sink`, in one pass: its bytes and their sha256. */
+async function streamBundle(
+  request: WriteRequest,
+  sink: Writable,
+  options: { end: boolean },
+): Promise<Omit<WriteResult, 'file'>> {
+  const { layout, content } = request;
   const hash = createHash('sha256');
   let bytes = 0;
   const counter = new Transform({
@@ -72,11 +101,8 @@ export async function writeBundle(request: WriteRequest): Promise<WriteResult> {
     },
   });
   const pack = tar.pack();
-  // The stream closes the handle when it ends.
-  const written = pipeline(pack, counter, handle.createWriteStream()).finally(() => {
-    closed = true;
-  });
-  // Whichever fails first (a download, the disk) stops both sides.
+  const written = pipeline(pack, counter, sink, { end: options.end });
+  // Whichever fails first (a download, the disk, the reader of a pipe) stops both sides.
   written.catch((e: unknown) => pack.destroy(e as Error));
   try {
     for (const f of layout.files) await addEntry(pack, fileHeader(f.name, f.bytes.length), f.bytes);
@@ -91,14 +117,10 @@ export async function writeBundle(request: WriteRequest): Promise<WriteResult> {
     }
     pack.finalize();
     await written;
-    await syncFile(temp);
-    await rename(temp, file);
-    return { file, bytes, sha256: `sha256:${hash.digest('hex')}` };
+    return { bytes, sha256: `sha256:${hash.digest('hex')}` };
   } catch (e) {
     pack.destroy();
     await written.catch(() => undefined);
-    if (!closed) await handle.close().catch(() => undefined);
-    await rm(temp, { force: true });
     throw e;
   }
 }

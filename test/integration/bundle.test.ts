@@ -221,6 +221,30 @@ describe('arbor bundle', () => {
     expect(layerSizes).toHaveLength(1);
   });
 
+  it('--out - streams the same bytes to standard output, the report to standard error', async () => {
+    const piped = await execa(
+      process.execPath,
+      [BIN, 'bundle', '--out', '-', '--release', R0, '-f', tree.file],
+      {
+        cwd: tree.dir,
+        env: { NO_COLOR: '1' },
+        encoding: 'buffer',
+        stripFinalNewline: false,
+        reject: false,
+      },
+    );
+    const stderr = Buffer.from(piped.stderr).toString();
+    expect(piped.exitCode, stderr).toBe(0);
+    const bytes = Buffer.from(piped.stdout);
+    expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(r0.sha256);
+    expect(stderr).toContain(`Wrote standard output: `);
+    expect(stderr).toContain(r0.sha256);
+    // A bundle is pushed from a file: a cut upload resumes by reading it again.
+    const fromStdin = push('-', `${site.host}/site`);
+    expect(fromStdin.code).toBe(1);
+    expect(fromStdin.stderr).toContain('bundle push -: a bundle is pushed from a file');
+  });
+
   it('loads with docker load (20.10), podman load and skopeo, and the images run', async () => {
     removeLocalImages(source.host);
     const loaded = docker(['load', '-i', r0Bundle]);

@@ -311,6 +311,15 @@ describe('arbor sync', () => {
       expect(finished.exitCode, `${finished.stdout}\n${finished.stderr}`).toBe(0);
       expect(await client.headManifest('ns/arbor-releases', 'r1')).not.toBeNull();
       expect((await run('--plan-only', '--detailed-exitcode')).exitCode).toBe(0);
+      // A site refusing the record's HEAD (no rights on its repository) leaves the question
+      // unasked, as `plan` does: the images' plan still stands.
+      front.failNext(1, 403, {
+        match: (method, url) => method === 'HEAD' && url.startsWith('/v2/ns/arbor-releases/manifests/'),
+        body: '{"errors":[{"code":"DENIED","message":"injected"}]}',
+      });
+      const refused = await run('--plan-only', '--detailed-exitcode', '--format', 'json');
+      expect(refused.exitCode, refused.stderr).toBe(0);
+      expect(JSON.parse(refused.stdout).record).toBeUndefined();
     } finally {
       await front.stop();
       await client.close();

@@ -24,6 +24,7 @@ import {
   treeSelection,
 } from '../../bundle/select.js';
 import { parsePushTarget } from '../../bundle/target.js';
+import { STDOUT_BUNDLE } from '../../bundle/write.js';
 import { displayPath } from '../../display-path.js';
 import { ArborError } from '../../errors.js';
 import { formatBytes } from '../../plan/views/markdown.js';
@@ -65,7 +66,10 @@ export function register(program: Command): void {
   fileOption(cmd);
   formatOption(cmd, ['text', 'json'], 'text');
   cmd
-    .option('--out <file>', 'the bundle to write (written under a temporary name, renamed when whole)')
+    .option(
+      '--out <file>',
+      'the bundle to write (written under a temporary name, renamed when whole); - streams it to standard output',
+    )
     .option('--only <image...>', 'only these images of the tree')
     .option(
       '--tag <tag>',
@@ -89,7 +93,11 @@ export function register(program: Command): void {
 }
 
 async function bundleCommand(refs: string[], flags: BundleFlags): Promise<number> {
-  if (!flags.out) throw new ArborError('--out FILE is required: where to write the bundle');
+  if (!flags.out)
+    throw new ArborError('--out FILE is required: where to write the bundle (- for standard output)');
+  const toStdout = flags.out === STDOUT_BUNDLE;
+  if (toStdout && process.stdout.isTTY)
+    throw new ArborError('--out -: standard output is a terminal; redirect it to a file or pipe it');
   const platform = flags.platform ? parsePlatform(flags.platform) : undefined;
   const sessions = new RegistrySessions(debugSink(flags));
   const clientFor = (settings: RegistrySettings) => sessions.client(settings);
@@ -111,7 +119,10 @@ async function bundleCommand(refs: string[], flags: BundleFlags): Promise<number
         }),
       'Interrupted: stopping; the bundle is not written (its temporary file is removed).',
     );
-    out(flags.format === 'json' ? JSON.stringify({ formatVersion: 1, ...report }, null, 2) : summary(report));
+    // With the bundle on standard output, the report goes beside it, to standard error.
+    const text =
+      flags.format === 'json' ? JSON.stringify({ formatVersion: 1, ...report }, null, 2) : summary(report);
+    (toStdout ? err : out)(text);
     return 0;
   } finally {
     await sessions.close();
@@ -158,7 +169,7 @@ function summary(r: CreateReport): string {
         ? `; update since ${r.since}: ${r.omitted} blobs (${formatBytes(r.omittedBytes)}) left out`
         : '') +
       '.',
-    `Wrote ${displayPath(r.file)}: ${formatBytes(r.bytes)}, ${r.sha256}`,
+    `Wrote ${r.file === STDOUT_BUNDLE ? 'standard output' : displayPath(r.file)}: ${formatBytes(r.bytes)}, ${r.sha256}`,
   ];
   return lines.join('\n');
 }
@@ -192,6 +203,10 @@ function registerPush(bundle: Command): void {
 
 async function pushCommand(file: string, targetArg: string, flags: PushFlags): Promise<number> {
   const target = parsePushTarget(targetArg);
+  if (file === STDOUT_BUNDLE)
+    throw new ArborError(
+      'bundle push -: a bundle is pushed from a file (a cut upload resumes by reading it again); save it to a file first',
+    );
   const bundle = await openBundle(file);
   const session = openRegistry({
     registry: target.registry,

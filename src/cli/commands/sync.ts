@@ -144,14 +144,15 @@ export function register(program: Command): void {
         // Whether the site holds the release's record (one HEAD, beside the observation): a
         // sync stopped after its tag burst finishes it instead of being taken for a no-op. Not
         // for --tag (no record) or --only (the site's record is of part of the release).
+        // A site that refuses the question (no rights on the records' repository) leaves it
+        // unasked, as `plan` does: what the images need does not depend on it.
         const siteRecord =
           flags.tag || flags.only
             ? undefined
-            : to.client.headManifest(
-                releasesRepository(target.namespace, flags.releasesRepository),
-                record.release,
-              );
-        siteRecord?.catch(() => undefined);
+            : to.client
+                .headManifest(releasesRepository(target.namespace, flags.releasesRepository), record.release)
+                .then((head) => head !== null)
+                .catch(() => undefined);
         const manifests = new SourceManifests(from.client);
         const ledger = new BlobLedger();
         const observed = await observeSync(
@@ -169,7 +170,7 @@ export function register(program: Command): void {
           presentAtTarget: observed.presentAtTarget,
           basesAtTarget: observed.basesAtTarget,
           deltas: flags.deltas,
-          ...(siteRecord ? { recordAtTarget: (await siteRecord) !== null } : {}),
+          ...recordAtTargetIfAsked(await siteRecord),
         });
         out(flags.format === 'json' ? JSON.stringify(plan, null, 2) : renderSyncText(plan));
         if (flags.planOnly) return flags.detailedExitcode && syncHasChanges(plan) ? 2 : 0;
@@ -227,6 +228,11 @@ function parseLocation(input: string, what: string): { registry: string; namespa
   if (!registry || problem)
     throw new ArborError(`${what} "${input}": ${problem ?? 'expected registry/namespace'}`);
   return { registry, namespace };
+}
+
+/** The plan's record field, absent when the site was not asked or refused the question. */
+function recordAtTargetIfAsked(present: boolean | undefined): { recordAtTarget?: boolean } {
+  return present === undefined ? {} : { recordAtTarget: present };
 }
 
 /** The release record named (or the newest), or, with --tag, every repository of the namespace with that tag. */
