@@ -12,7 +12,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('Terraform for container image trees')
     .version(VERSION, '-V, --version')
     .option('--debug', 'print stack traces and HTTP/process details (secrets redacted)')
-    .showHelpAfterError()
+    // One short line after a usage error, not the whole help (which --help prints).
+    .showHelpAfterError('(see --help)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => err(s.trimEnd()) });
   await registerCommands(program, argv);
@@ -47,7 +48,7 @@ function report(e: unknown, debug: boolean): number {
     return 1;
   }
   const message = e instanceof Error ? e.message : String(e);
-  err(`arbor: ${briefMessage(message)}`);
+  err(`error: ${briefMessage(message)}`);
   if (debug && e instanceof Error && e.stack) err(e.stack);
   return 1;
 }

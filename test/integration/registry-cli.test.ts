@@ -71,7 +71,7 @@ describe('arbor ls', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
-      `arbor: ${registry.host}/tools/nothing: repository name not known to registry (404)\n`,
+      `error: ${registry.host}/tools/nothing: repository name not known to registry (404)\n`,
     );
   });
 });
@@ -126,11 +126,11 @@ describe('arbor inspect', () => {
   });
 
   it.each([
-    ['UPPER/Case:tag', 'arbor: invalid reference "UPPER/Case:tag": repository name must be lowercase'],
-    ['127.0.0.1:5000/x:', 'arbor: invalid reference "127.0.0.1:5000/x:": tag is empty'],
+    ['UPPER/Case:tag', 'error: invalid reference "UPPER/Case:tag": repository name must be lowercase'],
+    ['127.0.0.1:5000/x:', 'error: invalid reference "127.0.0.1:5000/x:": tag is empty'],
     [
       '127.0.0.1:5000/x@sha256:abc',
-      'arbor: invalid reference "127.0.0.1:5000/x@sha256:abc": digest must look like sha256:<64 hex digits>',
+      'error: invalid reference "127.0.0.1:5000/x@sha256:abc": digest must look like sha256:<64 hex digits>',
     ],
   ])('a malformed reference %s: one line, exit 1', (ref, line) => {
     const result = arbor(['inspect', ref, '--insecure']);
@@ -142,19 +142,19 @@ describe('arbor inspect', () => {
   it('an unknown tag, a TLS client against a plain-HTTP registry, an unreachable registry: one line each', async () => {
     const unknown = arbor(['inspect', `${registry.host}/tools/busybox:nope`, '--insecure']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe(`arbor: ${registry.host}/tools/busybox:nope: manifest unknown (404)\n`);
+    expect(unknown.stderr).toBe(`error: ${registry.host}/tools/busybox:nope: manifest unknown (404)\n`);
 
     const tls = arbor(['inspect', `${registry.host}/tools/busybox:1.36`]);
     expect(tls.code).toBe(1);
     expect(tls.stderr).toBe(
-      `arbor: ${registry.host}/tools/busybox:1.36: TLS handshake failed (plain HTTP registry? use insecure: true or --insecure) during GET ${registry.host}/v2/tools/busybox/manifests/1.36\n`,
+      `error: ${registry.host}/tools/busybox:1.36: TLS handshake failed (plain HTTP registry? use insecure: true or --insecure) during GET ${registry.host}/v2/tools/busybox/manifests/1.36\n`,
     );
 
     const port = await freePort();
     const down = arbor(['inspect', `127.0.0.1:${port}/tools/busybox:1.36`, '--insecure']);
     expect(down.code).toBe(1);
     expect(down.stderr).toBe(
-      `arbor: 127.0.0.1:${port}/tools/busybox:1.36: registry unreachable (ECONNREFUSED 127.0.0.1:${port}) during GET 127.0.0.1:${port}/v2/tools/busybox/manifests/1.36\n`,
+      `error: 127.0.0.1:${port}/tools/busybox:1.36: registry unreachable (ECONNREFUSED 127.0.0.1:${port}) during GET 127.0.0.1:${port}/v2/tools/busybox/manifests/1.36\n`,
     );
   });
 

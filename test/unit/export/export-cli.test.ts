@@ -47,8 +47,9 @@ describe('arbor export', () => {
   });
 
   it('rejects bad input with a clear error and exit 1', async () => {
-    expect(arbor(['export', '--plan', PLAN]).stderr).toContain(
-      "required option '--format <format>' not specified",
+    // A usage error is one line and a pointer to --help, not the whole help.
+    expect(arbor(['export', '--plan', PLAN]).stderr.trimEnd()).toBe(
+      "error: required option '--format <format>' not specified\n(see --help)",
     );
     expect(arbor(['export', '--format', 'jenkins', '--plan', PLAN]).code).toBe(1);
     expect(arbor(['export', '--format', 'bake', '-f', '/nonexistent/images.yaml']).stderr.trimEnd()).toBe(
