@@ -90,7 +90,9 @@ export function renderImagesTags(config: Config, requests: readonly TagRequest[]
         report(`${where}\u0000${message}`, image.name, loc, { message });
         return;
       }
-      const problem = tagProblem(tag);
+      const problem = tag.includes('[object Object]')
+        ? 'it printed a mapping; print one of its values (e.g. {{ name.key }})'
+        : tagProblem(tag);
       if (problem) {
         failed = true;
         report(`${where}\u0000invalid\u0000${problem}`, image.name, loc, {

@@ -87,6 +87,28 @@ describe('renderTags', () => {
     expect(err.diagnostics[1]!.message).toContain('may not start with "." or "-"');
   });
 
+  it('names a mapping printed into a tag instead of showing [object Object] as the problem', () => {
+    const config = makeConfig(
+      '/repo',
+      { variables: { patch: { number: 6 } }, tags: ['p{{ patch }}'] },
+      POSITIONS,
+    );
+    const err = failure(() => renderTags(config, makeImage('keystone'), context()));
+    expect(err.diagnostics).toHaveLength(1);
+    expect(err.diagnostics[0]!.message).toContain('it printed a mapping; print one of its values');
+    expect(
+      renderTags(
+        makeConfig(
+          '/repo',
+          { variables: { patch: { number: 6 } }, tags: ['p{{ patch.number }}'] },
+          POSITIONS,
+        ),
+        makeImage('keystone'),
+        context(),
+      ),
+    ).toEqual(['p6']);
+  });
+
   it('locates an error in an image tag template at the image key', () => {
     const config = makeConfig('/repo', {}, POSITIONS);
     const err = failure(() =>
