@@ -9,6 +9,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { digestOf } from '../registry/digest.js';
 import { RegistryError } from '../registry/errors.js';
 import { isIndex } from '../registry/manifest-model.js';
+import { REFERRER_DEPTH } from '../registry/referrers.js';
 import { type BundleContent, type BundledImage, type BundleManifest, blobsReachable } from './contents.js';
 
 /** One image to put in the bundle, as the selection named it. */
@@ -37,8 +38,6 @@ export interface Collected {
 
 /** Configs and artifact configs are read whole; nothing real comes near this. */
 const CONFIG_LIMIT = 16 * 1024 * 1024;
-/** Referrers of referrers (a signature of an SBOM) are followed this deep. */
-const REFERRER_DEPTH = 3;
 
 export async function collectImages(requests: ImageToBundle[], concurrency = 8): Promise<Collected> {
   const content: BundleContent = {

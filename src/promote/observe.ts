@@ -64,7 +64,7 @@ export async function observeTarget(
         if (!at.manifestPresent) {
           // The plan counts what refers to each image to copy: asked now, beside the blob HEADs,
           // not after every image was observed (cached by SourceManifests; failures are the plan's).
-          source.listReferrers(image.repository, image.digest).catch(() => undefined);
+          source.referrals(image.repository, image.digest, image.mediaType).catch(() => undefined);
           const blobs = await source.blobs(image.repository, image.digest).catch((e: unknown) => {
             // Deleted at the source since the release was recorded (retention?): never a partial release.
             if (e instanceof RegistryError && e.status === 404) {

@@ -130,8 +130,11 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         ? await resumedTags(config.root, target, record.release)
         : undefined;
       const copies = record.images.filter((i) => observed.get(i.name)?.manifestPresent === false);
-      const referrers = await Promise.all(copies.map((i) => source.listReferrers(i.repository, i.digest)));
-      const withReferrers = referrers.filter((r) => r.manifests.length > 0).length;
+      const referrals = await Promise.all(
+        copies.map((i) => source.referrals(i.repository, i.digest, i.mediaType)),
+      );
+      // Each manifest something refers to: its referrers list at the target, and its fallback index.
+      const withReferrers = referrals.reduce((n, list) => n + new Set(list.map((r) => r.subject)).size, 0);
       const rateLimit = client.rateLimit;
       const planned = planTarget({
         target,
@@ -140,7 +143,6 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         ...(gate ? { gate } : {}),
         sourceProblems: target.requireSignature ? signatureProblems : [],
         ...(rateLimit ? { rateLimit } : {}),
-        // Per image with referrers: the target's referrers list, and its fallback index.
         manifestGetsNeeded: withReferrers * 2,
         recordPresent: recordHead !== null && recordHead !== UNREADABLE,
         ...(resuming ? { resuming } : {}),
@@ -205,9 +207,9 @@ async function missingReferrers(
       .filter((image) => image.action !== 'copy')
       .map((image) =>
         limit(async () => {
-          const listed = await source.listReferrers(image.sourceRepository, image.digest);
+          const listed = await source.referrals(image.sourceRepository, image.digest, image.mediaType);
           const there = await Promise.all(
-            listed.manifests.map((d) => client.headManifest(image.targetRepository, d.digest)),
+            listed.map((r) => client.headManifest(image.targetRepository, r.descriptor.digest)),
           );
           const lacking = there.filter((head) => head === null).length;
           if (lacking > 0) missing.set(image.name, lacking);
@@ -239,7 +241,11 @@ async function targetRetentionPlan(
   });
 }
 
-const atSource = (image: PromoteImage) => ({ repository: image.sourceRepository, digest: image.digest });
+const atSource = (image: PromoteImage) => ({
+  repository: image.sourceRepository,
+  digest: image.digest,
+  mediaType: image.mediaType,
+});
 
 /** The tags an unfinished earlier run of this release's promotion to `target` was flipping. */
 async function resumedTags(root: string, target: PromoteTarget, release: string) {

@@ -11,6 +11,9 @@ import { header } from './transport/types.js';
 
 const REFERRERS_LIMIT = 4 * 1024 * 1024;
 
+/** Referrers of referrers (a signature of an SBOM) are followed this deep: bundles, promotions, syncs. */
+export const REFERRER_DEPTH = 3;
+
 export interface Referrers {
   manifests: Descriptor[];
   /** Where the list came from. */

@@ -32,7 +32,11 @@ function artifactTypeOf(artifact: ImageToCopy): {
   };
 }
 
-/** Copies the image's referrers from the source to the target repository; returns how many. */
+/**
+ * Copies what refers to the image — to it, to an index's children, to those artifacts in turn —
+ * from the source to the target repository; returns how many. Each artifact is listed at the target
+ * for the manifest it refers to. An artifact left out by `include` takes what refers to it along.
+ */
 export async function copyReferrers(
   source: SourceManifests,
   target: RegistryClient,
@@ -44,11 +48,17 @@ export async function copyReferrers(
   options: CopyReferrersOptions = {},
 ): Promise<number> {
   const all = await source.referrers(sourceRepository, digest);
-  const artifacts = all.filter((a) =>
-    options.include ? options.include(artifactTypeOf(a).artifactType) : true,
-  );
-  if (artifacts.length === 0) return 0;
-  for (const artifact of artifacts)
+  // Parents come before what refers to them: an excluded parent's subtree is known in time.
+  const excluded = new Set<string>();
+  const referrals = all.filter(({ subject, artifact }) => {
+    const keep =
+      !excluded.has(subject) &&
+      (options.include ? options.include(artifactTypeOf(artifact).artifactType) : true);
+    if (!keep) excluded.add(artifact.manifest.digest);
+    return keep;
+  });
+  if (referrals.length === 0) return 0;
+  for (const { artifact } of referrals)
     await copyImageTo(
       target,
       targetRepository,
@@ -57,14 +67,19 @@ export async function copyReferrers(
       totals,
       options.signal ? { signal: options.signal } : {},
     );
-  const listed = await target.referrers(targetRepository, digest);
-  if (listed.source !== 'referrers-api')
-    for (const artifact of artifacts)
-      await addToFallbackIndex(target, targetRepository, digest, {
-        mediaType: artifact.manifest.mediaType || OCI_MANIFEST,
-        digest: artifact.manifest.digest,
-        size: artifact.manifest.bytes.length,
-        ...artifactTypeOf(artifact),
-      });
-  return artifacts.length;
+  const bySubject = new Map<string, ImageToCopy[]>();
+  for (const { subject, artifact } of referrals)
+    bySubject.set(subject, [...(bySubject.get(subject) ?? []), artifact]);
+  for (const [subject, artifacts] of bySubject) {
+    const listed = await target.referrers(targetRepository, subject);
+    if (listed.source !== 'referrers-api')
+      for (const artifact of artifacts)
+        await addToFallbackIndex(target, targetRepository, subject, {
+          mediaType: artifact.manifest.mediaType || OCI_MANIFEST,
+          digest: artifact.manifest.digest,
+          size: artifact.manifest.bytes.length,
+          ...artifactTypeOf(artifact),
+        });
+  }
+  return referrals.length;
 }

@@ -4,9 +4,10 @@
 // (signatures, SBOMs, provenance, layer deltas).
 import type { RegistryClient } from '../registry/client.js';
 import type { DigestCache } from '../registry/digest-cache.js';
+import { RegistryError } from '../registry/errors.js';
 import { type Descriptor, isIndex, type Manifest } from '../registry/manifest-model.js';
-import { isForeignLayer } from '../registry/media-types.js';
-import type { Referrers } from '../registry/referrers.js';
+import { isForeignLayer, isIndexMediaType } from '../registry/media-types.js';
+import { REFERRER_DEPTH, type Referrers } from '../registry/referrers.js';
 import { registryBlob } from './blob-source.js';
 import type { ImageToCopy } from './model.js';
 
@@ -107,17 +108,72 @@ export class SourceManifests {
     );
   }
 
-  /** The artifacts referring to the image (and, for an index, to its children), to copy along. */
-  async referrers(repository: string, digest: string): Promise<ImageToCopy[]> {
-    const found = await this.listReferrers(repository, digest);
-    return Promise.all(found.manifests.map((d) => this.image(repository, d.digest)));
+  /**
+   * What refers to the image: to it, to each child of an index (`cosign sign --recursive` signs
+   * both), and to those artifacts in turn (a signature of an SBOM), {@link REFERRER_DEPTH} deep as
+   * in a bundle; each with the manifest it refers to, parents before what refers to them. Listings
+   * only, each asked once per run. An index's children are read from its bytes (the digest cache's
+   * when it keeps them); `mediaType`, when known, spares that read for a plain image.
+   */
+  async referrals(repository: string, digest: string, mediaType?: string): Promise<Referral[]> {
+    const found: Referral[] = [];
+    const seen = new Set<string>();
+    const visit = async (subject: string, subjectType: string | undefined, depth: number) => {
+      const [listed, children] = await Promise.all([
+        this.listReferrers(repository, subject),
+        this.childrenOf(repository, subject, subjectType),
+      ]);
+      const fresh = listed.manifests.filter((d) => !seen.has(d.digest));
+      for (const d of fresh) {
+        seen.add(d.digest);
+        found.push({ subject, descriptor: d });
+      }
+      await Promise.all([
+        ...children.map((c) => visit(c.digest, c.mediaType, depth)),
+        ...(depth + 1 < REFERRER_DEPTH ? fresh.map((d) => visit(d.digest, d.mediaType, depth + 1)) : []),
+      ]);
+    };
+    await visit(digest, mediaType, 0);
+    return found;
   }
+
+  /** The children of an index (none for an image manifest). */
+  private async childrenOf(repository: string, digest: string, mediaType?: string): Promise<Descriptor[]> {
+    if (mediaType !== undefined && mediaType !== '' && !isIndexMediaType(mediaType)) return [];
+    // Gone from the source: the plan says so on its own; nothing refers to what is not there.
+    const body = await this.tagBody(repository, digest).catch((e: unknown) => {
+      if (e instanceof RegistryError && e.status === 404) return undefined;
+      throw e;
+    });
+    if (!body) return [];
+    const json = JSON.parse(body.bytes.toString('utf8')) as { manifests?: Descriptor[] };
+    return Array.isArray(json.manifests) ? json.manifests : [];
+  }
+
+  /** The artifacts referring to the image or to its parts (see {@link referrals}), read to copy along. */
+  async referrers(repository: string, digest: string): Promise<{ subject: string; artifact: ImageToCopy }[]> {
+    const referrals = await this.referrals(repository, digest);
+    return Promise.all(
+      referrals.map(async (r) => ({
+        subject: r.subject,
+        artifact: await this.image(repository, r.descriptor.digest),
+      })),
+    );
+  }
+}
+
+/** One artifact referring to an image or a part of it, and the manifest it refers to. */
+export interface Referral {
+  subject: string;
+  descriptor: Descriptor;
 }
 
 /** Images as a promotion names them at the source. */
 export interface SourceImageRef {
   repository: string;
   digest: string;
+  /** When known: an image manifest's children need no read. */
+  mediaType?: string;
 }
 
 /**
@@ -137,8 +193,11 @@ export async function manifestReadsToCome(
       toRead.add(`${image.repository}@${image.digest}`);
   for (const image of copied) {
     if (!manifests.asked(image.repository, image.digest)) toRead.add(`${image.repository}@${image.digest}`);
-    const referrers = await manifests.listReferrers(image.repository, image.digest);
-    for (const d of referrers.manifests)
+    for (const { descriptor: d } of await manifests.referrals(
+      image.repository,
+      image.digest,
+      image.mediaType,
+    ))
       if (!manifests.asked(image.repository, d.digest)) toRead.add(`${image.repository}@${d.digest}`);
   }
   return toRead.size;

@@ -823,7 +823,24 @@ ${gate}`);
       arbor(['promote', verb, '--to', 'site', '--release', release, last]);
     const all = await atSite('apply', '--auto-approve');
     expect(all.code, all.stderr).toBe(0);
-    const digest = await attachSbomAtA('nova-api', release, '{"spdxVersion":"SPDX-2.3","name":"late"}');
+    const head = (await clientA.headManifest('arbor-demo/nova-api', release))!;
+    const digest = head.digest;
+    const lateSbom = await attachArtifact(clientA, 'arbor-demo/nova-api', {
+      artifactType: 'application/spdx+json',
+      subject: { mediaType: head.mediaType, digest: head.digest, size: head.size },
+      blobs: [
+        {
+          mediaType: 'application/spdx+json',
+          bytes: Buffer.from('{"spdxVersion":"SPDX-2.3","name":"late"}'),
+        },
+      ],
+    });
+    // A signature of that SBOM follows too, listed at B for the SBOM (referrers of referrers).
+    const sbomSignature = await attachArtifact(clientA, 'arbor-demo/nova-api', {
+      artifactType: 'application/vnd.example.signature',
+      subject: lateSbom.descriptor,
+      blobs: [{ mediaType: 'application/vnd.example.signature', bytes: Buffer.from('signed') }],
+    });
     // A tree without `signing:` attaches nothing after the fact and is not asked: HEADs only.
     const unsigned = await atSite('plan', '--detailed-exitcode');
     expect(unsigned.code, unsigned.stdout).toBe(0);
@@ -845,8 +862,13 @@ ${gate}`);
       expect(applied.code, applied.stderr).toBe(0);
       expect(applied.stdout).toMatch(/[1-9]\d* referrer\(s\)/);
       const listed = await clientB.referrers('site/nova-api', digest);
-      expect(listed.manifests).toHaveLength(before + missing);
+      // All but the SBOM's signature are listed for the image; that one is listed for the SBOM.
+      expect(missing).toBeGreaterThanOrEqual(2);
+      expect(listed.manifests).toHaveLength(before + missing - 1);
       expect(listed.manifests.map((m) => m.artifactType)).toContain('application/spdx+json');
+      expect(
+        (await clientB.referrers('site/nova-api', lateSbom.digest)).manifests.map((m) => m.digest),
+      ).toEqual([sbomSignature.digest]);
       const again = await atSite('plan', '--detailed-exitcode');
       expect(again.code, again.stdout).toBe(0);
     } finally {

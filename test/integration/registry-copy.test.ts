@@ -1,8 +1,16 @@
 // Copying images: within a registry (cross-repository mount, no bytes through arbor) and between
-// two registries (blobs streamed GET → PUT/PATCH), for an image and for an index.
+// two registries (blobs streamed GET → PUT/PATCH), for an image and for an index; and the
+// artifacts that refer to them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attachArtifact } from '../../src/registry/attach.js';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
 import { copyImage } from '../../src/registry/copy.js';
+import type { Descriptor } from '../../src/registry/manifest-model.js';
+import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/media-types.js';
+import { copyReferrers } from '../../src/transfer/copy-referrers.js';
+import { BlobLedger } from '../../src/transfer/ledger.js';
+import { emptyTotals } from '../../src/transfer/model.js';
+import { SourceManifests } from '../../src/transfer/source-manifests.js';
 import { destroyRegistry, startRegistry, type TestRegistry } from '../support/registry.js';
 import { pushImage, pushIndex, skopeoInspect, skopeoTags } from './registry-fixtures.js';
 
@@ -67,5 +75,63 @@ describe('copyImage', () => {
       expect((await b.headManifest('dst/multi', child.digest))?.digest).toBe(child.digest);
     const config = await b.getImageConfig('dst/multi', raw);
     expect(config.labels).toEqual({ arch: 'amd64' });
+  });
+});
+
+describe('copyReferrers', () => {
+  it('takes what refers to an index, to each of its children and to those artifacts, each listed for its subject', async () => {
+    const pushed = await pushIndex(a, 'src/signed', 'v1');
+    const attach = (subject: Descriptor, artifactType: string, body: string) =>
+      attachArtifact(a, 'src/signed', {
+        artifactType,
+        subject,
+        blobs: [{ mediaType: artifactType, bytes: Buffer.from(body) }],
+      });
+    const indexSbom = await attach(
+      { mediaType: OCI_INDEX, digest: pushed.digest, size: pushed.index.length },
+      'application/spdx+json',
+      'index',
+    );
+    // `cosign sign --recursive`: each platform's manifest is signed too; and a signed SBOM.
+    const [amd64] = pushed.children;
+    const childSignature = await attach(
+      { mediaType: OCI_MANIFEST, digest: amd64!.digest, size: amd64!.manifest.length },
+      'application/vnd.example.signature',
+      'amd64',
+    );
+    const sbomSignature = await attach(indexSbom.descriptor, 'application/vnd.example.signature', 'sbom');
+    await copyImage(a, 'src/signed', pushed.digest, b, 'dst/signed', ['v1']);
+
+    const copied = await copyReferrers(
+      new SourceManifests(a),
+      b,
+      'src/signed',
+      'dst/signed',
+      pushed.digest,
+      new BlobLedger(),
+      emptyTotals(),
+    );
+    expect(copied).toBe(3);
+    const listed = async (subject: string) =>
+      (await b.referrers('dst/signed', subject)).manifests.map((m) => m.digest);
+    expect(await listed(pushed.digest)).toEqual([indexSbom.digest]);
+    expect(await listed(amd64!.digest)).toEqual([childSignature.digest]);
+    expect(await listed(indexSbom.digest)).toEqual([sbomSignature.digest]);
+    expect(await listed(pushed.children[1]!.digest)).toEqual([]);
+
+    // Left out by type: what refers to a left-out artifact stays behind with it.
+    const filtered = await copyReferrers(
+      new SourceManifests(a),
+      b,
+      'src/signed',
+      'dst/filtered',
+      pushed.digest,
+      new BlobLedger(),
+      emptyTotals(),
+      { include: (type) => type !== 'application/spdx+json' },
+    );
+    expect(filtered).toBe(1);
+    expect(await b.headManifest('dst/filtered', childSignature.digest)).not.toBeNull();
+    expect(await b.headManifest('dst/filtered', sbomSignature.digest)).toBeNull();
   });
 });
