@@ -95,6 +95,16 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
     version: packageVersion(checkout.root, options.env),
   });
   const kolla = readDefaults(program);
+  // kolla-build refuses an option it does not know; a typo (`-o basetag=…`) must not pass unseen.
+  const unknownOptions = [...new Set(cli.map(([name]) => name.replaceAll('-', '_')))].filter(
+    (key) => !kolla.conf.knows('DEFAULT', key),
+  );
+  if (unknownOptions.length > 0)
+    throw new ArborError(
+      unknownOptions.map((key) =>
+        error(`--option ${key}: this Kolla's kolla-build has no such option (kolla/common/config.py)`),
+      ),
+    );
   const { context } = kolla;
 
   const variables: Record<string, unknown> = { ...context.common };

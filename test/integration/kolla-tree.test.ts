@@ -4,7 +4,7 @@
 // every image exists. Then what an import must keep doing over time: a template override
 // changes exactly one image and its descendants, so does a changed `*-archive` source, and a
 // re-import keeps the user's edits and refuses to overwrite an edited generated value.
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,18 @@ afterAll(async () => {
 });
 
 describe('the imported Kolla tree', () => {
+  it('an option kolla-build does not know is refused before anything is written', () => {
+    const elsewhere = join(work, 'typo');
+    const args = importArgs('-o', 'basetag=2025.1');
+    args[args.indexOf(project)] = elsewhere;
+    const refused = arbor(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trimEnd()).toBe(
+      "error: --option basetag: this Kolla's kolla-build has no such option (kolla/common/config.py)",
+    );
+    expect(existsSync(elsewhere)).toBe(false);
+  });
+
   it('validates', () => {
     const result = run(['validate']);
     expect(result.stderr).toBe('');

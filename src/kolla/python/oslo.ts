@@ -22,13 +22,19 @@ export type OptKind = 'str' | 'int' | 'float' | 'bool' | 'list' | 'dict' | 'mult
 
 export class Opt implements NativeObject {
   readonly pyType = 'Opt';
+  /** The attribute (`conf.install_type`) and the config file's key: `dest=`, else the name. */
   readonly dest: string;
+  /** The name as a command line spells it (`--type`), dashes as underscores. */
+  readonly cliKey: string;
   constructor(
     readonly kind: OptKind,
     readonly name: string,
     readonly fields: Record<string, PyValue>,
   ) {
-    this.dest = name.replaceAll('-', '_');
+    this.cliKey = name.replaceAll('-', '_');
+    // Kolla up to Zed declared `StrOpt('type', short='t', dest='install_type')`.
+    const dest = fields.dest;
+    this.dest = typeof dest === 'string' && dest !== '' ? dest : this.cliKey;
   }
   get default(): PyValue {
     return this.fields.default ?? (this.kind === 'multi' ? [] : null);
@@ -116,6 +122,11 @@ export class ConfigOpts implements NativeObject {
     return [...this.sources.file.keys()];
   }
 
+  /** Whether `key` names a registered option of the group, by its dest or its command-line name. */
+  knows(group: string, key: string): boolean {
+    return this.optionsOf(group).some((o) => o.dest === key || o.cliKey === key);
+  }
+
   optionsOf(group: string): Opt[] {
     return [...(this.groups.get(group)?.values() ?? [])];
   }
@@ -135,8 +146,13 @@ export class ConfigOpts implements NativeObject {
     let value: PyValue;
     if (this.overrides.has(key)) value = this.overrides.get(key)!;
     else {
-      const given = this.sources.file.get(group)?.get(dest);
-      if (given !== undefined && given.length > 0) value = convert(opt, given);
+      // The file names an option by its dest; a command-line value (appended) by its name.
+      const section = this.sources.file.get(group);
+      const given = [
+        ...(section?.get(dest) ?? []),
+        ...(opt.cliKey !== dest ? (section?.get(opt.cliKey) ?? []) : []),
+      ];
+      if (given.length > 0) value = convert(opt, given);
       else if (this.defaults.has(key)) value = this.defaults.get(key)!;
       else value = opt.default;
     }

@@ -186,6 +186,21 @@ describe('oslo.config emulation', () => {
     );
   });
 
+  it("an option with dest= (Kolla up to Zed: --type, conf.install_type) reads the file's dest key and the command line's name", () => {
+    const fileOnly = conf('[DEFAULT]\ninstall_type = source\n');
+    const opt = fileOnly.kw('StrOpt', ['type'], { short: 't', default: 'binary', dest: 'install_type' });
+    fileOnly.c.register([opt], null);
+    expect(fileOnly.c.value('DEFAULT', 'install_type')).toBe('source');
+    expect(fileOnly.c.knows('DEFAULT', 'type')).toBe(true);
+    expect(fileOnly.c.knows('DEFAULT', 'install_type')).toBe(true);
+    expect(fileOnly.c.knows('DEFAULT', 'tpye')).toBe(false);
+    // `-o type=…` is appended to DEFAULT under the option's name, after the file: it wins.
+    const both = conf('[DEFAULT]\ninstall_type = source\ntype = binary\n');
+    both.c.register([both.kw('StrOpt', ['type'], { default: 'binary', dest: 'install_type' })], null);
+    expect(both.c.value('DEFAULT', 'install_type')).toBe('binary');
+    expect(() => both.c.value('DEFAULT', 'type')).toThrow('no such option type');
+  });
+
   it('defaults, set_default, the config file and overrides, in oslo order', () => {
     const { c, kw } = conf('[DEFAULT]\nbase = debian\nthreads = 4\npush = yes\nallowed-to-fail = a, b\n');
     c.register(
