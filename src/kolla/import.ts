@@ -21,7 +21,13 @@ import { type KollaSource, readDefaults, unknownValueProblems, usersFromConf } f
 import { fetchSources } from './fetch.js';
 import { chooseHelpers } from './helpers.js';
 import { type KollaImage, kollaImages, type Parentage, parentsOf, templateSources } from './images.js';
-import { type ImageInProject, planProject, rewriteFromLine, TEMPLATES_DIR } from './project.js';
+import {
+  type ImageInProject,
+  planProject,
+  rewriteFromLine,
+  SITE_REPOS_YAML,
+  TEMPLATES_DIR,
+} from './project.js';
 import { parseIni } from './python/oslo.js';
 import { KollaProgram } from './python/program.js';
 import { imageSources } from './sources.js';
@@ -65,6 +71,23 @@ export interface ImportReport {
 
 /** Where Kolla keeps the repository definitions handle_repos reads. */
 const REPOS_YAML = ['template', 'repos.yaml'];
+
+/**
+ * A site's `--repos-yaml` (`-o repos_yaml=FILE`, or the config file's): its text, read now. The
+ * project keeps a copy (SITE_REPOS_YAML) and points `repos_yaml` at it, so the tree renders the
+ * same anywhere; kolla-build opens the path as given, from where it runs.
+ */
+function siteReposFile(variables: Record<string, unknown>): string | undefined {
+  const file = variables.repos_yaml;
+  if (typeof file !== 'string' || file === '') return undefined;
+  try {
+    return readFileSync(path.resolve(file), 'utf8');
+  } catch (e) {
+    throw new ArborError([
+      error(`repos_yaml ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`),
+    ]);
+  }
+}
 
 export async function importKolla(options: ImportOptions): Promise<ImportReport> {
   const checkout = locateCheckout(options.kollaDir);
@@ -116,6 +139,8 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   for (const [name, value] of Object.entries(variables))
     if (containsUnknown(value as PyValue)) delete variables[name];
 
+  const siteRepos = siteReposFile(variables);
+  if (siteRepos) variables.repos_yaml = SITE_REPOS_YAML;
   const base = String(variables.base_distro ?? options.base ?? '');
   const arch = String(variables.base_arch ?? options.hostArch);
   const dockerFiles = listFiles(checkout.dockerDir);
@@ -132,12 +157,10 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
     throw new ArborError([error(`${displayPath(reposFile)}: not found (handle_repos reads it)`)]);
   // The checkout's own helpers are rendered with the Python interpreter: load it first.
   await loadPythonHelpers();
-  const helpers = chooseHelpers(
-    images,
-    templateSources(checkout.dockerDir, dockerFiles, reposFile),
-    variables,
-    context,
-  );
+  const templates = templateSources(checkout.dockerDir, dockerFiles, reposFile);
+  // Rendered from a directory that is both root and templates: the site's file where repos_yaml names it.
+  if (siteRepos !== undefined) templates.set(SITE_REPOS_YAML, siteRepos);
+  const helpers = chooseHelpers(images, templates, variables, context);
   warnings.push(...helpers.notes);
   const parents = parentsOf(images, helpers.rendered, variables);
 
@@ -190,6 +213,7 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const plan = planProject({
     dockerFiles: projectFiles,
     reposYaml: readFileSync(reposFile, 'utf8'),
+    ...(siteRepos ? { siteReposYaml: siteRepos } : {}),
     overrides,
     variables,
     images: inProject,

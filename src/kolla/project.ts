@@ -15,6 +15,8 @@ import type { KollaImage, Parentage } from './images.js';
 import { type SourceLock, sourceLockFile } from './sources-lock.js';
 
 export const TEMPLATES_DIR = 'docker';
+/** Where a site's `--repos-yaml` is kept in the project (the `repos_yaml` variable names it). */
+export const SITE_REPOS_YAML = `${TEMPLATES_DIR}/repos-site.yaml`;
 export const OVERRIDES_DIR = 'template-overrides';
 export const PARENT_FROM_LINE = 'FROM {{ parent_ref }}';
 
@@ -51,6 +53,8 @@ export interface ProjectInput {
   /** Kolla's images directory: relative path → content (templates already rewritten). */
   dockerFiles: Map<string, string | Uint8Array>;
   reposYaml: string;
+  /** A site's repos_yaml, kept in the project at SITE_REPOS_YAML. */
+  siteReposYaml?: string;
   overrides: Array<{ name: string; text: string }>;
   variables: Record<string, unknown>;
   images: ImageInProject[];
@@ -76,6 +80,7 @@ export function planProject(input: ProjectInput): ProjectPlan {
   const files = new Map<string, string | Uint8Array>();
   for (const [rel, content] of input.dockerFiles) files.set(`${TEMPLATES_DIR}/${rel}`, content);
   files.set(`${TEMPLATES_DIR}/repos.yaml`, input.reposYaml);
+  if (input.siteReposYaml !== undefined) files.set(SITE_REPOS_YAML, input.siteReposYaml);
   for (const o of input.overrides) files.set(`${TEMPLATES_DIR}/${OVERRIDES_DIR}/${o.name}`, o.text);
   for (const [section, lock] of input.locks)
     files.set(sourceLockFile(section), `${JSON.stringify(lock, null, 2)}\n`);

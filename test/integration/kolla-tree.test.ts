@@ -87,6 +87,38 @@ describe('the imported Kolla tree', () => {
     expect(existsSync(elsewhere)).toBe(false);
   });
 
+  it("a site's --repos-yaml is kept in the project, and renders its repositories from any directory", () => {
+    const site = join(work, 'site');
+    const repos = join(work, 'site-repos.yaml');
+    // Kolla replaces a repository's whole entry with the site's.
+    writeFileSync(
+      repos,
+      'rpm:\n  docker-ce:\n    name: "docker-ce"\n    baseurl: "https://mirror.example.com/docker-ce/$basearch"\n' +
+        '    gpgkey: "https://mirror.example.com/docker-ce/gpg"\n',
+    );
+    const args = importArgs('-o', `repos_yaml=${repos}`);
+    args[args.indexOf(project)] = site;
+    const imported = arbor(args);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(readFileSync(join(site, 'docker', 'repos-site.yaml'), 'utf8')).toBe(readFileSync(repos, 'utf8'));
+    expect(readFileSync(join(site, 'images.yaml'), 'utf8')).toMatch(
+      /^ {2}repos_yaml: docker\/repos-site\.yaml$/m,
+    );
+    rmSync(repos);
+    const rendered = arbor(
+      ['render', '-f', join(site, 'images.yaml'), '--out', join(work, 'site-rendered')],
+      {
+        cwd: tmpdir(),
+      },
+    );
+    expect(rendered.code, rendered.stderr).toBe(0);
+    const dockerfiles = readdirSync(join(work, 'site-rendered')).map((name) =>
+      readFileSync(join(work, 'site-rendered', name, 'Dockerfile'), 'utf8'),
+    );
+    expect(dockerfiles.some((d) => d.includes('https://mirror.example.com/docker-ce/$basearch'))).toBe(true);
+    expect(dockerfiles.some((d) => d.includes('https://download.docker.com/linux/centos/'))).toBe(false);
+  });
+
   it('validates', () => {
     const result = run(['validate']);
     expect(result.stderr).toBe('');

@@ -88,9 +88,12 @@ class HelperProgram {
     this.interpreter = new Interpreter(builtins, (name) => this.importModule(name));
   }
 
-  /** A path helper code may read: inside the project directory. */
+  /**
+   * A path helper code may read: inside the project directory. A relative path (a `repos_yaml`
+   * variable) is the project's, wherever arbor runs from.
+   */
   private readable(file: string): string {
-    const abs = path.resolve(file);
+    const abs = path.resolve(this.root, file);
     const rel = path.relative(this.root, abs);
     if (rel.startsWith('..') || path.isAbsolute(rel))
       throw new PyException('PermissionError', `${file}: outside the project`);
