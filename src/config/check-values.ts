@@ -299,8 +299,25 @@ function checkRule(config: Config, rule: RetentionRule, rejected: Rejected, base
 export function regexProblem(pattern: string): string | null {
   try {
     compileRe2(pattern);
-    return null;
   } catch (e) {
     return (e as Error).message.replace(/^error parsing regexp: /, '');
   }
+  return impossibleStart(pattern);
+}
+
+/**
+ * Tag patterns match from a tag's first character (retention/patterns.ts), and a tag starts with
+ * a letter, a digit or `_`: a pattern opening with another literal (`-p\d+$`, meant as "ends in
+ * -p<n>") matches nothing, and an immutable_tags or keep_tags entry like it protects nothing.
+ */
+function impossibleStart(pattern: string): string | null {
+  const body = pattern.replace(/^\^/, '');
+  const literal = body.startsWith('\\')
+    ? /^\\([^A-Za-z0-9_])/.exec(body)?.[1]
+    : /^[^A-Za-z0-9_\\.[(^$|*+?{]/.exec(body)?.[0];
+  if (literal === undefined) return null;
+  return (
+    `it can never match: patterns match from a tag's first character, and no tag starts with "${literal}"` +
+    ` (for tags that merely contain it, write ".*${body}")`
+  );
 }

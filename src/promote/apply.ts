@@ -145,7 +145,8 @@ interface PreparedTarget {
   referrersCopied: number;
   writes: TagWrite[];
   journalTags: JournalTag[];
-  staged: StagedRecord;
+  /** Absent when nothing of the release is published at the target: no record claims it was. */
+  staged?: StagedRecord;
 }
 
 /** The copies to one target, its record staged, and the tag writes of its burst. */
@@ -164,11 +165,13 @@ async function prepareTarget(
   const limit = pLimit(16);
   const copies = plan.images.filter((i) => i.action === 'copy');
   // The target's record goes up beside the copies, untagged; after the flip only its tag is put.
-  const staging = stageRecord(
-    client,
-    releasesRepository(target.registry.namespace, request.config.releases.repository),
-    recordAtTarget(request.record, target),
-  );
+  const staging = plan.publishesNothing
+    ? Promise.resolve(undefined)
+    : stageRecord(
+        client,
+        releasesRepository(target.registry.namespace, request.config.releases.repository),
+        recordAtTarget(request.record, target),
+      );
   // Awaited below; a failure meanwhile must not be an unhandled rejection.
   staging.catch(() => undefined);
   // The manifests the tags will name, read from the source while the copies run (a release moves
@@ -261,7 +264,7 @@ async function flipTarget(request: PromoteApplyRequest, prepared: PreparedTarget
     request.onStep?.(target.name, `flipping ${writes.length} tag(s)`);
   }
   const flip = await putTagsGuarded(client, writes);
-  await tagRecord(client, prepared.staged);
+  if (prepared.staged) await tagRecord(client, prepared.staged);
   // The entry of an earlier run of this release cut short after its flip is closed too: its tags
   // are all in place (this plan found them so), only the record was missing.
   if (writes.length > 0 || unfinishedEntry(journal, request.record.release))

@@ -77,6 +77,11 @@ export interface TargetPlan {
    */
   recordMissing?: boolean;
   /**
+   * The target's `tags:` select none of the release's tags: nothing of it is published there, and
+   * no record says it was.
+   */
+  publishesNothing?: boolean;
+  /**
    * What the target's `retention:` deletes after the flip (evaluated on the target as the flip
    * leaves it); absent: nothing. The apply deletes no more than this.
    */

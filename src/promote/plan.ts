@@ -162,6 +162,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     if (short) problems.push(short);
   }
   const count = (a: PromoteImage['action']) => images.filter((i) => i.action === a).length;
+  const publishesNothing = images.length > 0 && images.every((i) => i.tags.length === 0);
   return {
     target: target.name,
     registry: target.registry.url,
@@ -172,7 +173,11 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     ...(budget ? { budget } : {}),
     observed: observedTags,
     ...(unreadableTags.length > 0 ? { unreadable: unreadableTags } : {}),
-    ...(input.recordPresent === false ? { recordMissing: true } : {}),
+    ...(publishesNothing
+      ? { publishesNothing: true }
+      : input.recordPresent === false
+        ? { recordMissing: true }
+        : {}),
     summary: {
       copy: count('copy'),
       tag: count('tag'),

@@ -38,6 +38,8 @@ export function renderPromoteText(plan: PromotePlan): string {
     }
     const s = t.summary;
     if (t.recordMissing) lines.push(`  + record: the release record is not at ${t.target} yet`);
+    if (t.publishesNothing)
+      lines.push(`  nothing is published at ${t.target}: its tags: select none of this release's tags`);
     // What the target's retention deletes after the flip, as `arbor plan` shows the tree's.
     for (const d of t.retention ?? []) {
       const what = d.tag ? `tag ${d.repository}:${d.tag}` : `${d.repository}@${d.digest.slice(0, 19)}`;

@@ -47,6 +47,35 @@ describe('planTarget: the release record at the target', () => {
   });
 });
 
+describe("planTarget: a target whose tags: select none of the release's tags", () => {
+  it('publishes nothing, and no record says it did (nor does the plan ask for one)', () => {
+    const patchesOnly = { ...target, tags: ['^\\d+\\.\\d+-p\\d+$'] };
+    const t = planTarget({ target: patchesOnly, images: [image], observed, recordPresent: false });
+    expect(t.images[0]!.action).toBe('none');
+    expect(t.publishesNothing).toBe(true);
+    expect(t.recordMissing).toBeUndefined();
+    expect(promoteHasChanges(asPlan(t))).toBe(false);
+    const release = {
+      name: '2025.1-dev',
+      registry: '127.0.0.1:5000',
+      repository: 'a/arbor-releases',
+      digest: DIGEST,
+    };
+    expect(renderPromoteText({ ...asPlan(t), release })).toContain(
+      "nothing is published at site: its tags: select none of this release's tags",
+    );
+    // One tag selected is enough for the record.
+    const some = planTarget({
+      target: { ...target, tags: ['^2025'] },
+      images: [image],
+      observed,
+      recordPresent: false,
+    });
+    expect(some.publishesNothing).toBeUndefined();
+    expect(some.recordMissing).toBe(true);
+  });
+});
+
 describe('planTarget: a manifest the target cannot read', () => {
   const moved = { '2025.1': `sha256:${'b'.repeat(64)}` };
   const blob = { digest: `sha256:${'c'.repeat(64)}`, size: 7 };
