@@ -76,6 +76,8 @@ export interface TargetPlan {
    * was cut short between its flip and the record. Apply writes it (and closes that journal entry).
    */
   recordMissing?: boolean;
+  /** With recordMissing: the target holds another record under the release's name, written over. */
+  recordOther?: boolean;
   /**
    * The target's `tags:` select none of the release's tags: nothing of it is published there, and
    * no record says it was.

@@ -68,6 +68,8 @@ export interface TargetPlanInput {
   manifestGetsNeeded?: number;
   /** Whether the target holds the release's record (absent: a promotion cut short after its flip). */
   recordPresent?: boolean;
+  /** The target holds another record under the release's name (written over by the apply). */
+  recordOther?: boolean;
   /**
    * `repository:tag` → digest, for the tags an unfinished earlier run of this release's promotion
    * to this target was flipping (its journal entry). An immutable tag it left unreadable is its
@@ -176,7 +178,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     ...(publishesNothing
       ? { publishesNothing: true }
       : input.recordPresent === false
-        ? { recordMissing: true }
+        ? { recordMissing: true, ...(input.recordOther ? { recordOther: true } : {}) }
         : {}),
     summary: {
       copy: count('copy'),

@@ -7,10 +7,11 @@ import { ArborError, type Diagnostic, error } from '../errors.js';
 import type { RegistryClients } from '../plan/clients.js';
 import type { PlannedDeletion } from '../plan/model.js';
 import type { RegistryClient } from '../registry/client.js';
+import { digestOf } from '../registry/digest.js';
 import type { DigestCache } from '../registry/digest-cache.js';
 import { headOrUnreadable, UNREADABLE } from '../registry/unreadable.js';
 import type { ReleaseRecord } from '../release/record.js';
-import { readRecord, releasesRepository, type StoredRecord } from '../release/store.js';
+import { readRecord, recordManifest, releasesRepository, type StoredRecord } from '../release/store.js';
 import { BlobLedger } from '../transfer/ledger.js';
 import { manifestReadsToCome, SourceManifests } from '../transfer/source-manifests.js';
 import { runGate } from './gate.js';
@@ -25,6 +26,7 @@ import { observeTarget } from './observe.js';
 import {
   planSourceBudget,
   planTarget,
+  recordAtTarget,
   retentionProtects,
   withMissingReferrers,
   withRetention,
@@ -126,6 +128,7 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
           request.release,
         ),
       ]);
+      const expectedRecord = digestOf(recordManifest(recordAtTarget(record, target)).bytes);
       const resuming = [...observed.values()].some((at) => at.unreadableTags)
         ? await resumedTags(config.root, target, record.release)
         : undefined;
@@ -144,7 +147,12 @@ export async function planPromotion(request: PromotePlanRequest): Promise<Planne
         sourceProblems: target.requireSignature ? signatureProblems : [],
         ...(rateLimit ? { rateLimit } : {}),
         manifestGetsNeeded: withReferrers * 2,
-        recordPresent: recordHead !== null && recordHead !== UNREADABLE,
+        recordPresent:
+          recordHead !== null && recordHead !== UNREADABLE && recordHead.digest === expectedRecord,
+        // Another record under the release's name (another tree's, a hand-made one): written over.
+        ...(recordHead !== null && recordHead !== UNREADABLE && recordHead.digest !== expectedRecord
+          ? { recordOther: true }
+          : {}),
         ...(resuming ? { resuming } : {}),
       });
       const referred = await missingReferrers(config, planned, source, client);

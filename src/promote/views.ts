@@ -37,7 +37,12 @@ export function renderPromoteText(plan: PromotePlan): string {
       for (const reason of image.reasons) lines.push(`      ${reason}`);
     }
     const s = t.summary;
-    if (t.recordMissing) lines.push(`  + record: the release record is not at ${t.target} yet`);
+    if (t.recordMissing)
+      lines.push(
+        t.recordOther
+          ? `  + record: ${t.target} holds another record under this release's name: written over`
+          : `  + record: the release record is not at ${t.target} yet`,
+      );
     if (t.publishesNothing)
       lines.push(`  nothing is published at ${t.target}: its tags: select none of this release's tags`);
     // What the target's retention deletes after the flip, as `arbor plan` shows the tree's.

@@ -47,6 +47,23 @@ describe('planTarget: the release record at the target', () => {
   });
 });
 
+describe('planTarget: another record under the release name at the target', () => {
+  it('is a change, and the plan says it is written over', () => {
+    const t = planTarget({ target, images: [image], observed, recordPresent: false, recordOther: true });
+    expect(t).toMatchObject({ recordMissing: true, recordOther: true });
+    expect(promoteHasChanges(asPlan(t))).toBe(true);
+    const release = {
+      name: '2025.1-p5',
+      registry: '127.0.0.1:5000',
+      repository: 'a/arbor-releases',
+      digest: DIGEST,
+    };
+    expect(renderPromoteText({ ...asPlan(t), release })).toContain(
+      "+ record: site holds another record under this release's name: written over",
+    );
+  });
+});
+
 describe("planTarget: a target whose tags: select none of the release's tags", () => {
   it('publishes nothing, and no record says it did (nor does the plan ask for one)', () => {
     const patchesOnly = { ...target, tags: ['^\\d+\\.\\d+-p\\d+$'] };
