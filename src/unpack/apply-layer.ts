@@ -12,7 +12,15 @@
 // the `trusted.overlay.opaque` attribute) for consumers that stack layers themselves.
 //
 // Pure: the returned operations say what to do on disk; the index is updated as they would.
-import { ancestorsOf, baseName, isWithin, joinPath, parentOf, parseEntryPath } from './entry-path.js';
+import {
+  ancestorsOf,
+  baseName,
+  displayName,
+  isWithin,
+  joinPath,
+  parentOf,
+  parseEntryPath,
+} from './entry-path.js';
 import type { NodeKind, TreeIndex } from './tree-index.js';
 import { classifyName } from './whiteout.js';
 
@@ -30,7 +38,7 @@ export interface EntryMeta {
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
 export interface LayerEntry {
-  /** The name as written in the tar, for error messages. */
+  /** The name as written in the tar, its bytes as a latin1 string (see tar-reader.ts). */
   name: string;
   type: EntryType;
   meta: EntryMeta;
@@ -83,10 +91,13 @@ export class LayerEntryError extends Error {
     readonly entry: string,
     readonly reason: string,
   ) {
-    super(`entry "${entry}" ${reason}`);
+    super(`entry "${displayName(entry)}" ${reason}`);
     this.name = 'LayerEntryError';
   }
 }
+
+/** A name inside a message, quoted and escaped as the entry's own name is. */
+const quoted = (name: string) => `"${displayName(name)}"`;
 
 /** Attributes of a directory nobody described: created because an entry below it needed it. */
 export function impliedDirMeta(mtime: number): EntryMeta {
@@ -156,7 +167,9 @@ function addEntry(app: LayerApplication, entry: LayerEntry, path: string): Op[] 
       return ops;
     }
     case 'symlink':
-      ops.push({ op: 'symlink', path, target: entry.linkname ?? '', meta: entry.meta });
+      // symlink(2) refuses an empty target (Docker fails the pull with ENOENT).
+      if (!entry.linkname) throw new LayerEntryError(entry.name, 'is a symlink with an empty target');
+      ops.push({ op: 'symlink', path, target: entry.linkname, meta: entry.meta });
       break;
     case 'char':
     case 'block':
@@ -187,7 +200,7 @@ function hardlinkTarget(
   const linkname = entry.linkname ?? '';
   const parsed = parseEntryPath(linkname);
   if (!parsed.ok)
-    throw new LayerEntryError(entry.name, `is a hard link whose target "${linkname}" ${parsed.reason}`);
+    throw new LayerEntryError(entry.name, `is a hard link whose target ${quoted(linkname)} ${parsed.reason}`);
   const target = parsed.path;
   if (target === '') throw new LayerEntryError(entry.name, 'is a hard link to the root directory');
   if (isWithin(target, path))
@@ -195,18 +208,19 @@ function hardlinkTarget(
   for (const ancestor of ancestorsOf(target)) {
     const kind = app.index.kind(ancestor);
     if (kind === 'symlink')
-      throw new LayerEntryError(entry.name, `is a hard link through the symlink "${ancestor}"`);
+      throw new LayerEntryError(entry.name, `is a hard link through the symlink ${quoted(ancestor)}`);
     if (kind === undefined || kind !== 'dir') {
       if (app.mode !== 'merge') return { path: target, kind: 'file', lower: true };
-      throw new LayerEntryError(entry.name, `is a hard link to "${linkname}", which does not exist`);
+      throw new LayerEntryError(entry.name, `is a hard link to ${quoted(linkname)}, which does not exist`);
     }
   }
   const kind = app.index.kind(target);
-  if (kind === 'dir') throw new LayerEntryError(entry.name, `is a hard link to the directory "${linkname}"`);
+  if (kind === 'dir')
+    throw new LayerEntryError(entry.name, `is a hard link to the directory ${quoted(linkname)}`);
   if (kind === undefined) {
     // A layer's own directory lacks the lower layers: the shell links to the chain's file instead.
     if (app.mode !== 'merge') return { path: target, kind: 'file', lower: true };
-    throw new LayerEntryError(entry.name, `is a hard link to "${linkname}", which does not exist`);
+    throw new LayerEntryError(entry.name, `is a hard link to ${quoted(linkname)}, which does not exist`);
   }
   return { path: target, kind };
 }
@@ -219,9 +233,9 @@ function createParents(app: LayerApplication, entry: LayerEntry, path: string, o
       ops.push({ op: 'mkdir', path: ancestor, meta: impliedDirMeta(entry.meta.mtime) });
       app.index.add(ancestor, 'dir');
     } else if (kind === 'symlink') {
-      throw new LayerEntryError(entry.name, `writes through the symlink "${ancestor}"`);
+      throw new LayerEntryError(entry.name, `writes through the symlink ${quoted(ancestor)}`);
     } else if (kind !== 'dir') {
-      throw new LayerEntryError(entry.name, `is below "${ancestor}", which is not a directory`);
+      throw new LayerEntryError(entry.name, `is below ${quoted(ancestor)}, which is not a directory`);
     }
     if (!app.written.has(ancestor)) app.written.set(ancestor, 'implied');
   }
@@ -232,7 +246,7 @@ function parentsExist(app: LayerApplication, entry: LayerEntry, path: string): b
   for (const ancestor of ancestorsOf(path)) {
     const kind = app.index.kind(ancestor);
     if (kind === 'symlink')
-      throw new LayerEntryError(entry.name, `deletes through the symlink "${ancestor}"`);
+      throw new LayerEntryError(entry.name, `deletes through the symlink ${quoted(ancestor)}`);
     if (kind !== 'dir') return false;
   }
   return true;

@@ -14,6 +14,8 @@ import { DiskTree } from './disk-tree.js';
 import { type LayerRef, readLayer } from './layer-stream.js';
 import type { Layout } from './layout.js';
 import type { ContentStore } from './store.js';
+import { SystemToolError } from './system.js';
+import { TarFormatError } from './tar-reader.js';
 import { TreeIndex } from './tree-index.js';
 
 export interface ChainEnv {
@@ -51,12 +53,27 @@ export class LayerApplyError extends Error {
 
 type DirXattrs = Map<string, Record<string, Buffer>>;
 
+// Paths in the JSON file: UTF-8 text when the name's bytes are UTF-8 (as files written before
+// names were kept as bytes), `\0hex:` and the bytes otherwise.
+const HEX_KEY = '\0hex:';
+
+function keyToJson(path: string): string {
+  const bytes = Buffer.from(path, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text).equals(bytes) ? text : `${HEX_KEY}${bytes.toString('hex')}`;
+}
+
+function keyFromJson(key: string): string {
+  if (key.startsWith(HEX_KEY)) return Buffer.from(key.slice(HEX_KEY.length), 'hex').toString('latin1');
+  return Buffer.from(key).toString('latin1');
+}
+
 async function readDirXattrs(file: string): Promise<DirXattrs> {
   if (!existsSync(file)) return new Map();
   const json = JSON.parse(await readFile(file, 'utf8')) as Record<string, Record<string, string>>;
   return new Map(
     Object.entries(json).map(([dir, attrs]) => [
-      dir,
+      keyFromJson(dir),
       Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, Buffer.from(v, 'hex')])),
     ]),
   );
@@ -66,7 +83,7 @@ function dirXattrsJson(map: DirXattrs, index: TreeIndex): string | null {
   const out: Record<string, Record<string, string>> = {};
   for (const [dir, attrs] of [...map].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (dir !== '' && index.kind(dir) !== 'dir') continue;
-    out[dir] = Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, v.toString('hex')]));
+    out[keyToJson(dir)] = Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, v.toString('hex')]));
   }
   return Object.keys(out).length > 0 ? JSON.stringify(out) : null;
 }
@@ -86,7 +103,7 @@ export async function buildChain(env: ChainEnv, job: ChainJob): Promise<ChainRes
       index = new TreeIndex();
       await mkdir(rootfs, { mode: 0o755 });
     }
-    const disk = { store: env.store, keepOwner: env.keepOwner, warn: env.warn };
+    const disk = { store: env.store, keepOwner: env.keepOwner, warn: env.warn, scratch: work };
     const chain = new DiskTree(rootfs, disk, inherited);
     const chainApp = startLayer(index, 'merge');
 
@@ -102,25 +119,25 @@ export async function buildChain(env: ChainEnv, job: ChainJob): Promise<ChainRes
     try {
       for await (const item of readLayer(job.client, job.repository, job.layer)) {
         entries++;
-        if (!item.entry) {
-          env.warn(
-            `layer ${job.layer.digest}: entry "${item.header.name}" of type ${item.header.type} skipped`,
-          );
-          continue;
-        }
         const entry = item.entry;
         let stored: Promise<string> | undefined;
         const content = () => {
-          stored ??= env.store.put(item.stream, item.header.size ?? 0, entry.meta);
+          stored ??= env.store.put(item.stream, item.header.size, entry.meta);
           return stored;
         };
-        await chain.execute(applyEntry(chainApp, entry), content);
-        if (layerTree && layerApp)
-          await layerTree.execute(applyEntry(layerApp, entry), content, (rel) => chain.abs(rel));
+        try {
+          await chain.execute(applyEntry(chainApp, entry), content);
+          if (layerTree && layerApp)
+            await layerTree.execute(applyEntry(layerApp, entry), content, (rel) => chain.abs(rel));
+        } catch (e) {
+          const reason = fileSystemRefusal(e);
+          if (reason) throw new LayerEntryError(entry.name, reason);
+          throw e;
+        }
       }
     } catch (e) {
       if (e instanceof LayerEntryError) throw new LayerApplyError(job.layer.digest, e.message, { cause: e });
-      if (e instanceof Error && e.name === 'LayerFormatError')
+      if (e instanceof TarFormatError || (e instanceof Error && e.name === 'LayerFormatError'))
         throw new LayerApplyError(job.layer.digest, e.message, { cause: e });
       throw e;
     }
@@ -150,6 +167,18 @@ export async function buildChain(env: ChainEnv, job: ChainJob): Promise<ChainRes
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Why the file system refused an entry (a name too long for it, a target it rejects), without
+ * the work directory's path: the layer and entry say where. Null for other errors (the network).
+ */
+function fileSystemRefusal(e: unknown): string | null {
+  if (e instanceof SystemToolError && !e.missing) return `cannot be created: ${e.tool} failed`;
+  const err = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof err.code !== 'string' || err.path === undefined) return null;
+  const comma = err.message.indexOf(', ');
+  return `cannot be created: ${comma > 0 ? err.message.slice(0, comma) : err.code}`;
 }
 
 /** Renames a finished directory into place; when another run got there first, theirs stays. */

@@ -7,14 +7,16 @@
 
 import { chmodSync, chownSync, utimesSync } from 'node:fs';
 import { lchown, link, lutimes, mkdir, rm, symlink } from 'node:fs/promises';
-import path from 'node:path';
 import type { EntryMeta, Op } from './apply-layer.js';
+import { displayName, fsPath } from './entry-path.js';
 import type { ContentStore } from './store.js';
 import { writeXattrs } from './store.js';
 import { copyPreserving, makeDevice, makeFifo } from './system.js';
 
 export interface DiskTreeOptions {
   store: ContentStore;
+  /** A directory on the same file system where tools create nodes before they are renamed into place. */
+  scratch: string;
   keepOwner: boolean;
   warn: (message: string) => void;
 }
@@ -35,8 +37,9 @@ export class DiskTree {
     this.dirXattrs = inheritedDirXattrs;
   }
 
-  abs(rel: string): string {
-    return rel === '' ? this.root : path.join(this.root, rel);
+  /** The layer's bytes, not a UTF-8 string: a name that is not UTF-8 must survive unchanged. */
+  abs(rel: string): Buffer {
+    return fsPath(this.root, rel);
   }
 
   /**
@@ -46,7 +49,7 @@ export class DiskTree {
   async execute(
     ops: Op[],
     content: () => Promise<string>,
-    lowerFile?: (rel: string) => string,
+    lowerFile?: (rel: string) => Buffer,
   ): Promise<void> {
     for (const op of ops) {
       const at = this.abs(op.path);
@@ -74,7 +77,7 @@ export class DiskTree {
           await this.options.store.linkTo(await content(), at);
           break;
         case 'symlink':
-          await symlink(op.target, at);
+          await symlink(Buffer.from(op.target, 'latin1'), at);
           if (this.options.keepOwner) await lchown(at, op.meta.uid, op.meta.gid);
           await lutimes(at, op.meta.mtime / 1000, op.meta.mtime / 1000);
           break;
@@ -88,23 +91,23 @@ export class DiskTree {
     }
   }
 
-  private async hardlink(from: string, to: string): Promise<void> {
+  private async hardlink(from: Buffer, to: Buffer): Promise<void> {
     try {
       await link(from, to);
     } catch (e) {
       // The target already has as many links as the file system allows: a copy keeps every attribute.
       if ((e as NodeJS.ErrnoException).code !== 'EMLINK') throw e;
-      await copyPreserving(from, to);
+      await copyPreserving(from, to, this.options.scratch);
     }
   }
 
-  private async special(at: string, op: Extract<Op, { op: 'special' }>): Promise<void> {
+  private async special(at: Buffer, op: Extract<Op, { op: 'special' }>): Promise<void> {
     try {
-      if (op.type === 'fifo') await makeFifo(at);
-      else await makeDevice(at, op.type, op.major, op.minor);
+      if (op.type === 'fifo') await makeFifo(at, this.options.scratch);
+      else await makeDevice(at, this.options.scratch, op.type, op.major, op.minor);
     } catch (e) {
       // Only root may create device nodes: without it the node is left out, as rootless engines do.
-      this.options.warn(`${op.type} ${op.path} left out: ${(e as Error).message}`);
+      this.options.warn(`${op.type} ${displayName(op.path)} left out: ${(e as Error).message}`);
       return;
     }
     if (this.options.keepOwner) await lchown(at, op.meta.uid, op.meta.gid);

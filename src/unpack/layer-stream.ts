@@ -1,15 +1,16 @@
 // A layer blob from the registry as a stream of tar entries: never held in memory, decompressed
-// on the fly (node:zlib), parsed by tar-stream, and checked on the way: the compressed bytes
+// on the fly (node:zlib), read by tar-reader.ts, and checked on the way: the compressed bytes
 // against the manifest's digest, the tar against the config's diff_id. A mismatch is found only
 // at the end, so callers write into temporary directories and commit after the check passed.
+// tar-reader.ts keeps names and PAX values as the layer's bytes.
 import { createHash } from 'node:crypto';
-import { type Readable, Transform } from 'node:stream';
+import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { type Header, extract as tarExtract } from 'tar-stream';
 import type { RegistryClient } from '../registry/client.js';
 import { resumableBlobStream } from '../transfer/download.js';
-import type { EntryMeta, EntryType, LayerEntry } from './apply-layer.js';
+import { type EntryMeta, type EntryType, type LayerEntry, LayerEntryError } from './apply-layer.js';
+import { readTar, TarFormatError, type TarHeader } from './tar-reader.js';
 
 export interface LayerRef {
   digest: string;
@@ -19,10 +20,10 @@ export interface LayerRef {
 }
 
 export interface TarItem {
-  header: Header;
-  /** null for entry types that have no place in a root file system (skipped). */
-  entry: LayerEntry | null;
-  stream: Readable;
+  header: TarHeader;
+  entry: LayerEntry;
+  /** The entry's content (read it whole, or leave it: it is skipped). */
+  stream: AsyncIterable<Buffer>;
 }
 
 export class LayerFormatError extends Error {
@@ -71,40 +72,34 @@ export async function* readLayer(
   };
   const compressed = createHash('sha256');
   const uncompressed = createHash('sha256');
-  const extract = tarExtract();
   const inflate = decompress();
+  const tail = new PassThrough();
   const stages: (Readable | Transform)[] = [blob.stream, hashing(compressed)];
   if (inflate) stages.push(inflate, hashing(uncompressed));
-  const intoExtract = async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) {
-      if (!extract.write(chunk)) await new Promise<void>((resolve) => extract.once('drain', () => resolve()));
-    }
-    (extract as unknown as { end(): void }).end();
-  };
-  const feeding = (pipeline as unknown as (...streams: unknown[]) => Promise<void>)(
-    ...stages,
-    intoExtract,
-  ).catch((e: unknown) => {
-    extract.destroy(e as Error);
-    throw e;
-  });
-  // Its failure reaches the consumer through `extract`; while the consumer is paused at a yield
+  const feeding = (pipeline as unknown as (...streams: unknown[]) => Promise<void>)(...stages, tail).catch(
+    (e: unknown) => {
+      tail.destroy(e as Error);
+      throw e;
+    },
+  );
+  // Its failure reaches the consumer through `tail`; while the consumer is paused at a yield
   // (writing an entry), the rejection must not count as unhandled and end the process.
   feeding.catch(() => undefined);
   // A consumer that stops early (a refused entry) must not leave the download running.
   let completed = false;
   try {
-    for await (const stream of extract) {
-      const header = (stream as unknown as { header: Header }).header;
-      yield { header, entry: toLayerEntry(header), stream: stream as unknown as Readable };
-      (stream as unknown as Readable).resume();
+    for await (const { header, body } of readTar(tail)) {
+      yield { header, entry: toLayerEntry(header), stream: body };
     }
     await feeding;
     completed = true;
+  } catch (e) {
+    if (e instanceof TarFormatError) throw new LayerFormatError(e.message);
+    throw e;
   } finally {
     if (!completed) {
       blob.stream.destroy();
-      extract.destroy(new Error('layer reading stopped'));
+      tail.destroy();
       await feeding.catch(() => undefined);
     }
   }
@@ -116,42 +111,57 @@ export async function* readLayer(
     throw new LayerFormatError(`uncompressed content does not match diff_id ${layer.diffId} (got ${diffId})`);
 }
 
-const TYPES: Partial<Record<Header['type'], EntryType>> = {
-  file: 'file',
-  'contiguous-file': 'file',
-  directory: 'dir',
-  symlink: 'symlink',
-  link: 'hardlink',
-  'character-device': 'char',
-  'block-device': 'block',
-  fifo: 'fifo',
+/** The tar type flags a root file system is made of ('7', contiguous, is a regular file to Linux). */
+const TYPES: Record<string, EntryType> = {
+  '0': 'file',
+  '7': 'file',
+  '5': 'dir',
+  '2': 'symlink',
+  '1': 'hardlink',
+  '3': 'char',
+  '4': 'block',
+  '6': 'fifo',
 };
 
-const XATTR_PREFIX = 'SCHILY.xattr.';
+const KNOWN_FLAGS: Record<string, string> = {
+  S: 'a GNU old-style sparse file',
+  V: 'a GNU volume label',
+  M: 'a GNU multi-volume continuation',
+  N: 'a GNU old long name',
+  D: 'a GNU dump directory',
+};
 
-/** The tar header as layer application needs it; PAX uid/gid and xattrs included. */
-export function toLayerEntry(header: Header): LayerEntry | null {
-  const type = TYPES[header.type];
-  if (!type) return null;
-  const pax = (header.pax ?? {}) as Record<string, string>;
-  const xattrs: Record<string, Buffer> = {};
-  for (const [key, value] of Object.entries(pax)) {
-    if (key.startsWith(XATTR_PREFIX)) xattrs[key.slice(XATTR_PREFIX.length)] = Buffer.from(value, 'utf8');
-  }
+/** A flag as tar -tv would name it: the character, or its code when it is not printable. */
+function describeFlag(flag: string): string {
+  const code = flag.charCodeAt(0);
+  const shown = code > 0x20 && code < 0x7f ? `'${flag}'` : `0x${code.toString(16).padStart(2, '0')}`;
+  return KNOWN_FLAGS[flag] ? `${shown} (${KNOWN_FLAGS[flag]})` : shown;
+}
+
+/**
+ * The tar header as layer application needs it. An unknown type is refused rather than skipped:
+ * skipping would publish the image without that file (Docker refuses it too:
+ * "unhandled tar header type").
+ */
+export function toLayerEntry(header: TarHeader): LayerEntry {
+  const type = TYPES[header.typeflag];
+  if (!type)
+    throw new LayerEntryError(
+      header.name,
+      `has tar type ${describeFlag(header.typeflag)}, which arbor cannot unpack without losing the file`,
+    );
   const meta: EntryMeta = {
-    mode: (header.mode ?? 0o644) & 0o7777,
-    uid: pax.uid !== undefined ? Number(pax.uid) : (header.uid ?? 0),
-    gid: pax.gid !== undefined ? Number(pax.gid) : (header.gid ?? 0),
-    mtime: header.mtime ? header.mtime.getTime() : 0,
-    ...(Object.keys(xattrs).length > 0 ? { xattrs } : {}),
+    mode: header.mode & 0o7777,
+    uid: header.uid,
+    gid: header.gid,
+    mtime: header.mtime,
+    ...(Object.keys(header.xattrs).length > 0 ? { xattrs: header.xattrs } : {}),
   };
   return {
     name: header.name,
     type,
     meta,
     ...(header.linkname ? { linkname: header.linkname } : {}),
-    ...(type === 'char' || type === 'block'
-      ? { devmajor: header.devmajor ?? 0, devminor: header.devminor ?? 0 }
-      : {}),
+    ...(type === 'char' || type === 'block' ? { devmajor: header.devmajor, devminor: header.devminor } : {}),
   };
 }

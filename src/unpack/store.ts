@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, chown, link, lstat, mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EntryMeta } from './apply-layer.js';
 import { copyPreserving, setXattrs } from './system.js';
@@ -69,10 +69,10 @@ export class ContentStore {
   }
 
   /** Stores a file's content; returns the store path to hard-link from. Consumes `content` whole. */
-  async put(content: Readable, size: number, meta: EntryMeta): Promise<string> {
+  async put(content: AsyncIterable<Buffer>, size: number, meta: EntryMeta): Promise<string> {
     if (size <= IN_MEMORY_LIMIT) {
       const chunks: Buffer[] = [];
-      for await (const chunk of content) chunks.push(chunk as Buffer);
+      for await (const chunk of content) chunks.push(chunk);
       const bytes = Buffer.concat(chunks);
       const key = storeKey(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, meta);
       const target = this.entryPath(key);
@@ -141,7 +141,7 @@ export class ContentStore {
    * Hard-links a store entry to `dest`. A file system caps links per inode (65,000 on ext4): a
    * full entry gets a sibling generation (`<key>.1`, …) with the same content and attributes.
    */
-  async linkTo(entry: string, dest: string): Promise<void> {
+  async linkTo(entry: string, dest: string | Buffer): Promise<void> {
     let generation = this.generation.get(entry) ?? 0;
     for (;;) {
       const source = generation === 0 ? entry : `${entry}.${generation}`;
@@ -189,7 +189,7 @@ const warned = new Set<string>();
  * root) is a warning once per attribute name, not a failed unpack.
  */
 export async function writeXattrs(
-  file: string,
+  file: string | Buffer,
   xattrs: Readonly<Record<string, Buffer>>,
   warn: (message: string) => void,
 ): Promise<void> {

@@ -2,7 +2,12 @@
 // extended attributes (setfattr, from Debian's `attr`), and a copy that keeps every attribute
 // (cp -a) when a file already has as many hard links as the file system allows. Each runs as a
 // child process; layers rarely need any of them, so the cost is per rare file, not per file.
+// A command line carries names as UTF-8 while a layer's names are any bytes (Buffer paths): new
+// nodes are made under an ASCII name in a scratch directory and renamed into place, setfattr
+// reads octal escapes, and only cp's source must be a UTF-8 name.
 import { execFile } from 'node:child_process';
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -38,29 +43,74 @@ async function tool(file: string, args: string[], input?: string): Promise<void>
   }
 }
 
+let scratchCount = 0;
+
+/** Makes `target` with `make` at an ASCII name in `scratch` (same file system), then renames it. */
+async function viaScratch(
+  scratch: string,
+  target: string | Buffer,
+  make: (at: string) => Promise<void>,
+): Promise<void> {
+  if (typeof target === 'string') return make(target);
+  const at = path.join(scratch, `.node-${process.pid}-${++scratchCount}`);
+  try {
+    await make(at);
+    await rename(at, target);
+  } finally {
+    await rm(at, { force: true });
+  }
+}
+
+/** A name for a command line, which can only carry UTF-8. */
+function argument(tool: string, name: string | Buffer): string {
+  if (typeof name === 'string') return name;
+  const text = name.toString('utf8');
+  if (!Buffer.from(text).equals(name))
+    throw new SystemToolError(tool, `cannot pass a name that is not UTF-8 (${JSON.stringify(text)})`, false);
+  return text;
+}
+
+/** getfattr's dump quoting (octal escapes), which `setfattr --restore` undoes: any bytes pass. */
+function dumpQuote(bytes: Buffer, also = ''): string {
+  let out = '';
+  for (const b of bytes) {
+    const c = String.fromCharCode(b);
+    out +=
+      b <= 0x20 || b >= 0x7f || c === '\\' || also.includes(c) ? `\\${b.toString(8).padStart(3, '0')}` : c;
+  }
+  return out;
+}
+
 export function makeDevice(
-  path: string,
+  target: string | Buffer,
+  scratch: string,
   type: 'char' | 'block',
   major: number,
   minor: number,
 ): Promise<void> {
-  return tool('mknod', [path, type === 'char' ? 'c' : 'b', String(major), String(minor)]);
+  return viaScratch(scratch, target, (at) =>
+    tool('mknod', [at, type === 'char' ? 'c' : 'b', String(major), String(minor)]),
+  );
 }
 
-export function makeFifo(path: string): Promise<void> {
-  return tool('mkfifo', [path]);
+export function makeFifo(target: string | Buffer, scratch: string): Promise<void> {
+  return viaScratch(scratch, target, (at) => tool('mkfifo', [at]));
 }
 
 /** Sets every attribute of one file in one process (setfattr --restore reads getfattr's dump format). */
-export function setXattrs(path: string, xattrs: Readonly<Record<string, Buffer>>): Promise<void> {
-  if (path.includes('\n'))
-    throw new SystemToolError('setfattr', `cannot name ${JSON.stringify(path)}`, false);
-  const lines = [`# file: ${path}`];
-  for (const [name, value] of Object.entries(xattrs)) lines.push(`${name}=0x${value.toString('hex')}`);
+export function setXattrs(file: string | Buffer, xattrs: Readonly<Record<string, Buffer>>): Promise<void> {
+  const lines = [`# file: ${dumpQuote(typeof file === 'string' ? Buffer.from(file) : file)}`];
+  for (const [name, value] of Object.entries(xattrs))
+    lines.push(`${dumpQuote(Buffer.from(name, 'latin1'), '=')}=0x${value.toString('hex')}`);
   return tool('setfattr', ['--restore=-'], `${lines.join('\n')}\n\n`);
 }
 
 /** A new inode with the same content and every attribute (used when a file has too many links). */
-export function copyPreserving(from: string, to: string): Promise<void> {
-  return tool('cp', ['-a', '--no-dereference', '--reflink=auto', from, to]);
+export async function copyPreserving(
+  from: string | Buffer,
+  to: string | Buffer,
+  scratch = '',
+): Promise<void> {
+  const source = argument('cp', from);
+  await viaScratch(scratch, to, (at) => tool('cp', ['-a', '--no-dereference', '--reflink=auto', source, at]));
 }

@@ -7,12 +7,11 @@
 // 3. per image: the flat tree, the public path, and the metadata file last (the commit marker:
 //    an image whose metadata is there and names the same manifest is not touched again).
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { ensureDir } from '../ensure-dir.js';
 import { ArborError, type Diagnostic, error } from '../errors.js';
-import { processAlive } from '../process-alive.js';
 import type { RegistryClient } from '../registry/client.js';
 import { getImageConfigBytes } from '../registry/config-blob.js';
 import { defaultChild, isIndex, type Manifest, type Platform } from '../registry/manifest-model.js';
@@ -24,6 +23,7 @@ import { type ImageName, Layout, relativeLink } from './layout.js';
 import { formatOutputName, tagMatcher } from './recipe.js';
 import { ContentStore, type StoreStats } from './store.js';
 import type { UnpackTarget } from './targets.js';
+import { onInterrupt, removeOwnWork, sweepStaleWork } from './work-dirs.js';
 
 export interface UnpackOptions {
   out: string;
@@ -51,6 +51,11 @@ export interface ResolvedImage {
   configDigest: string;
   layers: LayerRef[];
   chainIds: string[];
+  /**
+   * Why this machine cannot read one of its layers (zstd before Node 22.15, a foreign layer): the
+   * image fails, the others are still unpacked.
+   */
+  unreadable?: string;
 }
 
 export interface ImageResult {
@@ -80,8 +85,25 @@ export async function unpackImages(options: UnpackOptions): Promise<UnpackReport
   const resolved = await resolveImages(options);
   const layout = new Layout(path.resolve(options.out));
   await ensureDir(layout.root);
-  await sweepStaleWork(layout.tmpDir());
-  await sweepStaleWork(path.join(layout.storeDir(), '.tmp'));
+  const workDirs = [layout.tmpDir(), path.join(layout.storeDir(), '.tmp')];
+  for (const dir of workDirs) await sweepStaleWork(dir);
+  // Ctrl-C ends the process where it stands: its own work goes first (docs: .tmp holds running
+  // unpacks' work only). Nothing was published for the work that is cut short.
+  const stopWatching = onInterrupt(() => {
+    for (const dir of workDirs) removeOwnWork(dir);
+  });
+  try {
+    return await unpackInto(options, resolved, layout);
+  } finally {
+    stopWatching();
+  }
+}
+
+async function unpackInto(
+  options: UnpackOptions,
+  resolved: ResolvedImage[],
+  layout: Layout,
+): Promise<UnpackReport> {
   const keepOwner = process.getuid?.() === 0;
   if (!keepOwner)
     options.warn('not running as root: files belong to the current user, not the images’ uid/gid');
@@ -143,6 +165,7 @@ export async function unpackImages(options: UnpackOptions): Promise<UnpackReport
       const built = { count: 0 };
       let result: ImageResult;
       try {
+        if (image.unreadable) throw new Error(image.unreadable);
         if (await isUnchanged(layout, image)) {
           result = baseResult(image, 'unchanged', layout, 0);
         } else {
@@ -280,10 +303,9 @@ async function resolveOne(options: UnpackOptions, target: UnpackTarget): Promise
     size: l.size,
     diffId: diffIds[i]!,
   }));
-  for (const layer of layers) {
-    const how = decompressorFor(layer.mediaType);
-    if (typeof how === 'string') throw new Error(`${describe(target)}: layer ${layer.digest}: ${how}`);
-  }
+  const unreadable = layers
+    .map((layer) => ({ layer, how: decompressorFor(layer.mediaType) }))
+    .find(({ how }) => typeof how === 'string');
   const name: ImageName = {
     registry: target.registry,
     repository: target.repository,
@@ -301,6 +323,9 @@ async function resolveOne(options: UnpackOptions, target: UnpackTarget): Promise
     configDigest,
     layers,
     chainIds: chainIds(diffIds),
+    ...(unreadable
+      ? { unreadable: `${describe(target)}: layer ${unreadable.layer.digest}: ${unreadable.how}` }
+      : {}),
   };
 }
 
@@ -427,19 +452,4 @@ async function replaceSymlink(link: string, target: string): Promise<void> {
   await rm(temp, { force: true });
   await symlink(target, temp);
   await rename(temp, link);
-}
-
-/** Work directories of runs that are gone (killed, crashed): their process no longer exists. */
-async function sweepStaleWork(dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(name.split('-')[0]);
-    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
-    await rm(path.join(dir, name), { recursive: true, force: true });
-  }
 }

@@ -3,15 +3,27 @@
 // the root (kept as links), deep paths, modes and owners — the flat tree must equal what
 // `docker export` gives for the same image. Malicious layers: an error naming the entry, and
 // nothing written outside the output directory. Also DUCC recipes and overlayfs whiteouts.
-import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
-import { arbor } from '../support/cli.js';
-import { type CraftedEntry, pushCrafted } from '../support/crafted-image.js';
+import { arbor, BIN } from '../support/cli.js';
+import { type CraftedEntry, layerTar, pushCrafted, pushLayerTars } from '../support/crafted-image.js';
 import { requireEngine } from '../support/engine.js';
 import { exportedTree } from '../support/export.js';
 import { compareWithExport, describeDir } from '../support/fs-tree.js';
@@ -211,6 +223,29 @@ describe('malicious layers', () => {
       },
     ];
 
+  it('an image with a layer this machine cannot read fails alone: the others are unpacked', async () => {
+    await pushLayerTars(
+      client,
+      'odd/lz4',
+      '1',
+      [await layerTar([{ name: 'x', content: 'y' }])],
+      'application/vnd.example.image.layer.v1.tar+lz4',
+    );
+    await pushCrafted(client, 'good/two', '1', [[{ name: 'ok', content: 'fine' }]]);
+    const out = path.join(work, 'odd-out');
+    const result = unpack(
+      '--out',
+      out,
+      '--insecure',
+      `${registry.host}/odd/lz4:1`,
+      `${registry.host}/good/two:1`,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/odd\/lz4:1: layer sha256:[0-9a-f]{64}: unknown layer media type/);
+    expect(readFileSync(path.join(out, registry.host, 'good', 'two:1', 'ok'), 'utf8')).toBe('fine');
+    expect(existsSync(path.join(out, registry.host, 'odd', 'lz4:1'))).toBe(false);
+  });
+
   it('refuses each with the entry named, writes nothing outside OUT, and still unpacks the good image', async () => {
     mkdirSync(outside());
     writeFileSync(path.join(outside(), 'sentinel'), 'untouched');
@@ -239,6 +274,196 @@ describe('malicious layers', () => {
     expect(readFileSync(path.join(out, registry.host, 'good', 'one:1', 'ok'), 'utf8')).toBe('fine');
     // Nothing half-done is left behind: no work directory survives the run.
     expect(readdirSync(path.join(out, '.tmp'))).toEqual([]);
+  });
+});
+
+/** A path below `dir` named by the bytes of a latin1 string (names that are not UTF-8). */
+const bytesPath = (dir: string, name: string) =>
+  Buffer.concat([Buffer.from(`${dir}/`), Buffer.from(name, 'latin1')]);
+
+/** A layer as GNU tar writes it from the files of `dir` (PAX format, extended attributes, sparse files). */
+function gnuTar(dir: string, args: string[] = []): Buffer {
+  return execFileSync(
+    'tar',
+    [
+      '--format=posix',
+      '--xattrs',
+      '--xattrs-include=*',
+      '--numeric-owner',
+      ...args,
+      '-C',
+      dir,
+      '-cf',
+      '-',
+      '.',
+    ],
+    { maxBuffer: 64 << 20 },
+  );
+}
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+describe('the layer’s own bytes', () => {
+  it('keeps names that are not UTF-8, binary extended attributes and PAX sparse files exactly', async () => {
+    const lower = path.join(work, 'bytes-lower');
+    mkdirSync(lower);
+    writeFileSync(bytesPath(lower, 'bad-\xff'), 'A: 0xff');
+    writeFileSync(bytesPath(lower, 'bad-\xfe'), 'B: 0xfe');
+    writeFileSync(bytesPath(lower, 'n-\xff'), 'not UTF-8');
+    writeFileSync(path.join(lower, 'n-\ufffd'), 'a real U+FFFD');
+    symlinkSync(Buffer.from('bad-\xfe', 'latin1'), bytesPath(lower, 'link-\xfe'));
+    const capfile = path.join(lower, 'capfile');
+    writeFileSync(capfile, '#!/bin/sh\n', { mode: 0o755 });
+    const capability = '0x0100000280000000000000000000000000000000';
+    execFileSync('setfattr', ['-n', 'security.capability', '-v', capability, capfile]);
+    execFileSync('setfattr', ['-n', 'user.bin', '-v', '0xfffe0001', capfile]);
+    const fd = openSync(path.join(lower, 'sparse'), 'w');
+    writeSync(fd, 'start', 0);
+    writeSync(fd, 'end', 10 * 1024 * 1024);
+    const upper = path.join(work, 'bytes-upper');
+    mkdirSync(upper);
+    writeFileSync(bytesPath(upper, '.wh.n-\xff'), '');
+    const layers = [gnuTar(lower, ['--sparse', '--sparse-version=1.0']), gnuTar(upper)];
+    await pushLayerTars(client, 'bytes/names', '1', layers);
+
+    const out = path.join(work, 'bytes-out');
+    const result = unpack('--out', out, '--insecure', `${registry.host}/bytes/names:1`);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toMatch(/not kept|skipped/);
+    const flat = path.join(out, registry.host, 'bytes', 'names:1');
+    const names = readdirSync(flat, { encoding: 'buffer' }).map((n) => n.toString('latin1'));
+    expect(names.sort()).toEqual(
+      [
+        'bad-\xfe',
+        'bad-\xff',
+        'capfile',
+        'link-\xfe',
+        Buffer.from('n-\ufffd').toString('latin1'),
+        'sparse',
+      ].sort(),
+    );
+    expect(readFileSync(bytesPath(flat, 'bad-\xff'), 'utf8')).toBe('A: 0xff');
+    expect(readFileSync(bytesPath(flat, 'bad-\xfe'), 'utf8')).toBe('B: 0xfe');
+    // The whiteout of n-\xff deleted that name only.
+    expect(readFileSync(path.join(flat, 'n-\ufffd'), 'utf8')).toBe('a real U+FFFD');
+    expect(readlinkSync(bytesPath(flat, 'link-\xfe'), { encoding: 'buffer' })).toEqual(
+      Buffer.from('bad-\xfe', 'latin1'),
+    );
+    const xattr = (name: string) =>
+      execFileSync('getfattr', ['--absolute-names', '-e', 'hex', '-n', name, path.join(flat, 'capfile')], {
+        encoding: 'utf8',
+      })
+        .split('\n')
+        .find((l) => l.startsWith(`${name}=`))
+        ?.slice(name.length + 1);
+    expect(xattr('security.capability')).toBe(capability);
+    expect(xattr('user.bin')).toBe('0xfffe0001');
+    const sparse = readFileSync(path.join(flat, 'sparse'));
+    expect(sparse.length).toBe(10 * 1024 * 1024 + 3);
+    expect(sha256(sparse)).toBe(sha256(readFileSync(path.join(lower, 'sparse'))));
+  });
+
+  it('expands PAX sparse files of versions 0.0, 0.1 and 1.0 as docker export does', async () => {
+    const layers = ['0.0', '0.1', '1.0'].map((version) => {
+      const dir = path.join(work, `sparse-${version}`);
+      mkdirSync(dir);
+      const fd = openSync(path.join(dir, `sparse-${version}`), 'w');
+      writeSync(fd, `start ${version}`, 0);
+      writeSync(fd, 'middle', 4 * 1024 * 1024);
+      writeSync(fd, 'end', 10 * 1024 * 1024);
+      return gnuTar(dir, ['--sparse', `--sparse-version=${version}`]);
+    });
+    expect(Math.max(...layers.map((l) => l.length))).toBeLessThan(64 * 1024);
+    await pushLayerTars(client, 'bytes/sparse', '1', layers);
+    const out = path.join(work, 'sparse-out');
+    const result = unpack('--out', out, '--insecure', `${registry.host}/bytes/sparse:1`);
+    expect(result.code, result.stderr).toBe(0);
+    const flat = path.join(out, registry.host, 'bytes', 'sparse:1');
+    const mine = describeDir(flat);
+    expect([...mine.keys()].sort()).toEqual(['sparse-0.0', 'sparse-0.1', 'sparse-1.0']);
+    for (const version of ['0.0', '0.1', '1.0'])
+      expect(sha256(readFileSync(path.join(flat, `sparse-${version}`))), version).toBe(
+        sha256(readFileSync(path.join(work, `sparse-${version}`, `sparse-${version}`))),
+      );
+    expect(compareWithExport(mine, await exportedTree(`${registry.host}/bytes/sparse:1`))).toEqual([]);
+  });
+
+  it('refuses what it cannot unpack exactly, naming the layer, the entry and the reason', async () => {
+    const gnuSparse = path.join(work, 'gnu-sparse');
+    mkdirSync(gnuSparse);
+    const fd = openSync(path.join(gnuSparse, 'sparse'), 'w');
+    writeSync(fd, 'end', 1024 * 1024);
+    const gnuLayer = execFileSync('tar', ['--sparse', '--format=gnu', '-C', gnuSparse, '-cf', '-', 'sparse']);
+    const cases = [
+      {
+        repo: 'refuse/gnu-sparse',
+        layer: (await pushLayerTars(client, 'refuse/gnu-sparse', '1', [gnuLayer])).layers[0],
+        entry: 'sparse',
+        reason: /has tar type 'S' \(a GNU old-style sparse file\)/,
+      },
+      {
+        repo: 'refuse/empty-symlink',
+        layer: (
+          await pushCrafted(client, 'refuse/empty-symlink', '1', [
+            [
+              { name: 'ok', content: 'ok' },
+              { name: 'empty', type: 'symlink', linkname: '' },
+            ],
+          ])
+        ).layers[0],
+        entry: 'empty',
+        reason: /symlink with an empty target/,
+      },
+      {
+        repo: 'refuse/long-name',
+        layer: (
+          await pushCrafted(client, 'refuse/long-name', '1', [[{ name: 'c'.repeat(256), content: 'x' }]])
+        ).layers[0],
+        entry: 'c'.repeat(256),
+        reason: /longer than 255 bytes/,
+      },
+    ];
+    const out = path.join(work, 'refuse-out');
+    const result = unpack('--out', out, '--insecure', ...cases.map((c) => `${registry.host}/${c.repo}:1`));
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toContain('.tmp');
+    for (const c of cases) {
+      const line = result.stderr.split('\n').find((l) => l.includes(`${c.repo}:1`));
+      expect(line, c.repo).toContain(`layer ${c.layer}: entry "${c.entry}" `);
+      expect(line).toMatch(c.reason);
+      expect(existsSync(path.join(out, registry.host, `${c.repo}:1`))).toBe(false);
+    }
+  });
+
+  it('removes its own work directory when interrupted', async () => {
+    const many: CraftedEntry[] = Array.from({ length: 4000 }, (_, i) => ({
+      name: `f/${i}`,
+      content: `file ${i}`,
+    }));
+    await pushCrafted(client, 'interrupt/many', '1', [many]);
+    const out = path.join(work, 'interrupt-out');
+    const child = spawn(
+      process.execPath,
+      [BIN, 'unpack', '--out', out, '--insecure', `${registry.host}/interrupt/many:1`],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+      child.on('exit', (code, signal) => resolve(signal ?? code)),
+    );
+    const tmp = path.join(out, '.tmp');
+    for (
+      let i = 0;
+      i < 1000 && !(existsSync(tmp) && readdirSync(tmp).some((n) => n.startsWith(`${child.pid}-`)));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    expect(await exited).toBe('SIGINT');
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(readdirSync(path.join(out, '.store', '.tmp'))).toEqual([]);
+    expect(existsSync(path.join(out, registry.host, 'interrupt', 'many:1'))).toBe(false);
   });
 });
 

@@ -56,13 +56,22 @@ export async function pushCrafted(
   tag: string,
   layers: CraftedEntry[][],
 ): Promise<{ digest: string; layers: string[] }> {
-  const blobs = await Promise.all(
-    layers.map(async (entries) => {
-      const tar = await layerTar(entries);
-      const gz = gzipSync(tar);
-      return { diffId: sha256(tar), digest: sha256(gz), bytes: gz };
-    }),
-  );
+  return pushLayerTars(client, repository, tag, await Promise.all(layers.map(layerTar)));
+}
+
+/** Pushes an image whose layers are these tar archives as they are (written by GNU tar, say). */
+export async function pushLayerTars(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  tars: Buffer[],
+  /** Another layer media type than gzip's (what a reader cannot read, say); the bytes stay gzip. */
+  layerMediaType = OCI_LAYER_GZIP,
+): Promise<{ digest: string; layers: string[] }> {
+  const blobs = tars.map((tar) => {
+    const gz = gzipSync(tar);
+    return { diffId: sha256(tar), digest: sha256(gz), bytes: gz };
+  });
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',
@@ -78,7 +87,7 @@ export async function pushCrafted(
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       config: { mediaType: OCI_CONFIG, digest: sha256(config), size: config.length },
-      layers: blobs.map((b) => ({ mediaType: OCI_LAYER_GZIP, digest: b.digest, size: b.bytes.length })),
+      layers: blobs.map((b) => ({ mediaType: layerMediaType, digest: b.digest, size: b.bytes.length })),
     }),
   );
   const digest = await client.putManifest(repository, tag, manifest, OCI_MANIFEST);

@@ -187,6 +187,14 @@ describe('links', () => {
   });
 });
 
+describe('names are bytes', () => {
+  it('a whiteout of a name that is not UTF-8 deletes that name only, not its U+FFFD look-alike', () => {
+    const replacement = Buffer.from('n-\ufffd').toString('latin1');
+    const { model } = apply([[entry('n-\xff'), entry('n-\xfe'), entry(replacement)], [entry('.wh.n-\xff')]]);
+    expect([...model.keys()].sort()).toEqual(['n-\xfe', replacement].sort());
+  });
+});
+
 describe('malicious entries are refused, naming the entry', () => {
   const refuse = (layers: LayerEntry[][], reason: RegExp) => {
     let caught: unknown;
@@ -198,6 +206,13 @@ describe('malicious entries are refused, naming the entry', () => {
     expect(caught).toBeInstanceOf(LayerEntryError);
     expect((caught as Error).message).toMatch(reason);
   };
+
+  it('a symlink with an empty target (symlink(2) cannot create it), the name escaped', () => {
+    refuse(
+      [[entry('e-\xff', 'symlink', { linkname: '' })]],
+      /^entry "e-\\xff" is a symlink with an empty target/,
+    );
+  });
 
   it('names with "..", absolute names, NUL bytes', () => {
     refuse([[entry('../x')]], /^entry "\.\.\/x" contains "\.\."/);

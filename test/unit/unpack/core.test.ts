@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ArborError } from '../../../src/errors.js';
 import { chainIds } from '../../../src/unpack/chain-id.js';
-import { parseEntryPath } from '../../../src/unpack/entry-path.js';
+import { displayName, parseEntryPath } from '../../../src/unpack/entry-path.js';
 import { Layout, relativeLink } from '../../../src/unpack/layout.js';
 import { formatOutputName, parseRecipe, parseRecipeImage, tagMatcher } from '../../../src/unpack/recipe.js';
 import { storeKey } from '../../../src/unpack/store.js';
@@ -20,6 +20,20 @@ describe('entry names', () => {
     expect(parseEntryPath('a/../b')).toEqual({ ok: false, reason: 'contains ".."' });
     expect(parseEntryPath('/x')).toEqual({ ok: false, reason: 'is an absolute path' });
     expect(parseEntryPath('..a/b..')).toEqual({ ok: true, path: '..a/b..' });
+  });
+
+  it('refuse a component longer than NAME_MAX (255 bytes), which no file system can create', () => {
+    expect(parseEntryPath(`d/${'c'.repeat(255)}`).ok).toBe(true);
+    expect(parseEntryPath(`d/${'c'.repeat(256)}`)).toEqual({
+      ok: false,
+      reason: 'has a component longer than 255 bytes',
+    });
+  });
+
+  it('are shown with bytes that are not UTF-8 (and quotes, backslashes, controls) escaped', () => {
+    // Names are the layer's bytes as latin1 strings: 'é' in UTF-8 is c3 a9.
+    expect(displayName('caf\xc3\xa9-\xff-\xfe')).toBe('café-\\xff-\\xfe');
+    expect(displayName('a"b\\c\n')).toBe('a\\x22b\\x5cc\\x0a');
   });
 });
 
