@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import type { Config, ImageConfig } from '../config/model.js';
-import { ArborError, type Diagnostic, error } from '../errors.js';
+import { ArborError, type Diagnostic, error, mergeRepeats } from '../errors.js';
 import { REPOS_FILE } from '../render/helpers/kolla-methods.js';
 import { createRenderer } from '../render/render.js';
 import { IMAGE_TEMPLATE } from './checkout.js';
@@ -87,13 +87,19 @@ export function renderOriginals(
       } catch (err) {
         if (!(err instanceof ArborError)) throw err;
         out.set(image.kollaName, {
-          problems: err.diagnostics.map((d) => ({
-            ...d,
-            message: `${image.template}: ${d.message}`,
-            image: image.kollaName,
-            // The temporary directory means nothing to the user.
-            ...(d.loc ? { loc: { ...d.loc, file: path.relative(dir, d.loc.file) || d.loc.file } } : {}),
-          })),
+          problems: err.diagnostics.map((d) => {
+            // The temporary directory means nothing to the user: relative to the images directory.
+            const file = d.loc ? path.relative(dir, d.loc.file) || d.loc.file : undefined;
+            // A problem in a file several images include (macros.j2) is the same for each of them:
+            // said once (mergeRepeats), not prefixed with each image's own template.
+            const shared = file !== undefined && file !== image.template;
+            return {
+              ...d,
+              message: shared ? d.message : `${image.template}: ${d.message}`,
+              image: image.kollaName,
+              ...(d.loc ? { loc: { ...d.loc, file: file! } } : {}),
+            };
+          }),
         });
       }
     }
@@ -108,6 +114,7 @@ export function parentsOf(
   images: KollaImage[],
   rendered: Map<string, Rendered>,
   context: Record<string, unknown>,
+  imagesDir?: string,
 ): Map<string, Parentage> {
   const byCanonical = new Map(images.map((i) => [canonicalName(context, i.kollaName), i.kollaName]));
   const parents = new Map<string, Parentage>();
@@ -126,7 +133,15 @@ export function parentsOf(
     const parent = byCanonical.get(from);
     parents.set(image.kollaName, parent !== undefined ? { parent } : { from });
   }
-  if (problems.length > 0) throw new ArborError(problems);
+  if (problems.length > 0)
+    throw new ArborError(
+      mergeRepeats(problems).map((d) =>
+        // Where the user can open it: under the checkout's images directory.
+        imagesDir && d.loc && !path.isAbsolute(d.loc.file)
+          ? { ...d, loc: { ...d.loc, file: path.join(imagesDir, d.loc.file) } }
+          : d,
+      ),
+    );
   return parents;
 }
 

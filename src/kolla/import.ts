@@ -162,7 +162,7 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   if (siteRepos !== undefined) templates.set(SITE_REPOS_YAML, siteRepos);
   const helpers = chooseHelpers(images, templates, variables, context);
   warnings.push(...helpers.notes);
-  const parents = parentsOf(images, helpers.rendered, variables);
+  const parents = parentsOf(images, helpers.rendered, variables, displayPath(checkout.dockerDir));
 
   const table = unbuildableTable(program, warnings);
   const listed =

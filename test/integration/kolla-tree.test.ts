@@ -119,6 +119,24 @@ describe('the imported Kolla tree', () => {
     expect(dockerfiles.some((d) => d.includes('https://download.docker.com/linux/centos/'))).toBe(false);
   });
 
+  it('an error in a file every template includes is said once, at a path the user can open', () => {
+    const broken = join(work, 'broken-kolla');
+    cpSync(SOURCE, broken, { recursive: true });
+    const macros = join(broken, 'kolla', 'docker', 'macros.j2');
+    writeFileSync(macros, `{% if %}\n${readFileSync(macros, 'utf8')}`);
+    const args = importArgs();
+    args[args.indexOf(SOURCE)] = broken;
+    args[args.indexOf(project)] = join(work, 'broken-project');
+    const refused = arbor(args);
+    expect(refused.code).toBe(1);
+    const lines = refused.stderr.trimEnd().split('\n');
+    expect(lines, refused.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^\S*broken-kolla\/kolla\/docker\/macros\.j2:1:\d+: error: images [a-z0-9-]+(, [a-z0-9-]+)* and \d+ more: /,
+    );
+    expect(existsSync(join(work, 'broken-project'))).toBe(false);
+  });
+
   it('validates', () => {
     const result = run(['validate']);
     expect(result.stderr).toBe('');
