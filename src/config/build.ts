@@ -95,6 +95,7 @@ export function buildConfig(raw: RawConfig, context: BuildContext): Config {
       lstripBlocks: raw.template_options?.lstrip_blocks ?? true,
       keepTrailingNewline: raw.template_options?.keep_trailing_newline ?? true,
       strictUndefined: raw.template_options?.strict_undefined ?? true,
+      ...(raw.template_options?.python_values ? { pythonValues: true } : {}),
     },
     fingerprint: { tagPrefix: raw.fingerprint?.tag_prefix ?? DEFAULT_TAG_PREFIX },
     images: imageNamesInFileOrder(raw, context).map((name) =>

@@ -151,6 +151,8 @@ export interface TemplateOptions {
   keepTrailingNewline: boolean;
   /** An undefined variable is an error (arbor), or an empty string (Jinja2's default). */
   strictUndefined: boolean;
+  /** `{{ value }}` prints as Python does (True, None, [1, 3]) instead of as JavaScript does. */
+  pythonValues?: boolean;
 }
 
 export interface Config {

@@ -91,6 +91,7 @@ export interface RawConfig {
     lstrip_blocks?: boolean;
     keep_trailing_newline?: boolean;
     strict_undefined?: boolean;
+    python_values?: boolean;
   };
   fingerprint?: { tag_prefix?: string };
   images: Record<string, RawImage>;

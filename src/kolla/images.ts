@@ -38,6 +38,7 @@ export const KOLLA_TEMPLATE_OPTIONS = {
   lstripBlocks: false,
   keepTrailingNewline: false,
   strictUndefined: false,
+  pythonValues: true,
 };
 
 export function kollaImages(imageDirs: string[], perImage: Record<string, string>): KollaImage[] {

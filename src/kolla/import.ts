@@ -149,7 +149,11 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const duplicates = duplicateNames(images);
   if (duplicates.length > 0)
     throw new ArborError(
-      duplicates.map((d) => error(`two images named ${d} in ${displayPath(checkout.dockerDir)}`)),
+      duplicates.map((d) =>
+        error(
+          `${d.dirs.length} images named ${d.name} in ${displayPath(checkout.dockerDir)}: ${d.dirs.join(', ')} (an image's name is its directory's; rename one)`,
+        ),
+      ),
     );
 
   const reposFile = path.join(checkout.packageDir, ...REPOS_YAML);
@@ -200,14 +204,12 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
   const projectFiles = dockerProjectFiles(checkout.dockerDir, dockerFiles, included, excluded, images);
   for (const [rel, bytes] of archives) projectFiles.set(rel.slice(TEMPLATES_DIR.length + 1), bytes);
   for (const [rel, text] of helpers.files) projectFiles.set(rel, text);
-  const overrides = options.templateOverrides.map((file) => {
-    if (!existsSync(file)) throw new ArborError([error(`--template-override ${file}: no such file`)]);
-    return { name: path.basename(file), text: readFileSync(file, 'utf8') };
-  });
-  const names = overrides.map((o) => o.name);
-  const twice = names.filter((n, i) => names.indexOf(n) !== i);
-  if (twice.length > 0)
-    throw new ArborError(twice.map((n) => error(`two --template-override files named ${n}`)));
+  const overrides = mergeOverrides(
+    options.templateOverrides.map((file) => {
+      if (!existsSync(file)) throw new ArborError([error(`--template-override ${file}: no such file`)]);
+      return { name: path.basename(file), text: readFileSync(file, 'utf8') };
+    }),
+  );
 
   const registryUrl = stringOption(kolla.option('registry')) ?? 'docker.io';
   const plan = planProject({
@@ -263,11 +265,26 @@ function stringOption(value: PyValue): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function duplicateNames(images: KollaImage[]): string[] {
-  const seen = new Set<string>();
-  const twice = new Set<string>();
-  for (const i of images) (seen.has(i.kollaName) ? twice : seen).add(i.kollaName);
-  return [...twice];
+/**
+ * Several --template-override files as kolla-build takes them (KollaWorker._merge_overrides): one
+ * text under the first one's name, each later file appended without its `{% extends %}` lines. So
+ * the last `{% set %}` of a name wins, and a block defined in two of them is an error, as there.
+ */
+export function mergeOverrides(
+  overrides: ReadonlyArray<{ name: string; text: string }>,
+): Array<{ name: string; text: string }> {
+  if (overrides.length < 2) return [...overrides];
+  const [first, ...rest] = overrides;
+  // Python's re.sub(r'.*\{\%.*extends.*\n', '', text): every line holding `{%` then `extends`.
+  const text = rest.reduce((merged, o) => merged + o.text.replace(/.*\{%.*extends.*\n/g, ''), first!.text);
+  return [{ name: first!.name, text }];
+}
+
+/** Names that more than one image directory has, each with those directories. */
+function duplicateNames(images: KollaImage[]): Array<{ name: string; dirs: string[] }> {
+  const dirs = new Map<string, string[]>();
+  for (const i of images) dirs.set(i.kollaName, [...(dirs.get(i.kollaName) ?? []), i.dir]);
+  return [...dirs].filter(([, list]) => list.length > 1).map(([name, list]) => ({ name, dirs: list }));
 }
 
 /** UNBUILDABLE_IMAGES from kolla/image/unbuildable.py (or wherever kolla_worker imports it from). */

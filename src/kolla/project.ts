@@ -94,6 +94,7 @@ export function planProject(input: ProjectInput): ProjectPlan {
         lstrip_blocks: false,
         keep_trailing_newline: false,
         strict_undefined: false,
+        python_values: true,
       },
     },
   ];

@@ -92,6 +92,8 @@ export function createRenderer(config: Config): Renderer {
       trimBlocks: config.templateOptions?.trimBlocks ?? true,
       lstripBlocks: config.templateOptions?.lstripBlocks ?? true,
       keepTrailingNewline: config.templateOptions?.keepTrailingNewline ?? true,
+      // Read by the compiled output through the Jinja2 runtime (compiler.ts).
+      pythonValues: config.templateOptions?.pythonValues ?? false,
     } as nunjucks.ConfigureOptions,
   );
   loader.attach(env);

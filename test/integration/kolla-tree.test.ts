@@ -137,6 +137,20 @@ describe('the imported Kolla tree', () => {
     expect(existsSync(join(work, 'broken-project'))).toBe(false);
   });
 
+  it('two image directories of one name are refused, naming both', () => {
+    const twice = join(work, 'twice-kolla');
+    cpSync(SOURCE, twice, { recursive: true });
+    const docker = join(twice, 'kolla', 'docker');
+    cpSync(join(docker, 'cron'), join(docker, 'extra', 'cron'), { recursive: true });
+    const args = importArgs();
+    args[args.indexOf(SOURCE)] = twice;
+    args[args.indexOf(project)] = join(work, 'twice-project');
+    const refused = arbor(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/error: 2 images named cron in \S+: (cron, extra\/cron|extra\/cron, cron) \(/);
+    expect(existsSync(join(work, 'twice-project'))).toBe(false);
+  });
+
   it('validates', () => {
     const result = run(['validate']);
     expect(result.stderr).toBe('');

@@ -1,6 +1,7 @@
 // Jinja2's built-in filters and tests that Nunjucks lacks, so templates written for Jinja2 run
 // unchanged: filters format, map, unique, min, max, items, tojson, count, attr; tests sequence,
-// none, boolean, true, false, integer, float, in. Nunjucks' own filters and tests stay as they are.
+// none, boolean, true, false, integer, float, in and the operator names (==, >, …); selectattr and
+// rejectattr with a test; join of a string. Nunjucks' other filters and tests stay as they are.
 
 import type nunjucks from 'nunjucks';
 import { isMapping, member, percentFormat, pyEquals } from '../../python/semantics.js';
@@ -112,6 +113,23 @@ export function installJinja2Builtins(env: nunjucks.Environment): void {
       return member(value, name);
     },
   };
+  // Jinja2's selectattr/rejectattr take a test and its arguments (`selectattr('v', 'gt', 1)`);
+  // Nunjucks' take only the attribute and silently ignored the rest.
+  const passes = (value: unknown, test: unknown, args: unknown[]) => {
+    if (test === undefined) return pyTruthy(value);
+    const fn = (env as unknown as { getTest(name: string): (...a: unknown[]) => boolean }).getTest(
+      String(test),
+    );
+    return Boolean(fn(value, ...args));
+  };
+  filters.selectattr = (values: unknown, attribute: unknown, test?: unknown, ...args: unknown[]) =>
+    iterate(values).filter((v) => passes(attributeOf(v, attribute), test, args));
+  filters.rejectattr = (values: unknown, attribute: unknown, test?: unknown, ...args: unknown[]) =>
+    iterate(values).filter((v) => !passes(attributeOf(v, attribute), test, args));
+  // A string joins its characters, as in Python (`'abc' | reverse | join`).
+  const nativeJoin = env.getFilter('join') as (...a: unknown[]) => unknown;
+  filters.join = (value: unknown, ...rest: unknown[]) =>
+    nativeJoin(typeof value === 'string' ? [...value] : value, ...rest);
   for (const [name, filter] of Object.entries(filters)) env.addFilter(name, filter as never);
   env.addGlobal('range', range);
 
@@ -124,6 +142,13 @@ export function installJinja2Builtins(env: nunjucks.Environment): void {
     false: (v) => v === false,
     integer: (v) => typeof v === 'number' && Number.isInteger(v),
     float: (v) => typeof v === 'number' && !Number.isInteger(v),
+    // Jinja2's operator names for the comparison tests (`selectattr('v', '>', 1)`).
+    '==': (v, other) => pyEquals(v, other),
+    '!=': (v, other) => !pyEquals(v, other),
+    '>': (v, other) => (v as number) > (other as number),
+    '>=': (v, other) => (v as number) >= (other as number),
+    '<': (v, other) => (v as number) < (other as number),
+    '<=': (v, other) => (v as number) <= (other as number),
     in: (v, container) =>
       Array.isArray(container)
         ? container.some((x) => pyEquals(x, v))
@@ -168,3 +193,10 @@ export function range(start: unknown, stop?: unknown, step?: unknown): number[] 
  */
 export const MAX_RANGE_ITEMS = 1_000_000;
 let rangeItems = 0;
+
+/** Python's truth value: empty lists, strings and mappings, 0 and None are false. */
+function pyTruthy(value: unknown): boolean {
+  if (Array.isArray(value) || typeof value === 'string') return value.length > 0;
+  if (isMapping(value)) return Object.keys(value).length > 0;
+  return Boolean(value);
+}

@@ -14,7 +14,7 @@
 //                                dropped, and \r\n / \r become \n (Jinja2's lexer does both).
 
 import type nunjucks from 'nunjucks';
-import { CompilerClass, type Node, transform } from './nunjucks-parts.js';
+import { CompilerClass, type Node, nodes, transform } from './nunjucks-parts.js';
 import { parseJinja2 } from './parser.js';
 
 /** The name the compiled code uses for the helpers of python.ts (bound by the template loader). */
@@ -29,6 +29,28 @@ class Jinja2Compiler extends CompilerClass {
     this._emit(', ');
     this.compile(node.right as Node, frame);
     this._emit(')');
+  }
+
+  /**
+   * `{{ value }}`: Nunjucks' output, with the value first through the runtime's `output`, which
+   * prints it as Python does when the environment has `pythonValues` (template_options).
+   */
+  compileOutput(node: Node, frame: unknown): void {
+    for (const child of node.children as Node[]) {
+      if (child instanceof nodes.TemplateData) {
+        if (child.value) {
+          this._emit(`${this.buffer} += `);
+          this.compileLiteral(child, frame);
+          this._emitLine(';');
+        }
+        continue;
+      }
+      this._emit(`${this.buffer} += runtime.suppressValue(${JINJA2_RUNTIME}.output(env.opts, `);
+      if (this.throwOnUndefined) this._emit('runtime.ensureDefined(');
+      this.compile(child, frame);
+      if (this.throwOnUndefined) this._emit(`,${node.lineno},${node.colno})`);
+      this._emit('), env.opts.autoescape);\n');
+    }
   }
 
   compileAdd(node: Node, frame: unknown): void {

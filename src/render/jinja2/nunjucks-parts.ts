@@ -48,7 +48,12 @@ export interface ParserBase {
 }
 
 export interface CompilerBase {
+  /** The JavaScript variable the template's output is appended to. */
+  buffer: string;
+  throwOnUndefined: boolean;
   _emit(code: string): void;
+  _emitLine(code: string): void;
+  compileLiteral(node: Node, frame: unknown): void;
   compileFromImport(node: Node, frame: unknown): void;
   compileImport(node: Node, frame: unknown): void;
   compile(node: Node, frame: unknown): void;
@@ -87,6 +92,7 @@ type NodeName =
   | 'NodeList'
   | 'KeywordArgs'
   | 'Literal'
+  | 'TemplateData'
   | 'InlineIf'
   | 'Symbol'
   | 'FunCall'

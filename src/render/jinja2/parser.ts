@@ -5,7 +5,8 @@
 // - Python's `True`, `False` and `None` besides `true`, `false` and `none`;
 // - a test's one argument without parentheses: `x is divisibleby 3`, `x is in [1, 2]`.
 // A loop filter (`{% for x in items if x.enabled %}`) is refused with a clear error: Nunjucks
-// would read it as an inline `if` over the whole list and silently loop over nothing.
+// would read it as an inline `if` over the whole list and silently loop over nothing. A block name
+// defined twice in one template is an error, as in Jinja2 (Nunjucks kept the last).
 // Everything else is Nunjucks' own parser, so templates written for Nunjucks parse as before.
 
 import { lexer, type Node, nodes, ParserClass, type Token } from './nunjucks-parts.js';
@@ -165,6 +166,19 @@ export class Jinja2Parser extends ParserClass {
     }
     node = new nodes.Is(isTok.lineno, isTok.colno, node, right);
     return not ? new nodes.Not(isTok.lineno, isTok.colno, node) : node;
+  }
+
+  /** Block names met so far in this template: Jinja2 refuses a name defined twice. */
+  private readonly blockNames = new Set<string>();
+
+  parseBlock(): Node {
+    const node = (ParserClass.prototype as unknown as { parseBlock(this: unknown): Node }).parseBlock.call(
+      this,
+    );
+    const name = String((node.name as { value?: unknown } | undefined)?.value ?? '');
+    if (this.blockNames.has(name)) this.fail(`block '${name}' defined twice`, node.lineno, node.colno);
+    this.blockNames.add(name);
+    return node;
   }
 
   parseFor(): Node {

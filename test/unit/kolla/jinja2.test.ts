@@ -109,6 +109,28 @@ describe('Python semantics', () => {
 });
 
 describe("Jinja2's filters and tests", () => {
+  it('selectattr and rejectattr with a test and its argument, or the truth of the attribute', () => {
+    const items = {
+      items: [
+        { n: 'a', v: 1 },
+        { n: 'b', v: 2 },
+        { n: 'c', v: 0 },
+      ],
+    };
+    expect(render("{{ items | selectattr('v', 'gt', 1) | map(attribute='n') | join }}", items)).toBe('b');
+    expect(render("{{ items | selectattr('v', '>=', 1) | map(attribute='n') | join }}", items)).toBe('ab');
+    expect(render("{{ items | rejectattr('v', 'equalto', 1) | map(attribute='n') | join }}", items)).toBe(
+      'bc',
+    );
+    expect(render("{{ items | selectattr('v') | map(attribute='n') | join }}", items)).toBe('ab');
+    expect(render("{{ items | rejectattr('v') | map(attribute='n') | join }}", items)).toBe('c');
+  });
+
+  it('join of a string joins its characters', () => {
+    expect(render("{{ 'abc' | reverse | join }}")).toBe('cba');
+    expect(render("{{ 'abc' | join('-') }}")).toBe('a-b-c');
+  });
+
   it('format, map, unique, min, max, items, tojson, count, attr', () => {
     expect(render("{{ 'v%s' | format(2) }}")).toBe('v2');
     expect(render("{{ ['a', 'B'] | map('upper') | join }}")).toBe('AB');
@@ -138,6 +160,19 @@ describe("Jinja2's filters and tests", () => {
 });
 
 describe('template_options', () => {
+  it('python_values prints values as Python does; without it, as before', () => {
+    const t = '{{ a }} {{ b }} {{ n }} {{ l }} {{ d }} {{ s }} {{ 3 }} {{ x }}';
+    const values = { a: true, b: false, n: null, l: [1, 'x'], d: { k: 'v' }, s: 'text' };
+    expect(render(t, values, { pythonValues: true, strictUndefined: false })).toBe(
+      "True False None [1, 'x'] {'k': 'v'} text 3 ",
+    );
+    expect(render('{{ a }} {{ l }}', values)).toBe('true 1,x');
+    // A macro's output is text: printed as it is.
+    expect(render('{% macro m() %}[{{ a }}]{% endmacro %}{{ m() }}', values, { pythonValues: true })).toBe(
+      '[True]',
+    );
+  });
+
   const template = '{% if true %}\n  x\n{% endif %}\nend\n';
 
   it("arbor's defaults trim block lines and keep the final newline", () => {
@@ -166,6 +201,12 @@ describe('per-image variables', () => {
 });
 
 describe('Jinja2 errors where JavaScript would go on', () => {
+  it('a block defined twice in one template', () => {
+    expect(() => render('{% block a %}1{% endblock %}{% block a %}2{% endblock %}')).toThrow(
+      "block 'a' defined twice",
+    );
+  });
+
   it('a number and a string do not add (TypeError), naming the image and template', () => {
     expect(() => render('FROM scratch\n{{ uid + "x" }}', { uid: 5000 })).toThrow(
       /image x: template t\.j2: unsupported operand type\(s\) for \+: 'int' and 'str'/,
