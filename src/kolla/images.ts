@@ -70,6 +70,8 @@ export function renderOriginals(
   templateFiles: Map<string, string | Buffer>,
   context: Record<string, unknown>,
   helpers?: { globals: Record<string, string>; filters: Record<string, string> },
+  /** Template overrides (names among `templateFiles`), each extending the template before it. */
+  overrides: string[] = [],
 ): Map<string, Rendered> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'arbor-kolla-'));
   try {
@@ -78,7 +80,7 @@ export function renderOriginals(
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, text);
     }
-    const config = renderConfig(dir, images, context);
+    const config = { ...renderConfig(dir, images, context), templateOverrides: overrides };
     if (helpers) config.templateHelpers = helpers;
     const renderer = createRenderer(config);
     const out = new Map<string, Rendered>();
@@ -94,11 +96,13 @@ export function renderOriginals(
             // A problem in a file several images include (macros.j2) is the same for each of them:
             // said once (mergeRepeats), not prefixed with each image's own template.
             const shared = file !== undefined && file !== image.template;
+            // The temporary images.yaml is no place the user can look at.
+            const { loc: _, ...rest } = d;
             return {
-              ...d,
+              ...rest,
               message: shared ? d.message : `${image.template}: ${d.message}`,
               image: image.kollaName,
-              ...(d.loc ? { loc: { ...d.loc, file: file! } } : {}),
+              ...(d.loc && file !== 'images.yaml' ? { loc: { ...d.loc, file: file! } } : {}),
             };
           }),
         });

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { displayPath } from '../display-path.js';
-import { ArborError, type Diagnostic, error, warning } from '../errors.js';
+import { ArborError, type Diagnostic, error, mergeRepeats, warning } from '../errors.js';
 import { containsUnknown, isDict, type PyValue, toPlain } from '../python/values.js';
 import { loadPythonHelpers } from '../render/render.js';
 import {
@@ -19,10 +19,18 @@ import {
 } from './checkout.js';
 import { type KollaSource, readDefaults, unknownValueProblems, usersFromConf } from './defaults.js';
 import { fetchSources } from './fetch.js';
-import { chooseHelpers } from './helpers.js';
-import { type KollaImage, kollaImages, type Parentage, parentsOf, templateSources } from './images.js';
+import { chooseHelpers, type HelperChoice } from './helpers.js';
+import {
+  type KollaImage,
+  kollaImages,
+  type Parentage,
+  parentsOf,
+  renderOriginals,
+  templateSources,
+} from './images.js';
 import {
   type ImageInProject,
+  OVERRIDES_DIR,
   planProject,
   rewriteFromLine,
   SITE_REPOS_YAML,
@@ -211,6 +219,11 @@ export async function importKolla(options: ImportOptions): Promise<ImportReport>
     }),
   );
 
+  // The overrides are the user's own templates: rendered with every image now, so one that cannot
+  // render stops the import before anything is written, as it stops kolla-build.
+  if (overrides.length > 0)
+    checkOverrides(included, templates, helpers, overrides, variables, options.templateOverrides[0]!);
+
   const registryUrl = stringOption(kolla.option('registry')) ?? 'docker.io';
   const plan = planProject({
     dockerFiles: projectFiles,
@@ -278,6 +291,38 @@ export function mergeOverrides(
   // Python's re.sub(r'.*\{\%.*extends.*\n', '', text): every line holding `{%` then `extends`.
   const text = rest.reduce((merged, o) => merged + o.text.replace(/.*\{%.*extends.*\n/g, ''), first!.text);
   return [{ name: first!.name, text }];
+}
+
+/** Renders every image with the (merged) override; its problems at the user's own override file. */
+function checkOverrides(
+  images: KollaImage[],
+  templates: Map<string, string | Buffer>,
+  helpers: HelperChoice,
+  overrides: Array<{ name: string; text: string }>,
+  variables: Record<string, unknown>,
+  givenAs: string,
+): void {
+  const files = new Map(templates);
+  for (const [rel, text] of helpers.files) files.set(rel, text);
+  for (const o of overrides) files.set(`${OVERRIDES_DIR}/${o.name}`, o.text);
+  const rendered = renderOriginals(
+    images,
+    files,
+    variables,
+    helpers.python,
+    overrides.map((o) => `${OVERRIDES_DIR}/${o.name}`),
+  );
+  const problems = images.flatMap((image) => {
+    const result = rendered.get(image.kollaName)!;
+    return 'problems' in result ? result.problems : [];
+  });
+  if (problems.length === 0) return;
+  const merged = `${OVERRIDES_DIR}/${overrides[0]!.name}`;
+  throw new ArborError(
+    mergeRepeats(problems).map((d) =>
+      d.loc?.file === merged ? { ...d, loc: { ...d.loc, file: displayPath(givenAs) } } : d,
+    ),
+  );
 }
 
 /** Names that more than one image directory has, each with those directories. */

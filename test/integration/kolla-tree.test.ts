@@ -137,6 +137,17 @@ describe('the imported Kolla tree', () => {
     expect(existsSync(join(work, 'broken-project'))).toBe(false);
   });
 
+  it('an override that cannot render stops the import, at its own line, before anything is written', () => {
+    const override = join(work, 'bad-override.j2');
+    writeFileSync(override, '{% extends parent_template %}\n{% block footer %}{{ greet() }}{% endblock %}\n');
+    const args = importArgs('--template-override', override);
+    args[args.indexOf(project)] = join(work, 'override-project');
+    const refused = arbor(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/bad-override\.j2:2:\d+: error: images .* and \d+ more: .*greet/);
+    expect(existsSync(join(work, 'override-project'))).toBe(false);
+  });
+
   it('two image directories of one name are refused, naming both', () => {
     const twice = join(work, 'twice-kolla');
     cpSync(SOURCE, twice, { recursive: true });
@@ -147,7 +158,9 @@ describe('the imported Kolla tree', () => {
     args[args.indexOf(project)] = join(work, 'twice-project');
     const refused = arbor(args);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/error: 2 images named cron in \S+: (cron, extra\/cron|extra\/cron, cron) \(/);
+    expect(refused.stderr).toMatch(
+      /error: 2 images named cron in \S+: (cron, extra\/cron|extra\/cron, cron) \(/,
+    );
     expect(existsSync(join(work, 'twice-project'))).toBe(false);
   });
 

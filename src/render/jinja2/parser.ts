@@ -181,6 +181,19 @@ export class Jinja2Parser extends ParserClass {
     return node;
   }
 
+  /** `{% set ns.total = … %}` (Jinja2's namespace()): Nunjucks can only set a name. */
+  parseSet(): Node {
+    const node = (ParserClass.prototype as unknown as { parseSet(this: unknown): Node }).parseSet.call(this);
+    for (const target of (node.targets as Node[] | undefined) ?? [])
+      if (target.typename !== 'Symbol')
+        this.fail(
+          '{% set %} of an attribute (a namespace() field) is not supported: set a plain name',
+          target.lineno,
+          target.colno,
+        );
+    return node;
+  }
+
   parseFor(): Node {
     const node = (ParserClass.prototype as unknown as { parseFor(this: unknown): Node }).parseFor.call(this);
     const arr = node.arr as Node | undefined;

@@ -201,6 +201,12 @@ describe('per-image variables', () => {
 });
 
 describe('Jinja2 errors where JavaScript would go on', () => {
+  it('{% set %} of an attribute, at its place', () => {
+    expect(() => render('{% set ns = {} %}\n{% set ns.total = 1 %}')).toThrow(
+      /2:\d+.*\{% set %\} of an attribute \(a namespace\(\) field\) is not supported/s,
+    );
+  });
+
   it('a block defined twice in one template', () => {
     expect(() => render('{% block a %}1{% endblock %}{% block a %}2{% endblock %}')).toThrow(
       "block 'a' defined twice",
