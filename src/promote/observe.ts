@@ -69,6 +69,9 @@ export async function observeTarget(
             // Deleted at the source since the release was recorded (retention?): never a partial release.
             if (e instanceof RegistryError && e.status === 404) {
               at.missingAtSource = true;
+              // An index whose child is gone: name the child, not the index that is still there.
+              const gone = /@(sha256:[0-9a-f]{64})$/.exec(e.reference)?.[1];
+              if (gone && gone !== image.digest) at.missingChild = gone;
               return [];
             }
             throw e;

@@ -16,6 +16,8 @@ export interface ImageAtTarget {
   missing?: Array<{ digest: string; size: number }>;
   /** The release's manifest is gone from the source (deleted since the release was recorded). */
   missingAtSource?: boolean;
+  /** With missingAtSource: the child of the release's index that is gone (the index is there). */
+  missingChild?: string;
   /**
    * The target answered an error (5xx) for the manifest by digest: it is written again, and read
    * back, like a missing one (a file a crash left empty in the registry's storage).
@@ -134,7 +136,11 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
       }
     }
     if (there.missingAtSource)
-      problems.push(`image ${image.name}: ${image.digest.slice(0, 19)} is not at the source any more`);
+      problems.push(
+        there.missingChild
+          ? `image ${image.name}: ${there.missingChild.slice(0, 19)}, a child of its index ${image.digest.slice(0, 19)}, is not at the source any more`
+          : `image ${image.name}: ${image.digest.slice(0, 19)} is not at the source any more`,
+      );
     if (there.manifestPresent === false) {
       const missing = there.missing ?? [];
       for (const blob of missing) missingBlobs.set(blob.digest, blob.size);

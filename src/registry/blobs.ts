@@ -2,7 +2,9 @@
 // with Range; uploads are one POST + PUT for small blobs and POST + PATCH chunks + PUT for big
 // ones, continued from the offset the registry reports after a failure (never blindly), or
 // started again from the first byte when the registry lost the session.
+
 import { Readable } from 'node:stream';
+import { formatBytes } from '../format-bytes.js';
 import { describeRef, pullScope, pushScope, type RegistryContext, repoPath } from './context.js';
 import { isRestartable, RegistryError } from './errors.js';
 import { unexpected } from './response.js';
@@ -228,6 +230,8 @@ export async function uploadBlob(
     throw e;
   }
   let offset = 0;
+  // Sessions the registry dropped after taking part of the blob: the upload started over.
+  const lost: number[] = [];
   for (let attempt = 0; ; attempt++) {
     let body: Buffer | Readable | undefined;
     try {
@@ -250,7 +254,8 @@ export async function uploadBlob(
       // A commit whose bytes do not hash to the digest (a resumed session that lost or repeated
       // bytes on the way) is started over, never accepted.
       const corrupt = e instanceof RegistryError && e.code === 'DIGEST_INVALID';
-      if ((!isRestartable(e) && !corrupt) || attempt >= ctx.retries || !canReopen(source)) throw e;
+      if ((!isRestartable(e) && !corrupt) || attempt >= ctx.retries || !canReopen(source))
+        throw lost.length > 0 ? startedOverError(reference, e, lost, size) : e;
       if (corrupt) {
         location = await startUploadRetrying(ctx, repository, reference);
         offset = 0;
@@ -262,11 +267,26 @@ export async function uploadBlob(
         location = status.location;
         offset = status.offset;
       } else {
+        lost.push(offset);
         location = await startUploadRetrying(ctx, repository, reference);
         offset = 0;
       }
     }
   }
+}
+
+/**
+ * The last failure of an upload that kept starting over, with why: distribution keeps nothing of a
+ * session whose chunk arrived in part, so a link that breaks before each blob is through can never
+ * carry it, however often it is tried.
+ */
+function startedOverError(reference: string, last: unknown, lost: number[], size: number): RegistryError {
+  const reason = last instanceof RegistryError ? last.summary : (last as Error).message;
+  return new RegistryError(
+    reference,
+    `${reason}; the upload started over ${lost.length} time(s), having reached at most ${formatBytes(Math.max(...lost))} of ${formatBytes(size)} (the registry drops a session whose chunk is cut): mend the link, or carry the release as a bundle (arbor bundle)`,
+    { cause: last },
+  );
 }
 
 /** POST with the same patience as the rest of the upload: a refused session start is tried again. */

@@ -166,6 +166,23 @@ describe('uploads continue from the offset the registry reports, never blindly',
     expect(c.bytesUploaded).toBe(3500);
   });
 
+  it('an upload cut in every chunk gives up saying how often it started over, and why', async () => {
+    const c = client({ chunkSize: 1000, retries: 2 });
+    const blob = Buffer.alloc(3500, 9);
+    proxy.chaos({ seed: 5, cutUploadRate: 1 });
+    try {
+      const failed = await c
+        .uploadBlob('ns/cut-always', sha256(blob), blob, blob.length)
+        .catch((e: Error) => e);
+      expect(failed).toBeInstanceOf(Error);
+      expect((failed as Error).message).toMatch(
+        /ns\/cut-always@sha256:[0-9a-f]{64}: .*; the upload started over 2 time\(s\), having reached at most .* of 3.4 KiB \(the registry drops a session whose chunk is cut\): mend the link, or carry the release as a bundle \(arbor bundle\)$/,
+      );
+    } finally {
+      proxy.chaos(null);
+    }
+  });
+
   it('a one-shot stream that fails is reported, not restarted', async () => {
     const c = client();
     const blob = Buffer.from('only once');

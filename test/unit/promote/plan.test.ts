@@ -47,6 +47,22 @@ describe('planTarget: the release record at the target', () => {
   });
 });
 
+describe('planTarget: the source lost part of the release', () => {
+  it("names the index's child that is gone, not the index that is still there", () => {
+    const child = `sha256:${'d'.repeat(64)}`;
+    const t = planTarget({
+      target,
+      images: [image],
+      observed: new Map([
+        ['keystone', { tags: {}, manifestPresent: false, missingAtSource: true, missingChild: child }],
+      ]),
+    });
+    expect(t.problems).toEqual([
+      `image keystone: ${child.slice(0, 19)}, a child of its index ${DIGEST.slice(0, 19)}, is not at the source any more`,
+    ]);
+  });
+});
+
 describe('planTarget: another record under the release name at the target', () => {
   it('is a change, and the plan says it is written over', () => {
     const t = planTarget({ target, images: [image], observed, recordPresent: false, recordOther: true });
