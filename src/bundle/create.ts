@@ -37,6 +37,8 @@ export interface CreateReport {
   omitted: number;
   omittedBytes: number;
   referrers: number;
+  /** Images left out of Docker's manifest.json (zstd layers): not for `docker load`. */
+  notForDockerLoad?: string[];
 }
 
 export async function createBundle(request: CreateRequest): Promise<CreateReport> {
@@ -95,5 +97,6 @@ export async function createBundle(request: CreateRequest): Promise<CreateReport
     omitted: omitted.length,
     omittedBytes: omitted.reduce((n, b) => n + b.size, 0),
     referrers: [...content.referrers.values()].reduce((n, list) => n + list.length, 0),
+    ...(layout.notForDockerLoad.length > 0 ? { notForDockerLoad: layout.notForDockerLoad } : {}),
   };
 }

@@ -43,6 +43,8 @@ export interface BundleLayout {
   /** Blobs in file order. */
   blobs: TocBlob[];
   toc: BundleToc;
+  /** Images left out of Docker's manifest.json: their zstd layers stop `docker load` part-way. */
+  notForDockerLoad: string[];
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -80,14 +82,16 @@ export function bundleLayout(content: BundleContent, options: LayoutOptions): Bu
     { name: TOC_FILE, bytes: serializeToc(toc) },
   ];
   // An update bundle lacks layers an engine would need: it loads only through `bundle push`.
+  let notForDockerLoad: string[] = [];
   if (omitted.length === 0) {
     const docker = dockerManifest(content, options.platform);
+    notForDockerLoad = docker.skipped;
     files.push(
       { name: DOCKER_MANIFEST_FILE, bytes: Buffer.from(JSON.stringify(docker.entries)) },
       { name: DOCKER_REPOSITORIES_FILE, bytes: Buffer.from(JSON.stringify(docker.repositories)) },
     );
   }
-  return { files, blobs, toc };
+  return { files, blobs, toc, notForDockerLoad };
 }
 
 /** One name:tag must mean one image: two sources giving the same name a different content is an error. */
@@ -162,14 +166,21 @@ interface DockerEntry {
 export function dockerManifest(
   content: BundleContent,
   platform?: Platform,
-): { entries: DockerEntry[]; repositories: Record<string, Record<string, string>> } {
+): { entries: DockerEntry[]; repositories: Record<string, Record<string, string>>; skipped: string[] } {
   const byManifest = new Map<string, { config: string; layers: string[]; names: Set<string> }>();
   const repositories: Record<string, Record<string, string>> = {};
+  const skipped: string[] = [];
   for (const image of content.images) {
     const digest = runnableManifest(content, image.digest, platform);
     if (!digest) continue;
     const m = content.manifests.get(digest)!;
     if (isIndex(m.json)) continue;
+    // Docker 20.10 cannot decompress zstd, and one such entry stops `docker load` part-way
+    // through the file: the image stays in the OCI layout (podman, skopeo, bundle push).
+    if (m.json.layers.some((l) => l.mediaType.endsWith('+zstd'))) {
+      skipped.push(image.name);
+      continue;
+    }
     const entry = byManifest.get(digest) ?? {
       config: blobPath(m.json.config.digest),
       layers: m.json.layers.map((l) => blobPath(l.digest)),
@@ -201,7 +212,7 @@ export function dockerManifest(
         ),
       ]),
   );
-  return { entries, repositories: sortedRepositories };
+  return { entries, repositories: sortedRepositories, skipped: [...new Set(skipped)].sort(compare) };
 }
 
 /** The image manifest an engine would run: the manifest itself, or the platform's child of an index. */

@@ -171,6 +171,10 @@ function summary(r: CreateReport): string {
       '.',
     `Wrote ${r.file === STDOUT_BUNDLE ? 'standard output' : displayPath(r.file)}: ${formatBytes(r.bytes)}, ${r.sha256}`,
   ];
+  if (r.notForDockerLoad)
+    lines.push(
+      `Not in Docker's manifest.json (zstd layers, which docker load cannot read): ${r.notForDockerLoad.join(', ')}; podman load, skopeo and bundle push take them.`,
+    );
   return lines.join('\n');
 }
 

@@ -20,7 +20,7 @@ function manifestOf(json: Record<string, unknown>): BundleManifest {
 /** An image of the given layers (shared layers are passed in as Buffers). */
 export function fakeImage(
   layers: Buffer[],
-  options: { architecture?: string; label?: string } = {},
+  options: { architecture?: string; label?: string; layerMediaType?: string } = {},
 ): FakeImage {
   const config = Buffer.from(
     JSON.stringify({
@@ -34,7 +34,11 @@ export function fakeImage(
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: OCI_CONFIG, digest: sha256(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: OCI_LAYER_GZIP, digest: sha256(l), size: l.length })),
+    layers: layers.map((l) => ({
+      mediaType: options.layerMediaType ?? OCI_LAYER_GZIP,
+      digest: sha256(l),
+      size: l.length,
+    })),
   });
   return { manifest, config, layers };
 }

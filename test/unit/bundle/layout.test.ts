@@ -129,6 +129,24 @@ describe('bundleLayout', () => {
     expect(forAmd.entries[0]!.Config).toBe(`blobs/sha256/${sha256(amd.config).slice(7)}`);
   });
 
+  it("leaves an image with zstd layers out of Docker's manifest.json (docker load would stop there), and says so", () => {
+    const plain = fakeImage([randomBytes(50)]);
+    const zstd = fakeImage([randomBytes(50)], {
+      layerMediaType: 'application/vnd.oci.image.layer.v1.tar+zstd',
+    });
+    const built = new ContentBuilder()
+      .addImage(plain)
+      .name('plain', plain.manifest.digest, ['1'])
+      .addImage(zstd)
+      .name('squeezed', zstd.manifest.digest, ['1']);
+    const layout = bundleLayout(built.content, { source: 's' });
+    expect(layout.notForDockerLoad).toEqual(['squeezed']);
+    const docker = fileOf(layout, 'manifest.json') as { Config: string }[];
+    expect(docker.map((e) => e.Config)).toEqual([`blobs/sha256/${sha256(plain.config).slice(7)}`]);
+    // Still in the OCI layout, for podman, skopeo and bundle push.
+    expect(layout.blobs.filter((b) => b.kind === 'manifest')).toHaveLength(2);
+  });
+
   it('carries referrers: listed in index.json without a name, their blobs in the file', () => {
     const { a, built } = twoImages();
     const sbom = fakeArtifact(a.manifest, Buffer.from('{"spdxVersion":"SPDX-2.3"}'));
