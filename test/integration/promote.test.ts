@@ -99,15 +99,20 @@ function writesAtB(since: number) {
   return proxy.requests.slice(since).filter((r) => /^(PUT|POST|PATCH|DELETE)$/.test(r.method));
 }
 
-/** An SBOM referring to `name`'s manifest under `tag` at A, with `body`. */
+/** An SBOM referring to `name`'s manifest under `tag` at A, with `body`: that manifest's digest. */
 async function attachSbomAtA(name: string, tag: string, body: string): Promise<string> {
+  return (await attachSbomWithArtifact(name, tag, body)).subject;
+}
+
+/** As attachSbomAtA, with the SBOM itself (to refer to it in turn). */
+async function attachSbomWithArtifact(name: string, tag: string, body: string) {
   const head = (await clientA.headManifest(`arbor-demo/${name}`, tag))!;
-  await attachArtifact(clientA, `arbor-demo/${name}`, {
+  const artifact = await attachArtifact(clientA, `arbor-demo/${name}`, {
     artifactType: 'application/spdx+json',
     subject: { mediaType: head.mediaType, digest: head.digest, size: head.size },
     blobs: [{ mediaType: 'application/spdx+json', bytes: Buffer.from(body) }],
   });
-  return head.digest;
+  return { subject: head.digest, artifact };
 }
 
 /** The tree at the next patch level with `file` changed (a rebuilt subtree), applied to A. */
@@ -823,18 +828,11 @@ ${gate}`);
       arbor(['promote', verb, '--to', 'site', '--release', release, last]);
     const all = await atSite('apply', '--auto-approve');
     expect(all.code, all.stderr).toBe(0);
-    const head = (await clientA.headManifest('arbor-demo/nova-api', release))!;
-    const digest = head.digest;
-    const lateSbom = await attachArtifact(clientA, 'arbor-demo/nova-api', {
-      artifactType: 'application/spdx+json',
-      subject: { mediaType: head.mediaType, digest: head.digest, size: head.size },
-      blobs: [
-        {
-          mediaType: 'application/spdx+json',
-          bytes: Buffer.from('{"spdxVersion":"SPDX-2.3","name":"late"}'),
-        },
-      ],
-    });
+    const { subject: digest, artifact: lateSbom } = await attachSbomWithArtifact(
+      'nova-api',
+      release,
+      '{"spdxVersion":"SPDX-2.3","name":"late"}',
+    );
     // A signature of that SBOM follows too, listed at B for the SBOM (referrers of referrers).
     const sbomSignature = await attachArtifact(clientA, 'arbor-demo/nova-api', {
       artifactType: 'application/vnd.example.signature',
