@@ -81,6 +81,9 @@ interface Lexer {
   TOKEN_FLOAT: string;
   TOKEN_BOOLEAN: string;
   TOKEN_NONE: string;
+  TOKEN_DATA: string;
+  TOKEN_COMMENT: string;
+  TOKEN_WHITESPACE: string;
 }
 
 type NodeName =

@@ -9,6 +9,7 @@
 // defined twice in one template is an error, as in Jinja2 (Nunjucks kept the last).
 // Everything else is Nunjucks' own parser, so templates written for Nunjucks parse as before.
 
+import { jinja2CommentWhitespace } from './comment-whitespace.js';
 import { lexer, type Node, nodes, ParserClass, type Token } from './nunjucks-parts.js';
 
 /** `*expr` in a call: its items are passed as separate arguments. */
@@ -194,6 +195,22 @@ export class Jinja2Parser extends ParserClass {
     return node;
   }
 
+  /**
+   * `{% raw %}…{% endraw %}`: Nunjucks reads the end tag with a regular expression, so the lexer's
+   * trim_blocks never sees it; Jinja2 drops the newline after it as after any block tag.
+   */
+  parseRaw(tagName?: string): Node {
+    const node = (
+      ParserClass.prototype as unknown as { parseRaw(this: unknown, t?: string): Node }
+    ).parseRaw.call(this, tagName);
+    const tokens = this.tokens as { trimBlocks?: boolean; current(): string; forward(): void };
+    if (tokens.trimBlocks) {
+      if (tokens.current() === '\r') tokens.forward();
+      if (tokens.current() === '\n') tokens.forward();
+    }
+    return node;
+  }
+
   parseFor(): Node {
     const node = (ParserClass.prototype as unknown as { parseFor(this: unknown): Node }).parseFor.call(this);
     const arr = node.arr as Node | undefined;
@@ -209,7 +226,9 @@ export class Jinja2Parser extends ParserClass {
 
 /** Parses a template with the Jinja2 additions. */
 export function parseJinja2(src: string, extensions: unknown, opts: unknown): Node {
-  const parser = new Jinja2Parser(lexer.lex(src, opts));
+  const tokens = lexer.lex(src, opts) as Parameters<typeof jinja2CommentWhitespace>[0];
+  jinja2CommentWhitespace(tokens, opts as Parameters<typeof jinja2CommentWhitespace>[1]);
+  const parser = new Jinja2Parser(tokens);
   if (extensions !== undefined) parser.extensions = extensions;
   return parser.parseAsRoot();
 }

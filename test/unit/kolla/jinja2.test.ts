@@ -160,6 +160,18 @@ describe("Jinja2's filters and tests", () => {
 });
 
 describe('template_options', () => {
+  it("trim_blocks and lstrip_blocks treat comments and endraw as Jinja2 does: a comment's own line leaves nothing", () => {
+    const t = 'A\n{# c #}\nB\n   {# indented #}\nC {# inline #} D\n{% raw %}x{% endraw %}\nE\n';
+    // What jinja2.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True) renders.
+    expect(render(t, {}, { trimBlocks: true, lstripBlocks: true, keepTrailingNewline: true })).toBe(
+      'A\nB\nC  D\nxE\n',
+    );
+    // And with Jinja2's defaults (kolla-build's), nothing is trimmed.
+    expect(
+      render('A\n{# c #}\nB\n', {}, { trimBlocks: false, lstripBlocks: false, keepTrailingNewline: true }),
+    ).toBe('A\n\nB\n');
+  });
+
   it('python_values prints values as Python does; without it, as before', () => {
     const t = '{{ a }} {{ b }} {{ n }} {{ l }} {{ d }} {{ s }} {{ 3 }} {{ x }}';
     const values = { a: true, b: false, n: null, l: [1, 'x'], d: { k: 'v' }, s: 'text' };
