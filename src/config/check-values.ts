@@ -126,6 +126,18 @@ function checkImages(config: Config, rejected: Rejected): Diagnostic[] {
         ...literalTagProblems(image.tags, ['images', image.name, 'tags'], config, rejected, image.name),
       );
     }
+    // Known without building: apply would fail this image after building its ancestors.
+    if (
+      image.platforms.length > 1 &&
+      config.builder.name !== 'buildx' &&
+      !rejected.at(['images', image.name, 'platforms'])
+    )
+      problems.push(
+        error(
+          `builder ${config.builder.name} builds one platform at a time, but platforms are ${image.platforms.join(', ')}; use the buildx builder for multi-platform images`,
+          { loc: config.locate(['images', image.name, 'platforms']), image: image.name },
+        ),
+      );
   }
   return problems;
 }
