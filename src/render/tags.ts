@@ -86,7 +86,7 @@ export function renderImagesTags(config: Config, requests: readonly TagRequest[]
         tag = compiled(config, source).render(context);
       } catch (err) {
         failed = true;
-        const message = `tag template ${quote(source)}: ${problemText(err, source, context, ctx, config)}`;
+        const message = `tag template ${quote(source)}: ${problemText(err, source, context, ctx, config, image)}`;
         report(`${where}\u0000${message}`, image.name, loc, { message });
         return;
       }
@@ -210,6 +210,7 @@ function problemText(
   context: Record<string, unknown>,
   ctx: TagContext,
   config: Config,
+  image: ImageConfig,
 ): string {
   const problem = describeTemplateError(err, environment, () => source);
   const expression = problem.undefinedExpression;
@@ -229,6 +230,8 @@ function problemText(
   if (root === 'git') return `${problem.message} (${gitHint(ctx.git)})`;
   if (emptyVariable(config.variables, expression))
     return `variable "${expression}" is empty in ${displayPath(config.file)} (set it, or ${fix})`;
+  if (!(root in context) && Object.hasOwn(image.variables ?? {}, root))
+    return `${problem.message} (images.${image.name}.variables are for its Dockerfile template; tag templates see the top-level variables: of ${displayPath(config.file)})`;
   if (!(root in context))
     return `${problem.message} (not defined under variables: in ${displayPath(config.file)})`;
   return problem.message;

@@ -109,6 +109,15 @@ describe('renderTags', () => {
     ).toEqual(['p6']);
   });
 
+  it("says an image's own variables are not a tag template's, when that is why a name is undefined", () => {
+    const config = makeConfig('/repo', {}, POSITIONS);
+    const image = makeImage('keystone', { tags: ['{{ flavor }}'], variables: { flavor: 'b' } });
+    const err = failure(() => renderTags(config, image, context()));
+    expect(err.diagnostics[0]!.message).toBe(
+      'tag template "{{ flavor }}": undefined variable "flavor" (images.keystone.variables are for its Dockerfile template; tag templates see the top-level variables: of /repo/images.yaml)',
+    );
+  });
+
   it('locates an error in an image tag template at the image key', () => {
     const config = makeConfig('/repo', {}, POSITIONS);
     const err = failure(() =>
