@@ -64,16 +64,24 @@ export function totalsLine(outcomes: ImageOutcome[]): string {
 
 /** What happened to the human tags: one burst (its window), or held back because of a failure. */
 export function tagsLine(
-  report: Pick<ApplyReport, 'flip' | 'tagsHeldBack' | 'registryProblem'>,
+  report: Pick<ApplyReport, 'flip' | 'tagsHeldBack' | 'registryProblem'> &
+    Partial<Pick<ApplyReport, 'outcomes'>>,
   atomic: boolean,
 ): string | undefined {
   const lines: string[] = [];
   if (report.registryProblem) lines.push(`Registry unavailable, stopped: ${report.registryProblem}.`);
-  if (report.tagsHeldBack > 0)
+  if (report.tagsHeldBack > 0) {
+    // Nothing failed when the apply was stopped (Ctrl-C, SIGTERM): its images were cancelled.
+    const failed = report.outcomes?.some((o) => o.status === 'failed') ?? true;
+    const why = report.registryProblem
+      ? 'the registry stopped answering'
+      : failed
+        ? 'an image failed'
+        : 'the apply was interrupted';
     lines.push(
-      `Tags: none moved (${report.tagsHeldBack} held back): an image failed, and tags are written only when the whole apply succeeds. Run apply again to finish.`,
+      `Tags: none moved (${report.tagsHeldBack} held back): ${why}, and tags are written only when the whole apply succeeds. Run apply again to finish.`,
     );
-  else if (report.flip && report.flip.tags > 0)
+  } else if (report.flip && report.flip.tags > 0)
     lines.push(
       atomic
         ? `Tags: ${report.flip.tags} written together in ${report.flip.windowMs} ms.`
