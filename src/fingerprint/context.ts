@@ -136,7 +136,14 @@ class ContextWalk {
     const target = readlinkSync(abs);
     const verdict = checkLinkStaysInside(this.contextReal, rel, target);
     if (!verdict.inside) {
-      this.problems.push(error(`symlink ${this.show(rel)} ${verdict.reason}: it escapes its build context`));
+      // A link meant for the image's own file system (etc/localtime -> /usr/share/zoneinfo/UTC in
+      // a rootfs overlay) is made where it belongs, in the image: the hint says how.
+      const hint = path.isAbsolute(target)
+        ? ` (a link meant for inside the image: make it in the Dockerfile, RUN ln -s ${target} <path>)`
+        : '';
+      this.problems.push(
+        error(`symlink ${this.show(rel)} ${verdict.reason}: it escapes its build context${hint}`),
+      );
       return;
     }
     this.add(
