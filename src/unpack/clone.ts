@@ -19,7 +19,7 @@ export interface CloneResult {
 export async function cloneTree(from: string, to: string, keepOwner: boolean): Promise<CloneResult> {
   const index = new TreeIndex();
   const dirs: string[] = [''];
-  const overLinked: [Buffer, Buffer][] = [];
+  const overLinked: [string | Buffer, string | Buffer][] = [];
   let files = 0;
   mkdirSync(to, { mode: 0o700 });
   for (let i = 0; i < dirs.length; i++) {

@@ -8,7 +8,7 @@
 import { chmodSync, chownSync, utimesSync } from 'node:fs';
 import { lchown, link, lutimes, mkdir, rm, symlink } from 'node:fs/promises';
 import type { EntryMeta, Op } from './apply-layer.js';
-import { displayName, fsPath } from './entry-path.js';
+import { displayName, fsName, fsPath } from './entry-path.js';
 import type { ContentStore } from './store.js';
 import { writeXattrs } from './store.js';
 import { copyPreserving, makeDevice, makeFifo } from './system.js';
@@ -38,7 +38,7 @@ export class DiskTree {
   }
 
   /** The layer's bytes, not a UTF-8 string: a name that is not UTF-8 must survive unchanged. */
-  abs(rel: string): Buffer {
+  abs(rel: string): string | Buffer {
     return fsPath(this.root, rel);
   }
 
@@ -49,7 +49,7 @@ export class DiskTree {
   async execute(
     ops: Op[],
     content: () => Promise<string>,
-    lowerFile?: (rel: string) => Buffer,
+    lowerFile?: (rel: string) => string | Buffer,
   ): Promise<void> {
     for (const op of ops) {
       const at = this.abs(op.path);
@@ -77,7 +77,7 @@ export class DiskTree {
           await this.options.store.linkTo(await content(), at);
           break;
         case 'symlink':
-          await symlink(Buffer.from(op.target, 'latin1'), at);
+          await symlink(fsName(op.target), at);
           if (this.options.keepOwner) await lchown(at, op.meta.uid, op.meta.gid);
           await lutimes(at, op.meta.mtime / 1000, op.meta.mtime / 1000);
           break;
@@ -91,7 +91,7 @@ export class DiskTree {
     }
   }
 
-  private async hardlink(from: Buffer, to: Buffer): Promise<void> {
+  private async hardlink(from: string | Buffer, to: string | Buffer): Promise<void> {
     try {
       await link(from, to);
     } catch (e) {
@@ -101,7 +101,7 @@ export class DiskTree {
     }
   }
 
-  private async special(at: Buffer, op: Extract<Op, { op: 'special' }>): Promise<void> {
+  private async special(at: string | Buffer, op: Extract<Op, { op: 'special' }>): Promise<void> {
     try {
       if (op.type === 'fifo') await makeFifo(at, this.options.scratch);
       else await makeDevice(at, this.options.scratch, op.type, op.major, op.minor);

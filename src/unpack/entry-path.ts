@@ -57,9 +57,21 @@ export function isWithin(path: string, dir: string): boolean {
   return dir === '' || path === dir || path.startsWith(`${dir}/`);
 }
 
-/** `root` (a path of this machine) joined with a layer path, as the bytes the layer holds. */
-export function fsPath(root: string, rel: string): Buffer {
-  if (rel === '') return Buffer.from(root);
+/** Layer names that are ASCII: their bytes and their UTF-8 text are the same. */
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** A layer name (a link target) as the file system takes it: a string when ASCII, else its bytes. */
+export function fsName(name: string): string | Buffer {
+  return ASCII.test(name) ? name : Buffer.from(name, 'latin1');
+}
+
+/**
+ * `root` (a path of this machine) joined with a layer path, as the bytes the layer holds: a string
+ * when the name is ASCII (almost every name: no Buffer per file system call), else a Buffer.
+ */
+export function fsPath(root: string, rel: string): string | Buffer {
+  if (rel === '') return root;
+  if (ASCII.test(rel)) return `${root}/${rel}`;
   return Buffer.concat([Buffer.from(root), Buffer.from(`/${rel}`, 'latin1')]);
 }
 
