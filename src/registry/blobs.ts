@@ -255,7 +255,7 @@ export async function uploadBlob(
       // bytes on the way) is started over, never accepted.
       const corrupt = e instanceof RegistryError && e.code === 'DIGEST_INVALID';
       if ((!isRestartable(e) && !corrupt) || attempt >= ctx.retries || !canReopen(source))
-        throw lost.length > 0 ? startedOverError(reference, e, lost, size) : e;
+        throw lost.length > 0 ? startedOverError(e, lost, size) : e;
       if (corrupt) {
         location = await startUploadRetrying(ctx, repository, reference);
         offset = 0;
@@ -278,15 +278,13 @@ export async function uploadBlob(
 /**
  * The last failure of an upload that kept starting over, with why: distribution keeps nothing of a
  * session whose chunk arrived in part, so a link that breaks before each blob is through can never
- * carry it, however often it is tried.
+ * carry it, however often it is tried. The error itself is kept (its status, and whether a caller
+ * may start the whole step again); only its message says more.
  */
-function startedOverError(reference: string, last: unknown, lost: number[], size: number): RegistryError {
-  const reason = last instanceof RegistryError ? last.summary : (last as Error).message;
-  return new RegistryError(
-    reference,
-    `${reason}; the upload started over ${lost.length} time(s), having reached at most ${formatBytes(Math.max(...lost))} of ${formatBytes(size)} (the registry drops a session whose chunk is cut): mend the link, or carry the release as a bundle (arbor bundle)`,
-    { cause: last },
-  );
+function startedOverError(last: unknown, lost: number[], size: number): unknown {
+  if (!(last instanceof Error)) return last;
+  last.message += `; the upload started over ${lost.length} time(s), having reached at most ${formatBytes(Math.max(...lost))} of ${formatBytes(size)} (the registry drops a session whose chunk is cut): mend the link, or carry the release as a bundle (arbor bundle)`;
+  return last;
 }
 
 /** POST with the same patience as the rest of the upload: a refused session start is tried again. */
