@@ -4,7 +4,7 @@
 // (signatures, SBOMs, provenance, layer deltas).
 import type { RegistryClient } from '../registry/client.js';
 import type { DigestCache } from '../registry/digest-cache.js';
-import { RegistryError } from '../registry/errors.js';
+import { unlessNotFound } from '../registry/errors.js';
 import { type Descriptor, isIndex, type Manifest } from '../registry/manifest-model.js';
 import { isForeignLayer, isIndexMediaType } from '../registry/media-types.js';
 import { REFERRER_DEPTH, type Referrers } from '../registry/referrers.js';
@@ -141,10 +141,7 @@ export class SourceManifests {
   private async childrenOf(repository: string, digest: string, mediaType?: string): Promise<Descriptor[]> {
     if (mediaType !== undefined && mediaType !== '' && !isIndexMediaType(mediaType)) return [];
     // Gone from the source: the plan says so on its own; nothing refers to what is not there.
-    const body = await this.tagBody(repository, digest).catch((e: unknown) => {
-      if (e instanceof RegistryError && e.status === 404) return undefined;
-      throw e;
-    });
+    const body = await unlessNotFound(this.tagBody(repository, digest), undefined);
     if (!body) return [];
     const json = JSON.parse(body.bytes.toString('utf8')) as { manifests?: Descriptor[] };
     return Array.isArray(json.manifests) ? json.manifests : [];
